@@ -1,0 +1,177 @@
+//! Wiring: settings -> store, sealer, service, sweeper -> the actix server. `Application::build`
+//! is the one entry point for `main` and for the integration tests.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::crypto::{KdfParams, Sealer, ServerKey};
+use crate::http::params::BodyLimit;
+use crate::service::Service;
+use crate::store::sled::SledStore;
+use crate::store::{Store, StoreError};
+use crate::{http, sweeper};
+
+/// Why the server could not start. Each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory or key file could not be prepared.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store refused to open.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A setting names something this build cannot do.
+    #[error("configuration: {0}")]
+    Unsupported(String),
+}
+
+/// A built, bound server, not yet running.
+pub struct Application {
+    server: Server,
+    addr: SocketAddr,
+    store: Arc<dyn Store>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the configured store.
+pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    let storage = &settings.storage;
+    if storage.backend != "sled" {
+        return Err(StartError::Unsupported(format!(
+            "storage.backend = \"{}\" is not available in this build; use \"sled\"",
+            storage.backend
+        )));
+    }
+    let dir = &storage.path;
+    fs::create_dir_all(dir).map_err(|source| StartError::Io {
+        what: format!("creating storage.path {}", dir.display()),
+        source,
+    })?;
+    // The directory holds the server key and sealed records: owner only.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|source| {
+        StartError::Io {
+            what: format!("restricting permissions of {}", dir.display()),
+            source,
+        }
+    })?;
+    let store = SledStore::open(dir, storage.sync, storage.cache_mb << 20)?;
+    Ok(Arc::new(store))
+}
+
+/// The server key from `server.secret`, or `<storage.path>/server.key` (created if missing).
+pub fn server_key(settings: &Settings) -> Result<ServerKey, StartError> {
+    if let Some(secret) = &settings.server.secret {
+        return ServerKey::from_hex(&secret.0).ok_or_else(|| {
+            StartError::Unsupported("server.secret is not 64 hex characters".into())
+        });
+    }
+    let path = settings.storage.path.join("server.key");
+    ServerKey::load_or_create(&path).map_err(|source| StartError::Io {
+        what: format!("reading or creating {}", path.display()),
+        source,
+    })
+}
+
+impl Application {
+    /// Opens the store, binds the listener and builds the server.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let store = open_store(&settings)?;
+        let sealer = Sealer::new(server_key(&settings)?);
+        let c = &settings.crypto;
+        if !KdfParams::meets_asvs(c.scrypt_log_n, c.scrypt_r, c.scrypt_p) {
+            tracing::warn!(
+                log_n = c.scrypt_log_n,
+                r = c.scrypt_r,
+                p = c.scrypt_p,
+                "scrypt cost is below the OWASP ASVS floor; passphrases are easier to guess"
+            );
+        }
+        let service = web::Data::new(Service::new(Arc::clone(&store), sealer, &settings));
+        let limit = BodyLimit::for_secret(settings.largest_secret());
+        let https = settings.server.base_url.starts_with("https://");
+
+        let listener =
+            TcpListener::bind(settings.bind_addr()).map_err(|source| StartError::Io {
+                what: format!("binding server.bind {}", settings.server.bind),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(service.clone())
+                .app_data(limit)
+                .wrap(http::security_headers(https))
+                .wrap(from_fn(http::access_log))
+                .configure(http::configure)
+                .default_service(web::to(http::error::route_not_found))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartError::Io {
+                what: "listening".into(),
+                source,
+            })?
+            .run();
+        let sweeper = sweeper::spawn(
+            Arc::clone(&store),
+            Duration::from_secs(settings.storage.sweep_interval),
+        );
+        tracing::info!(
+            address = %addr,
+            store = %settings.storage.path.display(),
+            backend = %settings.storage.backend,
+            sync = settings.storage.sync,
+            "onetime listening"
+        );
+        Ok(Self {
+            server,
+            addr,
+            store,
+            sweeper,
+        })
+    }
+
+    /// The address the server is bound to (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle to stop the server from elsewhere (tests).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or a stop through the handle), lets in-flight requests
+    /// finish, then flushes the store.
+    pub async fn run_until_stopped(self) -> Result<(), StartError> {
+        let served = self.server.await;
+        self.sweeper.abort();
+        let flushed = self.store.flush().await;
+        tracing::info!("onetime stopped; store flushed");
+        served.map_err(|source| StartError::Io {
+            what: "serving".into(),
+            source,
+        })?;
+        flushed.map_err(StartError::Store)
+    }
+}

@@ -1,0 +1,398 @@
+//! Typed settings: built-in defaults < `onetime.toml` (or `--config PATH`) < `ONETIME__*` env.
+//!
+//! The built-in defaults are the repository's documented `onetime.toml`, embedded at build
+//! time, so the documentation and the defaults cannot drift apart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use url::Url;
+
+use crate::crypto::{KdfParams, SERVER_KEY_LEN};
+
+/// The documented default configuration, also the lowest-precedence source.
+pub const DEFAULTS: &str = include_str!("../onetime.toml");
+
+/// Name of the config file looked for in the working directory when `--config` is not given.
+pub const DEFAULT_FILE: &str = "onetime.toml";
+
+/// A configuration problem that stops the start. The message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The sources could not be read or a value has the wrong type.
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A value has the right type but is not acceptable.
+    #[error("configuration: invalid `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// A string that never shows up in `Debug` output (keys, URLs with passwords).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Redacted(pub String);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A list from TOML, or a comma-separated string from an environment variable (the config
+/// crate only splits env lists when it also guesses types, which would mangle hex keys).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(items) => items,
+        Raw::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// All settings, one section per table in `onetime.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `[server]`: listening, links, keys.
+    pub server: ServerSettings,
+    /// `[storage]`: backend and durability.
+    pub storage: StorageSettings,
+    /// `[secrets]`: lifetimes and passphrase rules.
+    pub secrets: SecretsSettings,
+    /// `[crypto]`: passphrase KDF cost.
+    pub crypto: CryptoSettings,
+    /// `[plans.NAME]`: per-plan limits; `anonymous` and `default` must exist.
+    pub plans: BTreeMap<String, Plan>,
+    /// `[mail]`: SMTP delivery of links to recipients.
+    pub mail: MailSettings,
+    /// `[log]`: log filter.
+    pub log: LogSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address; port 0 picks a free one.
+    pub bind: String,
+    /// Scheme and host used in links; no trailing slash after loading.
+    pub base_url: String,
+    /// The server key as 64 hex characters; unset means `<storage.path>/server.key`.
+    #[serde(default)]
+    pub secret: Option<Redacted>,
+    /// Believe `X-Forwarded-For` for client addresses.
+    pub trust_proxy: bool,
+    /// Hosts a create may name in `share_domain`. From the environment: comma-separated.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub share_domains: Vec<String>,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Seconds in-flight requests get after SIGTERM/SIGINT.
+    pub shutdown_timeout: u64,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `sled` or `redis`.
+    pub backend: String,
+    /// sled directory and default home of `server.key`.
+    pub path: PathBuf,
+    /// Redis URL for the Redis backend.
+    pub redis_url: Redacted,
+    /// Flush before acknowledging a write.
+    pub sync: bool,
+    /// Seconds between sweeps of expired records.
+    pub sweep_interval: u64,
+    /// sled page cache in MiB.
+    pub cache_mb: u64,
+}
+
+/// `[secrets]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// May anonymous callers create secrets.
+    pub allow_anonymous: bool,
+    /// TTL in seconds when a create gives none.
+    pub default_ttl: u64,
+    /// Smallest TTL in seconds.
+    pub min_ttl: u64,
+    /// Shortest passphrase in characters.
+    pub passphrase_min_length: usize,
+    /// Generated password length when the request gives none.
+    pub generate_length: usize,
+}
+
+/// `[crypto]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoSettings {
+    /// scrypt cost: N = 2^scrypt_log_n.
+    pub scrypt_log_n: u8,
+    /// scrypt block size.
+    pub scrypt_r: u32,
+    /// scrypt parallelism.
+    pub scrypt_p: u32,
+    /// Derivations allowed to wait for a CPU before new ones fail fast.
+    pub kdf_queue: usize,
+}
+
+/// `[plans.NAME]`: what one kind of caller may create.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Longest lifetime in seconds.
+    pub max_ttl: u64,
+    /// Largest secret in bytes.
+    pub max_size: usize,
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// SMTP URL; unset means mail is off.
+    #[serde(default)]
+    pub smtp_url: Option<Redacted>,
+    /// Sender address.
+    pub from: String,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing_subscriber::EnvFilter` directive.
+    pub level: String,
+}
+
+impl Settings {
+    /// Loads the settings the server runs with.
+    ///
+    /// `file`: an explicit `--config` path (must exist), or `None` to read `./onetime.toml` if
+    /// present. `env`: the environment to read `ONETIME__*` from; `None` is the process env
+    /// (tests pass a map instead of mutating the process environment).
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, SettingsError> {
+        let user_file = match file {
+            Some(path) => File::from(path).required(true),
+            None => File::with_name(DEFAULT_FILE).required(false),
+        };
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(user_file.format(FileFormat::Toml))
+            .add_source(
+                Environment::with_prefix("ONETIME")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .source(env),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validated()
+    }
+
+    /// Checks every value whose type alone does not make it valid, and normalises a few.
+    fn validated(mut self) -> Result<Self, SettingsError> {
+        self.server
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("server.bind", format!("{e} (want host:port)")))?;
+        let base = Url::parse(&self.server.base_url)
+            .map_err(|e| invalid("server.base_url", e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(invalid(
+                "server.base_url",
+                "want http:// or https:// with a host",
+            ));
+        }
+        self.server.base_url = self.server.base_url.trim_end_matches('/').to_owned();
+        if let Some(secret) = &self.server.secret {
+            let ok = secret.0.len() == SERVER_KEY_LEN * 2
+                && secret.0.bytes().all(|b| b.is_ascii_hexdigit());
+            if !ok {
+                return Err(invalid("server.secret", "want exactly 64 hex characters"));
+            }
+        }
+        for domain in &mut self.server.share_domains {
+            *domain = domain.trim().to_ascii_lowercase();
+            let valid = !domain.is_empty()
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b));
+            if !valid {
+                return Err(invalid(
+                    "server.share_domains",
+                    "each entry must be a bare host name like secrets.example.com",
+                ));
+            }
+        }
+        if !matches!(self.storage.backend.as_str(), "sled" | "redis") {
+            return Err(invalid("storage.backend", "want \"sled\" or \"redis\""));
+        }
+        if self.storage.sweep_interval == 0 {
+            return Err(invalid("storage.sweep_interval", "must be at least 1"));
+        }
+        if self.storage.cache_mb == 0 {
+            return Err(invalid("storage.cache_mb", "must be at least 1"));
+        }
+        let s = &self.secrets;
+        if s.min_ttl == 0 {
+            return Err(invalid("secrets.min_ttl", "must be at least 1"));
+        }
+        if s.default_ttl < s.min_ttl {
+            return Err(invalid(
+                "secrets.default_ttl",
+                "must not be below secrets.min_ttl",
+            ));
+        }
+        if !(1..=crate::domain::PASSPHRASE_MAX_CHARS).contains(&s.passphrase_min_length) {
+            return Err(invalid("secrets.passphrase_min_length", "want 1 to 128"));
+        }
+        if !crate::domain::GENERATE_LENGTH.contains(&s.generate_length) {
+            return Err(invalid("secrets.generate_length", "want 4 to 128"));
+        }
+        for name in ["anonymous", "default"] {
+            if !self.plans.contains_key(name) {
+                return Err(invalid("plans", format!("plan `{name}` must be defined")));
+            }
+        }
+        for plan in self.plans.values() {
+            if plan.max_ttl < s.min_ttl {
+                return Err(invalid(
+                    "plans.*.max_ttl",
+                    "must not be below secrets.min_ttl",
+                ));
+            }
+            if plan.max_size == 0 {
+                return Err(invalid("plans.*.max_size", "must be at least 1"));
+            }
+        }
+        let c = &self.crypto;
+        KdfParams::check(c.scrypt_log_n, c.scrypt_r, c.scrypt_p)
+            .map_err(|reason| invalid("crypto.scrypt_log_n/r/p", reason))?;
+        if c.kdf_queue == 0 {
+            return Err(invalid("crypto.kdf_queue", "must be at least 1"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| invalid("log.level", e.to_string()))?;
+        Ok(self)
+    }
+
+    /// The parsed listen address (validated at load).
+    pub fn bind_addr(&self) -> SocketAddr {
+        // Checked in `validated`, so this cannot fail for a loaded `Settings`.
+        self.server
+            .bind
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7143)))
+    }
+
+    /// The largest secret any plan allows, which bounds request bodies.
+    pub fn largest_secret(&self) -> usize {
+        self.plans.values().map(|p| p.max_size).max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_env(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let env = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load(Some(Path::new(DEFAULT_FILE_FOR_TESTS)), Some(env))
+    }
+
+    const DEFAULT_FILE_FOR_TESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml");
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let s = load_env(&[]).expect("defaults load");
+        assert_eq!(s.server.bind, "127.0.0.1:7143");
+        assert_eq!(s.server.base_url, "http://127.0.0.1:7143");
+        assert!(s.server.secret.is_none());
+        assert!(!s.server.trust_proxy);
+        assert!(s.server.share_domains.is_empty());
+        assert_eq!(s.storage.backend, "sled");
+        assert_eq!(s.storage.path, PathBuf::from("./data"));
+        assert!(s.storage.sync);
+        assert_eq!(s.storage.sweep_interval, 60);
+        assert!(s.secrets.allow_anonymous);
+        assert_eq!(s.secrets.default_ttl, 604_800);
+        assert_eq!(s.secrets.min_ttl, 60);
+        assert_eq!(s.plans["anonymous"].max_ttl, 604_800);
+        assert_eq!(s.plans["default"].max_ttl, 2_592_000);
+        assert_eq!(s.plans["default"].max_size, 10_000);
+        assert!(s.mail.smtp_url.is_none());
+        assert_eq!(s.mail.from, "onetime@localhost");
+    }
+
+    #[test]
+    fn env_overrides_with_double_underscores() {
+        let s = load_env(&[
+            ("ONETIME__SERVER__BIND", "127.0.0.1:0"),
+            ("ONETIME__STORAGE__SYNC", "false"),
+            ("ONETIME__SECRETS__MIN_TTL", "5"),
+            ("ONETIME__SERVER__SHARE_DOMAINS", "a.example, b.example"),
+        ])
+        .expect("loads");
+        assert_eq!(s.server.share_domains, ["a.example", "b.example"]);
+        assert_eq!(s.server.bind, "127.0.0.1:0");
+        assert!(!s.storage.sync);
+        assert_eq!(s.secrets.min_ttl, 5);
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let cases = [
+            ("ONETIME__SERVER__BIND", "not an address", "server.bind"),
+            ("ONETIME__SERVER__BASE_URL", "ftp://x", "server.base_url"),
+            ("ONETIME__SERVER__SECRET", "abcd", "server.secret"),
+            ("ONETIME__STORAGE__BACKEND", "postgres", "storage.backend"),
+            ("ONETIME__STORAGE__SWEEP_INTERVAL", "soon", "sweep_interval"),
+            ("ONETIME__SECRETS__MIN_TTL", "0", "secrets.min_ttl"),
+            ("ONETIME__CRYPTO__SCRYPT_LOG_N", "40", "crypto.scrypt"),
+            ("ONETIME__LOG__LEVEL", "=*=", "log.level"),
+        ];
+        for (var, value, key) in cases {
+            let err = load_env(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.contains(key), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn secret_never_shows_in_debug_output() {
+        let hex = "ab".repeat(32);
+        let s = load_env(&[("ONETIME__SERVER__SECRET", &hex)]).expect("loads");
+        assert!(!format!("{s:?}").contains(&hex));
+    }
+}

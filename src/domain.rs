@@ -1,0 +1,241 @@
+//! Pure domain logic: states, key formats, TTL rules, and the receipt as clients see it.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Longest passphrase accepted, in characters (API.md).
+pub const PASSPHRASE_MAX_CHARS: usize = 128;
+/// Lengths a generated password may have.
+pub const GENERATE_LENGTH: RangeInclusive<usize> = 4..=128;
+/// A generated value is shown on the first receipt read only within this many seconds.
+pub const GENERATED_VALUE_WINDOW: u64 = 60;
+/// Characters of the secret key shown as `secret_shortkey` after a burn.
+pub const SHORTKEY_CHARS: usize = 8;
+
+/// Whether `key` can be a key we issued: `^[0-9a-z]{20,128}$`. Anything else is unknown
+/// without touching the store.
+pub fn is_plausible_key(key: &str) -> bool {
+    (20..=128).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+/// Lifecycle of a secret as its receipt reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Created, not yet read.
+    New,
+    /// Revealed once; the value is gone.
+    Received,
+    /// Destroyed unread by its creator.
+    Burned,
+    /// Its time passed unread (computed on read, never stored).
+    Expired,
+}
+
+/// The TTL a create gets: missing = `default`, unparsable = 0, then clamped into
+/// `[min, max]` silently (Onetime Secret's behaviour, which clients rely on).
+pub fn resolve_ttl(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
+    let requested = match raw.map(str::trim) {
+        None | Some("") => default,
+        Some(text) => text
+            .parse::<i64>()
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .or_else(|_| text.parse::<f64>().map(|f| f.max(0.0) as u64))
+            .unwrap_or(0),
+    };
+    requested.clamp(min, max.max(min))
+}
+
+/// The generated password length: missing or unparsable = `default`, then clamped to 4..=128.
+pub fn resolve_length(raw: Option<&str>, default: usize) -> usize {
+    raw.and_then(|t| t.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+        .clamp(*GENERATE_LENGTH.start(), *GENERATE_LENGTH.end())
+}
+
+/// `alice@example.com` -> `a***@e***.com`: enough for the creator to recognise, not to mail.
+pub fn obscure_email(address: &str) -> String {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return "***".into();
+    };
+    let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+    let (host, tld) = domain.rsplit_once('.').unwrap_or((domain, ""));
+    let tld = if tld.is_empty() {
+        String::new()
+    } else {
+        format!(".{tld}")
+    };
+    format!("{}***@{}***{tld}", first(local), first(host))
+}
+
+/// A secret value or passphrase in memory: zeroed on drop, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive(Zeroizing<String>);
+
+impl Sensitive {
+    /// Wraps `text`.
+    pub fn new(text: String) -> Self {
+        Self(Zeroizing::new(text))
+    }
+
+    /// The text itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A zeroizing copy, for handing to the blocking pool.
+    pub fn to_zeroizing(&self) -> Zeroizing<String> {
+        self.0.clone()
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Sensitive {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Who is asking. Accounts arrive with API tokens; until then every caller is anonymous.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// No `Authorization` header.
+    Anonymous,
+}
+
+impl Caller {
+    /// The `custid` recorded on receipts.
+    pub fn custid(&self) -> &str {
+        match self {
+            Self::Anonymous => "anon",
+        }
+    }
+
+    /// The plan whose limits apply.
+    pub fn plan_name(&self) -> &str {
+        match self {
+            Self::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// The receipt object of the v1 API, fields in the documented order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    /// Creator's email, or `anon`.
+    pub custid: String,
+    /// The receipt's own key.
+    pub metadata_key: String,
+    /// Omitted once received, and in `recent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// The applied TTL, after clamping.
+    pub ttl: u64,
+    /// Seconds left on the receipt.
+    pub metadata_ttl: u64,
+    /// Seconds left on the secret: omitted once received, `null` once gone otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_ttl: Option<Option<u64>>,
+    /// `<base_url>/receipt/<metadata_key>`.
+    pub metadata_url: String,
+    /// Computed state.
+    pub state: State,
+    /// Last change, unix seconds.
+    pub updated: u64,
+    /// Creation, unix seconds.
+    pub created: u64,
+    /// When it was revealed; only in state `received`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    /// Obscured recipient addresses.
+    pub recipient: Vec<String>,
+    /// `""` or the share domain the creator named.
+    pub share_domain: String,
+    /// Whether reading the secret needs a passphrase (while it exists).
+    pub passphrase_required: bool,
+    /// A generated value: in the generate response and the first receipt read within 60 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Sensitive>,
+}
+
+/// What a successful reveal hands back.
+#[derive(Debug, Serialize)]
+pub struct Revealed {
+    /// The secret, now destroyed in the store.
+    pub value: Sensitive,
+    /// The key it was read with.
+    pub secret_key: String,
+    /// Scheme and host the link was shared on.
+    pub share_domain: String,
+}
+
+/// What a successful burn hands back.
+#[derive(Debug, Serialize)]
+pub struct Burned {
+    /// The receipt, state `burned`.
+    pub state: Receipt,
+    /// First characters of the secret key, so the creator can tell which one it was.
+    pub secret_shortkey: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_defaults_clamps_and_zeroes_garbage() {
+        assert_eq!(resolve_ttl(None, 604_800, 60, 604_800), 604_800);
+        assert_eq!(resolve_ttl(Some(""), 604_800, 60, 604_800), 604_800);
+        assert_eq!(resolve_ttl(Some("3600"), 604_800, 60, 604_800), 3600);
+        assert_eq!(resolve_ttl(Some("3600.9"), 604_800, 60, 604_800), 3600);
+        assert_eq!(resolve_ttl(Some("soon"), 604_800, 60, 604_800), 60);
+        assert_eq!(resolve_ttl(Some("-5"), 604_800, 60, 604_800), 60);
+        assert_eq!(
+            resolve_ttl(Some("99999999999"), 604_800, 60, 604_800),
+            604_800
+        );
+    }
+
+    #[test]
+    fn keys_from_paths_must_look_like_ours() {
+        assert!(is_plausible_key(&"a1".repeat(31)));
+        assert!(!is_plausible_key("short"));
+        assert!(!is_plausible_key(&"A".repeat(30)));
+        assert!(!is_plausible_key(&format!("{}/..", "a".repeat(30))));
+        assert!(!is_plausible_key(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn emails_are_obscured() {
+        assert_eq!(obscure_email("alice@example.com"), "a***@e***.com");
+        assert_eq!(obscure_email("bob@mail.example.org"), "b***@m***.org");
+        assert_eq!(obscure_email("nobody"), "***");
+    }
+
+    #[test]
+    fn generate_length_is_bounded() {
+        assert_eq!(resolve_length(None, 12), 12);
+        assert_eq!(resolve_length(Some("x"), 12), 12);
+        assert_eq!(resolve_length(Some("2"), 12), 4);
+        assert_eq!(resolve_length(Some("1000"), 12), 128);
+        assert_eq!(resolve_length(Some("40"), 12), 40);
+    }
+
+    #[test]
+    fn sensitive_values_never_debug_print() {
+        let s = Sensitive::new("hunter2".into());
+        assert_eq!(format!("{s:?}"), "[redacted]");
+    }
+}

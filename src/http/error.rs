@@ -1,0 +1,117 @@
+//! The API's error bodies. Onetime Secret answers every error with HTTP 404 and a `message`
+//! (clients depend on that quirk); the status we mean travels in `X-OTS-Intended-Status`.
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::service::ServiceError;
+
+/// The API's content type.
+pub const JSON_UTF8: &str = "application/json; charset=utf-8";
+
+/// Header carrying the status an error would have outside Onetime Secret's all-404 convention.
+pub const INTENDED_STATUS: HeaderName = HeaderName::from_static("x-ots-intended-status");
+
+/// An error as the v1 API shows it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Validation failed; the message is the API's exact text.
+    #[error("{message}")]
+    Invalid {
+        /// Shown to the client.
+        message: String,
+        /// Usually 400; 413 or 415 for bodies that cannot be read.
+        status: StatusCode,
+    },
+    /// Unknown, consumed or expired secret or receipt; `key` is the one from the path.
+    #[error("Unknown secret")]
+    Unknown {
+        /// The key the client asked for, echoed back as Onetime Secret does.
+        key: String,
+    },
+    /// Authentication failed.
+    #[error("Not authorized")]
+    NotAuthorized,
+    /// Too much work queued or the store is out of reach.
+    #[error("service unavailable")]
+    Unavailable,
+    /// Anything else; the cause went to the log.
+    #[error("unexpected error")]
+    Unexpected,
+}
+
+impl ApiError {
+    /// A 400 with the API's message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Maps a use-case error; `key` is the key from the path, for `Unknown secret`.
+    pub fn from_service(e: ServiceError, key: &str) -> Self {
+        match e {
+            ServiceError::Invalid(message) => Self::invalid(message),
+            ServiceError::WrongPassphrase => Self::invalid(e.to_string()),
+            ServiceError::UnknownSecret => Self::Unknown {
+                key: key.to_owned(),
+            },
+            ServiceError::NotAuthorized => Self::NotAuthorized,
+            ServiceError::Busy => Self::Unavailable,
+            ServiceError::Storage(cause) => {
+                // The cause chain goes to the log only; StoreError never holds keys or values.
+                tracing::error!(error = %cause, "store operation failed");
+                Self::Unavailable
+            }
+        }
+    }
+
+    fn intended(&self) -> StatusCode {
+        match self {
+            Self::Invalid { status, .. } => *status,
+            Self::Unknown { .. } => StatusCode::NOT_FOUND,
+            Self::NotAuthorized => StatusCode::UNAUTHORIZED,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unexpected => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        Self::from_service(e, "")
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::NOT_FOUND
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = match self {
+            Self::Unknown { key } => json!({ "message": "Unknown secret", "secret_key": key }),
+            Self::Invalid { message, .. } => json!({ "message": message }),
+            Self::NotAuthorized => json!({ "message": "Not authorized" }),
+            Self::Unavailable | Self::Unexpected => {
+                json!({ "message": "An unexpected error occurred :[" })
+            }
+        };
+        let intended = HeaderValue::from(self.intended().as_u16());
+        HttpResponse::NotFound()
+            .insert_header((INTENDED_STATUS, intended))
+            .content_type(JSON_UTF8)
+            .json(body)
+    }
+}
+
+/// `{"error":"Not Found"}` for routes that do not exist.
+pub async fn route_not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .insert_header((INTENDED_STATUS, HeaderValue::from_static("404")))
+        .content_type(JSON_UTF8)
+        .json(json!({ "error": "Not Found" }))
+}

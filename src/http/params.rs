@@ -1,0 +1,289 @@
+//! Flat request parameters from every place real clients put them: the query string, an
+//! urlencoded body, a multipart body, a JSON body. Body wins over query.
+//!
+//! Decoding is strict: invalid UTF-8 is refused rather than silently replaced, so a secret is
+//! stored exactly as sent or not at all.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use percent_encoding::percent_decode;
+use zeroize::Zeroizing;
+
+use super::error::ApiError;
+use crate::domain::Sensitive;
+
+/// Largest request body accepted, in bytes; set as app data from the largest plan size.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit {
+    /// Bytes.
+    pub bytes: usize,
+    /// The largest secret any plan allows, for the error message.
+    pub secret_bytes: usize,
+}
+
+impl BodyLimit {
+    /// Room for a secret of `secret_bytes` in any encoding (JSON `\uXXXX` escapes take six
+    /// bytes a byte) plus the other fields.
+    pub fn for_secret(secret_bytes: usize) -> Self {
+        Self {
+            bytes: secret_bytes.saturating_mul(6).saturating_add(16 * 1024),
+            secret_bytes,
+        }
+    }
+
+    fn exceeded(self) -> ApiError {
+        ApiError::Invalid {
+            message: format!(
+                "Secret value exceeds the maximum size of {} bytes",
+                self.secret_bytes
+            ),
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
+
+/// Name/value pairs in precedence order (body first, then query). Values are zeroed on drop:
+/// they may hold the secret or the passphrase.
+#[derive(Default)]
+pub struct Params {
+    pairs: Vec<(String, Zeroizing<String>)>,
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.pairs.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Params").field("names", &names).finish()
+    }
+}
+
+impl Params {
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, as a value to keep out of logs.
+    pub fn sensitive(&self, name: &str) -> Option<Sensitive> {
+        self.get(name).map(|v| Sensitive::new(v.to_owned()))
+    }
+
+    /// Every value of `name` and `name[]`, from the highest-precedence source that has any.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        let array = format!("{name}[]");
+        self.pairs
+            .iter()
+            .filter(|(k, _)| *k == name || *k == array)
+            .map(|(_, v)| v.to_string())
+            .collect()
+    }
+
+    fn push(&mut self, name: String, value: String) {
+        self.pairs.push((name, Zeroizing::new(value)));
+    }
+
+    fn extend(&mut self, other: Params) {
+        self.pairs.extend(other.pairs);
+    }
+}
+
+fn bad_utf8() -> ApiError {
+    ApiError::invalid("Parameters must be valid UTF-8")
+}
+
+/// Strict `application/x-www-form-urlencoded` decoding.
+fn parse_urlencoded(input: &[u8]) -> Result<Params, ApiError> {
+    let mut params = Params::default();
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        let decode = |raw: &[u8]| -> Result<String, ApiError> {
+            let spaced: Zeroizing<Vec<u8>> = Zeroizing::new(
+                raw.iter()
+                    .map(|&b| if b == b'+' { b' ' } else { b })
+                    .collect(),
+            );
+            let bytes: Vec<u8> = percent_decode(&spaced).collect();
+            String::from_utf8(bytes).map_err(|_| bad_utf8())
+        };
+        params.push(decode(name)?, decode(value)?);
+    }
+    Ok(params)
+}
+
+/// A JSON object body: strings, numbers and booleans as text, arrays (recipients) as repeated
+/// values, `null` as absent.
+fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
+    let malformed = || ApiError::invalid("Malformed JSON body");
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| malformed())?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(malformed());
+    };
+    let mut params = Params::default();
+    for (name, value) in map {
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            let text = match item {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Null => continue,
+                _ => return Err(malformed()),
+            };
+            params.push(name.clone(), text);
+        }
+    }
+    Ok(params)
+}
+
+/// A `multipart/form-data` body; fields are read as strict UTF-8 text.
+async fn parse_multipart(content_type: &str, body: Bytes) -> Result<Params, ApiError> {
+    let malformed = || ApiError::invalid("Malformed multipart body");
+    let boundary = multer::parse_boundary(content_type).map_err(|_| malformed())?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut params = Params::default();
+    while let Some(field) = multipart.next_field().await.map_err(|_| malformed())? {
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        let bytes = field.bytes().await.map_err(|_| malformed())?;
+        params.push(
+            name,
+            String::from_utf8(bytes.to_vec()).map_err(|_| bad_utf8())?,
+        );
+    }
+    Ok(params)
+}
+
+async fn read_body(mut payload: Payload, limit: BodyLimit) -> Result<Bytes, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::invalid("Request body could not be read"))?;
+        // Checked per chunk, so an endless or huge body costs at most `limit` bytes of memory.
+        if body.len() + chunk.len() > limit.bytes {
+            return Err(limit.exceeded());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn extract(req: HttpRequest, payload: Payload) -> Result<Params, ApiError> {
+    let limit = req
+        .app_data::<BodyLimit>()
+        .copied()
+        .unwrap_or_else(|| BodyLimit::for_secret(10_000));
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &actix_web::http::header::HeaderValue| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(encoding) = header(CONTENT_ENCODING).filter(|e| !e.eq_ignore_ascii_case("identity"))
+    {
+        // Nothing here inflates bodies: refusing is the only answer that cannot be a bomb.
+        return Err(ApiError::Invalid {
+            message: format!(
+                "Content-Encoding {} is not supported; send the body uncompressed",
+                encoding.chars().take(32).collect::<String>()
+            ),
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        });
+    }
+    let declared = header(CONTENT_LENGTH).and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit.bytes) {
+        return Err(limit.exceeded());
+    }
+    let content_type = header(CONTENT_TYPE).unwrap_or("").to_owned();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let body = read_body(payload, limit).await?;
+    let mut params = if body.is_empty() {
+        Params::default()
+    } else {
+        match mime.as_str() {
+            "application/json" => parse_json(&body)?,
+            "multipart/form-data" => parse_multipart(&content_type, body).await?,
+            // curl -d and most clients send urlencoded; a missing type is read the same way.
+            "application/x-www-form-urlencoded" | "" => parse_urlencoded(&body)?,
+            m if m.ends_with("+json") => parse_json(&body)?,
+            _ => {
+                return Err(ApiError::Invalid {
+                    message:
+                        "Unsupported Content-Type; send JSON, urlencoded or multipart form data"
+                            .into(),
+                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                })
+            }
+        }
+    };
+    params.extend(parse_urlencoded(req.query_string().as_bytes())?);
+    Ok(params)
+}
+
+impl FromRequest for Params {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        Box::pin(extract(req.clone(), payload.take()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencoded_decodes_plus_and_percent() {
+        let p = parse_urlencoded(b"secret=a+b%26c&ttl=60&flag").expect("parse");
+        assert_eq!(p.get("secret"), Some("a b&c"));
+        assert_eq!(p.get("ttl"), Some("60"));
+        assert_eq!(p.get("flag"), Some(""));
+    }
+
+    #[test]
+    fn urlencoded_refuses_invalid_utf8() {
+        assert!(parse_urlencoded(b"secret=%ff%fe").is_err());
+    }
+
+    #[test]
+    fn json_values_become_text_and_arrays_repeat() {
+        let p = parse_json(
+            br#"{"secret":"s","ttl":3600,"x":true,"recipient":["a@b.c","d@e.f"],"n":null}"#,
+        )
+        .expect("parse");
+        assert_eq!(p.get("ttl"), Some("3600"));
+        assert_eq!(p.get("x"), Some("true"));
+        assert_eq!(p.all("recipient"), vec!["a@b.c", "d@e.f"]);
+        assert_eq!(p.get("n"), None);
+        assert!(parse_json(b"[1,2]").is_err());
+        assert!(parse_json(b"{\"secret\":").is_err());
+        assert!(parse_json(br#"{"secret":{"nested":1}}"#).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let p = parse_urlencoded(b"secret=hunter2").expect("parse");
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+}

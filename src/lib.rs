@@ -1,0 +1,28 @@
+//! # onetime
+//!
+//! A self-hosted service for sharing a secret through a link that works exactly once. It
+//! speaks the Onetime Secret v1 API and keeps its records sealed on disk.
+//!
+//! # Layout
+//!
+//! Imports point down this list only.
+//!
+//! - [`app`]: wiring from settings to a running server; one `build` for `main` and tests.
+//! - [`http`]: everything actix: routes, parameters, errors, headers, access log.
+//! - [`service`]: the use cases (share, generate, reveal, receipt, burn).
+//! - [`domain`]: states, key formats, TTL rules, the receipt object.
+//! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
+//! - [`store`]: the `Store` trait, the sled backend and the conformance suite.
+//! - [`sweeper`]: background purge of expired records.
+//! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod service;
+pub mod store;
+pub mod sweeper;

@@ -1,0 +1,538 @@
+//! The use cases: share, generate, reveal, receipt, burn. Knows nothing of HTTP or of which
+//! store backend holds the records.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::config::{Plan, Settings};
+use crate::crypto::{
+    generate_key, generate_password, CryptoError, KdfParams, KdfPool, PassKey, RecordId,
+    RecordKind, Sealed, Sealer,
+};
+use crate::domain::{
+    is_plausible_key, resolve_length, resolve_ttl, Burned, Caller, Receipt, Revealed, Sensitive,
+    State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS, SHORTKEY_CHARS,
+};
+use crate::store::{MetadataRecord, NewSecret, SecretRecord, Store, StoreError, StoredState};
+
+/// The current time in unix seconds; handlers pass it in, so the use cases stay testable.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Why a use case refused or failed. Messages of `Invalid` are the API's exact strings.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Bad input; the message is shown to the client as is.
+    #[error("{0}")]
+    Invalid(String),
+    /// Missing, consumed, expired, or the wrong passphrase on reveal.
+    #[error("Unknown secret")]
+    UnknownSecret,
+    /// Wrong or missing passphrase on burn.
+    #[error("Double check that passphrase")]
+    WrongPassphrase,
+    /// The caller may not do this.
+    #[error("Not authorized")]
+    NotAuthorized,
+    /// Too many passphrase derivations queued; try again shortly.
+    #[error("server busy")]
+    Busy,
+    /// The store failed; nothing was acknowledged.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl From<CryptoError> for ServiceError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Busy => Self::Busy,
+            // A record that does not open is, to the caller, a secret that does not exist.
+            _ => Self::UnknownSecret,
+        }
+    }
+}
+
+/// What a create asks for, as flat strings from any of the API's parameter sources.
+#[derive(Debug, Default)]
+pub struct CreateRequest {
+    /// The value to share (share only).
+    pub secret: Option<Sensitive>,
+    /// Generated password length (generate only).
+    pub length: Option<String>,
+    /// Requested TTL in seconds, unparsed.
+    pub ttl: Option<String>,
+    /// Optional passphrase (empty counts as absent).
+    pub passphrase: Option<Sensitive>,
+    /// Recipient addresses (only the first is mailed).
+    pub recipients: Vec<String>,
+    /// Optional share domain.
+    pub share_domain: Option<String>,
+}
+
+/// What the secret record seals.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct SecretPayload {
+    value: String,
+    share_domain: String,
+}
+
+/// What the receipt seals under the metadata key.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct ReceiptPayload {
+    secret_key: String,
+    custid: String,
+    recipients: Vec<String>,
+    share_domain: String,
+}
+
+/// The rules a create is checked against, taken from settings once at start.
+#[derive(Debug, Clone)]
+struct Policy {
+    base_url: String,
+    share_domains: Vec<String>,
+    allow_anonymous: bool,
+    default_ttl: u64,
+    min_ttl: u64,
+    passphrase_min: usize,
+    generate_length: usize,
+    plans: BTreeMap<String, Plan>,
+    scrypt: (u8, u32, u32),
+}
+
+impl Policy {
+    fn plan(&self, caller: &Caller) -> Plan {
+        self.plans
+            .get(caller.plan_name())
+            .or_else(|| self.plans.get("default"))
+            .copied()
+            .unwrap_or(Plan {
+                max_ttl: self.default_ttl,
+                max_size: 0,
+            })
+    }
+
+    /// Where links for `share_domain` point: the operator's base URL, or the named domain.
+    fn link_base(&self, share_domain: &str) -> String {
+        if share_domain.is_empty() {
+            self.base_url.clone()
+        } else {
+            format!("https://{share_domain}")
+        }
+    }
+}
+
+/// The use cases over one store.
+pub struct Service {
+    store: Arc<dyn Store>,
+    sealer: Sealer,
+    kdf: KdfPool,
+    policy: Policy,
+}
+
+fn nonempty(s: Option<&Sensitive>) -> Option<&Sensitive> {
+    s.filter(|s| !s.expose().is_empty())
+}
+
+impl Service {
+    /// The use cases over `store`, sealing with `sealer`, with rules from `settings`.
+    pub fn new(store: Arc<dyn Store>, sealer: Sealer, settings: &Settings) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let c = &settings.crypto;
+        Self {
+            store,
+            sealer,
+            kdf: KdfPool::new(cores, c.kdf_queue),
+            policy: Policy {
+                base_url: settings.server.base_url.clone(),
+                share_domains: settings.server.share_domains.clone(),
+                allow_anonymous: settings.secrets.allow_anonymous,
+                default_ttl: settings.secrets.default_ttl,
+                min_ttl: settings.secrets.min_ttl,
+                passphrase_min: settings.secrets.passphrase_min_length,
+                generate_length: settings.secrets.generate_length,
+                plans: settings.plans.clone(),
+                scrypt: (c.scrypt_log_n, c.scrypt_r, c.scrypt_p),
+            },
+        }
+    }
+
+    /// Stores `req.secret` and returns its receipt (state `new`, no value).
+    pub async fn share(
+        &self,
+        caller: &Caller,
+        req: CreateRequest,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let plan = self.policy.plan(caller);
+        if let Some(secret) = &req.secret {
+            if secret.expose().len() > plan.max_size {
+                return Err(ServiceError::Invalid(format!(
+                    "Secret value exceeds the maximum size of {} bytes",
+                    plan.max_size
+                )));
+            }
+        }
+        self.check_create(caller, &req)?;
+        let value = match nonempty(req.secret.as_ref()) {
+            Some(secret) => secret.clone(),
+            None => {
+                return Err(ServiceError::Invalid(
+                    "You did not provide anything to share".into(),
+                ))
+            }
+        };
+        self.create(caller, &req, plan, value, false, now).await
+    }
+
+    /// Stores a fresh random password and returns its receipt with the value.
+    pub async fn generate(
+        &self,
+        caller: &Caller,
+        req: CreateRequest,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let plan = self.policy.plan(caller);
+        self.check_create(caller, &req)?;
+        let length = resolve_length(req.length.as_deref(), self.policy.generate_length);
+        let value = Sensitive::new(generate_password(length).to_string());
+        self.create(caller, &req, plan, value, true, now).await
+    }
+
+    /// Checks shared by share and generate, in the API's order: recipient, passphrase, domain.
+    fn check_create(&self, caller: &Caller, req: &CreateRequest) -> Result<(), ServiceError> {
+        if !self.policy.allow_anonymous && *caller == Caller::Anonymous {
+            return Err(ServiceError::NotAuthorized);
+        }
+        if req.recipients.iter().any(|r| !r.is_empty()) {
+            // Accounts (and with them mail) do not exist yet: every caller is anonymous.
+            return Err(ServiceError::Invalid(
+                "An account is required to send emails.".into(),
+            ));
+        }
+        if let Some(pass) = nonempty(req.passphrase.as_ref()) {
+            let chars = pass.expose().chars().count();
+            if chars < self.policy.passphrase_min {
+                return Err(ServiceError::Invalid(format!(
+                    "Passphrase must be at least {} characters long",
+                    self.policy.passphrase_min
+                )));
+            }
+            if chars > PASSPHRASE_MAX_CHARS {
+                return Err(ServiceError::Invalid(format!(
+                    "Passphrase must be no more than {PASSPHRASE_MAX_CHARS} characters long"
+                )));
+            }
+        }
+        if let Some(domain) = req.share_domain.as_deref().filter(|d| !d.is_empty()) {
+            let wanted = domain.trim().to_ascii_lowercase();
+            if !self.policy.share_domains.contains(&wanted) {
+                let shown: String = domain.chars().take(253).collect();
+                return Err(ServiceError::Invalid(format!("Unknown domain: {shown}")));
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+        plan: Plan,
+        value: Sensitive,
+        generated: bool,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let p = &self.policy;
+        let ttl = resolve_ttl(req.ttl.as_deref(), p.default_ttl, p.min_ttl, plan.max_ttl);
+        let share_domain = req
+            .share_domain
+            .as_deref()
+            .map(|d| d.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let secret_key = generate_key();
+        let metadata_key = generate_key();
+        let secret_id = self.sealer.record_id(RecordKind::Secret, &secret_key);
+        let metadata_id = self.sealer.record_id(RecordKind::Metadata, &metadata_key);
+
+        let (kdf, pass_key) = match nonempty(req.passphrase.as_ref()) {
+            Some(pass) => {
+                let (log_n, r, par) = p.scrypt;
+                let params = KdfParams::fresh(log_n, r, par);
+                let key = self.kdf.derive(pass.to_zeroizing(), params).await?;
+                (Some(params), Some(key))
+            }
+            None => (None, None),
+        };
+        let secret_payload = SecretPayload {
+            value: value.expose().to_owned(),
+            share_domain: share_domain.clone(),
+        };
+        let receipt_payload = ReceiptPayload {
+            secret_key: secret_key.clone(),
+            custid: caller.custid().to_owned(),
+            recipients: Vec::new(),
+            share_domain,
+        };
+        let sealed_secret = self.seal(
+            RecordKind::Secret,
+            &secret_id,
+            &secret_key,
+            pass_key.as_ref(),
+            &secret_payload,
+        )?;
+        let sealed_receipt = self.seal(
+            RecordKind::Metadata,
+            &metadata_id,
+            &metadata_key,
+            None,
+            &receipt_payload,
+        )?;
+        let sealed_generated = generated.then(|| {
+            self.sealer.seal(
+                RecordKind::Generated,
+                &metadata_id,
+                &metadata_key,
+                None,
+                value.expose().as_bytes(),
+            )
+        });
+        let metadata = MetadataRecord {
+            secret_id,
+            state: StoredState::New,
+            created: now,
+            updated: now,
+            received: None,
+            ttl,
+            secret_expires_at: now + ttl,
+            expires_at: now + 2 * ttl,
+            passphrase_required: kdf.is_some(),
+            sealed: sealed_receipt,
+            generated: sealed_generated,
+        };
+        let new = NewSecret {
+            secret_id,
+            secret: SecretRecord {
+                metadata_id,
+                created: now,
+                expires_at: now + ttl,
+                kdf,
+                sealed: sealed_secret,
+            },
+            metadata_id,
+            metadata,
+        };
+        self.store.create(&new).await?;
+        let mut receipt = self.receipt_view(&metadata_key, &new.metadata, &receipt_payload, now);
+        receipt.value = generated.then_some(value);
+        Ok(receipt)
+    }
+
+    fn seal<T: Serialize>(
+        &self,
+        kind: RecordKind,
+        id: &RecordId,
+        url_key: &str,
+        pass: Option<&PassKey>,
+        payload: &T,
+    ) -> Result<Sealed, ServiceError> {
+        let plain = Zeroizing::new(
+            postcard::to_allocvec(payload)
+                .map_err(|e| StoreError::Corrupt(format!("encoding payload: {e}")))?,
+        );
+        Ok(self.sealer.seal(kind, id, url_key, pass, &plain))
+    }
+
+    fn open<T: for<'de> Deserialize<'de>>(
+        &self,
+        kind: RecordKind,
+        id: &RecordId,
+        url_key: &str,
+        pass: Option<&PassKey>,
+        sealed: &Sealed,
+    ) -> Result<T, ServiceError> {
+        let plain = self.sealer.open(kind, id, url_key, pass, sealed)?;
+        postcard::from_bytes(&plain)
+            .map_err(|e| StoreError::Corrupt(format!("decoding payload: {e}")).into())
+    }
+
+    /// Reveals the secret under `secret_key` once and destroys it.
+    pub async fn reveal(
+        &self,
+        secret_key: &str,
+        passphrase: Option<&Sensitive>,
+        now: u64,
+    ) -> Result<Revealed, ServiceError> {
+        if !is_plausible_key(secret_key) {
+            return Err(ServiceError::UnknownSecret);
+        }
+        let id = self.sealer.record_id(RecordKind::Secret, secret_key);
+        let record = self
+            .store
+            .secret(&id, now)
+            .await?
+            .ok_or(ServiceError::UnknownSecret)?;
+        let pass_key = self
+            .passphrase_key(&record, passphrase, ServiceError::UnknownSecret)
+            .await?;
+        let payload: SecretPayload = self.open(
+            RecordKind::Secret,
+            &id,
+            secret_key,
+            pass_key.as_ref(),
+            &record.sealed,
+        )?;
+        // Only the caller whose take removes the record gets the value; racing callers that
+        // also opened it see `false` here.
+        if !self.store.take_secret(&id, now).await? {
+            return Err(ServiceError::UnknownSecret);
+        }
+        Ok(Revealed {
+            value: Sensitive::new(payload.value.clone()),
+            secret_key: secret_key.to_owned(),
+            share_domain: self.policy.link_base(&payload.share_domain),
+        })
+    }
+
+    /// Derives the passphrase key a secret needs; `missing` is the error for no passphrase.
+    async fn passphrase_key(
+        &self,
+        record: &SecretRecord,
+        passphrase: Option<&Sensitive>,
+        missing: ServiceError,
+    ) -> Result<Option<PassKey>, ServiceError> {
+        let Some(params) = record.kdf else {
+            return Ok(None);
+        };
+        let pass = nonempty(passphrase).ok_or(missing)?;
+        Ok(Some(self.kdf.derive(pass.to_zeroizing(), params).await?))
+    }
+
+    /// The receipt under `metadata_key`; the generated value on the first read within 60 s.
+    pub async fn receipt(&self, metadata_key: &str, now: u64) -> Result<Receipt, ServiceError> {
+        let (id, record, payload) = self.load_receipt(metadata_key, now).await?;
+        let mut receipt = self.receipt_view(metadata_key, &record, &payload, now);
+        if let Some(sealed) = &record.generated {
+            let fresh = now.saturating_sub(record.created) <= GENERATED_VALUE_WINDOW;
+            // Taken even when stale, so a generated value never outlives its window on disk.
+            if self.store.take_generated(&id).await? && fresh {
+                let value =
+                    self.sealer
+                        .open(RecordKind::Generated, &id, metadata_key, None, sealed)?;
+                let text = String::from_utf8(value.to_vec())
+                    .map_err(|_| StoreError::Corrupt("generated value".into()))?;
+                receipt.value = Some(Sensitive::new(text));
+            }
+        }
+        Ok(receipt)
+    }
+
+    async fn load_receipt(
+        &self,
+        metadata_key: &str,
+        now: u64,
+    ) -> Result<(RecordId, MetadataRecord, ReceiptPayload), ServiceError> {
+        if !is_plausible_key(metadata_key) {
+            return Err(ServiceError::UnknownSecret);
+        }
+        let id = self.sealer.record_id(RecordKind::Metadata, metadata_key);
+        let record = self
+            .store
+            .metadata(&id, now)
+            .await?
+            .ok_or(ServiceError::UnknownSecret)?;
+        let payload = self.open(
+            RecordKind::Metadata,
+            &id,
+            metadata_key,
+            None,
+            &record.sealed,
+        )?;
+        Ok((id, record, payload))
+    }
+
+    /// Destroys the unread secret of the receipt under `metadata_key`.
+    pub async fn burn(
+        &self,
+        metadata_key: &str,
+        passphrase: Option<&Sensitive>,
+        now: u64,
+    ) -> Result<Burned, ServiceError> {
+        let (id, record, payload) = self.load_receipt(metadata_key, now).await?;
+        if record.state != StoredState::New || record.secret_expires_at <= now {
+            return Err(ServiceError::UnknownSecret);
+        }
+        if record.passphrase_required {
+            let secret = self
+                .store
+                .secret(&record.secret_id, now)
+                .await?
+                .ok_or(ServiceError::UnknownSecret)?;
+            let pass_key = self
+                .passphrase_key(&secret, passphrase, ServiceError::WrongPassphrase)
+                .await?;
+            let opened: Result<SecretPayload, _> = self.open(
+                RecordKind::Secret,
+                &record.secret_id,
+                &payload.secret_key,
+                pass_key.as_ref(),
+                &secret.sealed,
+            );
+            opened.map_err(|_| ServiceError::WrongPassphrase)?;
+        }
+        let burned = self
+            .store
+            .burn(&id, now)
+            .await?
+            .ok_or(ServiceError::UnknownSecret)?;
+        Ok(Burned {
+            state: self.receipt_view(metadata_key, &burned, &payload, now),
+            secret_shortkey: payload.secret_key.chars().take(SHORTKEY_CHARS).collect(),
+        })
+    }
+
+    /// The receipt object for a stored record at `now`.
+    fn receipt_view(
+        &self,
+        metadata_key: &str,
+        record: &MetadataRecord,
+        payload: &ReceiptPayload,
+        now: u64,
+    ) -> Receipt {
+        let state = match record.state {
+            StoredState::New if record.secret_expires_at <= now => State::Expired,
+            StoredState::New => State::New,
+            StoredState::Received => State::Received,
+            StoredState::Burned => State::Burned,
+        };
+        let secret_ttl = match state {
+            State::Received => None,
+            State::New => Some(Some(record.secret_expires_at.saturating_sub(now))),
+            State::Burned | State::Expired => Some(None),
+        };
+        Receipt {
+            custid: payload.custid.clone(),
+            metadata_key: metadata_key.to_owned(),
+            secret_key: (state != State::Received).then(|| payload.secret_key.clone()),
+            ttl: record.ttl,
+            metadata_ttl: record.expires_at.saturating_sub(now),
+            secret_ttl,
+            metadata_url: format!("{}/receipt/{metadata_key}", self.policy.base_url),
+            state,
+            updated: record.updated,
+            created: record.created,
+            received: record.received.filter(|_| state == State::Received),
+            recipient: payload.recipients.clone(),
+            share_domain: payload.share_domain.clone(),
+            passphrase_required: record.passphrase_required && state == State::New,
+            value: None,
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The behaviour every [`Store`] backend must show, written once against the trait.
+//!
+//! A backend's test module calls [`conformance_suite!`](crate::conformance_suite) with a
+//! function that opens a fresh store in a given empty directory (backends without a directory
+//! ignore it); each case becomes its own `#[tokio::test]`.
+
+use std::sync::Arc;
+
+use rand::RngCore;
+
+use super::{MetadataRecord, NewSecret, SecretRecord, Store, StoredState, SweepReport};
+use crate::crypto::{RecordId, Sealed};
+
+/// A fixed "now" for the cases; time is injected, never slept.
+pub const NOW: u64 = 1_800_000_000;
+
+fn random_id() -> RecordId {
+    let mut id = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    id
+}
+
+fn sealed(byte: u8) -> Sealed {
+    Sealed {
+        nonce: [byte; 24],
+        ciphertext: vec![byte; 40],
+    }
+}
+
+/// A secret created at [`NOW`] with `ttl`, optionally with a generated value on its receipt.
+pub fn sample(ttl: u64, generated: bool) -> NewSecret {
+    let secret_id = random_id();
+    let metadata_id = random_id();
+    NewSecret {
+        secret_id,
+        secret: SecretRecord {
+            metadata_id,
+            created: NOW,
+            expires_at: NOW + ttl,
+            kdf: None,
+            sealed: sealed(1),
+        },
+        metadata_id,
+        metadata: MetadataRecord {
+            secret_id,
+            state: StoredState::New,
+            created: NOW,
+            updated: NOW,
+            received: None,
+            ttl,
+            secret_expires_at: NOW + ttl,
+            expires_at: NOW + 2 * ttl,
+            passphrase_required: false,
+            sealed: sealed(2),
+            generated: generated.then(|| sealed(3)),
+        },
+    }
+}
+
+/// Created records read back as written.
+pub async fn created_records_read_back(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let secret = store.secret(&new.secret_id, NOW).await.expect("read");
+    assert_eq!(secret, Some(new.secret.clone()));
+    let metadata = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    assert_eq!(metadata, Some(new.metadata.clone()));
+    assert_eq!(store.secret(&random_id(), NOW).await.expect("read"), None);
+    assert_eq!(store.metadata(&random_id(), NOW).await.expect("read"), None);
+}
+
+/// A secret is taken at most once, even by many concurrent callers.
+pub async fn secret_is_taken_exactly_once_under_races(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let racers: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let id = new.secret_id;
+            tokio::spawn(async move { store.take_secret(&id, NOW + 1).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for racer in racers {
+        if racer.await.expect("join").expect("take") {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(
+        store.secret(&new.secret_id, NOW + 1).await.expect("read"),
+        None
+    );
+    let receipt = store
+        .metadata(&new.metadata_id, NOW + 1)
+        .await
+        .expect("read")
+        .expect("receipt outlives the secret");
+    assert_eq!(receipt.state, StoredState::Received);
+    assert_eq!(receipt.received, Some(NOW + 1));
+    assert_eq!(receipt.updated, NOW + 1);
+}
+
+/// An expired secret is unknown at once and cannot be taken, swept or not.
+pub async fn expired_secret_is_gone_before_any_sweep(store: Arc<dyn Store>) {
+    let new = sample(60, false);
+    store.create(&new).await.expect("create");
+    assert!(store
+        .secret(&new.secret_id, NOW + 59)
+        .await
+        .expect("read")
+        .is_some());
+    assert_eq!(
+        store.secret(&new.secret_id, NOW + 60).await.expect("read"),
+        None
+    );
+    assert!(!store
+        .take_secret(&new.secret_id, NOW + 60)
+        .await
+        .expect("take"));
+    assert!(store
+        .burn(&new.metadata_id, NOW + 60)
+        .await
+        .expect("burn")
+        .is_none());
+    // The receipt lives twice as long.
+    let receipt = store
+        .metadata(&new.metadata_id, NOW + 60)
+        .await
+        .expect("read");
+    assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
+    assert_eq!(
+        store
+            .metadata(&new.metadata_id, NOW + 120)
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+/// Burn destroys an unread secret once; a burned secret cannot be taken, a taken one not burned.
+pub async fn burn_destroys_an_unread_secret_once(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let burned = store.burn(&new.metadata_id, NOW + 5).await.expect("burn");
+    let burned = burned.expect("burnable");
+    assert_eq!(burned.state, StoredState::Burned);
+    assert_eq!(burned.updated, NOW + 5);
+    assert!(store
+        .burn(&new.metadata_id, NOW + 6)
+        .await
+        .expect("burn")
+        .is_none());
+    assert!(!store
+        .take_secret(&new.secret_id, NOW + 6)
+        .await
+        .expect("take"));
+    assert_eq!(
+        store.secret(&new.secret_id, NOW + 6).await.expect("read"),
+        None
+    );
+
+    let read = sample(600, false);
+    store.create(&read).await.expect("create");
+    assert!(store
+        .take_secret(&read.secret_id, NOW + 1)
+        .await
+        .expect("take"));
+    assert!(store
+        .burn(&read.metadata_id, NOW + 2)
+        .await
+        .expect("burn")
+        .is_none());
+    let receipt = store
+        .metadata(&read.metadata_id, NOW + 2)
+        .await
+        .expect("read");
+    assert_eq!(receipt.map(|r| r.state), Some(StoredState::Received));
+}
+
+/// Of concurrent burns and takes of one secret, exactly one wins.
+pub async fn burn_and_take_race_has_one_winner(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = Arc::clone(&store);
+        let (sid, mid) = (new.secret_id, new.metadata_id);
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                store.take_secret(&sid, NOW + 1).await.expect("take")
+            } else {
+                store.burn(&mid, NOW + 1).await.expect("burn").is_some()
+            }
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.expect("join"));
+    }
+    assert_eq!(winners, 1);
+}
+
+/// The generated value on a receipt is handed out once.
+pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
+    let new = sample(600, true);
+    store.create(&new).await.expect("create");
+    assert!(store.take_generated(&new.metadata_id).await.expect("take"));
+    assert!(!store.take_generated(&new.metadata_id).await.expect("take"));
+    let receipt = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    assert_eq!(receipt.and_then(|r| r.generated), None);
+    let plain = sample(600, false);
+    store.create(&plain).await.expect("create");
+    assert!(!store
+        .take_generated(&plain.metadata_id)
+        .await
+        .expect("take"));
+}
+
+/// A sweep removes what is due and nothing else.
+pub async fn sweep_removes_only_what_is_due(store: Arc<dyn Store>) {
+    let short = sample(60, false);
+    let long = sample(6000, false);
+    let taken = sample(60, false);
+    for new in [&short, &long, &taken] {
+        store.create(new).await.expect("create");
+    }
+    assert!(store
+        .take_secret(&taken.secret_id, NOW + 1)
+        .await
+        .expect("take"));
+
+    let report = store.sweep_expired(NOW + 60).await.expect("sweep");
+    assert_eq!(
+        report,
+        SweepReport {
+            secrets: 1,
+            receipts: 0
+        }
+    );
+    let report = store.sweep_expired(NOW + 120).await.expect("sweep");
+    assert_eq!(
+        report,
+        SweepReport {
+            secrets: 0,
+            receipts: 2
+        }
+    );
+    // Past every expiry, the long one's records are swept too; a second sweep finds nothing.
+    let report = store.sweep_expired(NOW + 12_000).await.expect("sweep");
+    assert_eq!(
+        report,
+        SweepReport {
+            secrets: 1,
+            receipts: 1
+        }
+    );
+    let report = store.sweep_expired(NOW + 12_000).await.expect("sweep");
+    assert_eq!(report, SweepReport::default());
+    // Expiry is enforced at read time anyway, so check the records are really gone by
+    // reading at a time before they expired.
+    assert_eq!(
+        store.metadata(&long.metadata_id, NOW).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        store.secret(&long.secret_id, NOW).await.expect("read"),
+        None
+    );
+}
+
+/// Generates one `#[tokio::test]` per conformance case for a backend.
+///
+/// `$open` is an expression `Fn(&Path) -> S` where `S: Store`, opening a fresh store in an
+/// empty temp directory.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($open:expr) => {
+        $crate::conformance_suite!(@cases $open;
+            created_records_read_back,
+            secret_is_taken_exactly_once_under_races,
+            expired_secret_is_gone_before_any_sweep,
+            burn_destroys_an_unread_secret_once,
+            burn_and_take_race_has_one_winner,
+            generated_value_is_taken_once,
+            sweep_removes_only_what_is_due,
+        );
+    };
+    (@cases $open:expr; $($case:ident),* $(,)?) => {
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let store = ($open)(dir.path());
+                    $crate::store::conformance::$case(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}

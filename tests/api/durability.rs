@@ -1,0 +1,267 @@
+//! Crash and shutdown behaviour of the real binary, and what the data directory and the logs
+//! may hold. These spawn `onetime` itself and `kill -9` it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use crate::helpers::{contains, read_tree, Answer};
+
+/// A running `onetime` process and everything it has logged.
+struct Process {
+    child: Child,
+    base: String,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Process {
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
+            .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
+            .env("ONETIME__STORAGE__PATH", data)
+            .env("ONETIME__CRYPTO__SCRYPT_LOG_N", "10")
+            .env("ONETIME__LOG__LEVEL", "info")
+            .env_remove("RUST_LOG")
+            .current_dir(data.parent().expect("parent"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn onetime");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        for (stream, tx) in [
+            (Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(tx)),
+            (Box::new(stderr), None),
+        ] {
+            let logs = Arc::clone(&logs);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let (Some(tx), Some(at)) = (&tx, line.find("address=")) {
+                        let addr = line[at + 8..].split_whitespace().next().unwrap_or("");
+                        let _ = tx.send(addr.to_owned());
+                    }
+                    let mut logs = logs.lock().expect("logs");
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no listening line; logs: {}", logs.lock().expect("l")));
+        Self {
+            child,
+            base: format!("http://{addr}"),
+            logs,
+        }
+    }
+
+    fn kill9(mut self) -> String {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+        std::thread::sleep(Duration::from_millis(100));
+        let logs = self.logs.lock().expect("logs").clone();
+        logs
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
+    }
+}
+
+async fn post(client: &reqwest::Client, url: String, form: Vec<(&str, String)>) -> Answer {
+    Answer::from(client.post(url).form(&form).send().await.expect("send")).await
+}
+
+/// Creates `n` secrets concurrently; returns (value, secret_key, metadata_key, passphrase).
+async fn create_many(base: &str, n: usize) -> Vec<(String, String, String, Option<String>)> {
+    let client = reqwest::Client::new();
+    let tasks = (0..n).map(|i| {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/share");
+        async move {
+            let value = format!("durable-value-{i}-{}", rand_tag());
+            let passphrase = (i % 5 == 0).then(|| format!("pass-{i}-{}", rand_tag()));
+            let mut form = vec![("secret", value.clone())];
+            if let Some(p) = &passphrase {
+                form.push(("passphrase", p.clone()));
+            }
+            let body = post(&client, url, form).await.ok();
+            (
+                value,
+                body["secret_key"].as_str().expect("key").to_owned(),
+                body["metadata_key"].as_str().expect("mkey").to_owned(),
+                passphrase,
+            )
+        }
+    });
+    join_all(tasks).await
+}
+
+fn rand_tag() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .subsec_nanos();
+    format!("{nanos:09}")
+}
+
+async fn reveal(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    passphrase: Option<&String>,
+) -> Answer {
+    let form = passphrase
+        .map(|p| vec![("passphrase", p.clone())])
+        .unwrap_or_default();
+    post(client, format!("{base}/api/v1/secret/{key}"), form).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+
+    let server = Process::start(&data);
+    let created = create_many(&server.base, 120).await;
+    let (to_reveal, to_keep) = created.split_at(60);
+    let revealed = join_all(
+        to_reveal
+            .iter()
+            .map(|(_, key, _, pass)| reveal(&client, &server.base, key, pass.as_ref())),
+    )
+    .await;
+    for ((value, ..), answer) in to_reveal.iter().zip(revealed) {
+        assert_eq!(answer.ok()["value"], value.as_str());
+    }
+    // No graceful anything: the process dies right after the last acknowledgement.
+    let mut logs = server.kill9();
+
+    // The data directory as an attacker would copy it: no value, passphrase or key in any byte.
+    let files = read_tree(&data);
+    assert!(files.iter().any(|(name, _)| name.ends_with("server.key")));
+    for (value, key, mkey, pass) in &created {
+        for needle in [Some(value), Some(key), Some(mkey), pass.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            for (name, bytes) in &files {
+                assert!(!contains(bytes, needle.as_bytes()), "{name} holds a secret");
+            }
+        }
+    }
+
+    let server = Process::start(&data);
+    let kept = join_all(
+        to_keep
+            .iter()
+            .map(|(_, key, _, pass)| reveal(&client, &server.base, key, pass.as_ref())),
+    )
+    .await;
+    for ((value, ..), answer) in to_keep.iter().zip(kept) {
+        assert_eq!(
+            answer.ok()["value"],
+            value.as_str(),
+            "acknowledged create lost"
+        );
+    }
+    let again = join_all(
+        to_reveal
+            .iter()
+            .map(|(_, key, _, pass)| reveal(&client, &server.base, key, pass.as_ref())),
+    )
+    .await;
+    for answer in again {
+        answer.assert_error(404, "Unknown secret");
+    }
+    for (_, _, mkey, _) in to_reveal {
+        let receipt = client
+            .get(format!("{}/api/v1/receipt/{mkey}", server.base))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(Answer::from(receipt).await.ok()["state"], "received");
+    }
+    logs.push_str(&server.kill9());
+
+    // The logs name routes, never keys, values or passphrases.
+    assert!(logs.contains("/api/v1/secret/{key}"), "{logs}");
+    assert!(logs.contains("/api/v1/share"), "{logs}");
+    for (value, key, mkey, pass) in &created {
+        for needle in [Some(value), Some(key), Some(mkey), pass.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !logs.contains(needle.as_str()),
+                "log line holds a secret: {needle}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_finishes_in_flight_requests_and_flushes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut server = Process::start(&data);
+    let created = create_many(&server.base, 20).await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = server.child.wait().expect("wait");
+    assert!(
+        exit.success(),
+        "exit status {exit:?}; logs: {}",
+        server.logs()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(server.logs().contains("store flushed"), "{}", server.logs());
+
+    let server = Process::start(&data);
+    let client = reqwest::Client::new();
+    for (value, key, _, pass) in &created {
+        let answer = reveal(&client, &server.base, key, pass.as_ref()).await;
+        assert_eq!(answer.ok()["value"], value.as_str());
+    }
+    server.kill9();
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_store_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Process::start(&data);
+    let output = Command::new(env!("CARGO_BIN_EXE_onetime"))
+        .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
+        .env("ONETIME__STORAGE__PATH", &data)
+        .output()
+        .expect("second onetime");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&data.display().to_string()), "{stderr}");
+    server.kill9();
+}
+
+#[tokio::test]
+async fn an_invalid_setting_stops_the_start_naming_the_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_onetime"))
+        .env("ONETIME__STORAGE__SWEEP_INTERVAL", "often")
+        .output()
+        .expect("onetime");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("sweep_interval"), "{stderr}");
+}

@@ -1,0 +1,72 @@
+//! Expiry really expires: enforced at read time, and the sweeper reclaims each record once its
+//! own time is up. These tests sleep through real seconds (TTLs of 1 to 2 s).
+
+use std::time::Duration;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn an_expired_secret_is_unknown_at_once_and_its_receipt_says_expired() {
+    // A sweep interval of an hour: nothing here may depend on the sweeper.
+    let app = TestApp::spawn_with(&[
+        ("ONETIME__SECRETS__MIN_TTL", "1"),
+        ("ONETIME__STORAGE__SWEEP_INTERVAL", "3600"),
+    ])
+    .await;
+    let (key, mkey) = app.share_ok("short lived", &[("ttl", "2")]).await;
+    let (pkey, pmkey) = app
+        .share_ok("short with pass", &[("ttl", "2"), ("passphrase", "abcd")])
+        .await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+
+    app.reveal(&key, None)
+        .await
+        .assert_error(404, "Unknown secret");
+    app.reveal(&pkey, Some("abcd"))
+        .await
+        .assert_error(404, "Unknown secret");
+    app.burn(&mkey, None)
+        .await
+        .assert_error(404, "Unknown secret");
+    let receipt = app.receipt(&mkey).await.ok();
+    assert_eq!(receipt["state"], "expired");
+    assert!(receipt["secret_ttl"].is_null());
+    assert_eq!(receipt["passphrase_required"], false);
+    assert!(receipt["metadata_ttl"].as_u64().expect("ttl") <= 2);
+    assert_eq!(app.receipt(&pmkey).await.ok()["state"], "expired");
+
+    // The receipt lives 2 x ttl, then it is unknown too.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.receipt(&mkey).await.assert_error(404, "Unknown secret");
+}
+
+#[tokio::test]
+async fn the_sweeper_removes_each_record_when_its_own_time_is_up() {
+    let app = TestApp::spawn_with(&[
+        ("ONETIME__SECRETS__MIN_TTL", "1"),
+        ("ONETIME__STORAGE__SWEEP_INTERVAL", "1"),
+    ])
+    .await;
+    // Short: secret gone after 1 s, receipt after 2 s. Long: 30 s and 60 s.
+    app.share_ok("short", &[("ttl", "1")]).await;
+    let (long_key, _) = app.share_ok("long", &[("ttl", "30")]).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let dir = app.stop().await;
+
+    let db = sled::open(dir.path().join("data")).expect("open the stopped store");
+    let secrets = db.open_tree("secrets").expect("tree");
+    let metadata = db.open_tree("metadata").expect("tree");
+    let expiry = db.open_tree("expiry").expect("tree");
+    assert_eq!(secrets.len(), 1, "only the long secret is left");
+    assert_eq!(metadata.len(), 1, "only the long receipt is left");
+    assert_eq!(
+        expiry.len(),
+        2,
+        "only the long records' expiry entries are left"
+    );
+    drop((secrets, metadata, expiry, db));
+
+    // What is left is really the long one: it still reveals after a restart.
+    let app = TestApp::spawn_in(dir, &[]).await;
+    assert_eq!(app.reveal(&long_key, None).await.ok()["value"], "long");
+}

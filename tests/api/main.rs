@@ -1,0 +1,13 @@
+//! Integration tests: the real server (`Application::build`, as `main` runs it) on a random
+//! port with a temp data directory, and the real binary for crash tests.
+
+mod helpers;
+
+mod burn;
+mod durability;
+mod expiry;
+mod generate;
+mod headers;
+mod params;
+mod reveal;
+mod share;
