@@ -11,13 +11,15 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use crate::accounts::Accounts;
 use crate::config::Settings;
 use crate::crypto::{KdfParams, Sealer, ServerKey};
 use crate::http::params::BodyLimit;
+use crate::http::ratelimit::RateLimits;
 use crate::service::Service;
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
-use crate::{http, sweeper};
+use crate::{admin, http, sweeper};
 
 /// Why the server could not start. Each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,8 @@ pub struct Application {
     addr: SocketAddr,
     store: Arc<dyn Store>,
     sweeper: tokio::task::JoinHandle<()>,
+    admin: tokio::task::JoinHandle<()>,
+    admin_socket: std::path::PathBuf,
 }
 
 /// Opens the configured store.
@@ -85,11 +89,31 @@ pub fn server_key(settings: &Settings) -> Result<ServerKey, StartError> {
     })
 }
 
+/// The account use cases over `store`, with the plans from `settings`.
+pub fn accounts(settings: &Settings, store: Arc<dyn Store>, sealer: Arc<Sealer>) -> Accounts {
+    Accounts::new(store, sealer, settings.plans.keys().cloned().collect())
+}
+
+/// Opens the store and the server key for a command run without the server.
+pub fn open_offline(settings: &Settings) -> Result<(Arc<dyn Store>, Arc<Sealer>), StartError> {
+    let store = open_store(settings).map_err(|e| match e {
+        StartError::Store(StoreError::Backend(msg)) if msg.contains("lock") => {
+            StartError::Unsupported(format!(
+                "the store at {} is in use by a running server, but its admin socket {} does not answer",
+                settings.storage.path.display(),
+                admin::socket_path(settings).display()
+            ))
+        }
+        other => other,
+    })?;
+    Ok((store, Arc::new(Sealer::new(server_key(settings)?))))
+}
+
 impl Application {
     /// Opens the store, binds the listener and builds the server.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let store = open_store(&settings)?;
-        let sealer = Sealer::new(server_key(&settings)?);
+        let sealer = Arc::new(Sealer::new(server_key(&settings)?));
         let c = &settings.crypto;
         if !KdfParams::meets_asvs(c.scrypt_log_n, c.scrypt_r, c.scrypt_p) {
             tracing::warn!(
@@ -99,8 +123,22 @@ impl Application {
                 "scrypt cost is below the OWASP ASVS floor; passphrases are easier to guess"
             );
         }
-        let service = web::Data::new(Service::new(Arc::clone(&store), sealer, &settings));
+        let service = web::Data::new(Service::new(
+            Arc::clone(&store),
+            Arc::clone(&sealer),
+            &settings,
+        ));
+        let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer));
+        let limits = web::Data::new(RateLimits::new(&settings));
         let limit = BodyLimit::for_secret(settings.largest_secret());
+        let admin_socket = admin::socket_path(&settings);
+        let admin =
+            admin::listen(&admin_socket, accounts.clone().into_inner()).map_err(|source| {
+                StartError::Io {
+                    what: format!("creating the admin socket {}", admin_socket.display()),
+                    source,
+                }
+            })?;
         let https = settings.server.base_url.starts_with("https://");
 
         let listener =
@@ -115,6 +153,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(service.clone())
+                .app_data(accounts.clone())
+                .app_data(limits.clone())
                 .app_data(limit)
                 .wrap(http::security_headers(https))
                 .wrap(from_fn(http::access_log))
@@ -148,6 +188,8 @@ impl Application {
             addr,
             store,
             sweeper,
+            admin,
+            admin_socket,
         })
     }
 
@@ -166,6 +208,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), StartError> {
         let served = self.server.await;
         self.sweeper.abort();
+        self.admin.abort();
+        let _ = fs::remove_file(&self.admin_socket);
         let flushed = self.store.flush().await;
         tracing::info!("onetime stopped; store flushed");
         served.map_err(|source| StartError::Io {

@@ -83,6 +83,8 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     /// `[crypto]`: passphrase KDF cost.
     pub crypto: CryptoSettings,
+    /// `[limits]`: per-IP rate limits and passphrase lockout.
+    pub limits: Limits,
     /// `[plans.NAME]`: per-plan limits; `anonymous` and `default` must exist.
     pub plans: BTreeMap<String, Plan>,
     /// `[mail]`: SMTP delivery of links to recipients.
@@ -159,6 +161,26 @@ pub struct CryptoSettings {
     pub scrypt_p: u32,
     /// Derivations allowed to wait for a CPU before new ones fail fast.
     pub kdf_queue: usize,
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Anonymous creates per IP per window.
+    pub create_per_ip: u32,
+    /// Anonymous reveals per IP per window.
+    pub reveal_per_ip: u32,
+    /// Rate-limit window in seconds.
+    pub window: u64,
+    /// Wrong passphrases per secret and IP before the secret locks.
+    pub passphrase_failures_per_ip: u32,
+    /// Wrong passphrases per secret in all before it locks.
+    pub passphrase_failures_total: u32,
+    /// Seconds over which wrong passphrases are counted.
+    pub passphrase_window: u64,
+    /// Seconds a locked secret stays locked.
+    pub passphrase_lockout: u64,
 }
 
 /// `[plans.NAME]`: what one kind of caller may create.
@@ -292,6 +314,24 @@ impl Settings {
             }
             if plan.max_size == 0 {
                 return Err(invalid("plans.*.max_size", "must be at least 1"));
+            }
+        }
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.window", l.window),
+            ("limits.passphrase_window", l.passphrase_window),
+            ("limits.passphrase_lockout", l.passphrase_lockout),
+            (
+                "limits.passphrase_failures_per_ip",
+                u64::from(l.passphrase_failures_per_ip),
+            ),
+            (
+                "limits.passphrase_failures_total",
+                u64::from(l.passphrase_failures_total),
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
             }
         }
         let c = &self.crypto;

@@ -46,6 +46,14 @@ pub enum RecordKind {
     Metadata,
     /// A generated password kept for the first receipt read, under the metadata key.
     Generated,
+    /// An account, keyed by email (ids only).
+    Customer,
+    /// An API token (its stored hash).
+    Token,
+    /// A recent-list entry, sealed under the customer's API token.
+    Recent,
+    /// A client address (the tag its passphrase failures are counted under).
+    Client,
 }
 
 impl RecordKind {
@@ -54,6 +62,10 @@ impl RecordKind {
             Self::Secret => b"secret",
             Self::Metadata => b"metadata",
             Self::Generated => b"generated",
+            Self::Customer => b"customer",
+            Self::Token => b"token",
+            Self::Recent => b"recent",
+            Self::Client => b"client",
         }
     }
 }

@@ -12,6 +12,8 @@ pub const PASSPHRASE_MAX_CHARS: usize = 128;
 pub const GENERATE_LENGTH: RangeInclusive<usize> = 4..=128;
 /// A generated value is shown on the first receipt read only within this many seconds.
 pub const GENERATED_VALUE_WINDOW: u64 = 60;
+/// How long a creator's recent list remembers a secret, in seconds (30 days).
+pub const RECENT_WINDOW: u64 = 30 * 24 * 3600;
 /// Characters of the secret key shown as `secret_shortkey` after a burn.
 pub const SHORTKEY_CHARS: usize = 8;
 
@@ -108,11 +110,20 @@ impl Serialize for Sensitive {
     }
 }
 
-/// Who is asking. Accounts arrive with API tokens; until then every caller is anonymous.
+/// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// No `Authorization` header.
     Anonymous,
+    /// Authenticated with an account's email and API token.
+    Customer {
+        /// The account's email, its `custid`.
+        email: String,
+        /// The account's plan name.
+        plan: String,
+        /// The API token the caller proved; it keys the caller's sealed recent list.
+        token: Sensitive,
+    },
 }
 
 impl Caller {
@@ -120,6 +131,7 @@ impl Caller {
     pub fn custid(&self) -> &str {
         match self {
             Self::Anonymous => "anon",
+            Self::Customer { email, .. } => email,
         }
     }
 
@@ -127,8 +139,30 @@ impl Caller {
     pub fn plan_name(&self) -> &str {
         match self {
             Self::Anonymous => "anonymous",
+            Self::Customer { plan, .. } => plan,
         }
     }
+}
+
+/// Longest email address accepted (RFC 5321 path limit).
+pub const EMAIL_MAX_CHARS: usize = 254;
+
+/// `Some(lowercased address)` when `raw` looks like a deliverable email address: one `@`, a
+/// non-empty local part, a dotted domain, no spaces or control characters.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let email = raw.trim().to_ascii_lowercase();
+    let (local, domain) = email.split_once('@')?;
+    let valid = email.len() <= EMAIL_MAX_CHARS
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && email
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !"<>()[],;:\\\"".contains(c));
+    valid.then_some(email)
 }
 
 /// The receipt object of the v1 API, fields in the documented order.
@@ -222,6 +256,27 @@ mod tests {
         assert_eq!(obscure_email("alice@example.com"), "a***@e***.com");
         assert_eq!(obscure_email("bob@mail.example.org"), "b***@m***.org");
         assert_eq!(obscure_email("nobody"), "***");
+    }
+
+    #[test]
+    fn emails_are_normalised_or_refused() {
+        assert_eq!(
+            normalize_email(" Alice@Example.COM "),
+            Some("alice@example.com".into())
+        );
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "a@b",
+            "a@@b.c",
+            "a b@c.d",
+            "a@b..c",
+            "a@.b.c",
+            "<a@b.c>",
+        ] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! Imports point down this list only.
 //!
 //! - [`app`]: wiring from settings to a running server; one `build` for `main` and tests.
+//! - [`admin`]: the Unix socket through which `onetime account ...` reaches a running server.
 //! - [`http`]: everything actix: routes, parameters, errors, headers, access log.
-//! - [`service`]: the use cases (share, generate, reveal, receipt, burn).
+//! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
+//! - [`accounts`]: account use cases (add, list, rotate, remove, authenticate).
 //! - [`domain`]: states, key formats, TTL rules, the receipt object.
 //! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
 //! - [`store`]: the `Store` trait, the sled backend and the conformance suite.
@@ -18,6 +20,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod crypto;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use onetime::admin::{self, AdminRequest, AdminResponse};
 use onetime::app::{self, Application};
 use onetime::config::Settings;
 use tracing_subscriber::EnvFilter;
@@ -25,10 +26,40 @@ enum Command {
     Serve,
     /// Delete expired records once and exit (the server does this on its own while running).
     Sweep,
+    /// Manage accounts (works whether the server is running or not).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Configuration tools.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account; prints its API token alone on the last line.
+    Add {
+        /// The account's email (its API username).
+        email: String,
+        /// A plan from [plans.NAME] in the configuration.
+        #[arg(long, default_value = "default")]
+        plan: String,
+    },
+    /// List accounts: email, plan, created (never tokens).
+    List,
+    /// Issue a new API token; the old one stops working at once and the account's recent
+    /// list is cleared (it was sealed under the old token).
+    Rotate {
+        /// The account's email.
+        email: String,
+    },
+    /// Delete an account and its recent list; its secrets stay readable by their links.
+    Remove {
+        /// The account's email.
+        email: String,
     },
 }
 
@@ -49,6 +80,53 @@ fn init_logging(settings: &Settings) {
         .init();
 }
 
+/// Runs an account command through the running server's admin socket, or on the store
+/// directly when no server is running.
+async fn account(settings: &Settings, command: AccountCommand) -> anyhow::Result<()> {
+    let request = match command {
+        AccountCommand::Add { email, plan } => AdminRequest::Add {
+            email,
+            plan: Some(plan),
+        },
+        AccountCommand::List => AdminRequest::List,
+        AccountCommand::Rotate { email } => AdminRequest::Rotate { email },
+        AccountCommand::Remove { email } => AdminRequest::Remove { email },
+    };
+    let response = match admin::request(&admin::socket_path(settings), &request).await? {
+        Some(response) => response,
+        None => {
+            let (store, sealer) = app::open_offline(settings)?;
+            let accounts = app::accounts(settings, std::sync::Arc::clone(&store), sealer);
+            let response = admin::execute(&accounts, request.clone()).await;
+            store.flush().await?;
+            response
+        }
+    };
+    match (request, response) {
+        (_, AdminResponse::Error { message }) => anyhow::bail!(message),
+        (AdminRequest::Add { email, plan }, AdminResponse::Token { token }) => {
+            let plan = plan.unwrap_or_default();
+            println!("created account {email} (plan {plan}); its API token, shown only now:");
+            println!("{token}");
+        }
+        (AdminRequest::Rotate { email }, AdminResponse::Token { token }) => {
+            println!("new API token for {email}; the old one no longer works:");
+            println!("{token}");
+        }
+        (_, AdminResponse::Accounts { accounts }) => {
+            println!("{:<40} {:<12} created", "email", "plan");
+            for a in accounts {
+                let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(a.created);
+                let created = humantime::format_rfc3339_seconds(created);
+                println!("{:<40} {:<12} {created}", a.email, a.plan);
+            }
+        }
+        (AdminRequest::Remove { email }, AdminResponse::Done) => println!("removed {email}"),
+        (_, other) => anyhow::bail!("unexpected answer from the server: {other:?}"),
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), None)?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -65,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             onetime::sweeper::sweep_once(store.as_ref()).await;
             store.flush().await?;
         }
+        Command::Account { command } => account(&settings, command).await?,
         Command::Config {
             command: ConfigCommand::Check,
         } => println!("configuration is valid:\n{settings:#?}"),

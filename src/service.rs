@@ -2,6 +2,7 @@
 //! store backend holds the records.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,10 +15,14 @@ use crate::crypto::{
     RecordKind, Sealed, Sealer,
 };
 use crate::domain::{
-    is_plausible_key, resolve_length, resolve_ttl, Burned, Caller, Receipt, Revealed, Sensitive,
-    State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS, SHORTKEY_CHARS,
+    is_plausible_key, normalize_email, resolve_length, resolve_ttl, Burned, Caller, Receipt,
+    Revealed, Sensitive, State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS, RECENT_WINDOW,
+    SHORTKEY_CHARS,
 };
-use crate::store::{MetadataRecord, NewSecret, SecretRecord, Store, StoreError, StoredState};
+use crate::store::{
+    GuessRules, MetadataRecord, NewSecret, RecentEntry, SecretRecord, Store, StoreError,
+    StoredState,
+};
 
 /// The current time in unix seconds; handlers pass it in, so the use cases stay testable.
 pub fn unix_now() -> u64 {
@@ -105,6 +110,8 @@ struct Policy {
     generate_length: usize,
     plans: BTreeMap<String, Plan>,
     scrypt: (u8, u32, u32),
+    guesses: GuessRules,
+    mail_configured: bool,
 }
 
 impl Policy {
@@ -132,7 +139,7 @@ impl Policy {
 /// The use cases over one store.
 pub struct Service {
     store: Arc<dyn Store>,
-    sealer: Sealer,
+    sealer: Arc<Sealer>,
     kdf: KdfPool,
     policy: Policy,
 }
@@ -143,9 +150,10 @@ fn nonempty(s: Option<&Sensitive>) -> Option<&Sensitive> {
 
 impl Service {
     /// The use cases over `store`, sealing with `sealer`, with rules from `settings`.
-    pub fn new(store: Arc<dyn Store>, sealer: Sealer, settings: &Settings) -> Self {
+    pub fn new(store: Arc<dyn Store>, sealer: Arc<Sealer>, settings: &Settings) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let c = &settings.crypto;
+        let l = &settings.limits;
         Self {
             store,
             sealer,
@@ -160,6 +168,13 @@ impl Service {
                 generate_length: settings.secrets.generate_length,
                 plans: settings.plans.clone(),
                 scrypt: (c.scrypt_log_n, c.scrypt_r, c.scrypt_p),
+                guesses: GuessRules {
+                    per_ip: l.passphrase_failures_per_ip,
+                    total: l.passphrase_failures_total,
+                    window: l.passphrase_window,
+                    lockout: l.passphrase_lockout,
+                },
+                mail_configured: settings.mail.smtp_url.is_some(),
             },
         }
     }
@@ -211,11 +226,23 @@ impl Service {
         if !self.policy.allow_anonymous && *caller == Caller::Anonymous {
             return Err(ServiceError::NotAuthorized);
         }
-        if req.recipients.iter().any(|r| !r.is_empty()) {
-            // Accounts (and with them mail) do not exist yet: every caller is anonymous.
-            return Err(ServiceError::Invalid(
-                "An account is required to send emails.".into(),
-            ));
+        if let Some(first) = req.recipients.iter().find(|r| !r.trim().is_empty()) {
+            if *caller == Caller::Anonymous {
+                return Err(ServiceError::Invalid(
+                    "An account is required to send emails.".into(),
+                ));
+            }
+            if normalize_email(first).is_none() {
+                let shown: String = first.chars().take(254).collect();
+                return Err(ServiceError::Invalid(format!(
+                    "Undeliverable email address: {shown}"
+                )));
+            }
+            return Err(ServiceError::Invalid(if self.policy.mail_configured {
+                "Emailing links is not available in this version of onetime".into()
+            } else {
+                "Emailing links is off on this server: mail.smtp_url is not set".into()
+            }));
         }
         if let Some(pass) = nonempty(req.passphrase.as_ref()) {
             let chars = pass.expose().chars().count();
@@ -317,7 +344,25 @@ impl Service {
             sealed: sealed_receipt,
             generated: sealed_generated,
         };
+        let recent = match caller {
+            Caller::Anonymous => None,
+            Caller::Customer { email, token, .. } => {
+                let customer_id = self.sealer.record_id(RecordKind::Customer, email);
+                Some(RecentEntry {
+                    customer_id,
+                    created: now,
+                    sealed: self.sealer.seal(
+                        RecordKind::Recent,
+                        &customer_id,
+                        token.expose(),
+                        None,
+                        metadata_key.as_bytes(),
+                    ),
+                })
+            }
+        };
         let new = NewSecret {
+            recent,
             secret_id,
             secret: SecretRecord {
                 metadata_id,
@@ -368,6 +413,7 @@ impl Service {
         &self,
         secret_key: &str,
         passphrase: Option<&Sensitive>,
+        client: IpAddr,
         now: u64,
     ) -> Result<Revealed, ServiceError> {
         if !is_plausible_key(secret_key) {
@@ -380,15 +426,22 @@ impl Service {
             .await?
             .ok_or(ServiceError::UnknownSecret)?;
         let pass_key = self
-            .passphrase_key(&record, passphrase, ServiceError::UnknownSecret)
+            .passphrase_key(&id, &record, passphrase, ServiceError::UnknownSecret, now)
             .await?;
-        let payload: SecretPayload = self.open(
+        let payload: SecretPayload = match self.open(
             RecordKind::Secret,
             &id,
             secret_key,
             pass_key.as_ref(),
             &record.sealed,
-        )?;
+        ) {
+            Ok(payload) => payload,
+            Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
+                self.count_wrong_passphrase(&id, client, now).await?;
+                return Err(ServiceError::UnknownSecret);
+            }
+            Err(e) => return Err(e),
+        };
         // Only the caller whose take removes the record gets the value; racing callers that
         // also opened it see `false` here.
         if !self.store.take_secret(&id, now).await? {
@@ -401,18 +454,49 @@ impl Service {
         })
     }
 
-    /// Derives the passphrase key a secret needs; `missing` is the error for no passphrase.
+    /// Derives the passphrase key a secret needs. `refused` is the error for a missing
+    /// passphrase or a secret locked by wrong guesses. The lock is checked before any scrypt
+    /// work, so guessing costs the server nothing once a secret is locked.
     async fn passphrase_key(
         &self,
+        id: &RecordId,
         record: &SecretRecord,
         passphrase: Option<&Sensitive>,
-        missing: ServiceError,
+        refused: ServiceError,
+        now: u64,
     ) -> Result<Option<PassKey>, ServiceError> {
         let Some(params) = record.kdf else {
             return Ok(None);
         };
-        let pass = nonempty(passphrase).ok_or(missing)?;
+        let Some(pass) = nonempty(passphrase) else {
+            return Err(refused);
+        };
+        if self.store.passphrase_locked(id, now).await? {
+            return Err(refused);
+        }
         Ok(Some(self.kdf.derive(pass.to_zeroizing(), params).await?))
+    }
+
+    /// Counts a wrong passphrase for the secret `id` from `client`.
+    async fn count_wrong_passphrase(
+        &self,
+        id: &RecordId,
+        client: IpAddr,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let full = self
+            .sealer
+            .record_id(RecordKind::Client, &client.to_string());
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&full[..8]);
+        if self
+            .store
+            .record_passphrase_failure(id, tag, now, self.policy.guesses)
+            .await?
+        {
+            tracing::warn!("a secret was locked after repeated wrong passphrases");
+        }
+        Ok(())
     }
 
     /// The receipt under `metadata_key`; the generated value on the first read within 60 s.
@@ -463,6 +547,7 @@ impl Service {
         &self,
         metadata_key: &str,
         passphrase: Option<&Sensitive>,
+        client: IpAddr,
         now: u64,
     ) -> Result<Burned, ServiceError> {
         let (id, record, payload) = self.load_receipt(metadata_key, now).await?;
@@ -476,7 +561,13 @@ impl Service {
                 .await?
                 .ok_or(ServiceError::UnknownSecret)?;
             let pass_key = self
-                .passphrase_key(&secret, passphrase, ServiceError::WrongPassphrase)
+                .passphrase_key(
+                    &record.secret_id,
+                    &secret,
+                    passphrase,
+                    ServiceError::WrongPassphrase,
+                    now,
+                )
                 .await?;
             let opened: Result<SecretPayload, _> = self.open(
                 RecordKind::Secret,
@@ -485,7 +576,11 @@ impl Service {
                 pass_key.as_ref(),
                 &secret.sealed,
             );
-            opened.map_err(|_| ServiceError::WrongPassphrase)?;
+            if opened.is_err() {
+                self.count_wrong_passphrase(&record.secret_id, client, now)
+                    .await?;
+                return Err(ServiceError::WrongPassphrase);
+            }
         }
         let burned = self
             .store
@@ -496,6 +591,42 @@ impl Service {
             state: self.receipt_view(metadata_key, &burned, &payload, now),
             secret_shortkey: payload.secret_key.chars().take(SHORTKEY_CHARS).collect(),
         })
+    }
+
+    /// The caller's receipts from the last 30 days, newest first, without secret keys.
+    pub async fn recent(&self, caller: &Caller, now: u64) -> Result<Vec<Receipt>, ServiceError> {
+        let Caller::Customer { email, token, .. } = caller else {
+            return Err(ServiceError::NotAuthorized);
+        };
+        let customer_id = self.sealer.record_id(RecordKind::Customer, email);
+        let since = now.saturating_sub(RECENT_WINDOW);
+        let mut receipts = Vec::new();
+        for sealed in self.store.recent(&customer_id, since).await? {
+            // Entries sealed under an earlier token no longer open; they are skipped.
+            let Ok(key) = self.sealer.open(
+                RecordKind::Recent,
+                &customer_id,
+                token.expose(),
+                None,
+                &sealed,
+            ) else {
+                continue;
+            };
+            let Ok(metadata_key) = std::str::from_utf8(&key) else {
+                continue;
+            };
+            match self.load_receipt(metadata_key, now).await {
+                Ok((_, record, payload)) => {
+                    let mut receipt = self.receipt_view(metadata_key, &record, &payload, now);
+                    receipt.secret_key = None;
+                    receipts.push(receipt);
+                }
+                // The receipt's own time is up: nothing to list.
+                Err(ServiceError::UnknownSecret) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(receipts)
     }
 
     /// The receipt object for a stored record at `now`.

@@ -2,10 +2,13 @@
 
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
 use serde_json::json;
 
 use super::error::{route_not_found, ApiError, JSON_UTF8};
 use super::params::Params;
+use super::ratelimit::{Action, RateLimits};
+use crate::accounts::Accounts;
 use crate::domain::Caller;
 use crate::service::{unix_now, CreateRequest, Service};
 
@@ -40,35 +43,84 @@ fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(route_not_found))
 }
 
-/// Who is calling. No accounts exist yet, so any `Authorization` header is one we cannot
-/// accept, and must be refused rather than ignored (API.md).
-fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
-    if req.headers().contains_key(AUTHORIZATION) {
-        return Err(ApiError::NotAuthorized);
+/// `(email, token)` from `Authorization: Basic base64(email:token)`, or `None` for any header
+/// that is not exactly that with both parts present.
+fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
     }
-    Ok(Caller::Anonymous)
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (email, token) = text.split_once(':')?;
+    (!email.is_empty() && !token.is_empty()).then(|| (email.to_owned(), token.to_owned()))
+}
+
+/// Who is calling. No header: anonymous. A header that does not prove an account is refused,
+/// even where anonymous callers are welcome (API.md): a client that meant to authenticate
+/// must learn that it did not.
+async fn caller(req: &HttpRequest, accounts: &Accounts) -> Result<Caller, ApiError> {
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
+        return Ok(Caller::Anonymous);
+    };
+    let (email, token) = header
+        .to_str()
+        .ok()
+        .and_then(basic_credentials)
+        .ok_or(ApiError::NotAuthorized)?;
+    accounts
+        .authenticate(&email, &token)
+        .await
+        .map_err(|e| ApiError::from_service(e.into(), ""))?
+        .ok_or(ApiError::NotAuthorized)
+}
+
+/// Spends one `action` from the client's budget; accounts are exempt.
+fn spend(
+    req: &HttpRequest,
+    limits: &RateLimits,
+    caller: &Caller,
+    action: Action,
+) -> Result<(), ApiError> {
+    match caller {
+        Caller::Customer { .. } => Ok(()),
+        Caller::Anonymous => limits.spend(action, limits.client_ip(req), unix_now()),
+    }
 }
 
 fn ok_json<T: serde::Serialize>(body: &T) -> HttpResponse {
     HttpResponse::Ok().content_type(JSON_UTF8).json(body)
 }
 
-async fn status(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    caller(&req)?;
-    Ok(ok_json(&json!({ "status": "nominal", "locale": "en" })))
+fn nominal() -> HttpResponse {
+    ok_json(&json!({ "status": "nominal", "locale": "en" }))
 }
 
-async fn authcheck(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    match caller(&req)? {
-        // Only an authenticated caller passes; an anonymous one is not authorized here.
+async fn status(req: HttpRequest, accounts: web::Data<Accounts>) -> Result<HttpResponse, ApiError> {
+    caller(&req, &accounts).await?;
+    Ok(nominal())
+}
+
+async fn authcheck(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+) -> Result<HttpResponse, ApiError> {
+    match caller(&req, &accounts).await? {
         Caller::Anonymous => Err(ApiError::NotAuthorized),
+        Caller::Customer { .. } => Ok(nominal()),
     }
 }
 
-async fn recent(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    match caller(&req)? {
-        Caller::Anonymous => Err(ApiError::NotAuthorized),
-    }
+async fn recent(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    service: web::Data<Service>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = caller(&req, &accounts).await?;
+    let receipts = service.recent(&caller, unix_now()).await?;
+    Ok(ok_json(&receipts))
 }
 
 fn create_request(params: &Params) -> CreateRequest {
@@ -82,12 +134,20 @@ fn create_request(params: &Params) -> CreateRequest {
     }
 }
 
+/// What every handler needs besides its own parameters.
+type Edge = (
+    web::Data<Service>,
+    web::Data<Accounts>,
+    web::Data<RateLimits>,
+);
+
 async fn share(
     req: HttpRequest,
-    service: web::Data<Service>,
+    (service, accounts, limits): Edge,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller(&req)?;
+    let caller = caller(&req, &accounts).await?;
+    spend(&req, &limits, &caller, Action::Create)?;
     let receipt = service
         .share(&caller, create_request(&params), unix_now())
         .await?;
@@ -96,10 +156,11 @@ async fn share(
 
 async fn generate(
     req: HttpRequest,
-    service: web::Data<Service>,
+    (service, accounts, limits): Edge,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = caller(&req)?;
+    let caller = caller(&req, &accounts).await?;
+    spend(&req, &limits, &caller, Action::Create)?;
     let receipt = service
         .generate(&caller, create_request(&params), unix_now())
         .await?;
@@ -109,13 +170,19 @@ async fn generate(
 async fn reveal(
     req: HttpRequest,
     key: web::Path<String>,
-    service: web::Data<Service>,
+    (service, accounts, limits): Edge,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
-    caller(&req)?;
+    let caller = caller(&req, &accounts).await?;
+    spend(&req, &limits, &caller, Action::Reveal)?;
     let passphrase = params.sensitive("passphrase");
     let revealed = service
-        .reveal(&key, passphrase.as_ref(), unix_now())
+        .reveal(
+            &key,
+            passphrase.as_ref(),
+            limits.client_ip(&req),
+            unix_now(),
+        )
         .await
         .map_err(|e| ApiError::from_service(e, &key))?;
     Ok(ok_json(&revealed))
@@ -125,8 +192,9 @@ async fn receipt(
     req: HttpRequest,
     key: web::Path<String>,
     service: web::Data<Service>,
+    accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
-    caller(&req)?;
+    caller(&req, &accounts).await?;
     let receipt = service
         .receipt(&key, unix_now())
         .await
@@ -137,14 +205,42 @@ async fn receipt(
 async fn burn(
     req: HttpRequest,
     key: web::Path<String>,
-    service: web::Data<Service>,
+    (service, accounts, limits): Edge,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
-    caller(&req)?;
+    caller(&req, &accounts).await?;
     let passphrase = params.sensitive("passphrase");
     let burned = service
-        .burn(&key, passphrase.as_ref(), unix_now())
+        .burn(
+            &key,
+            passphrase.as_ref(),
+            limits.client_ip(&req),
+            unix_now(),
+        )
         .await
         .map_err(|e| ApiError::from_service(e, &key))?;
     Ok(ok_json(&burned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::basic_credentials;
+
+    #[test]
+    fn basic_credentials_need_both_parts() {
+        // "alice@example.com:tok"
+        let ok = basic_credentials("Basic YWxpY2VAZXhhbXBsZS5jb206dG9r");
+        assert_eq!(ok, Some(("alice@example.com".into(), "tok".into())));
+        assert!(basic_credentials("basic YWxpY2VAZXhhbXBsZS5jb206dG9r").is_some());
+        for bad in [
+            "Bearer abc",
+            "Basic",
+            "Basic !!!",
+            "Basic Og==",
+            "Basic YTo=",
+            "Basic OmI=",
+        ] {
+            assert_eq!(basic_credentials(bad), None, "{bad}");
+        }
+    }
 }

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// Authentication failed.
     #[error("Not authorized")]
     NotAuthorized,
+    /// Too many requests from this address.
+    #[error("Rate limit exceeded. Please try again later.")]
+    RateLimited,
     /// Too much work queued or the store is out of reach.
     #[error("service unavailable")]
     Unavailable,
@@ -74,6 +77,7 @@ impl ApiError {
             Self::Invalid { status, .. } => *status,
             Self::Unknown { .. } => StatusCode::NOT_FOUND,
             Self::NotAuthorized => StatusCode::UNAUTHORIZED,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unexpected => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,7 +99,7 @@ impl ResponseError for ApiError {
         let body = match self {
             Self::Unknown { key } => json!({ "message": "Unknown secret", "secret_key": key }),
             Self::Invalid { message, .. } => json!({ "message": message }),
-            Self::NotAuthorized => json!({ "message": "Not authorized" }),
+            Self::NotAuthorized | Self::RateLimited => json!({ "message": self.to_string() }),
             Self::Unavailable | Self::Unexpected => {
                 json!({ "message": "An unexpected error occurred :[" })
             }

@@ -12,6 +12,7 @@ use actix_web::web;
 pub mod api;
 pub mod error;
 pub mod params;
+pub mod ratelimit;
 
 /// The Content-Security-Policy on every response: nothing inline, nothing foreign, no framing.
 pub const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \

@@ -8,8 +8,12 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use super::{MetadataRecord, NewSecret, SecretRecord, Store, StoredState, SweepReport};
+use super::{
+    CustomerRecord, GuessRules, MetadataRecord, NewSecret, RecentEntry, SecretRecord, Store,
+    StoredState, SweepReport,
+};
 use crate::crypto::{RecordId, Sealed};
+use crate::domain::RECENT_WINDOW;
 
 /// A fixed "now" for the cases; time is injected, never slept.
 pub const NOW: u64 = 1_800_000_000;
@@ -54,7 +58,225 @@ pub fn sample(ttl: u64, generated: bool) -> NewSecret {
             sealed: sealed(2),
             generated: generated.then(|| sealed(3)),
         },
+        recent: None,
     }
+}
+
+fn customer(email: &str, hash: u8) -> CustomerRecord {
+    CustomerRecord {
+        email: email.into(),
+        plan: "default".into(),
+        created: NOW,
+        token_hash: [hash; 32],
+        token_created: NOW,
+    }
+}
+
+/// Accounts are added once, replaced only when present, listed by email, removed.
+pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>) {
+    assert!(store
+        .add_customer(&customer("b@example.com", 1))
+        .await
+        .expect("add"));
+    assert!(store
+        .add_customer(&customer("a@example.com", 2))
+        .await
+        .expect("add"));
+    assert!(!store
+        .add_customer(&customer("a@example.com", 3))
+        .await
+        .expect("add"));
+    let found = store
+        .customer("a@example.com")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(found.token_hash, [2; 32], "a failed add must not overwrite");
+
+    assert!(store
+        .replace_customer(&customer("a@example.com", 4))
+        .await
+        .expect("replace"));
+    assert!(!store
+        .replace_customer(&customer("c@example.com", 4))
+        .await
+        .expect("replace"));
+    assert_eq!(store.customer("c@example.com").await.expect("get"), None);
+    let found = store
+        .customer("a@example.com")
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(found.token_hash, [4; 32]);
+
+    let emails: Vec<_> = store
+        .customers()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.email)
+        .collect();
+    assert_eq!(emails, ["a@example.com", "b@example.com"]);
+    assert!(store
+        .remove_customer("a@example.com", &[9; 32])
+        .await
+        .expect("rm"));
+    assert!(!store
+        .remove_customer("a@example.com", &[9; 32])
+        .await
+        .expect("rm"));
+    assert_eq!(store.customer("a@example.com").await.expect("get"), None);
+}
+
+fn with_recent(customer_id: RecordId, created: u64, tag: u8) -> NewSecret {
+    let mut new = sample(600, false);
+    new.recent = Some(RecentEntry {
+        customer_id,
+        created,
+        sealed: sealed(tag),
+    });
+    new
+}
+
+/// A customer's recent list comes back newest first, within the window, only theirs.
+pub async fn recent_lists_are_per_customer_newest_first(store: Arc<dyn Store>) {
+    let alice = [1u8; 32];
+    let bob = [2u8; 32];
+    for (who, created, tag) in [(alice, NOW, 10), (alice, NOW + 5, 11), (bob, NOW + 1, 20)] {
+        store
+            .create(&with_recent(who, created, tag))
+            .await
+            .expect("create");
+    }
+    let list = store.recent(&alice, NOW).await.expect("recent");
+    assert_eq!(list, vec![sealed(11), sealed(10)]);
+    let list = store.recent(&alice, NOW + 1).await.expect("recent");
+    assert_eq!(list, vec![sealed(11)]);
+    assert_eq!(
+        store.recent(&bob, 0).await.expect("recent"),
+        vec![sealed(20)]
+    );
+
+    store.clear_recent(&alice).await.expect("clear");
+    assert!(store.recent(&alice, 0).await.expect("recent").is_empty());
+    assert_eq!(store.recent(&bob, 0).await.expect("recent").len(), 1);
+    store
+        .remove_customer("bob@example.com", &bob)
+        .await
+        .expect("rm");
+    assert!(store.recent(&bob, 0).await.expect("recent").is_empty());
+}
+
+/// Recent entries are swept once the recent window has passed.
+pub async fn recent_entries_are_swept_after_the_window(store: Arc<dyn Store>) {
+    let alice = [3u8; 32];
+    store
+        .create(&with_recent(alice, NOW, 1))
+        .await
+        .expect("create");
+    store
+        .sweep_expired(NOW + RECENT_WINDOW - 1)
+        .await
+        .expect("sweep");
+    assert_eq!(store.recent(&alice, 0).await.expect("recent").len(), 1);
+    store
+        .sweep_expired(NOW + RECENT_WINDOW)
+        .await
+        .expect("sweep");
+    assert!(store.recent(&alice, 0).await.expect("recent").is_empty());
+}
+
+const RULES: GuessRules = GuessRules {
+    per_ip: 3,
+    total: 5,
+    window: 600,
+    lockout: 1800,
+};
+
+/// Wrong passphrases lock a secret per address and in all, for the lockout time.
+pub async fn passphrase_failures_lock_the_secret(store: Arc<dyn Store>) {
+    let new = sample(6000, false);
+    let id = new.secret_id;
+    store.create(&new).await.expect("create");
+    let ip = [7u8; 8];
+    assert!(!store
+        .record_passphrase_failure(&id, ip, NOW, RULES)
+        .await
+        .expect("fail"));
+    assert!(!store
+        .record_passphrase_failure(&id, ip, NOW + 1, RULES)
+        .await
+        .expect("fail"));
+    assert!(!store.passphrase_locked(&id, NOW + 1).await.expect("locked"));
+    assert!(store
+        .record_passphrase_failure(&id, ip, NOW + 2, RULES)
+        .await
+        .expect("fail"));
+    assert!(store.passphrase_locked(&id, NOW + 2).await.expect("locked"));
+    assert!(store
+        .passphrase_locked(&id, NOW + 1801)
+        .await
+        .expect("locked"));
+    assert!(!store
+        .passphrase_locked(&id, NOW + 1802)
+        .await
+        .expect("locked"));
+
+    // Five addresses, one failure each: the total locks it.
+    let spread = sample(6000, false);
+    store.create(&spread).await.expect("create");
+    for i in 0..4u8 {
+        let locked = store
+            .record_passphrase_failure(&spread.secret_id, [i; 8], NOW, RULES)
+            .await
+            .expect("fail");
+        assert!(!locked);
+    }
+    assert!(store
+        .record_passphrase_failure(&spread.secret_id, [9; 8], NOW, RULES)
+        .await
+        .expect("fail"));
+
+    // Failures older than the window do not count.
+    let slow = sample(6000, false);
+    store.create(&slow).await.expect("create");
+    for step in 0..6u64 {
+        let locked = store
+            .record_passphrase_failure(&slow.secret_id, ip, NOW + step * 601, RULES)
+            .await
+            .expect("fail");
+        assert!(!locked, "step {step}");
+    }
+}
+
+/// Lockout counters go with their secret, and are not kept for secrets that do not exist.
+pub async fn passphrase_counters_go_with_the_secret(store: Arc<dyn Store>) {
+    let new = sample(6000, false);
+    store.create(&new).await.expect("create");
+    for _ in 0..3 {
+        store
+            .record_passphrase_failure(&new.secret_id, [1; 8], NOW, RULES)
+            .await
+            .expect("fail");
+    }
+    assert!(store
+        .passphrase_locked(&new.secret_id, NOW)
+        .await
+        .expect("locked"));
+    assert!(store.take_secret(&new.secret_id, NOW).await.expect("take"));
+    assert!(!store
+        .passphrase_locked(&new.secret_id, NOW)
+        .await
+        .expect("locked"));
+    let ghost = random_id();
+    for _ in 0..5 {
+        let locked = store
+            .record_passphrase_failure(&ghost, [1; 8], NOW, RULES)
+            .await
+            .expect("fail");
+        assert!(!locked);
+    }
+    assert!(!store.passphrase_locked(&ghost, NOW).await.expect("locked"));
 }
 
 /// Created records read back as written.
@@ -284,6 +506,11 @@ macro_rules! conformance_suite {
             burn_and_take_race_has_one_winner,
             generated_value_is_taken_once,
             sweep_removes_only_what_is_due,
+            customers_are_added_once_replaced_and_removed,
+            recent_lists_are_per_customer_newest_first,
+            recent_entries_are_swept_after_the_window,
+            passphrase_failures_lock_the_secret,
+            passphrase_counters_go_with_the_secret,
         );
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {

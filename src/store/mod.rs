@@ -95,6 +95,46 @@ pub struct MetadataRecord {
     pub generated: Option<Sealed>,
 }
 
+/// An account as stored. The token exists only as a keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    /// Lowercased email; the account's name and `custid`.
+    pub email: String,
+    /// Plan name from `[plans.NAME]`.
+    pub plan: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// HMAC-SHA256(server key, token): enough to check a token, useless to forge one.
+    pub token_hash: [u8; 32],
+    /// Unix seconds of the last token issue (creation or rotation).
+    pub token_created: u64,
+}
+
+/// One line of a customer's recent list: the metadata key, sealed under a key derived from
+/// the customer's API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentEntry {
+    /// Keyed hash of the customer's email.
+    pub customer_id: RecordId,
+    /// Unix seconds; the list keeps entries for [`RECENT_WINDOW`](crate::domain::RECENT_WINDOW).
+    pub created: u64,
+    /// The sealed metadata key.
+    pub sealed: Sealed,
+}
+
+/// When wrong passphrases lock a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuessRules {
+    /// Failures per secret and client address.
+    pub per_ip: u32,
+    /// Failures per secret in all.
+    pub total: u32,
+    /// Seconds over which failures count.
+    pub window: u64,
+    /// Seconds the secret stays locked.
+    pub lockout: u64,
+}
+
 /// A secret and its receipt, written together.
 #[derive(Debug, Clone)]
 pub struct NewSecret {
@@ -106,6 +146,52 @@ pub struct NewSecret {
     pub metadata_id: RecordId,
     /// The receipt record.
     pub metadata: MetadataRecord,
+    /// The creator's recent-list entry, for account holders.
+    pub recent: Option<RecentEntry>,
+}
+
+/// Wrong-passphrase counters of one secret, stored next to it and removed with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guesses {
+    /// Start of the current counting window, unix seconds.
+    pub window_start: u64,
+    /// Failures in the window, all addresses.
+    pub total: u32,
+    /// Failures in the window per keyed hash of the client address.
+    pub per_ip: Vec<([u8; 8], u32)>,
+    /// Locked until this time, unix seconds (0: not locked).
+    pub locked_until: u64,
+}
+
+impl Guesses {
+    /// Counts one failure at `now`; returns whether the secret is now locked.
+    pub fn fail(&mut self, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> bool {
+        if now >= self.window_start.saturating_add(rules.window) {
+            self.window_start = now;
+            self.total = 0;
+            self.per_ip.clear();
+        }
+        self.total += 1;
+        let from_ip = match self.per_ip.iter_mut().find(|(tag, _)| *tag == ip_tag) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.per_ip.push((ip_tag, 1));
+                1
+            }
+        };
+        if from_ip >= rules.per_ip || self.total >= rules.total {
+            self.locked_until = now.saturating_add(rules.lockout);
+        }
+        self.locked(now)
+    }
+
+    /// Whether the lock holds at `now`.
+    pub fn locked(&self, now: u64) -> bool {
+        now < self.locked_until
+    }
 }
 
 /// What a sweep removed.
@@ -149,6 +235,44 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes every record whose time is up at `now`.
     async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
+
+    /// Adds an account; `false` if one with that email exists.
+    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
+
+    /// Replaces an existing account; `false` if there is none with that email.
+    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
+
+    /// The account with this (lowercased) email.
+    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError>;
+
+    /// Every account, ordered by email.
+    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError>;
+
+    /// Removes an account and its recent list; `false` if there was none.
+    async fn remove_customer(
+        &self,
+        email: &str,
+        customer_id: &RecordId,
+    ) -> Result<bool, StoreError>;
+
+    /// Drops a customer's recent list (after a token rotation it can no longer be opened).
+    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError>;
+
+    /// A customer's recent entries created at or after `since`, newest first.
+    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError>;
+
+    /// Whether wrong passphrases have locked the secret under `secret_id` at `now`.
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
+
+    /// Counts a wrong passphrase for `secret_id` from the client `ip_tag`, atomically, and
+    /// locks the secret when `rules` say so. Returns whether it is now locked.
+    async fn record_passphrase_failure(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<bool, StoreError>;
 
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;

@@ -1,8 +1,10 @@
 //! The embedded sled backend (the default): one process, one directory.
 //!
 //! Trees: `secrets` and `metadata` (records by id), `expiry` (big-endian
-//! `expires_at ++ kind ++ id`, so the sweeper scans what is due in order), `meta` (schema
-//! version). Each state change is one multi-tree transaction.
+//! `expires_at ++ kind ++ id`, so the sweeper scans what is due in order), `guesses`
+//! (wrong-passphrase counters by secret id), `customers` (by email), `recent` (by
+//! `customer id ++ created ++ metadata id prefix`), `meta` (schema version). Each state change
+//! is one multi-tree transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,20 +12,20 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::{Db, Transactional, Tree};
 use tokio::sync::watch;
 
 use super::{
-    MetadataRecord, NewSecret, SecretRecord, Store, StoreError, StoredState, SweepReport,
-    SCHEMA_VERSION,
+    CustomerRecord, GuessRules, Guesses, MetadataRecord, NewSecret, RecentEntry, SecretRecord,
+    Store, StoreError, StoredState, SweepReport, SCHEMA_VERSION,
 };
-use crate::crypto::RecordId;
+use crate::crypto::{RecordId, Sealed};
+use crate::domain::RECENT_WINDOW;
 
 const KIND_SECRET: u8 = b's';
 const KIND_METADATA: u8 = b'm';
+const KIND_RECENT: u8 = b'r';
 const SCHEMA_KEY: &[u8] = b"schema_version";
 /// Expired entries handled per sweep batch, so a sweep never holds much in memory.
 const SWEEP_BATCH: usize = 1000;
@@ -42,11 +44,21 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn expiry_key(expires_at: u64, kind: u8, id: &RecordId) -> Vec<u8> {
+fn expiry_key(expires_at: u64, kind: u8, id: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(8 + 1 + id.len());
     key.extend_from_slice(&expires_at.to_be_bytes());
     key.push(kind);
     key.extend_from_slice(id);
+    key
+}
+
+/// `customer id ++ created ++ first 16 bytes of the metadata id`: a customer's entries sort by
+/// time under one prefix.
+fn recent_key(entry: &RecentEntry, metadata_id: &RecordId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32 + 8 + 16);
+    key.extend_from_slice(&entry.customer_id);
+    key.extend_from_slice(&entry.created.to_be_bytes());
+    key.extend_from_slice(&metadata_id[..16]);
     key
 }
 
@@ -196,6 +208,9 @@ pub struct SledStore {
     secrets: Tree,
     metadata: Tree,
     expiry: Tree,
+    guesses: Tree,
+    customers: Tree,
+    recent: Tree,
     /// Present when `storage.sync` is on.
     flusher: Option<Flusher>,
     path: PathBuf,
@@ -215,6 +230,9 @@ impl SledStore {
             secrets: db.open_tree("secrets")?,
             metadata: db.open_tree("metadata")?,
             expiry: db.open_tree("expiry")?,
+            guesses: db.open_tree("guesses")?,
+            customers: db.open_tree("customers")?,
+            recent: db.open_tree("recent")?,
             flusher: sync.then(|| Flusher::start(db.clone())),
             db,
             path: path.to_owned(),
@@ -231,28 +249,51 @@ impl SledStore {
     /// Removes one due expiry entry and its record if the record is really due.
     fn sweep_entry(&self, entry: &[u8], now: u64) -> Result<(bool, u8), StoreError> {
         let kind = entry.get(8).copied().unwrap_or(0);
-        let id = entry.get(9..).unwrap_or_default().to_vec();
-        let records = if kind == KIND_SECRET {
-            &self.secrets
-        } else {
-            &self.metadata
+        let key = entry.get(9..).unwrap_or_default().to_vec();
+        let removed = match kind {
+            KIND_SECRET => tx_result((&self.secrets, &self.expiry, &self.guesses).transaction(
+                |(secrets, expiry, guesses)| {
+                    expiry.remove(entry)?;
+                    let Some(bytes) = secrets.get(&key)? else {
+                        return Ok(false);
+                    };
+                    let due = decode_tx::<SecretRecord>(&bytes)?.expires_at <= now;
+                    if due {
+                        secrets.remove(key.as_slice())?;
+                        guesses.remove(key.as_slice())?;
+                    }
+                    Ok(due)
+                },
+            ))?,
+            KIND_METADATA => tx_result((&self.metadata, &self.expiry).transaction(
+                |(metadata, expiry)| {
+                    expiry.remove(entry)?;
+                    let Some(bytes) = metadata.get(&key)? else {
+                        return Ok(false);
+                    };
+                    let due = decode_tx::<MetadataRecord>(&bytes)?.expires_at <= now;
+                    if due {
+                        metadata.remove(key.as_slice())?;
+                    }
+                    Ok(due)
+                },
+            ))?,
+            // Recent entries are due exactly when their expiry entry is.
+            _ => tx_result(
+                (&self.recent, &self.expiry).transaction(|(recent, expiry)| {
+                    expiry.remove(entry)?;
+                    Ok(recent.remove(key.as_slice())?.is_some())
+                }),
+            )?,
         };
-        let removed = tx_result((records, &self.expiry).transaction(|(records, expiry)| {
-            expiry.remove(entry)?;
-            let Some(bytes) = records.get(&id)? else {
-                return Ok(false);
-            };
-            let due = if kind == KIND_SECRET {
-                decode_tx::<SecretRecord>(&bytes)?.expires_at <= now
-            } else {
-                decode_tx::<MetadataRecord>(&bytes)?.expires_at <= now
-            };
-            if due {
-                records.remove(id.as_slice())?;
-            }
-            Ok(due)
-        }))?;
         Ok((removed, kind))
+    }
+
+    fn remove_prefix(&self, tree: &Tree, prefix: &[u8]) -> Result<(), StoreError> {
+        for key in tree.scan_prefix(prefix).keys() {
+            tree.remove(key?)?;
+        }
+        Ok(())
     }
 }
 
@@ -302,10 +343,6 @@ fn set_state(
     Ok(Some(record))
 }
 
-fn storage(e: UnabortableTransactionError) -> ConflictableTransactionError<StoreError> {
-    e.into()
-}
-
 #[async_trait]
 impl Store for SledStore {
     async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
@@ -313,15 +350,29 @@ impl Store for SledStore {
         let metadata = encode(&new.metadata)?;
         let secret_due = expiry_key(new.secret.expires_at, KIND_SECRET, &new.secret_id);
         let metadata_due = expiry_key(new.metadata.expires_at, KIND_METADATA, &new.metadata_id);
+        let recent = match &new.recent {
+            Some(entry) => {
+                let key = recent_key(entry, &new.metadata_id);
+                let due = expiry_key(entry.created + RECENT_WINDOW, KIND_RECENT, &key);
+                Some((key, due, encode(&entry.sealed)?))
+            }
+            None => None,
+        };
         // One transaction: a crash can never leave a secret without its receipt or expiry.
         tx_result(
-            (&self.secrets, &self.metadata, &self.expiry).transaction(|(s, m, e)| {
-                s.insert(new.secret_id.as_slice(), secret.as_slice())?;
-                m.insert(new.metadata_id.as_slice(), metadata.as_slice())?;
-                e.insert(secret_due.as_slice(), &[])?;
-                e.insert(metadata_due.as_slice(), &[])?;
-                Ok(())
-            }),
+            (&self.secrets, &self.metadata, &self.expiry, &self.recent).transaction(
+                |(s, m, e, r)| {
+                    s.insert(new.secret_id.as_slice(), secret.as_slice())?;
+                    m.insert(new.metadata_id.as_slice(), metadata.as_slice())?;
+                    e.insert(secret_due.as_slice(), &[])?;
+                    e.insert(metadata_due.as_slice(), &[])?;
+                    if let Some((key, due, sealed)) = &recent {
+                        r.insert(key.as_slice(), sealed.as_slice())?;
+                        e.insert(due.as_slice(), &[])?;
+                    }
+                    Ok(())
+                },
+            ),
         )?;
         self.durable().await
     }
@@ -337,22 +388,24 @@ impl Store for SledStore {
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
         // Remove + mark received in one transaction: of N racing reveals, sled serialises the
         // removes, so exactly one sees the record and the rest see nothing.
-        let taken = tx_result((&self.secrets, &self.metadata, &self.expiry).transaction(
-            |(s, m, e)| {
-                let Some(bytes) = s.get(id)? else {
-                    return Ok(false);
-                };
-                let record: SecretRecord = decode_tx(&bytes)?;
-                if record.expires_at <= now {
-                    return Ok(false);
-                }
-                s.remove(id.as_slice())?;
-                e.remove(expiry_key(record.expires_at, KIND_SECRET, id))
-                    .map_err(storage)?;
-                set_state(m, &record.metadata_id, StoredState::Received, now)?;
-                Ok(true)
-            },
-        ))?;
+        let taken = tx_result(
+            (&self.secrets, &self.metadata, &self.expiry, &self.guesses).transaction(
+                |(s, m, e, g)| {
+                    let Some(bytes) = s.get(id)? else {
+                        return Ok(false);
+                    };
+                    let record: SecretRecord = decode_tx(&bytes)?;
+                    if record.expires_at <= now {
+                        return Ok(false);
+                    }
+                    s.remove(id.as_slice())?;
+                    g.remove(id.as_slice())?;
+                    e.remove(expiry_key(record.expires_at, KIND_SECRET, id))?;
+                    set_state(m, &record.metadata_id, StoredState::Received, now)?;
+                    Ok(true)
+                },
+            ),
+        )?;
         if taken {
             // The value goes out only after its removal is on disk: a crash right after the
             // response can never bring it back for a second read.
@@ -392,27 +445,30 @@ impl Store for SledStore {
     }
 
     async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError> {
-        let burned = tx_result((&self.secrets, &self.metadata, &self.expiry).transaction(
-            |(s, m, e)| {
-                let Some(bytes) = m.get(id)? else {
-                    return Ok(None);
-                };
-                let receipt: MetadataRecord = decode_tx(&bytes)?;
-                if receipt.state != StoredState::New || receipt.secret_expires_at <= now {
-                    return Ok(None);
-                }
-                let Some(secret) = s.remove(receipt.secret_id.as_slice())? else {
-                    return Ok(None);
-                };
-                let secret: SecretRecord = decode_tx(&secret)?;
-                e.remove(expiry_key(
-                    secret.expires_at,
-                    KIND_SECRET,
-                    &receipt.secret_id,
-                ))?;
-                set_state(m, id, StoredState::Burned, now)
-            },
-        ))?;
+        let burned = tx_result(
+            (&self.secrets, &self.metadata, &self.expiry, &self.guesses).transaction(
+                |(s, m, e, g)| {
+                    let Some(bytes) = m.get(id)? else {
+                        return Ok(None);
+                    };
+                    let receipt: MetadataRecord = decode_tx(&bytes)?;
+                    if receipt.state != StoredState::New || receipt.secret_expires_at <= now {
+                        return Ok(None);
+                    }
+                    let Some(secret) = s.remove(receipt.secret_id.as_slice())? else {
+                        return Ok(None);
+                    };
+                    g.remove(receipt.secret_id.as_slice())?;
+                    let secret: SecretRecord = decode_tx(&secret)?;
+                    e.remove(expiry_key(
+                        secret.expires_at,
+                        KIND_SECRET,
+                        &receipt.secret_id,
+                    ))?;
+                    set_state(m, id, StoredState::Burned, now)
+                },
+            ),
+        )?;
         if burned.is_some() {
             self.durable().await?;
         }
@@ -435,8 +491,8 @@ impl Store for SledStore {
             for entry in &due {
                 match self.sweep_entry(entry, now)? {
                     (true, KIND_SECRET) => report.secrets += 1,
-                    (true, _) => report.receipts += 1,
-                    (false, _) => {}
+                    (true, KIND_METADATA) => report.receipts += 1,
+                    _ => {}
                 }
             }
         }
@@ -444,6 +500,110 @@ impl Store for SledStore {
             self.durable().await?;
         }
         Ok(report)
+    }
+
+    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+        let bytes = encode(customer)?;
+        let added = self
+            .customers
+            .compare_and_swap(customer.email.as_bytes(), None::<&[u8]>, Some(bytes))?
+            .is_ok();
+        if added {
+            self.durable().await?;
+        }
+        Ok(added)
+    }
+
+    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+        let bytes = encode(customer)?;
+        let replaced = tx_result(self.customers.transaction(|c| {
+            if c.get(customer.email.as_bytes())?.is_none() {
+                return Ok(false);
+            }
+            c.insert(customer.email.as_bytes(), bytes.as_slice())?;
+            Ok(true)
+        }))?;
+        if replaced {
+            // A rotated token must stay rotated across a crash: the old one is revoked.
+            self.durable().await?;
+        }
+        Ok(replaced)
+    }
+
+    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError> {
+        self.customers
+            .get(email.as_bytes())?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
+        self.customers
+            .iter()
+            .values()
+            .map(|bytes| decode(&bytes?))
+            .collect()
+    }
+
+    async fn remove_customer(
+        &self,
+        email: &str,
+        customer_id: &RecordId,
+    ) -> Result<bool, StoreError> {
+        let removed = self.customers.remove(email.as_bytes())?.is_some();
+        self.remove_prefix(&self.recent, customer_id)?;
+        self.durable().await?;
+        Ok(removed)
+    }
+
+    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError> {
+        self.remove_prefix(&self.recent, customer_id)?;
+        self.durable().await
+    }
+
+    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError> {
+        let mut start = customer_id.to_vec();
+        start.extend_from_slice(&since.to_be_bytes());
+        let mut end = customer_id.to_vec();
+        end.extend_from_slice(&u64::MAX.to_be_bytes());
+        self.recent
+            .range(start..end)
+            .values()
+            .rev()
+            .map(|bytes| decode(&bytes?))
+            .collect()
+    }
+
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
+        match self.guesses.get(secret_id)? {
+            Some(bytes) => Ok(decode::<Guesses>(&bytes)?.locked(now)),
+            None => Ok(false),
+        }
+    }
+
+    async fn record_passphrase_failure(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<bool, StoreError> {
+        // In a transaction with the secret: counters for a secret that is gone are not kept.
+        let locked = tx_result((&self.secrets, &self.guesses).transaction(|(s, g)| {
+            if s.get(secret_id)?.is_none() {
+                return Ok(false);
+            }
+            let mut guesses: Guesses = match g.get(secret_id)? {
+                Some(bytes) => decode_tx(&bytes)?,
+                None => Guesses::default(),
+            };
+            let locked = guesses.fail(ip_tag, now, rules);
+            g.insert(secret_id.as_slice(), encode(&guesses).or_else(abort)?)?;
+            Ok(locked)
+        }))?;
+        // Durable like any write that guards a secret: a crash must not reset a lockout.
+        self.durable().await?;
+        Ok(locked)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -178,7 +178,7 @@ impl TestApp {
     }
 }
 
-/// Every file under `dir`, read whole.
+/// Every regular file under `dir` (not sockets), read whole.
 pub fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
@@ -187,7 +187,7 @@ pub fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 stack.push(path);
-            } else {
+            } else if path.is_file() {
                 out.push((
                     path.display().to_string(),
                     std::fs::read(&path).expect("read"),

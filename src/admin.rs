@@ -1,0 +1,193 @@
+//! The admin socket: how `onetime account ...` reaches a running server.
+//!
+//! sled holds an exclusive lock on its directory, so while the server runs, a second process
+//! cannot open the store. The server listens on `<storage.path>/admin.sock` (mode 0600, in a
+//! 0700 directory): file permissions are the authorization. One JSON request line in, one JSON
+//! response line out. When no server listens, the command opens the store itself.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::accounts::{AccountError, AccountSummary, Accounts};
+use crate::config::Settings;
+use crate::service::unix_now;
+
+/// Longest request line accepted on the socket.
+const MAX_REQUEST: usize = 4096;
+
+/// An account command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum AdminRequest {
+    /// Create an account.
+    Add {
+        /// Email.
+        email: String,
+        /// Plan name; `default` when absent.
+        plan: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Issue a new token.
+    Rotate {
+        /// Email.
+        email: String,
+    },
+    /// Delete an account.
+    Remove {
+        /// Email.
+        email: String,
+    },
+}
+
+/// What a command answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AdminResponse {
+    /// A new API token (add, rotate).
+    Token {
+        /// The token, shown once.
+        token: String,
+    },
+    /// The accounts (list).
+    Accounts {
+        /// By email.
+        accounts: Vec<AccountSummary>,
+    },
+    /// Done (remove).
+    Done,
+    /// The command failed.
+    Error {
+        /// Why, for the admin's terminal.
+        message: String,
+    },
+}
+
+impl From<Result<AdminResponse, AccountError>> for AdminResponse {
+    fn from(r: Result<AdminResponse, AccountError>) -> Self {
+        r.unwrap_or_else(|e| AdminResponse::Error {
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Runs one command against `accounts`.
+pub async fn execute(accounts: &Accounts, request: AdminRequest) -> AdminResponse {
+    let now = unix_now();
+    let result =
+        match request {
+            AdminRequest::Add { email, plan } => accounts
+                .add(&email, plan.as_deref(), now)
+                .await
+                .map(|t| AdminResponse::Token {
+                    token: t.expose().to_owned(),
+                }),
+            AdminRequest::List => accounts
+                .list()
+                .await
+                .map(|accounts| AdminResponse::Accounts { accounts }),
+            AdminRequest::Rotate { email } => {
+                accounts
+                    .rotate(&email, now)
+                    .await
+                    .map(|t| AdminResponse::Token {
+                        token: t.expose().to_owned(),
+                    })
+            }
+            AdminRequest::Remove { email } => {
+                accounts.remove(&email).await.map(|()| AdminResponse::Done)
+            }
+        };
+    result.into()
+}
+
+/// Where the admin socket lives.
+pub fn socket_path(settings: &Settings) -> PathBuf {
+    settings.storage.path.join("admin.sock")
+}
+
+/// Listens on `path` and serves commands until the task is aborted.
+pub fn listen(path: &Path, accounts: Arc<Accounts>) -> io::Result<tokio::task::JoinHandle<()>> {
+    // A socket file left by a crashed server: the store lock already proved none is running.
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = UnixListener::bind(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let accounts = Arc::clone(&accounts);
+                    tokio::spawn(async move {
+                        if let Err(e) = serve_one(stream, &accounts).await {
+                            tracing::warn!(error = %e, "admin socket request failed");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "admin socket accept failed"),
+            }
+        }
+    }))
+}
+
+async fn serve_one(stream: UnixStream, accounts: &Accounts) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
+    reader.read_line(&mut line).await?;
+    let response = match serde_json::from_str::<AdminRequest>(&line) {
+        Ok(request) => {
+            let kind = match &request {
+                AdminRequest::Add { .. } => "add",
+                AdminRequest::List => "list",
+                AdminRequest::Rotate { .. } => "rotate",
+                AdminRequest::Remove { .. } => "remove",
+            };
+            let response = execute(accounts, request).await;
+            let ok = !matches!(response, AdminResponse::Error { .. });
+            tracing::info!(command = kind, ok, "admin command");
+            response
+        }
+        Err(_) => AdminResponse::Error {
+            message: "malformed admin request".into(),
+        },
+    };
+    let mut out = serde_json::to_vec(&response).map_err(io::Error::other)?;
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    write.shutdown().await
+}
+
+/// Sends `request` to a running server. `Ok(None)` when no server listens on `path`.
+pub async fn request(path: &Path, request: &AdminRequest) -> io::Result<Option<AdminResponse>> {
+    let stream = match UnixStream::connect(path).await {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
+    line.push(b'\n');
+    write.write_all(&line).await?;
+    let mut answer = String::new();
+    BufReader::new(read).read_line(&mut answer).await?;
+    serde_json::from_str(&answer)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
