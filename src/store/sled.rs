@@ -3,7 +3,7 @@
 //! Trees: `secrets` and `metadata` (records by id), `expiry` (big-endian
 //! `expires_at ++ kind ++ id`, so the sweeper scans what is due in order), `guesses`
 //! (wrong-passphrase counters by secret id), `customers` (by email), `recent` (by
-//! `customer id ++ created ++ metadata id prefix`), `meta` (schema version). Each state change
+//! `customer id ++ created ++ sequence`), `meta` (schema version). Each state change
 //! is one multi-tree transaction.
 
 use std::path::{Path, PathBuf};
@@ -52,13 +52,13 @@ fn expiry_key(expires_at: u64, kind: u8, id: &[u8]) -> Vec<u8> {
     key
 }
 
-/// `customer id ++ created ++ first 16 bytes of the metadata id`: a customer's entries sort by
-/// time under one prefix.
-fn recent_key(entry: &RecentEntry, metadata_id: &RecordId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(32 + 8 + 16);
+/// `customer id ++ created ++ sequence`: a customer's entries sort by time under one prefix,
+/// and entries of the same second keep their creation order.
+fn recent_key(entry: &RecentEntry, sequence: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32 + 8 + 8);
     key.extend_from_slice(&entry.customer_id);
     key.extend_from_slice(&entry.created.to_be_bytes());
-    key.extend_from_slice(&metadata_id[..16]);
+    key.extend_from_slice(&sequence.to_be_bytes());
     key
 }
 
@@ -352,7 +352,7 @@ impl Store for SledStore {
         let metadata_due = expiry_key(new.metadata.expires_at, KIND_METADATA, &new.metadata_id);
         let recent = match &new.recent {
             Some(entry) => {
-                let key = recent_key(entry, &new.metadata_id);
+                let key = recent_key(entry, self.db.generate_id()?);
                 let due = expiry_key(entry.created + RECENT_WINDOW, KIND_RECENT, &key);
                 Some((key, due, encode(&entry.sealed)?))
             }

@@ -1,79 +1,12 @@
 //! Crash and shutdown behaviour of the real binary, and what the data directory and the logs
 //! may hold. These spawn `onetime` itself and `kill -9` it.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::Command;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use crate::helpers::{contains, read_tree, Answer};
-
-/// A running `onetime` process and everything it has logged.
-struct Process {
-    child: Child,
-    base: String,
-    logs: Arc<Mutex<String>>,
-}
-
-impl Process {
-    fn start(data: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
-            .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
-            .env("ONETIME__STORAGE__PATH", data)
-            .env("ONETIME__CRYPTO__SCRYPT_LOG_N", "10")
-            .env("ONETIME__LOG__LEVEL", "info")
-            .env_remove("RUST_LOG")
-            .current_dir(data.parent().expect("parent"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn onetime");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        for (stream, tx) in [
-            (Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(tx)),
-            (Box::new(stderr), None),
-        ] {
-            let logs = Arc::clone(&logs);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let (Some(tx), Some(at)) = (&tx, line.find("address=")) {
-                        let addr = line[at + 8..].split_whitespace().next().unwrap_or("");
-                        let _ = tx.send(addr.to_owned());
-                    }
-                    let mut logs = logs.lock().expect("logs");
-                    logs.push_str(&line);
-                    logs.push('\n');
-                }
-            });
-        }
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no listening line; logs: {}", logs.lock().expect("l")));
-        Self {
-            child,
-            base: format!("http://{addr}"),
-            logs,
-        }
-    }
-
-    fn kill9(mut self) -> String {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("wait");
-        std::thread::sleep(Duration::from_millis(100));
-        let logs = self.logs.lock().expect("logs").clone();
-        logs
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().expect("logs").clone()
-    }
-}
+use crate::helpers::{contains, read_tree, Answer, Process};
 
 async fn post(client: &reqwest::Client, url: String, form: Vec<(&str, String)>) -> Answer {
     Answer::from(client.post(url).form(&form).send().await.expect("send")).await
@@ -131,7 +64,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
     let data = dir.path().join("data");
     let client = reqwest::Client::new();
 
-    let server = Process::start(&data);
+    let server = Process::start(&data, &[]);
     let created = create_many(&server.base, 120).await;
     let (to_reveal, to_keep) = created.split_at(60);
     let revealed = join_all(
@@ -160,7 +93,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
         }
     }
 
-    let server = Process::start(&data);
+    let server = Process::start(&data, &[]);
     let kept = join_all(
         to_keep
             .iter()
@@ -213,7 +146,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
 async fn sigterm_finishes_in_flight_requests_and_flushes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut server = Process::start(&data);
+    let mut server = Process::start(&data, &[]);
     let created = create_many(&server.base, 20).await;
 
     let status = Command::new("kill")
@@ -230,7 +163,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(server.logs().contains("store flushed"), "{}", server.logs());
 
-    let server = Process::start(&data);
+    let server = Process::start(&data, &[]);
     let client = reqwest::Client::new();
     for (value, key, _, pass) in &created {
         let answer = reveal(&client, &server.base, key, pass.as_ref()).await;
@@ -243,7 +176,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes() {
 async fn a_second_server_on_the_same_store_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let server = Process::start(&data);
+    let server = Process::start(&data, &[]);
     let output = Command::new(env!("CARGO_BIN_EXE_onetime"))
         .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
         .env("ONETIME__STORAGE__PATH", &data)

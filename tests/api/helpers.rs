@@ -1,8 +1,12 @@
 //! `TestApp`: one real server per test, with typed helpers for the v1 API.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use onetime::app::Application;
@@ -109,6 +113,36 @@ impl TestApp {
         }
     }
 
+    /// The data directory of this server.
+    pub fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A request with `Authorization: Basic email:token`.
+    pub async fn post_as(&self, auth: &str, path: &str, form: &[(&str, &str)]) -> Answer {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .header("authorization", auth)
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        Answer::from(resp).await
+    }
+
+    /// A GET with `Authorization: Basic email:token`.
+    pub async fn get_as(&self, auth: &str, path: &str) -> Answer {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .header("authorization", auth)
+            .send()
+            .await
+            .expect("request");
+        Answer::from(resp).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -201,4 +235,112 @@ pub fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// Whether `needle` occurs anywhere in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A running `onetime` process and everything it has logged.
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Process {
+    /// Starts the real binary over `data` with extra `env`, and waits until it listens.
+    pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
+            .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
+            .env("ONETIME__STORAGE__PATH", data)
+            .env("ONETIME__CRYPTO__SCRYPT_LOG_N", "10")
+            .env("ONETIME__LOG__LEVEL", "info")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .current_dir(data.parent().expect("parent"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn onetime");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        for (stream, tx) in [
+            (Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(tx)),
+            (Box::new(stderr), None),
+        ] {
+            let logs = Arc::clone(&logs);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if let (Some(tx), Some(at)) = (&tx, line.find("address=")) {
+                        let addr = line[at + 8..].split_whitespace().next().unwrap_or("");
+                        let _ = tx.send(addr.to_owned());
+                    }
+                    let mut logs = logs.lock().expect("logs");
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no listening line; logs: {}", logs.lock().expect("l")));
+        Self {
+            child,
+            base: format!("http://{addr}"),
+            logs,
+        }
+    }
+
+    /// SIGKILL, and everything it logged.
+    pub fn kill9(mut self) -> String {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+        std::thread::sleep(Duration::from_millis(100));
+        let logs = self.logs.lock().expect("logs").clone();
+        logs
+    }
+
+    /// Everything logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
+    }
+}
+
+/// Runs `onetime ARGS` over the store in `data` (reaching a running server through its admin
+/// socket, or opening the store itself). Off the test's runtime thread: an in-process server's
+/// admin socket is served on that runtime.
+pub async fn cli(data: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_onetime"));
+    command
+        .args(args)
+        .env("ONETIME__STORAGE__PATH", data)
+        .env_remove("RUST_LOG");
+    tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
+        .await
+        .expect("join")
+}
+
+/// `onetime account add EMAIL [--plan PLAN]`; returns the token from the last stdout line.
+pub async fn add_account(data: &Path, email: &str, plan: Option<&str>) -> String {
+    let mut args = vec!["account", "add", email];
+    if let Some(plan) = plan {
+        args.extend(["--plan", plan]);
+    }
+    let out = cli(data, &args).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().last().expect("token line").trim().to_owned()
+}
+
+/// `Authorization: Basic` for `email:token`.
+pub fn basic(email: &str, token: &str) -> String {
+    use base64::Engine;
+    let pair = format!("{email}:{token}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }

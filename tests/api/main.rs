@@ -3,11 +3,13 @@
 
 mod helpers;
 
+mod accounts;
 mod burn;
 mod durability;
 mod expiry;
 mod generate;
 mod headers;
+mod limits;
 mod params;
 mod reveal;
 mod share;
