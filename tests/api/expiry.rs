@@ -54,17 +54,17 @@ async fn the_sweeper_removes_each_record_when_its_own_time_is_up() {
     let dir = app.stop().await;
 
     let db = sled::open(dir.path().join("data")).expect("open the stopped store");
-    let secrets = db.open_tree("secrets").expect("tree");
-    let metadata = db.open_tree("metadata").expect("tree");
+    let pointers = db.open_tree("secrets").expect("tree");
+    let entries = db.open_tree("entries").expect("tree");
     let expiry = db.open_tree("expiry").expect("tree");
-    assert_eq!(secrets.len(), 1, "only the long secret is left");
-    assert_eq!(metadata.len(), 1, "only the long receipt is left");
+    assert_eq!(pointers.len(), 1, "only the long secret's link is left");
+    assert_eq!(entries.len(), 1, "only the long receipt is left");
     assert_eq!(
         expiry.len(),
         2,
         "only the long records' expiry entries are left"
     );
-    drop((secrets, metadata, expiry, db));
+    drop((pointers, entries, expiry, db));
 
     // What is left is really the long one: it still reveals after a restart.
     let app = TestApp::spawn_in(dir, &[]).await;
