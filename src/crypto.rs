@@ -17,7 +17,6 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
-use rand::seq::SliceRandom;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -391,20 +390,44 @@ const LOWER: &[u8] = b"abcdefghjkmnpqrstuvwxyz";
 const DIGITS: &[u8] = b"23456789";
 const SYMBOLS: &[u8] = b"!@#$%^&*()_-+=[]{}|:;\"'<>,.?/~`";
 
+/// Uniform indexes below `n` (at most 256) from the OS CSPRNG, drawn in bulk: one syscall per
+/// buffer rather than one per character.
+fn random_indexes(n: usize, count: usize) -> Zeroizing<Vec<usize>> {
+    let limit = 256 - 256 % n; // rejection bound: bytes below it map uniformly onto 0..n
+    let mut out = Zeroizing::new(Vec::with_capacity(count));
+    let mut buf = Zeroizing::new([0u8; 256]);
+    while out.len() < count {
+        OsRng.fill_bytes(buf.as_mut_slice());
+        for &b in buf.iter().filter(|&&b| usize::from(b) < limit) {
+            if out.len() == count {
+                break;
+            }
+            out.push(usize::from(b) % n);
+        }
+    }
+    out
+}
+
 /// A password of `length` characters (at least 4) with at least one upper, lower, digit and
 /// symbol, none of the ambiguous `ilo1IO0`, from the OS CSPRNG.
+///
+/// Drawn whole from the combined alphabet and redrawn until every class is present: uniform
+/// over all passwords that satisfy the rule (forcing one character per class is not).
 pub fn generate_password(length: usize) -> Zeroizing<String> {
     let length = length.max(4);
-    let all: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS].concat();
-    let mut chars: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::with_capacity(length));
-    for class in [UPPER, LOWER, DIGITS, SYMBOLS] {
-        chars.extend(class.choose(&mut OsRng));
+    let classes = [UPPER, LOWER, DIGITS, SYMBOLS];
+    let all: Vec<u8> = classes.concat();
+    loop {
+        let chars: Zeroizing<Vec<u8>> = Zeroizing::new(
+            random_indexes(all.len(), length)
+                .iter()
+                .map(|&i| all[i])
+                .collect(),
+        );
+        if classes.iter().all(|c| chars.iter().any(|b| c.contains(b))) {
+            return Zeroizing::new(chars.iter().map(|&b| char::from(b)).collect());
+        }
     }
-    while chars.len() < length {
-        chars.extend(all.choose(&mut OsRng));
-    }
-    chars.shuffle(&mut OsRng);
-    Zeroizing::new(chars.iter().map(|&b| char::from(b)).collect())
 }
 
 #[cfg(test)]

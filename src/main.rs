@@ -69,15 +69,24 @@ enum ConfigCommand {
     Check,
 }
 
-fn init_logging(settings: &Settings) {
+/// Logs to stdout (the journal, under systemd) through a writer thread, so request handlers
+/// never wait on the terminal or the journal. Lines are never dropped: when the writer falls
+/// behind by its whole buffer, callers wait. The guard flushes what is queued on drop.
+fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_ansi(ansi)
+        .with_writer(writer)
         .init();
+    guard
 }
 
 /// Runs an account command through the running server's admin socket, or on the store
@@ -131,14 +140,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), None)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            init_logging(&settings);
+            let _log = init_logging(&settings);
             Application::build(settings)
                 .await?
                 .run_until_stopped()
                 .await?;
         }
         Command::Sweep => {
-            init_logging(&settings);
+            let _log = init_logging(&settings);
             let store = app::open_store(&settings)?;
             onetime::sweeper::sweep_once(store.as_ref()).await;
             store.flush().await?;

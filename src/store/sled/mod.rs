@@ -4,7 +4,8 @@
 //! - `entries`: metadata id -> [`Entry`]: the receipt, the sealed secret while it exists, and
 //!   its wrong-passphrase counters. Everything that must change together lives in this one
 //!   value, so reveal, burn and lockout are each a single compare-and-swap.
-//! - `secrets`: secret id -> metadata id, the pointer a secret link follows.
+//! - `secrets`: secret id -> metadata id, the pointer a secret link follows. It stays until the
+//!   secret's own time is up (the entry says whether the value is still there).
 //! - `expiry`: big-endian `expires_at ++ kind ++ id`, so the sweeper scans what is due in order.
 //! - `customers` (by email), `recent` (`customer id ++ created ++ sequence`), `meta` (schema).
 //!
@@ -176,14 +177,6 @@ impl SledStore {
         }
     }
 
-    /// Forgets a secret's pointer and expiry entry once its value is gone from the entry.
-    fn drop_secret_index(&self, secret_id: &[u8], expires_at: u64) -> Result<(), StoreError> {
-        self.secrets.remove(secret_id)?;
-        self.expiry
-            .remove(expiry_key(expires_at, KIND_SECRET, secret_id))?;
-        Ok(())
-    }
-
     /// Handles one due expiry entry; returns its kind and whether a record went.
     fn sweep_entry(&self, key: &[u8], now: u64) -> Result<(u8, bool), StoreError> {
         let kind = key.get(8).copied().unwrap_or(0);
@@ -305,20 +298,20 @@ impl Store for SledStore {
         // exactly one swaps against an entry that still holds the secret.
         let taken = self.update_entry(&metadata_id, |e| match &e.secret {
             Some(s) if s.expires_at > now => {
-                let expires_at = s.expires_at;
                 e.secret = None;
                 e.guesses = None;
                 e.metadata.state = StoredState::Received;
                 e.metadata.received = Some(now);
                 e.metadata.updated = now;
-                Change::Write(expires_at)
+                Change::Write(())
             }
             _ => Change::Keep,
         })?;
-        let Some(expires_at) = taken else {
+        if taken.is_none() {
             return Ok(false);
-        };
-        self.drop_secret_index(id, expires_at)?;
+        }
+        // The pointer and expiry entry stay until the secret's time is up: the sweeper drops
+        // them then, and a reveal costs one write instead of three.
         // The value goes out only after its removal is on disk: a crash right after the
         // response can never bring it back for a second read.
         self.durable().await?;
@@ -352,20 +345,18 @@ impl Store for SledStore {
             if e.metadata.state != StoredState::New || e.metadata.secret_expires_at <= now {
                 return Change::Keep;
             }
-            let Some(secret) = e.secret.take() else {
+            if e.secret.take().is_none() {
                 return Change::Keep;
-            };
+            }
             e.guesses = None;
             e.metadata.state = StoredState::Burned;
             e.metadata.updated = now;
-            Change::Write((e.metadata.clone(), secret.expires_at))
+            Change::Write(e.metadata.clone())
         })?;
-        let Some((metadata, expires_at)) = burned else {
-            return Ok(None);
-        };
-        self.drop_secret_index(&metadata.secret_id, expires_at)?;
-        self.durable().await?;
-        Ok(Some(metadata))
+        if burned.is_some() {
+            self.durable().await?;
+        }
+        Ok(burned)
     }
 
     async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError> {
