@@ -6,6 +6,11 @@ use crate::helpers::{add_account, basic, cli, contains, read_tree, Process, Test
 #[tokio::test]
 async fn account_add_prints_a_token_that_authenticates_through_the_running_server() {
     let app = TestApp::spawn().await;
+    let socket = std::fs::metadata(app.data().join("admin.sock")).expect("admin socket");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&socket.permissions()) & 0o777,
+        0o600
+    );
     let token = add_account(&app.data(), "Alice@Example.com", None).await;
     assert!(token.len() >= 32 && token.bytes().all(|b| b.is_ascii_alphanumeric()));
     let auth = basic("alice@example.com", &token);
