@@ -17,7 +17,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::accounts::{AccountError, AccountSummary, Accounts};
 use crate::config::Settings;
-use crate::service::unix_now;
+use crate::domain::unix_now;
 
 /// Longest request line accepted on the socket.
 const MAX_REQUEST: usize = 4096;

@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::crypto::{KdfParams, Sealer, ServerKey};
 use crate::http::params::BodyLimit;
 use crate::http::ratelimit::RateLimits;
+use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::service::Service;
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
@@ -38,6 +39,9 @@ pub enum StartError {
     /// A setting names something this build cannot do.
     #[error("configuration: {0}")]
     Unsupported(String),
+    /// The mail settings are unusable.
+    #[error("configuration: {0}")]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// A built, bound server, not yet running.
@@ -48,6 +52,7 @@ pub struct Application {
     sweeper: tokio::task::JoinHandle<()>,
     admin: tokio::task::JoinHandle<()>,
     admin_socket: std::path::PathBuf,
+    outbox: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Opens the configured store.
@@ -123,9 +128,21 @@ impl Application {
                 "scrypt cost is below the OWASP ASVS floor; passphrases are easier to guess"
             );
         }
+        let wake_outbox = Arc::new(tokio::sync::Notify::new());
+        let outbox = Mailer::from_settings(&settings.mail)?.map(|mailer| {
+            Outbox {
+                store: Arc::clone(&store),
+                sealer: Arc::clone(&sealer),
+                mailer,
+                retry: RetryPolicy::from_settings(&settings.mail),
+                wake: Arc::clone(&wake_outbox),
+            }
+            .spawn()
+        });
         let service = web::Data::new(Service::new(
             Arc::clone(&store),
             Arc::clone(&sealer),
+            wake_outbox,
             &settings,
         ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer));
@@ -181,6 +198,7 @@ impl Application {
             store = %settings.storage.path.display(),
             backend = %settings.storage.backend,
             sync = settings.storage.sync,
+            mail = settings.mail.smtp_url.is_some(),
             "onetime listening"
         );
         Ok(Self {
@@ -190,6 +208,7 @@ impl Application {
             sweeper,
             admin,
             admin_socket,
+            outbox,
         })
     }
 
@@ -207,9 +226,25 @@ impl Application {
     /// finish, then flushes the store.
     pub async fn run_until_stopped(self) -> Result<(), StartError> {
         let served = self.server.await;
-        self.sweeper.abort();
-        self.admin.abort();
+        // Stop the background tasks and wait until they are gone: each holds the store, and
+        // sled's directory lock is only released once the last holder drops it.
+        let mut tasks = vec![self.sweeper, self.admin];
+        tasks.extend(self.outbox);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
         let _ = fs::remove_file(&self.admin_socket);
+        // The HTTP workers drop their handles to the store as their threads wind down; wait
+        // for that (briefly), so that "stopped" means the store is closed and can be reopened.
+        for _ in 0..500 {
+            if Arc::strong_count(&self.store) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let flushed = self.store.flush().await;
         tracing::info!("onetime stopped; store flushed");
         served.map_err(|source| StartError::Io {

@@ -202,6 +202,12 @@ pub struct MailSettings {
     pub smtp_url: Option<Redacted>,
     /// Sender address.
     pub from: String,
+    /// Seconds an SMTP exchange may take.
+    pub timeout: u64,
+    /// Seconds before the first retry of a failed send; doubles each time, up to an hour.
+    pub retry_initial: u64,
+    /// Seconds after which an undelivered mail is given up.
+    pub give_up_after: u64,
 }
 
 /// `[log]`
@@ -339,6 +345,15 @@ impl Settings {
             .map_err(|reason| invalid("crypto.scrypt_log_n/r/p", reason))?;
         if c.kdf_queue == 0 {
             return Err(invalid("crypto.kdf_queue", "must be at least 1"));
+        }
+        if self.mail.timeout == 0 || self.mail.retry_initial == 0 {
+            return Err(invalid(
+                "mail.timeout/mail.retry_initial",
+                "must be at least 1",
+            ));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid("mail.from", "not an email address"));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;

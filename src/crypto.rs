@@ -53,6 +53,8 @@ pub enum RecordKind {
     Recent,
     /// A client address (the tag its passphrase failures are counted under).
     Client,
+    /// A mail in the outbox, under the server key alone.
+    Mail,
 }
 
 impl RecordKind {
@@ -65,6 +67,7 @@ impl RecordKind {
             Self::Token => b"token",
             Self::Recent => b"recent",
             Self::Client => b"client",
+            Self::Mail => b"mail",
         }
     }
 }

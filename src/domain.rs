@@ -2,9 +2,18 @@
 
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
+
+/// The current time in unix seconds; handlers pass it in, so the use cases stay testable.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// Longest passphrase accepted, in characters (API.md).
 pub const PASSPHRASE_MAX_CHARS: usize = 128;
@@ -202,6 +211,33 @@ pub struct Receipt {
     /// A generated value: in the generate response and the first receipt read within 60 s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<Sensitive>,
+    /// How emailing the link went, when there is a recipient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryStatus>,
+}
+
+/// Where an emailed link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting to be sent, or to be retried.
+    Queued,
+    /// Accepted by the SMTP server.
+    Sent,
+    /// Given up on.
+    Failed,
+}
+
+/// The `delivery` field of a receipt with a recipient (an extension; clients ignore it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryStatus {
+    /// queued, sent or failed.
+    pub state: DeliveryState,
+    /// The SMTP server's last word, addresses removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Unix seconds of the last change.
+    pub updated: u64,
 }
 
 /// What a successful reveal hands back.

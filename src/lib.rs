@@ -15,6 +15,7 @@
 //! - [`domain`]: states, key formats, TTL rules, the receipt object.
 //! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
 //! - [`store`]: the `Store` trait, the sled backend and the conformance suite.
+//! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
 
@@ -27,6 +28,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod mail;
 pub mod service;
 pub mod store;
 pub mod sweeper;

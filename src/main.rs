@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use onetime::admin::{self, AdminRequest, AdminResponse};
 use onetime::app::{self, Application};
 use onetime::config::Settings;
+use onetime::mail::Mailer;
 use tracing_subscriber::EnvFilter;
 
 /// Share secrets through links that work exactly once.
@@ -30,6 +31,11 @@ enum Command {
     Account {
         #[command(subcommand)]
         command: AccountCommand,
+    },
+    /// Email tools.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
     },
     /// Configuration tools.
     Config {
@@ -60,6 +66,15 @@ enum AccountCommand {
     Remove {
         /// The account's email.
         email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Send a test message with the configured mail settings and print the SMTP outcome.
+    Test {
+        /// Where to send it.
+        address: String,
     },
 }
 
@@ -153,6 +168,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.flush().await?;
         }
         Command::Account { command } => account(&settings, command).await?,
+        Command::Mail {
+            command: MailCommand::Test { address },
+        } => {
+            let mailer = Mailer::from_settings(&settings.mail)?
+                .ok_or_else(|| anyhow::anyhow!("mail is off: set mail.smtp_url"))?;
+            let link = format!(
+                "{}/secret/(test message: no secret)",
+                settings.server.base_url
+            );
+            let mut message = onetime::mail::compose(&settings.mail.from, &address, &link, false);
+            message.subject = "onetime test message".into();
+            let response = mailer.send(&message).await?;
+            let words: Vec<&str> = response.message().collect();
+            println!(
+                "accepted by the SMTP server: {} {}",
+                response.code(),
+                words.join(" ")
+            );
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => println!("configuration is valid:\n{settings:#?}"),

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -14,23 +13,18 @@ use crate::crypto::{
     generate_key, generate_password, CryptoError, KdfParams, KdfPool, PassKey, RecordId,
     RecordKind, Sealed, Sealer,
 };
+pub use crate::domain::unix_now;
 use crate::domain::{
     is_plausible_key, normalize_email, resolve_length, resolve_ttl, Burned, Caller, Receipt,
     Revealed, Sensitive, State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS, RECENT_WINDOW,
     SHORTKEY_CHARS,
 };
+use crate::domain::{obscure_email, DeliveryState, DeliveryStatus};
+use crate::mail;
 use crate::store::{
-    GuessRules, MetadataRecord, NewSecret, RecentEntry, SecretRecord, Store, StoreError,
-    StoredState,
+    Delivery, GuessRules, MetadataRecord, NewSecret, OutboxRecord, RecentEntry, SecretRecord,
+    Store, StoreError, StoredState,
 };
-
-/// The current time in unix seconds; handlers pass it in, so the use cases stay testable.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// Why a use case refused or failed. Messages of `Invalid` are the API's exact strings.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +105,7 @@ struct Policy {
     plans: BTreeMap<String, Plan>,
     scrypt: (u8, u32, u32),
     guesses: GuessRules,
-    mail_configured: bool,
+    mail_enabled: bool,
 }
 
 impl Policy {
@@ -140,6 +134,8 @@ impl Policy {
 pub struct Service {
     store: Arc<dyn Store>,
     sealer: Arc<Sealer>,
+    /// Wakes the outbox worker when a create queues mail.
+    outbox: Arc<tokio::sync::Notify>,
     kdf: KdfPool,
     policy: Policy,
 }
@@ -150,13 +146,19 @@ fn nonempty(s: Option<&Sensitive>) -> Option<&Sensitive> {
 
 impl Service {
     /// The use cases over `store`, sealing with `sealer`, with rules from `settings`.
-    pub fn new(store: Arc<dyn Store>, sealer: Arc<Sealer>, settings: &Settings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sealer: Arc<Sealer>,
+        outbox: Arc<tokio::sync::Notify>,
+        settings: &Settings,
+    ) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let c = &settings.crypto;
         let l = &settings.limits;
         Self {
             store,
             sealer,
+            outbox,
             kdf: KdfPool::new(cores, c.kdf_queue),
             policy: Policy {
                 base_url: settings.server.base_url.clone(),
@@ -174,7 +176,7 @@ impl Service {
                     window: l.passphrase_window,
                     lockout: l.passphrase_lockout,
                 },
-                mail_configured: settings.mail.smtp_url.is_some(),
+                mail_enabled: settings.mail.smtp_url.is_some(),
             },
         }
     }
@@ -238,11 +240,11 @@ impl Service {
                     "Undeliverable email address: {shown}"
                 )));
             }
-            return Err(ServiceError::Invalid(if self.policy.mail_configured {
-                "Emailing links is not available in this version of onetime".into()
-            } else {
-                "Emailing links is off on this server: mail.smtp_url is not set".into()
-            }));
+            if !self.policy.mail_enabled {
+                return Err(ServiceError::Invalid(
+                    "Emailing links is off on this server: mail.smtp_url is not set".into(),
+                ));
+            }
         }
         if let Some(pass) = nonempty(req.passphrase.as_ref()) {
             let chars = pass.expose().chars().count();
@@ -302,10 +304,15 @@ impl Service {
             value: value.expose().to_owned(),
             share_domain: share_domain.clone(),
         };
+        let link = format!(
+            "{}/secret/{secret_key}",
+            self.policy.link_base(&share_domain)
+        );
+        let mail = self.queue_mail(caller, req, &link, kdf.is_some(), metadata_id, now)?;
         let receipt_payload = ReceiptPayload {
             secret_key: secret_key.clone(),
             custid: caller.custid().to_owned(),
-            recipients: Vec::new(),
+            recipients: mail.iter().map(|(_, to, _)| obscure_email(to)).collect(),
             share_domain,
         };
         let sealed_secret = self.seal(
@@ -343,26 +350,15 @@ impl Service {
             passphrase_required: kdf.is_some(),
             sealed: sealed_receipt,
             generated: sealed_generated,
-        };
-        let recent = match caller {
-            Caller::Anonymous => None,
-            Caller::Customer { email, token, .. } => {
-                let customer_id = self.sealer.record_id(RecordKind::Customer, email);
-                Some(RecentEntry {
-                    customer_id,
-                    created: now,
-                    sealed: self.sealer.seal(
-                        RecordKind::Recent,
-                        &customer_id,
-                        token.expose(),
-                        None,
-                        metadata_key.as_bytes(),
-                    ),
-                })
-            }
+            delivery: mail.as_ref().map(|_| Delivery {
+                state: DeliveryState::Queued,
+                reason: None,
+                updated: now,
+            }),
         };
         let new = NewSecret {
-            recent,
+            recent: self.recent_entry(caller, &metadata_key, now),
+            mail: mail.map(|(id, _, record)| (id, record)),
             secret_id,
             secret: SecretRecord {
                 metadata_id,
@@ -375,9 +371,60 @@ impl Service {
             metadata,
         };
         self.store.create(&new).await?;
+        if new.mail.is_some() {
+            self.outbox.notify_one();
+        }
         let mut receipt = self.receipt_view(&metadata_key, &new.metadata, &receipt_payload, now);
         receipt.value = generated.then_some(value);
         Ok(receipt)
+    }
+
+    /// The creator's recent-list entry: the metadata key sealed under their API token.
+    fn recent_entry(&self, caller: &Caller, metadata_key: &str, now: u64) -> Option<RecentEntry> {
+        let Caller::Customer { email, token, .. } = caller else {
+            return None;
+        };
+        let customer_id = self.sealer.record_id(RecordKind::Customer, email);
+        Some(RecentEntry {
+            customer_id,
+            created: now,
+            sealed: self.sealer.seal(
+                RecordKind::Recent,
+                &customer_id,
+                token.expose(),
+                None,
+                metadata_key.as_bytes(),
+            ),
+        })
+    }
+
+    /// The outbox entry mailing `link` to the first recipient (checked in `check_create`):
+    /// `(outbox id, recipient, record)`.
+    fn queue_mail(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+        link: &str,
+        passphrase_required: bool,
+        metadata_id: RecordId,
+        now: u64,
+    ) -> Result<Option<(RecordId, String, OutboxRecord)>, ServiceError> {
+        let Some(to) = req.recipients.iter().find_map(|r| normalize_email(r)) else {
+            return Ok(None);
+        };
+        let mail = mail::compose(caller.custid(), &to, link, passphrase_required);
+        let mut id = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+        let sealed =
+            mail::seal(&self.sealer, &id, &mail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let record = OutboxRecord {
+            metadata_id,
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            sealed,
+        };
+        Ok(Some((id, to, record)))
     }
 
     fn seal<T: Serialize>(
@@ -664,6 +711,11 @@ impl Service {
             share_domain: payload.share_domain.clone(),
             passphrase_required: record.passphrase_required && state == State::New,
             value: None,
+            delivery: record.delivery.as_ref().map(|d| DeliveryStatus {
+                state: d.state,
+                reason: d.reason.clone(),
+                updated: d.updated,
+            }),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::service::unix_now;
+use crate::domain::unix_now;
 use crate::store::Store;
 
 /// Starts a task that sweeps `store` every `interval` until aborted.

@@ -9,8 +9,9 @@ use super::error::{route_not_found, ApiError, JSON_UTF8};
 use super::params::Params;
 use super::ratelimit::{Action, RateLimits};
 use crate::accounts::Accounts;
+use crate::domain::unix_now;
 use crate::domain::Caller;
-use crate::service::{unix_now, CreateRequest, Service};
+use crate::service::{CreateRequest, Service};
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
 const RECEIPT_PREFIXES: [&str; 3] = ["private", "metadata", "receipt"];

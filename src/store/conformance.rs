@@ -9,8 +9,8 @@ use std::sync::Arc;
 use rand::RngCore;
 
 use super::{
-    CustomerRecord, GuessRules, MetadataRecord, NewSecret, RecentEntry, SecretRecord, Store,
-    StoredState, SweepReport,
+    CustomerRecord, Delivery, DeliveryState, GuessRules, MetadataRecord, NewSecret, OutboxRecord,
+    RecentEntry, SecretRecord, Store, StoredState, SweepReport,
 };
 use crate::crypto::{RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
@@ -57,9 +57,63 @@ pub fn sample(ttl: u64, generated: bool) -> NewSecret {
             passphrase_required: false,
             sealed: sealed(2),
             generated: generated.then(|| sealed(3)),
+            delivery: None,
         },
         recent: None,
+        mail: None,
     }
+}
+
+/// Queued mail comes due, is retried, and leaves the outbox with its outcome on the receipt.
+pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
+    let mut new = sample(600, false);
+    let mail_id = random_id();
+    let mail = OutboxRecord {
+        metadata_id: new.metadata_id,
+        created: NOW,
+        attempts: 0,
+        next_attempt: NOW,
+        sealed: sealed(7),
+    };
+    new.mail = Some((mail_id, mail.clone()));
+    store.create(&new).await.expect("create");
+    assert!(store.due_mail(NOW - 1, 10).await.expect("due").is_empty());
+    assert_eq!(
+        store.due_mail(NOW, 10).await.expect("due"),
+        vec![(mail_id, mail.clone())]
+    );
+
+    let retry = OutboxRecord {
+        attempts: 1,
+        next_attempt: NOW + 30,
+        ..mail
+    };
+    let queued = Delivery {
+        state: DeliveryState::Queued,
+        reason: Some("connection refused".into()),
+        updated: NOW,
+    };
+    store
+        .retry_mail(&mail_id, &retry, queued.clone())
+        .await
+        .expect("retry");
+    assert!(store.due_mail(NOW + 29, 10).await.expect("due").is_empty());
+    assert_eq!(store.due_mail(NOW + 30, 10).await.expect("due").len(), 1);
+    let receipt = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    assert_eq!(receipt.and_then(|r| r.delivery), Some(queued));
+
+    let sent = Delivery {
+        state: DeliveryState::Sent,
+        reason: None,
+        updated: NOW + 30,
+    };
+    store
+        .finish_mail(&mail_id, &new.metadata_id, sent.clone())
+        .await
+        .expect("finish");
+    assert!(store.due_mail(NOW + 99, 10).await.expect("due").is_empty());
+    let receipt = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    assert_eq!(receipt.and_then(|r| r.delivery), Some(sent));
 }
 
 fn customer(email: &str, hash: u8) -> CustomerRecord {
@@ -511,6 +565,7 @@ macro_rules! conformance_suite {
             recent_entries_are_swept_after_the_window,
             passphrase_failures_lock_the_secret,
             passphrase_counters_go_with_the_secret,
+            outbox_mail_is_retried_then_finished,
         );
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{KdfParams, RecordId, Sealed};
+pub use crate::domain::DeliveryState;
 
 pub mod sled;
 
@@ -93,6 +94,36 @@ pub struct MetadataRecord {
     pub sealed: Sealed,
     /// A generated password, sealed under the metadata key, until the first receipt read.
     pub generated: Option<Sealed>,
+    /// How emailing the link to the recipient went, when there is one.
+    pub delivery: Option<Delivery>,
+}
+
+/// The delivery state shown on the receipt, with the SMTP server's last word (addresses
+/// removed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Queued, sent or failed.
+    pub state: DeliveryState,
+    /// The last SMTP error, if any.
+    pub reason: Option<String>,
+    /// Unix seconds of the last change.
+    pub updated: u64,
+}
+
+/// A mail waiting in the outbox: sealed under the server key alone, so it can be sent after a
+/// restart (DESIGN.md's one planned exception), and deleted once delivered or given up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// The receipt whose delivery state this mail updates.
+    pub metadata_id: RecordId,
+    /// Unix seconds when it was queued.
+    pub created: u64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Unix seconds of the next attempt.
+    pub next_attempt: u64,
+    /// The sealed message.
+    pub sealed: Sealed,
 }
 
 /// An account as stored. The token exists only as a keyed hash.
@@ -148,6 +179,8 @@ pub struct NewSecret {
     pub metadata: MetadataRecord,
     /// The creator's recent-list entry, for account holders.
     pub recent: Option<RecentEntry>,
+    /// A mail to the recipient, queued with the secret.
+    pub mail: Option<(RecordId, OutboxRecord)>,
 }
 
 /// Wrong-passphrase counters of one secret, stored next to it and removed with it.
@@ -273,6 +306,30 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
         rules: GuessRules,
     ) -> Result<bool, StoreError>;
+
+    /// Mails whose next attempt is due at `now`, at most `limit`.
+    async fn due_mail(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError>;
+
+    /// Stores a mail's new attempt count and time, and the receipt's delivery state.
+    async fn retry_mail(
+        &self,
+        id: &RecordId,
+        mail: &OutboxRecord,
+        delivery: Delivery,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a mail from the outbox (delivered or given up) and records the outcome on its
+    /// receipt.
+    async fn finish_mail(
+        &self,
+        id: &RecordId,
+        metadata_id: &RecordId,
+        delivery: Delivery,
+    ) -> Result<(), StoreError>;
 
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;

@@ -10,6 +10,7 @@ mod expiry;
 mod generate;
 mod headers;
 mod limits;
+mod mail;
 mod params;
 mod reveal;
 mod share;

@@ -7,7 +7,8 @@
 //! - `secrets`: secret id -> metadata id, the pointer a secret link follows. It stays until the
 //!   secret's own time is up (the entry says whether the value is still there).
 //! - `expiry`: big-endian `expires_at ++ kind ++ id`, so the sweeper scans what is due in order.
-//! - `customers` (by email), `recent` (`customer id ++ created ++ sequence`), `meta` (schema).
+//! - `customers` (by email), `recent` (`customer id ++ created ++ sequence`), `outbox` (mails
+//!   to send, by random id), `meta` (schema).
 //!
 //! Why compare-and-swap and not sled transactions: in sled 0.34 every transaction (and
 //! `apply_batch`) rolls the log buffer to disk before and after itself, two synchronous writes
@@ -24,8 +25,8 @@ use sled::{Db, Tree};
 
 use self::flusher::Flusher;
 use super::{
-    CustomerRecord, GuessRules, Guesses, MetadataRecord, NewSecret, RecentEntry, SecretRecord,
-    Store, StoreError, StoredState, SweepReport, SCHEMA_VERSION,
+    CustomerRecord, Delivery, GuessRules, Guesses, MetadataRecord, NewSecret, OutboxRecord,
+    RecentEntry, SecretRecord, Store, StoreError, StoredState, SweepReport, SCHEMA_VERSION,
 };
 use crate::crypto::{RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
@@ -103,6 +104,7 @@ pub struct SledStore {
     expiry: Tree,
     customers: Tree,
     recent: Tree,
+    outbox: Tree,
     /// Present when `storage.sync` is on.
     flusher: Option<Flusher>,
     path: PathBuf,
@@ -124,6 +126,7 @@ impl SledStore {
             expiry: db.open_tree("expiry")?,
             customers: db.open_tree("customers")?,
             recent: db.open_tree("recent")?,
+            outbox: db.open_tree("outbox")?,
             flusher: sync.then(|| Flusher::start(db.clone())),
             db,
             path: path.to_owned(),
@@ -213,6 +216,15 @@ impl SledStore {
         Ok((kind, removed))
     }
 
+    /// Records a delivery outcome on a receipt (if it still exists).
+    fn set_delivery(&self, metadata_id: &[u8], delivery: &Delivery) -> Result<(), StoreError> {
+        self.update_entry(metadata_id, |e| {
+            e.metadata.delivery = Some(delivery.clone());
+            Change::Write(())
+        })?;
+        Ok(())
+    }
+
     fn remove_prefix(tree: &Tree, prefix: &[u8]) -> Result<(), StoreError> {
         for key in tree.scan_prefix(prefix).keys() {
             tree.remove(key?)?;
@@ -273,6 +285,11 @@ impl Store for SledStore {
                 &[],
             )?;
             self.recent.insert(key, encode(&recent.sealed)?)?;
+        }
+        if let Some((id, mail)) = &new.mail {
+            // Queued before the create is acknowledged: a crash never loses a mail the
+            // creator was told about.
+            self.outbox.insert(id, encode(mail)?)?;
         }
         self.entries.insert(new.metadata_id, entry)?;
         self.secrets
@@ -493,6 +510,50 @@ impl Store for SledStore {
         // Durable like any write that guards a secret: a crash must not reset a lockout.
         self.durable().await?;
         Ok(locked.unwrap_or(false))
+    }
+
+    async fn due_mail(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError> {
+        let mut due = Vec::new();
+        for item in self.outbox.iter() {
+            let (key, bytes) = item?;
+            let mail: OutboxRecord = decode(&bytes)?;
+            if mail.next_attempt <= now {
+                let id = RecordId::try_from(key.as_ref())
+                    .map_err(|_| StoreError::Corrupt("outbox key".into()))?;
+                due.push((id, mail));
+                if due.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    async fn retry_mail(
+        &self,
+        id: &RecordId,
+        mail: &OutboxRecord,
+        delivery: Delivery,
+    ) -> Result<(), StoreError> {
+        self.outbox.insert(id, encode(mail)?)?;
+        self.set_delivery(&mail.metadata_id, &delivery)?;
+        self.durable().await
+    }
+
+    async fn finish_mail(
+        &self,
+        id: &RecordId,
+        metadata_id: &RecordId,
+        delivery: Delivery,
+    ) -> Result<(), StoreError> {
+        // Outcome first, then removal: a crash in between resends rather than forgets.
+        self.set_delivery(metadata_id, &delivery)?;
+        self.outbox.remove(id)?;
+        self.durable().await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
