@@ -87,6 +87,9 @@ pub enum CryptoError {
     /// The blocking pool failed to run the derivation.
     #[error("passphrase derivation did not complete")]
     Join,
+    /// A payload could not be encoded or decoded.
+    #[error("sealed payload encoding: {0}")]
+    Encoding(String),
 }
 
 /// Draws a fresh 62-character key, uniform over lowercase base36, from the OS CSPRNG.
@@ -363,6 +366,34 @@ impl Sealer {
             )
             .expect("XChaCha20-Poly1305 encryption of an in-memory buffer");
         Sealed { nonce, ciphertext }
+    }
+
+    /// Seals a serialisable payload (postcard), see [`Sealer::seal`].
+    pub fn seal_value<T: Serialize>(
+        &self,
+        kind: RecordKind,
+        id: &RecordId,
+        url_key: &str,
+        pass: Option<&PassKey>,
+        payload: &T,
+    ) -> Result<Sealed, CryptoError> {
+        let plain = Zeroizing::new(
+            postcard::to_allocvec(payload).map_err(|e| CryptoError::Encoding(e.to_string()))?,
+        );
+        Ok(self.seal(kind, id, url_key, pass, &plain))
+    }
+
+    /// Opens what [`Sealer::seal_value`] sealed.
+    pub fn open_value<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: RecordKind,
+        id: &RecordId,
+        url_key: &str,
+        pass: Option<&PassKey>,
+        sealed: &Sealed,
+    ) -> Result<T, CryptoError> {
+        let plain = self.open(kind, id, url_key, pass, sealed)?;
+        postcard::from_bytes(&plain).map_err(|e| CryptoError::Encoding(e.to_string()))
     }
 
     /// Opens a sealed blob; a wrong URL key or passphrase fails authentication.

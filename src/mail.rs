@@ -232,17 +232,11 @@ impl RetryPolicy {
     }
 }
 
-/// Seals a mail for the outbox under the server key alone, bound to its outbox id.
-pub fn seal(sealer: &Sealer, id: &RecordId, mail: &OutgoingMail) -> Result<Sealed, MailError> {
-    let plain = zeroize::Zeroizing::new(
-        postcard::to_allocvec(mail).map_err(|e| MailError::Message(e.to_string()))?,
-    );
-    Ok(sealer.seal(RecordKind::Mail, id, "", None, &plain))
-}
-
+/// Opens a mail sealed for the outbox (under the server key alone, bound to its outbox id).
 fn open(sealer: &Sealer, id: &RecordId, sealed: &Sealed) -> Option<OutgoingMail> {
-    let plain = sealer.open(RecordKind::Mail, id, "", None, sealed).ok()?;
-    postcard::from_bytes(&plain).ok()
+    sealer
+        .open_value(RecordKind::Mail, id, "", None, sealed)
+        .ok()
 }
 
 /// The outbox worker: sends due mail whenever woken through `wake`, and every `poll` seconds.

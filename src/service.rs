@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::config::{Plan, Settings};
 use crate::crypto::{
@@ -415,8 +415,7 @@ impl Service {
         let mail = mail::compose(caller.custid(), &to, link, passphrase_required);
         let mut id = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-        let sealed =
-            mail::seal(&self.sealer, &id, &mail).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.seal(RecordKind::Mail, &id, "", None, &mail)?;
         let record = OutboxRecord {
             metadata_id,
             created: now,
@@ -435,11 +434,9 @@ impl Service {
         pass: Option<&PassKey>,
         payload: &T,
     ) -> Result<Sealed, ServiceError> {
-        let plain = Zeroizing::new(
-            postcard::to_allocvec(payload)
-                .map_err(|e| StoreError::Corrupt(format!("encoding payload: {e}")))?,
-        );
-        Ok(self.sealer.seal(kind, id, url_key, pass, &plain))
+        self.sealer
+            .seal_value(kind, id, url_key, pass, payload)
+            .map_err(|e| StoreError::Corrupt(e.to_string()).into())
     }
 
     fn open<T: for<'de> Deserialize<'de>>(
@@ -450,9 +447,12 @@ impl Service {
         pass: Option<&PassKey>,
         sealed: &Sealed,
     ) -> Result<T, ServiceError> {
-        let plain = self.sealer.open(kind, id, url_key, pass, sealed)?;
-        postcard::from_bytes(&plain)
-            .map_err(|e| StoreError::Corrupt(format!("decoding payload: {e}")).into())
+        self.sealer
+            .open_value(kind, id, url_key, pass, sealed)
+            .map_err(|e| match e {
+                CryptoError::Encoding(e) => StoreError::Corrupt(e).into(),
+                other => other.into(),
+            })
     }
 
     /// Reveals the secret under `secret_key` once and destroys it.

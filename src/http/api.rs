@@ -142,29 +142,29 @@ type Edge = (
     web::Data<RateLimits>,
 );
 
-async fn share(
-    req: HttpRequest,
-    (service, accounts, limits): Edge,
-    params: Params,
-) -> Result<HttpResponse, ApiError> {
-    let caller = caller(&req, &accounts).await?;
-    spend(&req, &limits, &caller, Action::Create)?;
-    let receipt = service
-        .share(&caller, create_request(&params), unix_now())
-        .await?;
-    Ok(ok_json(&receipt))
+async fn share(req: HttpRequest, edge: Edge, params: Params) -> Result<HttpResponse, ApiError> {
+    create(req, edge, params, false).await
 }
 
-async fn generate(
+async fn generate(req: HttpRequest, edge: Edge, params: Params) -> Result<HttpResponse, ApiError> {
+    create(req, edge, params, true).await
+}
+
+/// share and generate: the same checks and limits, a given or a generated value.
+async fn create(
     req: HttpRequest,
     (service, accounts, limits): Edge,
     params: Params,
+    generated: bool,
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req, &accounts).await?;
     spend(&req, &limits, &caller, Action::Create)?;
-    let receipt = service
-        .generate(&caller, create_request(&params), unix_now())
-        .await?;
+    let request = create_request(&params);
+    let receipt = if generated {
+        service.generate(&caller, request, unix_now()).await?
+    } else {
+        service.share(&caller, request, unix_now()).await?
+    };
     Ok(ok_json(&receipt))
 }
 

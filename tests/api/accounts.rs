@@ -1,7 +1,9 @@
 //! Accounts: the `onetime account` commands (through the admin socket and offline), HTTP Basic
 //! auth on every route, plans, and the recent list.
 
-use crate::helpers::{add_account, basic, cli, contains, read_tree, Process, TestApp};
+use crate::helpers::{
+    add_account, basic, cli, contains, read_tree, rotate_account, Process, TestApp,
+};
 
 #[tokio::test]
 async fn account_add_prints_a_token_that_authenticates_through_the_running_server() {
@@ -118,14 +120,7 @@ async fn unknown_user_wrong_token_and_malformed_headers_all_answer_not_authorize
 async fn rotate_stops_the_old_token_at_once_and_remove_stops_all_access() {
     let app = TestApp::spawn().await;
     let old = add_account(&app.data(), "erin@example.com", None).await;
-    let out = cli(&app.data(), &["account", "rotate", "erin@example.com"]).await;
-    assert!(out.status.success());
-    let new = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .expect("token")
-        .trim()
-        .to_owned();
+    let new = rotate_account(&app.data(), "erin@example.com").await;
     assert_ne!(old, new);
     app.get_as(&basic("erin@example.com", &old), "/api/v1/authcheck")
         .await
@@ -269,13 +264,7 @@ async fn rotating_a_token_clears_the_recent_list() {
     )
     .await
     .ok();
-    let out = cli(&app.data(), &["account", "rotate", "kim@example.com"]).await;
-    let new = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .expect("token")
-        .trim()
-        .to_owned();
+    let new = rotate_account(&app.data(), "kim@example.com").await;
     let list = app
         .get_as(&basic("kim@example.com", &new), "/api/v1/private/recent")
         .await

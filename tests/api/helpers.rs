@@ -335,6 +335,21 @@ pub async fn add_account(data: &Path, email: &str, plan: Option<&str>) -> String
     stdout.lines().last().expect("token line").trim().to_owned()
 }
 
+/// `onetime account rotate EMAIL`; returns the new token from the last stdout line.
+pub async fn rotate_account(data: &Path, email: &str) -> String {
+    last_line_of(&cli(data, &["account", "rotate", email]).await)
+}
+
+fn last_line_of(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.lines().last().expect("token line").trim().to_owned()
+}
+
 /// `Authorization: Basic` for `email:token`.
 pub fn basic(email: &str, token: &str) -> String {
     use base64::Engine;
