@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{KdfParams, RecordId, Sealed};
 pub use crate::domain::DeliveryState;
 
+pub mod redis;
 pub mod sled;
 
 #[cfg(test)]

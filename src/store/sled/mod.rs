@@ -581,7 +581,22 @@ mod tests {
         SledStore::open(dir, true, 8 << 20).expect("open")
     }
 
-    crate::conformance_suite!(|dir: &Path| open(dir));
+    crate::conformance_suite!(|dir: std::path::PathBuf| async move { open(&dir) });
+
+    // Sweeping is sled's own: these cases are not in the shared suite.
+    #[tokio::test]
+    async fn sweep_removes_only_what_is_due() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(open(dir.path()));
+        super::super::conformance::sweep_removes_only_what_is_due(store).await;
+    }
+
+    #[tokio::test]
+    async fn recent_entries_are_swept_after_the_window() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(open(dir.path()));
+        super::super::conformance::recent_entries_are_swept_after_the_window(store).await;
+    }
 
     #[test]
     fn a_store_from_a_newer_version_is_refused() {

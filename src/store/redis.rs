@@ -1,0 +1,626 @@
+//! The Redis backend, for several stateless nodes over one Redis (or Valkey, or a managed
+//! Redis).
+//!
+//! Keys (prefix `storage.redis_prefix`, `{...}` a Redis Cluster hash tag):
+//! - `P{<metadata id>}:m` the receipt, `:s` the secret, `:g` its wrong-passphrase counters;
+//!   one hash tag, so reveal and burn are one Lua script over keys in one slot.
+//! - `Pp:<secret id>` -> metadata id, the pointer a secret link follows.
+//! - `Pc:<email>` accounts; `Pr:<customer id>` a sorted set of recent entries by time.
+//! - `P{outbox}:items` (hash) and `P{outbox}:due` (sorted set by next attempt).
+//!
+//! Every record carries a Redis TTL (`EXAT` its expiry), so Redis expires records itself; reads
+//! still check `expires_at`, so expiry never waits for Redis either.
+//!
+//! Reveal and burn are a single script that succeeds only if the secret still exists and the
+//! receipt is unchanged since it was read: of racing callers on any number of nodes, exactly one
+//! takes the secret. A lost reply is never retried (the secret may be gone: the safe side).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::{
+    CustomerRecord, Delivery, GuessRules, Guesses, MetadataRecord, NewSecret, OutboxRecord,
+    SecretRecord, Store, StoreError, StoredState, SweepReport,
+};
+use crate::crypto::{RecordId, Sealed};
+use crate::domain::RECENT_WINDOW;
+
+/// Seconds a claimed outbox mail is hidden from other nodes while one sends it.
+const OUTBOX_LEASE: u64 = 120;
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Backend(format!("redis: {e}"))
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Removes the secret and rewrites the receipt, if the secret exists and the receipt is as
+/// read. 1: done; 0: no secret; -1: the receipt changed meanwhile (read again).
+const TAKE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
+return 1
+";
+
+/// Compare-and-swap of one value, keeping its TTL. 1: swapped; 0: it changed or is gone.
+const SWAP: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+";
+
+/// Writes new guess counters if the secret exists and the counters are as read ('' = none).
+/// 1: written; 0: no secret; -1: changed meanwhile.
+const GUESS: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('GET', KEYS[2])
+if current == false then current = '' end
+if current ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[2], ARGV[2], 'EXAT', ARGV[3])
+return 1
+";
+
+/// Claims due outbox mail for this node (pushes its next attempt out by a lease) and returns
+/// `id, record, id, record, ...`.
+const CLAIM: &str = r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local record = redis.call('HGET', KEYS[2], id)
+  if record then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    table.insert(out, id)
+    table.insert(out, record)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+";
+
+/// Redis-backed [`Store`].
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    take: Script,
+    swap: Script,
+    guess: Script,
+    claim: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://`, `rediss://`, with password and database number).
+    /// `timeout` bounds connecting and every command, so a dead Redis answers quickly.
+    pub async fn open(url: &str, prefix: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Backend(format!("storage.redis_url: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            take: Script::new(TAKE),
+            swap: Script::new(SWAP),
+            guess: Script::new(GUESS),
+            claim: Script::new(CLAIM),
+        })
+    }
+
+    fn entry_key(&self, metadata_id: &[u8], part: &str) -> String {
+        format!("{}{{{}}}:{part}", self.prefix, hex::encode(metadata_id))
+    }
+
+    fn pointer_key(&self, secret_id: &[u8]) -> String {
+        format!("{}p:{}", self.prefix, hex::encode(secret_id))
+    }
+
+    fn customer_key(&self, email: &str) -> String {
+        format!("{}c:{email}", self.prefix)
+    }
+
+    fn recent_key(&self, customer_id: &[u8]) -> String {
+        format!("{}r:{}", self.prefix, hex::encode(customer_id))
+    }
+
+    fn outbox_keys(&self) -> (String, String) {
+        (
+            format!("{}{{outbox}}:due", self.prefix),
+            format!("{}{{outbox}}:items", self.prefix),
+        )
+    }
+
+    async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        let bytes: Option<Vec<u8>> = self.conn.clone().get(key).await?;
+        bytes.map(|b| decode(&b)).transpose()
+    }
+
+    async fn pointer(&self, secret_id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.conn.clone().get(self.pointer_key(secret_id)).await?)
+    }
+
+    /// Rewrites the receipt with `change` and removes the secret in one script, retrying when
+    /// the receipt changed between read and write. `None` if there was nothing to take.
+    async fn take_with(
+        &self,
+        metadata_id: &[u8],
+        change: impl Fn(&mut MetadataRecord) -> bool,
+    ) -> Result<Option<MetadataRecord>, StoreError> {
+        let (s, m, g) = (
+            self.entry_key(metadata_id, "s"),
+            self.entry_key(metadata_id, "m"),
+            self.entry_key(metadata_id, "g"),
+        );
+        loop {
+            let old: Option<Vec<u8>> = self.conn.clone().get(&m).await?;
+            let Some(old) = old else {
+                return Ok(None);
+            };
+            let mut record: MetadataRecord = decode(&old)?;
+            if !change(&mut record) {
+                return Ok(None);
+            }
+            let new = encode(&record)?;
+            let outcome: i64 = self
+                .take
+                .key(&s)
+                .key(&m)
+                .key(&g)
+                .arg(&old)
+                .arg(&new)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            match outcome {
+                1 => return Ok(Some(record)),
+                0 => return Ok(None),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Compare-and-swap loop on a receipt. `None` if it is gone or `change` declined.
+    async fn update_metadata(
+        &self,
+        metadata_id: &[u8],
+        change: impl Fn(&mut MetadataRecord) -> bool,
+    ) -> Result<bool, StoreError> {
+        let key = self.entry_key(metadata_id, "m");
+        loop {
+            let old: Option<Vec<u8>> = self.conn.clone().get(&key).await?;
+            let Some(old) = old else {
+                return Ok(false);
+            };
+            let mut record: MetadataRecord = decode(&old)?;
+            if !change(&mut record) {
+                return Ok(false);
+            }
+            let swapped: i64 = self
+                .swap
+                .key(&key)
+                .arg(&old)
+                .arg(encode(&record)?)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            if swapped == 1 {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
+        let mid = &new.metadata_id;
+        let mut pipe = redis::pipe();
+        // In order, the pointer last: a link never leads to a missing record, and a partial
+        // create (unacknowledged, its keys unknown to anyone) expires by its TTLs.
+        pipe.cmd("SET")
+            .arg(self.entry_key(mid, "m"))
+            .arg(encode(&new.metadata)?)
+            .arg("EXAT")
+            .arg(new.metadata.expires_at)
+            .ignore();
+        pipe.cmd("SET")
+            .arg(self.entry_key(mid, "s"))
+            .arg(encode(&new.secret)?)
+            .arg("EXAT")
+            .arg(new.secret.expires_at)
+            .ignore();
+        if let Some(recent) = &new.recent {
+            let key = self.recent_key(&recent.customer_id);
+            // Members must be unique: the metadata id in front of the sealed entry.
+            let mut member = mid.to_vec();
+            member.extend_from_slice(&encode(&recent.sealed)?);
+            pipe.zadd(&key, member, recent.created).ignore();
+            pipe.zrembyscore(
+                &key,
+                "-inf",
+                recent.created.saturating_sub(RECENT_WINDOW) as f64,
+            )
+            .ignore();
+            pipe.expire_at(&key, (recent.created + RECENT_WINDOW) as i64)
+                .ignore();
+        }
+        if let Some((id, mail)) = &new.mail {
+            let (due, items) = self.outbox_keys();
+            pipe.hset(&items, id.as_slice(), encode(mail)?).ignore();
+            pipe.zadd(&due, id.as_slice(), mail.next_attempt).ignore();
+        }
+        pipe.cmd("SET")
+            .arg(self.pointer_key(&new.secret_id))
+            .arg(mid.as_slice())
+            .arg("EXAT")
+            .arg(new.secret.expires_at)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
+        let Some(mid) = self.pointer(id).await? else {
+            return Ok(None);
+        };
+        let secret: Option<SecretRecord> = self.get(&self.entry_key(&mid, "s")).await?;
+        Ok(secret.filter(|s| s.expires_at > now))
+    }
+
+    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
+        let Some(mid) = self.pointer(id).await? else {
+            return Ok(false);
+        };
+        let secret: Option<SecretRecord> = self.get(&self.entry_key(&mid, "s")).await?;
+        if !secret.is_some_and(|s| s.expires_at > now) {
+            return Ok(false);
+        }
+        let taken = self
+            .take_with(&mid, |m| {
+                m.state = StoredState::Received;
+                m.received = Some(now);
+                m.updated = now;
+                true
+            })
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    async fn metadata(
+        &self,
+        id: &RecordId,
+        now: u64,
+    ) -> Result<Option<MetadataRecord>, StoreError> {
+        let record: Option<MetadataRecord> = self.get(&self.entry_key(id, "m")).await?;
+        Ok(record.filter(|m| m.expires_at > now))
+    }
+
+    async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
+        self.update_metadata(id, |m| m.generated.take().is_some())
+            .await
+    }
+
+    async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError> {
+        self.take_with(id, |m| {
+            if m.state != StoredState::New || m.secret_expires_at <= now {
+                return false;
+            }
+            m.state = StoredState::Burned;
+            m.updated = now;
+            true
+        })
+        .await
+    }
+
+    async fn sweep_expired(&self, _now: u64) -> Result<SweepReport, StoreError> {
+        // Every key carries its own TTL: Redis expires records itself.
+        Ok(SweepReport::default())
+    }
+
+    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+        let added: bool = self
+            .conn
+            .clone()
+            .set_nx(self.customer_key(&customer.email), encode(customer)?)
+            .await?;
+        Ok(added)
+    }
+
+    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+        let replaced: Option<String> = redis::cmd("SET")
+            .arg(self.customer_key(&customer.email))
+            .arg(encode(customer)?)
+            .arg("XX")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(replaced.is_some())
+    }
+
+    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError> {
+        self.get(&self.customer_key(email)).await
+    }
+
+    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}c:*", self.prefix);
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await?;
+            keys.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let mut customers = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(c) = self.get::<CustomerRecord>(&key).await? {
+                customers.push(c);
+            }
+        }
+        customers.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(customers)
+    }
+
+    async fn remove_customer(
+        &self,
+        email: &str,
+        customer_id: &RecordId,
+    ) -> Result<bool, StoreError> {
+        let removed: i64 = self.conn.clone().del(self.customer_key(email)).await?;
+        self.clear_recent(customer_id).await?;
+        Ok(removed > 0)
+    }
+
+    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError> {
+        let _: i64 = self.conn.clone().del(self.recent_key(customer_id)).await?;
+        Ok(())
+    }
+
+    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError> {
+        let members: Vec<Vec<u8>> = self
+            .conn
+            .clone()
+            .zrevrangebyscore(self.recent_key(customer_id), "+inf", since as f64)
+            .await?;
+        members
+            .iter()
+            .map(|m| decode(m.get(32..).unwrap_or_default()))
+            .collect()
+    }
+
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
+        let Some(mid) = self.pointer(secret_id).await? else {
+            return Ok(false);
+        };
+        let guesses: Option<Guesses> = self.get(&self.entry_key(&mid, "g")).await?;
+        Ok(guesses.is_some_and(|g| g.locked(now)))
+    }
+
+    async fn record_passphrase_failure(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<bool, StoreError> {
+        let Some(mid) = self.pointer(secret_id).await? else {
+            return Ok(false);
+        };
+        let (s, g) = (self.entry_key(&mid, "s"), self.entry_key(&mid, "g"));
+        let Some(secret) = self.get::<SecretRecord>(&s).await? else {
+            return Ok(false);
+        };
+        loop {
+            let old: Option<Vec<u8>> = self.conn.clone().get(&g).await?;
+            let mut guesses: Guesses = match &old {
+                Some(bytes) => decode(bytes)?,
+                None => Guesses::default(),
+            };
+            let locked = guesses.fail(ip_tag, now, rules);
+            let outcome: i64 = self
+                .guess
+                .key(&s)
+                .key(&g)
+                .arg(old.unwrap_or_default())
+                .arg(encode(&guesses)?)
+                .arg(secret.expires_at)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            match outcome {
+                1 => return Ok(locked),
+                0 => return Ok(false),
+                _ => continue,
+            }
+        }
+    }
+
+    async fn due_mail(
+        &self,
+        now: u64,
+        limit: usize,
+    ) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError> {
+        let (due, items) = self.outbox_keys();
+        let claimed: Vec<Vec<u8>> = self
+            .claim
+            .key(&due)
+            .key(&items)
+            .arg(now)
+            .arg(limit)
+            .arg(now + OUTBOX_LEASE)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        claimed
+            .chunks(2)
+            .map(|pair| {
+                let id = RecordId::try_from(pair[0].as_slice())
+                    .map_err(|_| StoreError::Corrupt("outbox id".into()))?;
+                Ok((id, decode(pair.get(1).map_or(&[][..], Vec::as_slice))?))
+            })
+            .collect()
+    }
+
+    async fn retry_mail(
+        &self,
+        id: &RecordId,
+        mail: &OutboxRecord,
+        delivery: Delivery,
+    ) -> Result<(), StoreError> {
+        let (due, items) = self.outbox_keys();
+        let () = redis::pipe()
+            .hset(&items, id.as_slice(), encode(mail)?)
+            .ignore()
+            .zadd(&due, id.as_slice(), mail.next_attempt)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await?;
+        self.update_metadata(&mail.metadata_id, |m| {
+            m.delivery = Some(delivery.clone());
+            true
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn finish_mail(
+        &self,
+        id: &RecordId,
+        metadata_id: &RecordId,
+        delivery: Delivery,
+    ) -> Result<(), StoreError> {
+        self.update_metadata(metadata_id, |m| {
+            m.delivery = Some(delivery.clone());
+            true
+        })
+        .await?;
+        let (due, items) = self.outbox_keys();
+        let () = redis::pipe()
+            .hdel(&items, id.as_slice())
+            .ignore()
+            .zrem(&due, id.as_slice())
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        // Durability is Redis's own (appendonly/appendfsync): nothing is buffered here.
+        Ok(())
+    }
+}
+
+/// A redis-server for tests: `ONETIME_TEST_REDIS_URL` when `scripts/test` started one, else one
+/// started here on a free loopback port, which stops when the test process is gone.
+#[cfg(test)]
+pub mod test_server {
+    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    /// The URL of a running test Redis.
+    pub fn url() -> String {
+        static URL: OnceLock<String> = OnceLock::new();
+        URL.get_or_init(|| {
+            if let Ok(url) = std::env::var("ONETIME_TEST_REDIS_URL") {
+                return url;
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            // The watcher loop stops redis-server once this test process has exited.
+            let script = format!(
+                "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
+                 >/dev/null 2>&1 & r=$!; while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
+                 kill $r",
+                parent = std::process::id()
+            );
+            let mut watcher = Command::new("sh")
+                .args(["-c", &script])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("redis-server (apt-get install redis-server, or run scripts/test)");
+            std::thread::spawn(move || watcher.wait());
+            for _ in 0..200 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            format!("redis://127.0.0.1:{port}")
+        })
+        .clone()
+    }
+
+    /// A key prefix no other test uses.
+    pub fn prefix() -> String {
+        format!("onetime-test-{}:", crate::crypto::generate_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open() -> RedisStore {
+        RedisStore::open(
+            &test_server::url(),
+            &test_server::prefix(),
+            Duration::from_secs(2),
+        )
+        .await
+        .expect("redis store")
+    }
+
+    crate::conformance_suite!(|_dir: std::path::PathBuf| open());
+
+    #[tokio::test]
+    async fn a_dead_redis_answers_quickly_with_an_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let started = std::time::Instant::now();
+        let result = RedisStore::open(
+            &format!("redis://127.0.0.1:{port}"),
+            "x:",
+            Duration::from_millis(500),
+        )
+        .await;
+        assert!(result.is_err());
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
