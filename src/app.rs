@@ -18,6 +18,7 @@ use crate::http::params::BodyLimit;
 use crate::http::ratelimit::RateLimits;
 use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::service::Service;
+use crate::store::redis::RedisStore;
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
 use crate::{admin, http, sweeper};
@@ -49,34 +50,41 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     store: Arc<dyn Store>,
-    sweeper: tokio::task::JoinHandle<()>,
+    sweeper: Option<tokio::task::JoinHandle<()>>,
     admin: tokio::task::JoinHandle<()>,
     admin_socket: std::path::PathBuf,
     outbox: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Opens the configured store.
-pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
-    let storage = &settings.storage;
-    if storage.backend != "sled" {
-        return Err(StartError::Unsupported(format!(
-            "storage.backend = \"{}\" is not available in this build; use \"sled\"",
-            storage.backend
-        )));
-    }
-    let dir = &storage.path;
+/// Creates `storage.path` (server key, admin socket, sled files) with owner-only access.
+fn prepare_data_dir(settings: &Settings) -> Result<(), StartError> {
+    let dir = &settings.storage.path;
     fs::create_dir_all(dir).map_err(|source| StartError::Io {
         what: format!("creating storage.path {}", dir.display()),
         source,
     })?;
     // The directory holds the server key and sealed records: owner only.
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|source| {
-        StartError::Io {
-            what: format!("restricting permissions of {}", dir.display()),
-            source,
-        }
-    })?;
-    let store = SledStore::open(dir, storage.sync, storage.cache_mb << 20)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|source| StartError::Io {
+        what: format!("restricting permissions of {}", dir.display()),
+        source,
+    })
+}
+
+/// Opens the configured store.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    let storage = &settings.storage;
+    prepare_data_dir(settings)?;
+    if storage.backend == "redis" {
+        let timeout = Duration::from_millis(storage.redis_timeout_ms);
+        let store = RedisStore::open(&storage.redis_url.0, &storage.redis_prefix, timeout)
+            .await
+            .map_err(|e| {
+                // The URL may hold a password: never echo it.
+                StartError::Unsupported(format!("cannot use storage.redis_url: {e}"))
+            })?;
+        return Ok(Arc::new(store));
+    }
+    let store = SledStore::open(&storage.path, storage.sync, storage.cache_mb << 20)?;
     Ok(Arc::new(store))
 }
 
@@ -100,8 +108,10 @@ pub fn accounts(settings: &Settings, store: Arc<dyn Store>, sealer: Arc<Sealer>)
 }
 
 /// Opens the store and the server key for a command run without the server.
-pub fn open_offline(settings: &Settings) -> Result<(Arc<dyn Store>, Arc<Sealer>), StartError> {
-    let store = open_store(settings).map_err(|e| match e {
+pub async fn open_offline(
+    settings: &Settings,
+) -> Result<(Arc<dyn Store>, Arc<Sealer>), StartError> {
+    let store = open_store(settings).await.map_err(|e| match e {
         StartError::Store(StoreError::Backend(msg)) if msg.contains("lock") => {
             StartError::Unsupported(format!(
                 "the store at {} is in use by a running server, but its admin socket {} does not answer",
@@ -117,8 +127,15 @@ pub fn open_offline(settings: &Settings) -> Result<(Arc<dyn Store>, Arc<Sealer>)
 impl Application {
     /// Opens the store, binds the listener and builds the server.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let store = open_store(&settings)?;
+        let store = open_store(&settings).await?;
         let sealer = Arc::new(Sealer::new(server_key(&settings)?));
+        if settings.storage.backend == "redis" && settings.server.secret.is_none() {
+            tracing::warn!(
+                "storage.backend = \"redis\" without server.secret: this node uses its own key \
+                 file, so other nodes cannot read its secrets; give every node the same \
+                 server.secret"
+            );
+        }
         let c = &settings.crypto;
         if !KdfParams::meets_asvs(c.scrypt_log_n, c.scrypt_r, c.scrypt_p) {
             tracing::warn!(
@@ -146,7 +163,7 @@ impl Application {
             &settings,
         ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer));
-        let limits = web::Data::new(RateLimits::new(&settings));
+        let limits = web::Data::new(RateLimits::new(&settings, Arc::clone(&store)));
         let limit = BodyLimit::for_secret(settings.largest_secret());
         let admin_socket = admin::socket_path(&settings);
         let admin =
@@ -167,12 +184,14 @@ impl Application {
             what: "reading the bound address".into(),
             source,
         })?;
+        let health_store = Arc::clone(&store);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(service.clone())
                 .app_data(accounts.clone())
                 .app_data(limits.clone())
                 .app_data(limit)
+                .app_data(web::Data::from(Arc::clone(&health_store)))
                 .wrap(http::security_headers(https))
                 .wrap(from_fn(http::access_log))
                 .configure(http::configure)
@@ -189,10 +208,13 @@ impl Application {
                 source,
             })?
             .run();
-        let sweeper = sweeper::spawn(
-            Arc::clone(&store),
-            Duration::from_secs(settings.storage.sweep_interval),
-        );
+        // Redis expires records itself; sled needs its space reclaimed.
+        let sweeper = (settings.storage.backend == "sled").then(|| {
+            sweeper::spawn(
+                Arc::clone(&store),
+                Duration::from_secs(settings.storage.sweep_interval),
+            )
+        });
         tracing::info!(
             address = %addr,
             store = %settings.storage.path.display(),
@@ -228,7 +250,8 @@ impl Application {
         let served = self.server.await;
         // Stop the background tasks and wait until they are gone: each holds the store, and
         // sled's directory lock is only released once the last holder drops it.
-        let mut tasks = vec![self.sweeper, self.admin];
+        let mut tasks = vec![self.admin];
+        tasks.extend(self.sweeper);
         tasks.extend(self.outbox);
         for task in &tasks {
             task.abort();

@@ -125,6 +125,10 @@ pub struct StorageSettings {
     pub path: PathBuf,
     /// Redis URL for the Redis backend.
     pub redis_url: Redacted,
+    /// Prefix of every Redis key.
+    pub redis_prefix: String,
+    /// Milliseconds a Redis connect or command may take.
+    pub redis_timeout_ms: u64,
     /// Flush before acknowledging a write.
     pub sync: bool,
     /// Seconds between sweeps of expired records.
@@ -283,6 +287,9 @@ impl Settings {
         }
         if !matches!(self.storage.backend.as_str(), "sled" | "redis") {
             return Err(invalid("storage.backend", "want \"sled\" or \"redis\""));
+        }
+        if self.storage.redis_timeout_ms == 0 {
+            return Err(invalid("storage.redis_timeout_ms", "must be at least 1"));
         }
         if self.storage.sweep_interval == 0 {
             return Err(invalid("storage.sweep_interval", "must be at least 1"));

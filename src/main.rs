@@ -119,7 +119,7 @@ async fn account(settings: &Settings, command: AccountCommand) -> anyhow::Result
     let response = match admin::request(&admin::socket_path(settings), &request).await? {
         Some(response) => response,
         None => {
-            let (store, sealer) = app::open_offline(settings)?;
+            let (store, sealer) = app::open_offline(settings).await?;
             let accounts = app::accounts(settings, std::sync::Arc::clone(&store), sealer);
             let response = admin::execute(&accounts, request.clone()).await;
             store.flush().await?;
@@ -163,7 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sweep => {
             let _log = init_logging(&settings);
-            let store = app::open_store(&settings)?;
+            let store = app::open_store(&settings).await?;
             onetime::sweeper::sweep_once(store.as_ref()).await;
             store.flush().await?;
         }

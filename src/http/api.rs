@@ -12,6 +12,7 @@ use crate::accounts::Accounts;
 use crate::domain::unix_now;
 use crate::domain::Caller;
 use crate::service::{CreateRequest, Service};
+use crate::store::Store;
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
 const RECEIPT_PREFIXES: [&str; 3] = ["private", "metadata", "receipt"];
@@ -79,7 +80,7 @@ async fn caller(req: &HttpRequest, accounts: &Accounts) -> Result<Caller, ApiErr
 }
 
 /// Spends one `action` from the client's budget; accounts are exempt.
-fn spend(
+async fn spend(
     req: &HttpRequest,
     limits: &RateLimits,
     caller: &Caller,
@@ -87,7 +88,11 @@ fn spend(
 ) -> Result<(), ApiError> {
     match caller {
         Caller::Customer { .. } => Ok(()),
-        Caller::Anonymous => limits.spend(action, limits.client_ip(req), unix_now()),
+        Caller::Anonymous => {
+            limits
+                .spend(action, limits.client_ip(req), unix_now())
+                .await
+        }
     }
 }
 
@@ -99,8 +104,16 @@ fn nominal() -> HttpResponse {
     ok_json(&json!({ "status": "nominal", "locale": "en" }))
 }
 
-async fn status(req: HttpRequest, accounts: web::Data<Accounts>) -> Result<HttpResponse, ApiError> {
+/// `nominal` while the store answers, `offline` while it does not (Redis down).
+async fn status(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    store: web::Data<dyn Store>,
+) -> Result<HttpResponse, ApiError> {
     caller(&req, &accounts).await?;
+    if store.ping().await.is_err() {
+        return Ok(ok_json(&json!({ "status": "offline", "locale": "en" })));
+    }
     Ok(nominal())
 }
 
@@ -158,7 +171,7 @@ async fn create(
     generated: bool,
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req, &accounts).await?;
-    spend(&req, &limits, &caller, Action::Create)?;
+    spend(&req, &limits, &caller, Action::Create).await?;
     let request = create_request(&params);
     let receipt = if generated {
         service.generate(&caller, request, unix_now()).await?
@@ -175,7 +188,7 @@ async fn reveal(
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req, &accounts).await?;
-    spend(&req, &limits, &caller, Action::Reveal)?;
+    spend(&req, &limits, &caller, Action::Reveal).await?;
     let passphrase = params.sensitive("passphrase");
     let revealed = service
         .reveal(

@@ -18,9 +18,22 @@ pub mod ratelimit;
 pub const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
                        frame-ancestors 'none'; form-action 'self'";
 
-/// Registers every route: the v1 API, and JSON 404s for everything else.
+/// Registers every route: the v1 API, `/health`, and JSON 404s for everything else.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(api::configure);
+    cfg.route("/health", web::get().to(health))
+        .configure(api::configure);
+}
+
+/// For load balancers and monitors: 200 while the store answers, 503 while it does not.
+async fn health(store: web::Data<dyn crate::store::Store>) -> actix_web::HttpResponse {
+    match store.ping().await {
+        Ok(()) => actix_web::HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: store unreachable");
+            actix_web::HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable" }))
+        }
+    }
 }
 
 /// Headers every response carries unless a handler set its own.

@@ -1,16 +1,17 @@
 //! Per-IP rate limits for anonymous callers, and working out who the client is.
 //!
-//! Counters live in memory: they guard capacity, not secrets (the passphrase lockout, which
-//! does guard secrets, lives in the store). A restart resets them.
+//! The counters live in the store: in memory for sled (one process; they guard capacity, not
+//! secrets, and reset on restart), in Redis for several nodes, so a limit holds across them.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use actix_web::HttpRequest;
 
 use super::error::ApiError;
 use crate::config::Settings;
+use crate::service::ServiceError;
+use crate::store::Store;
 
 /// What a request spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,28 +22,24 @@ pub enum Action {
     Reveal,
 }
 
-/// Fixed-window counters per (action, client address).
-#[derive(Debug)]
+/// Fixed-window budgets per (action, client address).
 pub struct RateLimits {
+    store: Arc<dyn Store>,
     trust_proxy: bool,
     create: u32,
     reveal: u32,
     window: u64,
-    counts: Mutex<HashMap<(Action, IpAddr), (u64, u32)>>,
 }
 
-/// Counters kept before stale windows are dropped; bounds memory under address floods.
-const MAX_TRACKED: usize = 100_000;
-
 impl RateLimits {
-    /// Limits from `[limits]` and `server.trust_proxy`.
-    pub fn new(settings: &Settings) -> Self {
+    /// Limits from `[limits]` and `server.trust_proxy`, counted in `store`.
+    pub fn new(settings: &Settings, store: Arc<dyn Store>) -> Self {
         Self {
+            store,
             trust_proxy: settings.server.trust_proxy,
             create: settings.limits.create_per_ip,
             reveal: settings.limits.reveal_per_ip,
             window: settings.limits.window,
-            counts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -62,25 +59,19 @@ impl RateLimits {
     }
 
     /// Spends one `action` for `ip` at `now`, or refuses when the window's budget is gone.
-    pub fn spend(&self, action: Action, ip: IpAddr, now: u64) -> Result<(), ApiError> {
-        let limit = match action {
-            Action::Create => self.create,
-            Action::Reveal => self.reveal,
+    pub async fn spend(&self, action: Action, ip: IpAddr, now: u64) -> Result<(), ApiError> {
+        let (limit, name) = match action {
+            Action::Create => (self.create, "create"),
+            Action::Reveal => (self.reveal, "reveal"),
         };
-        let window_start = now - now % self.window;
-        let mut counts = self.counts.lock().map_err(|_| ApiError::Unexpected)?;
-        if counts.len() >= MAX_TRACKED {
-            counts.retain(|_, (start, _)| *start == window_start);
-        }
-        let (start, used) = counts.entry((action, ip)).or_insert((window_start, 0));
-        if *start != window_start {
-            *start = window_start;
-            *used = 0;
-        }
-        if *used >= limit {
+        let used = self
+            .store
+            .hit(&format!("{name}:{ip}"), self.window, now)
+            .await
+            .map_err(|e| ApiError::from_service(ServiceError::Storage(e), ""))?;
+        if used > u64::from(limit) {
             return Err(ApiError::RateLimited);
         }
-        *used += 1;
         Ok(())
     }
 }

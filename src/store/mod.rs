@@ -332,6 +332,14 @@ pub trait Store: Send + Sync + 'static {
         delivery: Delivery,
     ) -> Result<(), StoreError>;
 
+    /// Counts one hit on `bucket` in the fixed window of `window` seconds containing `now`,
+    /// and returns the hits so far in that window. Rate limits use it; on Redis the count is
+    /// shared by every node.
+    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError>;
+
+    /// Whether the backend answers (for `/health` and `/api/v1/status`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
 }

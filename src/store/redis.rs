@@ -92,6 +92,13 @@ end
 return out
 ";
 
+/// Counts a hit in a fixed window: the counter expires with its window.
+const HIT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+";
+
 /// Redis-backed [`Store`].
 #[derive(Clone)]
 pub struct RedisStore {
@@ -101,6 +108,7 @@ pub struct RedisStore {
     swap: Script,
     guess: Script,
     claim: Script,
+    hit: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -130,6 +138,7 @@ impl RedisStore {
             swap: Script::new(SWAP),
             guess: Script::new(GUESS),
             claim: Script::new(CLAIM),
+            hit: Script::new(HIT),
         })
     }
 
@@ -531,6 +540,24 @@ impl Store for RedisStore {
             .ignore()
             .zrem(&due, id.as_slice())
             .ignore()
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError> {
+        let start = now - now % window.max(1);
+        let key = format!("{}l:{bucket}:{start}", self.prefix);
+        Ok(self
+            .hit
+            .key(key)
+            .arg(window.max(1))
+            .invoke_async(&mut self.conn.clone())
+            .await?)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())

@@ -105,6 +105,9 @@ pub struct SledStore {
     customers: Tree,
     recent: Tree,
     outbox: Tree,
+    /// Rate-limit counters: `(bucket, window start) -> hits`. In memory: one process, and
+    /// they guard capacity, not secrets.
+    hits: std::sync::Mutex<std::collections::HashMap<(String, u64), u64>>,
     /// Present when `storage.sync` is on.
     flusher: Option<Flusher>,
     path: PathBuf,
@@ -127,6 +130,7 @@ impl SledStore {
             customers: db.open_tree("customers")?,
             recent: db.open_tree("recent")?,
             outbox: db.open_tree("outbox")?,
+            hits: std::sync::Mutex::default(),
             flusher: sync.then(|| Flusher::start(db.clone())),
             db,
             path: path.to_owned(),
@@ -554,6 +558,25 @@ impl Store for SledStore {
         self.set_delivery(metadata_id, &delivery)?;
         self.outbox.remove(id)?;
         self.durable().await
+    }
+
+    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError> {
+        let start = now - now % window.max(1);
+        let mut hits = self
+            .hits
+            .lock()
+            .map_err(|_| StoreError::Backend("rate-limit counters poisoned".into()))?;
+        // Bounded memory under address floods: windows that ended are dropped.
+        if hits.len() >= 100_000 {
+            hits.retain(|(_, s), _| *s == start);
+        }
+        let n = hits.entry((bucket.to_owned(), start)).or_insert(0);
+        *n += 1;
+        Ok(*n)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
