@@ -88,6 +88,29 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartErro
     Ok(Arc::new(store))
 }
 
+/// Opens the store a `onetime migrate` endpoint names: `sled:PATH` or a `redis://` or
+/// `rediss://` URL (with `storage.redis_prefix` and `storage.redis_timeout_ms`).
+pub async fn open_named_store(
+    settings: &Settings,
+    spec: &str,
+) -> Result<Arc<dyn Store>, StartError> {
+    if let Some(path) = spec.strip_prefix("sled:") {
+        let path = std::path::Path::new(path);
+        let store = SledStore::open(path, true, settings.storage.cache_mb << 20)?;
+        return Ok(Arc::new(store));
+    }
+    if spec.starts_with("redis://") || spec.starts_with("rediss://") {
+        let timeout = Duration::from_millis(settings.storage.redis_timeout_ms);
+        let store = RedisStore::open(spec, &settings.storage.redis_prefix, timeout)
+            .await
+            .map_err(|e| StartError::Unsupported(format!("cannot use the Redis store: {e}")))?;
+        return Ok(Arc::new(store));
+    }
+    Err(StartError::Unsupported(
+        "a store is `sled:PATH`, `redis://...` or `rediss://...`".into(),
+    ))
+}
+
 /// The server key from `server.secret`, or `<storage.path>/server.key` (created if missing).
 pub fn server_key(settings: &Settings) -> Result<ServerKey, StartError> {
     if let Some(secret) = &settings.server.secret {

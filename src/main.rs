@@ -32,6 +32,17 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
+    /// Copy every live secret, receipt, account, recent entry and queued mail from one store
+    /// to another, expiry preserved: `--from sled:./data --to redis://host:6379` or back.
+    /// Run it with the servers stopped; the destination needs the same server key.
+    Migrate {
+        /// Source: `sled:PATH` or a redis:// URL.
+        #[arg(long)]
+        from: String,
+        /// Destination: `sled:PATH` or a redis:// URL.
+        #[arg(long)]
+        to: String,
+    },
     /// Email tools.
     Mail {
         #[command(subcommand)]
@@ -151,6 +162,39 @@ async fn account(settings: &Settings, command: AccountCommand) -> anyhow::Result
     Ok(())
 }
 
+/// `onetime migrate`: export everything live from one store, import it into the other.
+async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
+    use onetime::store::Exported;
+    let source = app::open_named_store(settings, from).await?;
+    let destination = app::open_named_store(settings, to).await?;
+    let records = source.export(onetime::domain::unix_now()).await?;
+    let (mut secrets, mut unread, mut accounts, mut recent, mut mails) = (0, 0, 0, 0, 0);
+    for record in &records {
+        destination.import(record).await?;
+        match record {
+            Exported::Secret { secret, .. } => {
+                secrets += 1;
+                unread += usize::from(secret.is_some());
+            }
+            Exported::Customer(_) => accounts += 1,
+            Exported::Recent(_) => recent += 1,
+            Exported::Mail(..) => mails += 1,
+        }
+    }
+    destination.flush().await?;
+    println!(
+        "copied {secrets} receipts ({unread} with unread secrets), {accounts} accounts, \
+         {recent} recent entries, {mails} queued mails"
+    );
+    if let Some(path) = from.strip_prefix("sled:") {
+        println!(
+            "the destination must use the same server key: set server.secret on every node to \
+             the hex of {path}/server.key (xxd -p -c 64 {path}/server.key)"
+        );
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), None)?;
     match cli.command.unwrap_or(Command::Serve) {
@@ -168,6 +212,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.flush().await?;
         }
         Command::Account { command } => account(&settings, command).await?,
+        Command::Migrate { from, to } => migrate(&settings, &from, &to).await?,
         Command::Mail {
             command: MailCommand::Test { address },
         } => {

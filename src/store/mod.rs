@@ -228,6 +228,30 @@ impl Guesses {
     }
 }
 
+/// One live record, as `onetime migrate` moves it between backends. Sealed parts travel as
+/// they are: nothing is opened, and the destination needs the same server key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // sealed payloads dwarf the size difference anyway
+pub enum Exported {
+    /// A receipt, with its secret and lockout counters while they exist.
+    Secret {
+        /// Id of the receipt.
+        metadata_id: RecordId,
+        /// The receipt.
+        metadata: MetadataRecord,
+        /// The secret, if not yet revealed, burned or expired.
+        secret: Option<SecretRecord>,
+        /// Wrong-passphrase counters.
+        guesses: Option<Guesses>,
+    },
+    /// An account.
+    Customer(CustomerRecord),
+    /// A recent-list entry.
+    Recent(RecentEntry),
+    /// A mail waiting in the outbox.
+    Mail(RecordId, OutboxRecord),
+}
+
 /// What a sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
@@ -339,6 +363,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the backend answers (for `/health` and `/api/v1/status`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Every live record at `now` (for `onetime migrate`).
+    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError>;
+
+    /// Writes one exported record, keeping its expiry.
+    async fn import(&self, record: &Exported) -> Result<(), StoreError>;
 
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;

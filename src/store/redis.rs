@@ -23,8 +23,8 @@ use redis::{AsyncCommands, Script};
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
-    CustomerRecord, Delivery, GuessRules, Guesses, MetadataRecord, NewSecret, OutboxRecord,
-    SecretRecord, Store, StoreError, StoredState, SweepReport,
+    CustomerRecord, Delivery, Exported, GuessRules, Guesses, MetadataRecord, NewSecret,
+    OutboxRecord, RecentEntry, SecretRecord, Store, StoreError, StoredState, SweepReport,
 };
 use crate::crypto::{RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
@@ -168,6 +168,28 @@ impl RedisStore {
     async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let bytes: Option<Vec<u8>> = self.conn.clone().get(key).await?;
         bytes.map(|b| decode(&b)).transpose()
+    }
+
+    /// Every key matching `pattern` (SCAN, so a large Redis is not blocked).
+    async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut keys = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await?;
+            keys.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                return Ok(keys);
+            }
+        }
     }
 
     async fn pointer(&self, secret_id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -374,27 +396,8 @@ impl Store for RedisStore {
     }
 
     async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
-        let mut conn = self.conn.clone();
-        let pattern = format!("{}c:*", self.prefix);
-        let mut keys = Vec::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut conn)
-                .await?;
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-        let mut customers = Vec::with_capacity(keys.len());
-        for key in keys {
+        let mut customers = Vec::new();
+        for key in self.scan(&format!("{}c:*", self.prefix)).await? {
             if let Some(c) = self.get::<CustomerRecord>(&key).await? {
                 customers.push(c);
             }
@@ -560,6 +563,137 @@ impl Store for RedisStore {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
             .await?;
+        Ok(())
+    }
+
+    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.scan(&format!("{}{{*}}:m", self.prefix)).await? {
+            let Some(metadata) = self.get::<MetadataRecord>(&key).await? else {
+                continue;
+            };
+            if metadata.expires_at <= now {
+                continue;
+            }
+            let tag = key
+                .strip_prefix(&format!("{}{{", self.prefix))
+                .and_then(|k| k.strip_suffix("}:m"))
+                .unwrap_or_default();
+            let metadata_id = hex::decode(tag)
+                .ok()
+                .and_then(|b| RecordId::try_from(b.as_slice()).ok())
+                .ok_or_else(|| StoreError::Corrupt("receipt key".into()))?;
+            let secret: Option<SecretRecord> = self.get(&self.entry_key(&metadata_id, "s")).await?;
+            out.push(Exported::Secret {
+                metadata_id,
+                secret: secret.filter(|s| s.expires_at > now),
+                guesses: self.get(&self.entry_key(&metadata_id, "g")).await?,
+                metadata,
+            });
+        }
+        for customer in self.customers().await? {
+            out.push(Exported::Customer(customer));
+        }
+        for key in self.scan(&format!("{}r:*", self.prefix)).await? {
+            let customer_id = key
+                .strip_prefix(&format!("{}r:", self.prefix))
+                .and_then(|h| hex::decode(h).ok())
+                .and_then(|b| RecordId::try_from(b.as_slice()).ok())
+                .ok_or_else(|| StoreError::Corrupt("recent key".into()))?;
+            let since = now.saturating_sub(RECENT_WINDOW);
+            let members: Vec<(Vec<u8>, f64)> = self
+                .conn
+                .clone()
+                .zrangebyscore_withscores(&key, since as f64, "+inf")
+                .await?;
+            for (member, score) in members {
+                out.push(Exported::Recent(RecentEntry {
+                    customer_id,
+                    created: score as u64,
+                    sealed: decode(member.get(32..).unwrap_or_default())?,
+                }));
+            }
+        }
+        let (_, items) = self.outbox_keys();
+        let mails: Vec<(Vec<u8>, Vec<u8>)> = self.conn.clone().hgetall(&items).await?;
+        for (id, bytes) in mails {
+            let id = RecordId::try_from(id.as_slice())
+                .map_err(|_| StoreError::Corrupt("outbox id".into()))?;
+            out.push(Exported::Mail(id, decode(&bytes)?));
+        }
+        Ok(out)
+    }
+
+    async fn import(&self, record: &Exported) -> Result<(), StoreError> {
+        match record {
+            Exported::Secret {
+                metadata_id,
+                metadata,
+                secret,
+                guesses,
+            } => {
+                let mut pipe = redis::pipe();
+                pipe.cmd("SET")
+                    .arg(self.entry_key(metadata_id, "m"))
+                    .arg(encode(metadata)?)
+                    .arg("EXAT")
+                    .arg(metadata.expires_at)
+                    .ignore();
+                if let Some(s) = secret {
+                    pipe.cmd("SET")
+                        .arg(self.entry_key(metadata_id, "s"))
+                        .arg(encode(s)?)
+                        .arg("EXAT")
+                        .arg(s.expires_at)
+                        .ignore();
+                    if let Some(g) = guesses {
+                        pipe.cmd("SET")
+                            .arg(self.entry_key(metadata_id, "g"))
+                            .arg(encode(g)?)
+                            .arg("EXAT")
+                            .arg(s.expires_at)
+                            .ignore();
+                    }
+                    pipe.cmd("SET")
+                        .arg(self.pointer_key(&metadata.secret_id))
+                        .arg(metadata_id.as_slice())
+                        .arg("EXAT")
+                        .arg(s.expires_at)
+                        .ignore();
+                }
+                let () = pipe.query_async(&mut self.conn.clone()).await?;
+            }
+            Exported::Customer(customer) => {
+                let () = self
+                    .conn
+                    .clone()
+                    .set(self.customer_key(&customer.email), encode(customer)?)
+                    .await?;
+            }
+            Exported::Recent(entry) => {
+                let key = self.recent_key(&entry.customer_id);
+                let mut member = crate::crypto::generate_key().into_bytes();
+                member.truncate(32);
+                member.extend_from_slice(&encode(&entry.sealed)?);
+                let () = redis::pipe()
+                    .zadd(&key, member, entry.created)
+                    .ignore()
+                    .expire_at(&key, (entry.created + RECENT_WINDOW) as i64)
+                    .ignore()
+                    .query_async(&mut self.conn.clone())
+                    .await?;
+            }
+            Exported::Mail(id, mail) => {
+                let (due, items) = self.outbox_keys();
+                let () = redis::pipe()
+                    .hset(&items, id.as_slice(), encode(mail)?)
+                    .ignore()
+                    .zadd(&due, id.as_slice(), mail.next_attempt)
+                    .ignore()
+                    .query_async(&mut self.conn.clone())
+                    .await?;
+            }
+        }
         Ok(())
     }
 

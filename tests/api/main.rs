@@ -12,5 +12,6 @@ mod headers;
 mod limits;
 mod mail;
 mod params;
+mod redis;
 mod reveal;
 mod share;

@@ -25,8 +25,9 @@ use sled::{Db, Tree};
 
 use self::flusher::Flusher;
 use super::{
-    CustomerRecord, Delivery, GuessRules, Guesses, MetadataRecord, NewSecret, OutboxRecord,
-    RecentEntry, SecretRecord, Store, StoreError, StoredState, SweepReport, SCHEMA_VERSION,
+    CustomerRecord, Delivery, Exported, GuessRules, Guesses, MetadataRecord, NewSecret,
+    OutboxRecord, RecentEntry, SecretRecord, Store, StoreError, StoredState, SweepReport,
+    SCHEMA_VERSION,
 };
 use crate::crypto::{RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
@@ -576,6 +577,99 @@ impl Store for SledStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.entries.iter() {
+            let (id, bytes) = item?;
+            let entry: Entry = decode(&bytes)?;
+            if entry.metadata.expires_at <= now {
+                continue;
+            }
+            out.push(Exported::Secret {
+                metadata_id: RecordId::try_from(id.as_ref())
+                    .map_err(|_| StoreError::Corrupt("entry id".into()))?,
+                secret: entry.secret.filter(|s| s.expires_at > now),
+                guesses: entry.guesses,
+                metadata: entry.metadata,
+            });
+        }
+        for customer in self.customers().await? {
+            out.push(Exported::Customer(customer));
+        }
+        for item in self.recent.iter() {
+            let (key, bytes) = item?;
+            let (customer_id, created) = (key.get(..32), key.get(32..40));
+            let (Some(customer_id), Some(created)) = (customer_id, created) else {
+                continue;
+            };
+            let created = u64::from_be_bytes(
+                created
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("recent key".into()))?,
+            );
+            if created + RECENT_WINDOW > now {
+                out.push(Exported::Recent(RecentEntry {
+                    customer_id: RecordId::try_from(customer_id)
+                        .map_err(|_| StoreError::Corrupt("recent key".into()))?,
+                    created,
+                    sealed: decode(&bytes)?,
+                }));
+            }
+        }
+        for (id, mail) in self.due_mail(u64::MAX, usize::MAX).await? {
+            out.push(Exported::Mail(id, mail));
+        }
+        Ok(out)
+    }
+
+    async fn import(&self, record: &Exported) -> Result<(), StoreError> {
+        match record {
+            Exported::Secret {
+                metadata_id,
+                metadata,
+                secret,
+                guesses,
+            } => {
+                self.expiry.insert(
+                    expiry_key(metadata.expires_at, KIND_METADATA, metadata_id),
+                    &[],
+                )?;
+                if let Some(s) = secret {
+                    self.expiry.insert(
+                        expiry_key(s.expires_at, KIND_SECRET, &metadata.secret_id),
+                        &[],
+                    )?;
+                }
+                let entry = Entry {
+                    metadata: metadata.clone(),
+                    secret: secret.clone(),
+                    guesses: guesses.clone(),
+                };
+                self.entries.insert(metadata_id, encode(&entry)?)?;
+                if secret.is_some() {
+                    self.secrets
+                        .insert(metadata.secret_id, metadata_id.as_slice())?;
+                }
+            }
+            Exported::Customer(customer) => {
+                self.customers
+                    .insert(customer.email.as_bytes(), encode(customer)?)?;
+            }
+            Exported::Recent(entry) => {
+                let key = recent_key(entry, self.db.generate_id()?);
+                self.expiry.insert(
+                    expiry_key(entry.created + RECENT_WINDOW, KIND_RECENT, &key),
+                    &[],
+                )?;
+                self.recent.insert(key, encode(&entry.sealed)?)?;
+            }
+            Exported::Mail(id, mail) => {
+                self.outbox.insert(id, encode(mail)?)?;
+            }
+        }
         Ok(())
     }
 

@@ -1,0 +1,343 @@
+//! Several nodes over one real Redis: exactly-once across nodes, shared limits, a Redis that
+//! dies and returns, and `onetime migrate` between sled and Redis.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+
+use crate::helpers::{add_account, basic, Answer, Process, RedisServer};
+
+const SECRET: &str = "5e3f0c8b7a6d4e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
+
+fn node_env<'a>(
+    url: &'a str,
+    prefix: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("ONETIME__STORAGE__BACKEND", "redis"),
+        ("ONETIME__STORAGE__REDIS_URL", url),
+        ("ONETIME__STORAGE__REDIS_PREFIX", prefix),
+        ("ONETIME__STORAGE__REDIS_TIMEOUT_MS", "500"),
+        ("ONETIME__SERVER__SECRET", SECRET),
+        ("ONETIME__SERVER__TRUST_PROXY", "true"),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+async fn post(base: &str, path: &str, form: &[(&str, &str)], ip: &str) -> Answer {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("x-forwarded-for", ip)
+        .form(form)
+        .send()
+        .await
+        .expect("send");
+    Answer::from(resp).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn secrets_reveal_exactly_once_across_racing_nodes_and_limits_are_shared() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let limits = [
+        ("ONETIME__LIMITS__CREATE_PER_IP", "4"),
+        ("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "2"),
+    ];
+    let env = node_env(&url, "race:", &limits);
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    let a = Process::start(&dir_a.path().join("data"), &env);
+    let b = Process::start(&dir_b.path().join("data"), &env);
+
+    for round in 0..3 {
+        let value = format!("cross-node {round}");
+        let body = post(&a.base, "/api/v1/share", &[("secret", &value)], "10.9.0.1")
+            .await
+            .ok();
+        let key = body["secret_key"].as_str().expect("key").to_owned();
+        let racers = (0..30).map(|i| {
+            let base = if i % 2 == 0 {
+                a.base.clone()
+            } else {
+                b.base.clone()
+            };
+            let path = format!("/api/v1/secret/{key}");
+            async move { post(&base, &path, &[], &format!("10.9.1.{i}")).await }
+        });
+        let answers = join_all(racers).await;
+        let winners: Vec<_> = answers
+            .iter()
+            .filter(|a| a.status.is_success())
+            .map(|a| a.json["value"].clone())
+            .collect();
+        assert_eq!(winners, vec![serde_json::json!(value)], "round {round}");
+        for loser in answers.iter().filter(|a| !a.status.is_success()) {
+            loser.assert_error(404, "Unknown secret");
+        }
+    }
+
+    // The per-address create limit (4) holds across nodes: 3 used above from 10.9.0.1.
+    post(&b.base, "/api/v1/share", &[("secret", "s")], "10.9.0.1")
+        .await
+        .ok();
+    post(&a.base, "/api/v1/share", &[("secret", "s")], "10.9.0.1")
+        .await
+        .assert_error(429, "Rate limit exceeded. Please try again later.");
+
+    // A passphrase lockout reached through two nodes holds on both.
+    let body = post(
+        &a.base,
+        "/api/v1/share",
+        &[("secret", "locked"), ("passphrase", "right one")],
+        "10.9.0.2",
+    )
+    .await
+    .ok();
+    let path = format!(
+        "/api/v1/secret/{}",
+        body["secret_key"].as_str().expect("key")
+    );
+    post(&a.base, &path, &[("passphrase", "wrong")], "10.9.0.3").await;
+    post(&b.base, &path, &[("passphrase", "wrong")], "10.9.0.3").await;
+    post(&a.base, &path, &[("passphrase", "right one")], "10.9.0.4")
+        .await
+        .assert_error(404, "Unknown secret");
+
+    // An account made with the CLI (straight to Redis) works on both nodes; a node that is
+    // killed loses nothing the other cannot serve.
+    let token = add_account(&dir_a.path().join("data"), "ops@example.com", None).await;
+    let auth = basic("ops@example.com", &token);
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{}/api/v1/share", a.base))
+        .header("authorization", &auth)
+        .form(&[("secret", "survives node a")])
+        .send()
+        .await
+        .expect("send");
+    let key = Answer::from(created).await.ok()["secret_key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    a.kill9();
+    let check = client
+        .get(format!("{}/api/v1/authcheck", b.base))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .expect("send");
+    Answer::from(check).await.ok();
+    let revealed = post(&b.base, &format!("/api/v1/secret/{key}"), &[], "10.9.0.5").await;
+    assert_eq!(revealed.ok()["value"], "survives node a");
+    b.kill9();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_redis_gets_quick_errors_and_the_node_recovers_when_it_returns() {
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let env = node_env(&url, "fault:", &[]);
+    let dir = tempfile::tempdir().expect("dir");
+    let node = Process::start(&dir.path().join("data"), &env);
+    let client = reqwest::Client::new();
+    post(
+        &node.base,
+        "/api/v1/share",
+        &[("secret", "before")],
+        "10.8.0.1",
+    )
+    .await
+    .ok();
+    let health = client
+        .get(format!("{}/health", node.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 200);
+
+    redis.kill();
+    let started = Instant::now();
+    let answer = post(
+        &node.base,
+        "/api/v1/share",
+        &[("secret", "during")],
+        "10.8.0.1",
+    )
+    .await;
+    answer.assert_error(503, "An unexpected error occurred :[");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let health = client
+        .get(format!("{}/health", node.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 503);
+    let status = client
+        .get(format!("{}/api/v1/status", node.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(Answer::from(status).await.ok()["status"], "offline");
+
+    redis.restart();
+    let mut recovered = false;
+    for _ in 0..60 {
+        let answer = post(
+            &node.base,
+            "/api/v1/share",
+            &[("secret", "after")],
+            "10.8.0.1",
+        )
+        .await;
+        if answer.status.is_success() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "the node did not recover: {}", node.logs());
+    let health = client
+        .get(format!("{}/health", node.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 200);
+    let logs = node.kill9();
+    assert!(!logs.contains("before") && !logs.contains("during"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let sled_dir = dir.path().join("data");
+    let sled_env = [("ONETIME__SERVER__SECRET", SECRET)];
+    let sled_node = Process::start(&sled_dir, &sled_env);
+    let mut keys = Vec::new();
+    for i in 0..5 {
+        let value = format!("migrating {i}");
+        let body = post(
+            &sled_node.base,
+            "/api/v1/share",
+            &[("secret", &value), ("ttl", "3600")],
+            "10.7.0.1",
+        )
+        .await
+        .ok();
+        keys.push((
+            value,
+            body["secret_key"].as_str().expect("key").to_owned(),
+            body["metadata_key"].as_str().expect("mkey").to_owned(),
+        ));
+    }
+    // One is read before the move: it must stay read.
+    post(
+        &sled_node.base,
+        &format!("/api/v1/secret/{}", keys[0].1),
+        &[],
+        "10.7.0.1",
+    )
+    .await
+    .ok();
+    let token = add_account(&sled_dir, "mover@example.com", None).await;
+    sled_node.kill9();
+
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let run = |args: Vec<String>| async move {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
+        command
+            .args(&args)
+            .env("ONETIME__STORAGE__REDIS_PREFIX", "moved:");
+        tokio::task::spawn_blocking(move || command.output().expect("migrate"))
+            .await
+            .expect("join")
+    };
+    let out = run(vec![
+        "migrate".into(),
+        "--from".into(),
+        format!("sled:{}", sled_dir.display()),
+        "--to".into(),
+        url.clone(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("copied 5 receipts (4 with unread secrets), 1 accounts"),
+        "{stdout}"
+    );
+
+    let env = node_env(&url, "moved:", &[]);
+    let redis_dir = tempfile::tempdir().expect("dir");
+    let node = Process::start(&redis_dir.path().join("data"), &env);
+    let client = reqwest::Client::new();
+    let receipt = client
+        .get(format!("{}/api/v1/receipt/{}", node.base, keys[0].2))
+        .send()
+        .await
+        .expect("send");
+    let receipt = Answer::from(receipt).await.ok();
+    assert_eq!(receipt["state"], "received");
+    let ttl = receipt["metadata_ttl"].as_u64().expect("ttl");
+    assert!(ttl > 7000 && ttl <= 7200, "expiry preserved: {ttl}");
+    let check = client
+        .get(format!("{}/api/v1/authcheck", node.base))
+        .header("authorization", basic("mover@example.com", &token))
+        .send()
+        .await
+        .expect("send");
+    Answer::from(check).await.ok();
+    post(
+        &node.base,
+        &format!("/api/v1/secret/{}", keys[1].1),
+        &[],
+        "10.7.0.2",
+    )
+    .await
+    .ok();
+    node.kill9();
+
+    // And back to a fresh sled store: what is still unread there is readable once.
+    let back = dir.path().join("back");
+    let out = run(vec![
+        "migrate".into(),
+        "--from".into(),
+        url.clone(),
+        "--to".into(),
+        format!("sled:{}", back.display()),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let node = Process::start(&back, &sled_env);
+    for (i, (value, key, _)) in keys.iter().enumerate() {
+        let answer = post(
+            &node.base,
+            &format!("/api/v1/secret/{key}"),
+            &[],
+            "10.7.0.3",
+        )
+        .await;
+        if i < 2 {
+            answer.assert_error(404, "Unknown secret");
+        } else {
+            assert_eq!(answer.ok()["value"], value.as_str());
+        }
+    }
+    node.kill9();
+}
