@@ -13,9 +13,9 @@ use crate::helpers::{add_account, basic, cli, Answer, Process, TestApp};
 
 /// One message as the SMTP server received it.
 #[derive(Debug, Clone, Default)]
-struct Received {
-    to: Vec<String>,
-    data: String,
+pub(crate) struct Received {
+    pub(crate) to: Vec<String>,
+    pub(crate) data: String,
 }
 
 /// An SMTP server on loopback that keeps what it receives and refuses recipients whose
@@ -57,7 +57,7 @@ impl Handler for Sink {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -66,7 +66,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts the sink on `port` (in a thread that lives as long as the test process).
-fn start_smtp(port: u16) -> Arc<Mutex<Vec<Received>>> {
+pub(crate) fn start_smtp(port: u16) -> Arc<Mutex<Vec<Received>>> {
     let inbox = Arc::new(Mutex::new(Vec::new()));
     let sink = Sink {
         inbox: Arc::clone(&inbox),

@@ -341,3 +341,70 @@ async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
     }
     node.kill9();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_queued_mail_is_sent_once_by_one_of_the_nodes() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let smtp_port = crate::mail::free_port();
+    let inbox = crate::mail::start_smtp(smtp_port);
+    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let env = node_env(
+        &url,
+        "mailnodes:",
+        &[
+            ("ONETIME__MAIL__SMTP_URL", &smtp_url),
+            ("ONETIME__MAIL__RETRY_INITIAL", "1"),
+        ],
+    );
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    let a = Process::start(&dir_a.path().join("data"), &env);
+    let b = Process::start(&dir_b.path().join("data"), &env);
+    let token = add_account(&dir_a.path().join("data"), "sender@example.com", None).await;
+    let auth = basic("sender@example.com", &token);
+    let client = reqwest::Client::new();
+    let mut receipts = Vec::new();
+    for i in 0..6 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let to = format!("r{i}@example.org");
+        let resp = client
+            .post(format!("{base}/api/v1/share"))
+            .header("authorization", &auth)
+            .form(&[("secret", "mailed"), ("recipient", to.as_str())])
+            .send()
+            .await
+            .expect("send");
+        receipts.push(
+            Answer::from(resp).await.ok()["metadata_key"]
+                .as_str()
+                .expect("mkey")
+                .to_owned(),
+        );
+    }
+    for _ in 0..100 {
+        if inbox.lock().expect("inbox").len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Give a second sender time to show up, were there one.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let messages = inbox.lock().expect("inbox").clone();
+    let mut recipients: Vec<_> = messages.iter().flat_map(|m| m.to.clone()).collect();
+    recipients.sort();
+    let expected: Vec<_> = (0..6).map(|i| format!("r{i}@example.org")).collect();
+    assert_eq!(recipients, expected, "each mail exactly once");
+    for mkey in receipts {
+        let resp = client
+            .get(format!("{}/api/v1/receipt/{mkey}", b.base))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(Answer::from(resp).await.ok()["delivery"]["state"], "sent");
+    }
+    a.kill9();
+    b.kill9();
+}
