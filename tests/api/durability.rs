@@ -198,3 +198,97 @@ async fn an_invalid_setting_stops_the_start_naming_the_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("sweep_interval"), "{stderr}");
 }
+
+/// Unmounts a test tmpfs when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_cleanly_and_recovers_when_space_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        // Mounting needs root, as scripts/test and CI run; elsewhere there is no full disk
+        // to make.
+        eprintln!("skipped: cannot mount a small tmpfs (not root)");
+        return;
+    }
+    let _mount = Mount(small.clone());
+    let data = small.join("data");
+    let server = Process::start(&data, &[("ONETIME__LIMITS__CREATE_PER_IP", "100000")]);
+    let client = reqwest::Client::new();
+    let share = |value: String| {
+        let client = client.clone();
+        let url = format!("{}/api/v1/share", server.base);
+        async move { post(&client, url, vec![("secret", value)]).await }
+    };
+    let kept = share("written before the disk filled".into()).await.ok();
+    let touched = share("revealed while the disk is full".into()).await.ok();
+
+    // Fill the disk.
+    let filler = small.join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![7u8; 64 * 1024];
+        while file
+            .write_all(&chunk)
+            .and_then(|()| file.sync_all())
+            .is_ok()
+        {}
+    }
+    let mut refused = None;
+    for i in 0..400 {
+        let answer = share(format!("{i}-{}", "x".repeat(4000))).await;
+        if !answer.status.is_success() {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("a create must fail once the disk is full");
+    refused.assert_error(503, "An unexpected error occurred :[");
+    let key = touched["secret_key"].as_str().expect("key");
+    let during = reveal(&client, &server.base, key, None).await;
+    during.assert_error(503, "An unexpected error occurred :[");
+
+    // Space returns: the store reopens itself and writes work again.
+    std::fs::remove_file(&filler).expect("remove filler");
+    let mut recovered = false;
+    for _ in 0..100 {
+        if share("after the disk had room again".into())
+            .await
+            .status
+            .is_success()
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "no recovery: {}", server.logs());
+    assert!(server.logs().contains("store reopened"), "{}", server.logs());
+    let key = kept["secret_key"].as_str().expect("key");
+    let answer = reveal(&client, &server.base, key, None).await;
+    assert_eq!(answer.ok()["value"], "written before the disk filled");
+    // The secret whose reveal failed was never handed out: now it reveals at most once.
+    let key = touched["secret_key"].as_str().expect("key");
+    let first = reveal(&client, &server.base, key, None).await;
+    if first.status.is_success() {
+        assert_eq!(first.json["value"], "revealed while the disk is full");
+    }
+    reveal(&client, &server.base, key, None)
+        .await
+        .assert_error(404, "Unknown secret");
+    server.kill9();
+}

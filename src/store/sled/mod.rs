@@ -18,6 +18,8 @@
 mod flusher;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -97,8 +99,10 @@ enum Change<T> {
     Delete(T),
 }
 
-/// sled-backed [`Store`].
-pub struct SledStore {
+/// One open sled database and its trees. [`SledStore`] swaps in a fresh one when sled has
+/// latched an I/O error (a full disk): sled 0.34 refuses every write after one failed write,
+/// even once space returns, until the database is reopened.
+struct Inner {
     db: Db,
     entries: Tree,
     secrets: Tree,
@@ -111,13 +115,10 @@ pub struct SledStore {
     hits: std::sync::Mutex<std::collections::HashMap<(String, u64), u64>>,
     /// Present when `storage.sync` is on.
     flusher: Option<Flusher>,
-    path: PathBuf,
 }
 
-impl SledStore {
-    /// Opens (or creates) the store at `path`. `sync`: flush before acknowledging writes.
-    /// `cache_bytes`: sled's page cache (its 1 GiB default lets RSS grow far past it).
-    pub fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self, StoreError> {
+impl Inner {
+    fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
@@ -134,7 +135,6 @@ impl SledStore {
             hits: std::sync::Mutex::default(),
             flusher: sync.then(|| Flusher::start(db.clone())),
             db,
-            path: path.to_owned(),
         })
     }
 
@@ -264,7 +264,7 @@ fn check_schema(db: &Db, path: &Path) -> Result<(), StoreError> {
 }
 
 #[async_trait]
-impl Store for SledStore {
+impl Store for Inner {
     async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
         let entry = encode(&Entry {
             metadata: new.metadata.clone(),
@@ -682,12 +682,176 @@ impl Store for SledStore {
     }
 }
 
+/// The database a [`SledStore`] currently serves from; `None` while it is being reopened.
+type Slot = Arc<RwLock<Option<Arc<Inner>>>>;
+
+/// sled-backed [`Store`]: the open database, reopened after sled latches an I/O error.
+pub struct SledStore {
+    current: Slot,
+    /// Set when an operation failed with an I/O error; the doctor thread then reopens.
+    failed: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    doctor: Option<std::thread::JoinHandle<()>>,
+    path: PathBuf,
+}
+
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore")
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store at `path`. `sync`: flush before acknowledging writes.
+    /// `cache_bytes`: sled's page cache (its 1 GiB default lets RSS grow far past it).
+    pub fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self, StoreError> {
+        let inner = Arc::new(Inner::open(path, sync, cache_bytes)?);
+        let current: Slot = Arc::new(RwLock::new(Some(inner)));
+        let failed = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let doctor = Doctor {
+            current: Arc::clone(&current),
+            failed: Arc::clone(&failed),
+            stop: Arc::clone(&stop),
+            path: path.to_owned(),
+            sync,
+            cache_bytes,
+        };
+        let doctor = std::thread::Builder::new()
+            .name("sled-doctor".into())
+            .spawn(move || doctor.run())
+            .ok();
+        Ok(Self {
+            current,
+            failed,
+            stop,
+            doctor,
+            path: path.to_owned(),
+        })
+    }
+
+    fn current(&self) -> Result<Arc<Inner>, StoreError> {
+        self.current
+            .read()
+            .ok()
+            .and_then(|c| c.clone())
+            .ok_or_else(|| StoreError::Backend("store is reopening after an I/O error".into()))
+    }
+
+    /// Notes an I/O failure so the doctor reopens the database.
+    fn watch<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Backend(msg)) = &result {
+            if msg.contains("IO error") || msg.contains("flush to disk failed") {
+                self.failed.store(true, Ordering::SeqCst);
+            }
+        }
+        result
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(doctor) = self.doctor.take() {
+            let _ = doctor.join();
+        }
+    }
+}
+
+/// Reopens the database after sled latched an I/O error (sled 0.34 refuses every later write,
+/// even once the disk has room again, until it is reopened).
+struct Doctor {
+    current: Slot,
+    failed: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    path: PathBuf,
+    sync: bool,
+    cache_bytes: u64,
+}
+
+impl Doctor {
+    fn run(&self) {
+        while !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if self.failed.swap(false, Ordering::SeqCst) {
+                self.reopen();
+            }
+        }
+    }
+
+    fn reopen(&self) {
+        tracing::warn!(path = %self.path.display(), "store hit an I/O error; reopening it");
+        let Ok(mut slot) = self.current.write() else {
+            return;
+        };
+        let Some(old) = slot.take() else {
+            return;
+        };
+        // sled's file lock goes with the last handle: wait for in-flight operations.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&old) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        drop(old);
+        loop {
+            match Inner::open(&self.path, self.sync, self.cache_bytes) {
+                Ok(inner) => {
+                    *slot = Some(Arc::new(inner));
+                    tracing::info!("store reopened");
+                    return;
+                }
+                Err(e) if !self.stop.load(Ordering::SeqCst) => {
+                    tracing::warn!(error = %e, "store cannot be reopened yet; retrying");
+                    std::thread::sleep(std::time::Duration::from_secs(2));
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Delegates each [`Store`] method to the current database, noting I/O failures.
+macro_rules! delegate {
+    ($( async fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        #[async_trait]
+        impl Store for SledStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    let inner = self.current()?;
+                    self.watch(inner.$name($($arg),*).await)
+                }
+            )*
+        }
+    };
+}
+
+delegate! {
+    async fn create(&self, new: &NewSecret) -> Result<(), StoreError>;
+    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError>;
+    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError>;
+    async fn metadata(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
+    async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError>;
+    async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
+    async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
+    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
+    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
+    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError>;
+    async fn remove_customer(&self, email: &str, customer_id: &RecordId) -> Result<bool, StoreError>;
+    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError>;
+    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError>;
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
+    async fn record_passphrase_failure(&self, secret_id: &RecordId, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> Result<bool, StoreError>;
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError>;
+    async fn retry_mail(&self, id: &RecordId, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError>;
+    async fn finish_mail(&self, id: &RecordId, metadata_id: &RecordId, delivery: Delivery) -> Result<(), StoreError>;
+    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError>;
+    async fn import(&self, record: &Exported) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]
@@ -748,10 +912,11 @@ mod tests {
         let store = open(dir.path());
         let new = super::super::conformance::sample(60, false);
         store.create(&new).await.expect("create");
-        store.secrets.remove(new.secret_id).expect("remove pointer");
+        let inner = store.current().expect("open");
+        inner.secrets.remove(new.secret_id).expect("remove pointer");
         let now = super::super::conformance::NOW;
         store.sweep_expired(now + 120).await.expect("sweep");
-        assert!(store.entries.is_empty());
-        assert!(store.expiry.is_empty());
+        assert!(inner.entries.is_empty());
+        assert!(inner.expiry.is_empty());
     }
 }
