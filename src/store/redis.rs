@@ -170,6 +170,43 @@ impl RedisStore {
         bytes.map(|b| decode(&b)).transpose()
     }
 
+    /// Adds `SET key value EXAT expires_at` to `pipe`.
+    fn set_until(pipe: &mut redis::Pipeline, key: String, value: &[u8], expires_at: u64) {
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EXAT")
+            .arg(expires_at)
+            .ignore();
+    }
+
+    /// Adds the writes of one secret's records to `pipe`, the pointer last: a link never
+    /// leads to a missing record, and a partial write (unacknowledged, its keys unknown to
+    /// anyone) expires by its TTLs.
+    fn write_entry(
+        &self,
+        pipe: &mut redis::Pipeline,
+        metadata_id: &RecordId,
+        metadata: &MetadataRecord,
+        secret: Option<&SecretRecord>,
+        guesses: Option<&Guesses>,
+    ) -> Result<(), StoreError> {
+        let m = self.entry_key(metadata_id, "m");
+        Self::set_until(pipe, m, &encode(metadata)?, metadata.expires_at);
+        let Some(s) = secret else {
+            return Ok(());
+        };
+        let key = self.entry_key(metadata_id, "s");
+        Self::set_until(pipe, key, &encode(s)?, s.expires_at);
+        if let Some(g) = guesses {
+            let key = self.entry_key(metadata_id, "g");
+            Self::set_until(pipe, key, &encode(g)?, s.expires_at);
+        }
+        let pointer = self.pointer_key(&metadata.secret_id);
+        Self::set_until(pipe, pointer, metadata_id.as_slice(), s.expires_at);
+        Ok(())
+    }
+
     /// Every key matching `pattern` (SCAN, so a large Redis is not blocked).
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn.clone();
@@ -270,20 +307,9 @@ impl Store for RedisStore {
     async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
         let mid = &new.metadata_id;
         let mut pipe = redis::pipe();
-        // In order, the pointer last: a link never leads to a missing record, and a partial
-        // create (unacknowledged, its keys unknown to anyone) expires by its TTLs.
-        pipe.cmd("SET")
-            .arg(self.entry_key(mid, "m"))
-            .arg(encode(&new.metadata)?)
-            .arg("EXAT")
-            .arg(new.metadata.expires_at)
-            .ignore();
-        pipe.cmd("SET")
-            .arg(self.entry_key(mid, "s"))
-            .arg(encode(&new.secret)?)
-            .arg("EXAT")
-            .arg(new.secret.expires_at)
-            .ignore();
+        // The receipt exists before the outbox names it, so a node that sends the mail at once
+        // can record the outcome on it.
+        self.write_entry(&mut pipe, mid, &new.metadata, Some(&new.secret), None)?;
         if let Some(recent) = &new.recent {
             let key = self.recent_key(&recent.customer_id);
             // Members must be unique: the metadata id in front of the sealed entry.
@@ -304,12 +330,6 @@ impl Store for RedisStore {
             pipe.hset(&items, id.as_slice(), encode(mail)?).ignore();
             pipe.zadd(&due, id.as_slice(), mail.next_attempt).ignore();
         }
-        pipe.cmd("SET")
-            .arg(self.pointer_key(&new.secret_id))
-            .arg(mid.as_slice())
-            .arg("EXAT")
-            .arg(new.secret.expires_at)
-            .ignore();
         let () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())
     }
@@ -633,34 +653,13 @@ impl Store for RedisStore {
                 guesses,
             } => {
                 let mut pipe = redis::pipe();
-                pipe.cmd("SET")
-                    .arg(self.entry_key(metadata_id, "m"))
-                    .arg(encode(metadata)?)
-                    .arg("EXAT")
-                    .arg(metadata.expires_at)
-                    .ignore();
-                if let Some(s) = secret {
-                    pipe.cmd("SET")
-                        .arg(self.entry_key(metadata_id, "s"))
-                        .arg(encode(s)?)
-                        .arg("EXAT")
-                        .arg(s.expires_at)
-                        .ignore();
-                    if let Some(g) = guesses {
-                        pipe.cmd("SET")
-                            .arg(self.entry_key(metadata_id, "g"))
-                            .arg(encode(g)?)
-                            .arg("EXAT")
-                            .arg(s.expires_at)
-                            .ignore();
-                    }
-                    pipe.cmd("SET")
-                        .arg(self.pointer_key(&metadata.secret_id))
-                        .arg(metadata_id.as_slice())
-                        .arg("EXAT")
-                        .arg(s.expires_at)
-                        .ignore();
-                }
+                self.write_entry(
+                    &mut pipe,
+                    metadata_id,
+                    metadata,
+                    secret.as_ref(),
+                    guesses.as_ref(),
+                )?;
                 let () = pipe.query_async(&mut self.conn.clone()).await?;
             }
             Exported::Customer(customer) => {

@@ -277,7 +277,11 @@ async fn a_full_disk_refuses_writes_cleanly_and_recovers_when_space_returns() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(recovered, "no recovery: {}", server.logs());
-    assert!(server.logs().contains("store reopened"), "{}", server.logs());
+    assert!(
+        server.logs().contains("store reopened"),
+        "{}",
+        server.logs()
+    );
     let key = kept["secret_key"].as_str().expect("key");
     let answer = reveal(&client, &server.base, key, None).await;
     assert_eq!(answer.ok()["value"], "written before the disk filled");
