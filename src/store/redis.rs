@@ -346,12 +346,12 @@ impl Store for RedisStore {
         let Some(mid) = self.pointer(id).await? else {
             return Ok(false);
         };
-        let secret: Option<SecretRecord> = self.get(&self.entry_key(&mid, "s")).await?;
-        if !secret.is_some_and(|s| s.expires_at > now) {
-            return Ok(false);
-        }
+        // The script checks that the secret still exists; its expiry is on the receipt.
         let taken = self
             .take_with(&mid, |m| {
+                if m.secret_expires_at <= now {
+                    return false;
+                }
                 m.state = StoredState::Received;
                 m.received = Some(now);
                 m.updated = now;
