@@ -56,9 +56,10 @@ redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
 return 1
 ";
 
-/// Compare-and-swap of one value, keeping its TTL. 1: swapped; 0: it changed or is gone.
+/// Compare-and-swap of one value, keeping its TTL. 1: swapped; -1: it changed or is gone
+/// (read again).
 const SWAP: &str = r"
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 ";
@@ -233,18 +234,17 @@ impl RedisStore {
         Ok(self.conn.clone().get(self.pointer_key(secret_id)).await?)
     }
 
-    /// Rewrites the receipt with `change` and removes the secret in one script, retrying when
-    /// the receipt changed between read and write. `None` if there was nothing to take.
-    async fn take_with(
+    /// Rewrites the receipt under `metadata_id` with `change`, in one script that checks the
+    /// receipt is unchanged since it was read (else it reads again). With `take_secret`, the
+    /// same script also removes the secret and its counters, and does nothing if the secret is
+    /// gone. `None` if there was no receipt, `change` declined, or there was nothing to take.
+    async fn rewrite_metadata(
         &self,
         metadata_id: &[u8],
+        take_secret: bool,
         change: impl Fn(&mut MetadataRecord) -> bool,
     ) -> Result<Option<MetadataRecord>, StoreError> {
-        let (s, m, g) = (
-            self.entry_key(metadata_id, "s"),
-            self.entry_key(metadata_id, "m"),
-            self.entry_key(metadata_id, "g"),
-        );
+        let m = self.entry_key(metadata_id, "m");
         loop {
             let old: Option<Vec<u8>> = self.conn.clone().get(&m).await?;
             let Some(old) = old else {
@@ -255,11 +255,14 @@ impl RedisStore {
                 return Ok(None);
             }
             let new = encode(&record)?;
-            let outcome: i64 = self
-                .take
-                .key(&s)
-                .key(&m)
-                .key(&g)
+            let mut invocation = if take_secret {
+                let mut take = self.take.key(self.entry_key(metadata_id, "s"));
+                take.key(&m).key(self.entry_key(metadata_id, "g"));
+                take
+            } else {
+                self.swap.key(&m)
+            };
+            let outcome: i64 = invocation
                 .arg(&old)
                 .arg(&new)
                 .invoke_async(&mut self.conn.clone())
@@ -272,33 +275,18 @@ impl RedisStore {
         }
     }
 
-    /// Compare-and-swap loop on a receipt. `None` if it is gone or `change` declined.
-    async fn update_metadata(
+    /// Records a delivery outcome on a receipt (if it still exists).
+    async fn set_delivery(
         &self,
         metadata_id: &[u8],
-        change: impl Fn(&mut MetadataRecord) -> bool,
-    ) -> Result<bool, StoreError> {
-        let key = self.entry_key(metadata_id, "m");
-        loop {
-            let old: Option<Vec<u8>> = self.conn.clone().get(&key).await?;
-            let Some(old) = old else {
-                return Ok(false);
-            };
-            let mut record: MetadataRecord = decode(&old)?;
-            if !change(&mut record) {
-                return Ok(false);
-            }
-            let swapped: i64 = self
-                .swap
-                .key(&key)
-                .arg(&old)
-                .arg(encode(&record)?)
-                .invoke_async(&mut self.conn.clone())
-                .await?;
-            if swapped == 1 {
-                return Ok(true);
-            }
-        }
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        self.rewrite_metadata(metadata_id, false, |m| {
+            m.delivery = Some(delivery.clone());
+            true
+        })
+        .await?;
+        Ok(())
     }
 }
 
@@ -348,7 +336,7 @@ impl Store for RedisStore {
         };
         // The script checks that the secret still exists; its expiry is on the receipt.
         let taken = self
-            .take_with(&mid, |m| {
+            .rewrite_metadata(&mid, true, |m| {
                 if m.secret_expires_at <= now {
                     return false;
                 }
@@ -371,12 +359,14 @@ impl Store for RedisStore {
     }
 
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
-        self.update_metadata(id, |m| m.generated.take().is_some())
-            .await
+        let taken = self
+            .rewrite_metadata(id, false, |m| m.generated.take().is_some())
+            .await?;
+        Ok(taken.is_some())
     }
 
     async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError> {
-        self.take_with(id, |m| {
+        self.rewrite_metadata(id, true, |m| {
             if m.state != StoredState::New || m.secret_expires_at <= now {
                 return false;
             }
@@ -538,12 +528,7 @@ impl Store for RedisStore {
             .ignore()
             .query_async(&mut self.conn.clone())
             .await?;
-        self.update_metadata(&mail.metadata_id, |m| {
-            m.delivery = Some(delivery.clone());
-            true
-        })
-        .await?;
-        Ok(())
+        self.set_delivery(&mail.metadata_id, &delivery).await
     }
 
     async fn finish_mail(
@@ -552,11 +537,7 @@ impl Store for RedisStore {
         metadata_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError> {
-        self.update_metadata(metadata_id, |m| {
-            m.delivery = Some(delivery.clone());
-            true
-        })
-        .await?;
+        self.set_delivery(metadata_id, &delivery).await?;
         let (due, items) = self.outbox_keys();
         let () = redis::pipe()
             .hdel(&items, id.as_slice())
