@@ -208,6 +208,43 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Adds a recent-list entry to `pipe`: member `unique ++ sealed` (32 bytes that keep
+    /// members distinct) scored by creation time; older entries are trimmed, and the list
+    /// expires a window after its newest entry.
+    fn add_recent(
+        &self,
+        pipe: &mut redis::Pipeline,
+        entry: &RecentEntry,
+        unique: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let key = self.recent_key(&entry.customer_id);
+        let mut member = unique.to_vec();
+        member.extend_from_slice(&encode(&entry.sealed)?);
+        pipe.zadd(&key, member, entry.created).ignore();
+        pipe.zrembyscore(
+            &key,
+            "-inf",
+            entry.created.saturating_sub(RECENT_WINDOW) as f64,
+        )
+        .ignore();
+        pipe.expire_at(&key, (entry.created + RECENT_WINDOW) as i64)
+            .ignore();
+        Ok(())
+    }
+
+    /// Adds a mail (or its new schedule) to the outbox in `pipe`.
+    fn queue_mail(
+        &self,
+        pipe: &mut redis::Pipeline,
+        id: &RecordId,
+        mail: &OutboxRecord,
+    ) -> Result<(), StoreError> {
+        let (due, items) = self.outbox_keys();
+        pipe.hset(&items, id.as_slice(), encode(mail)?).ignore();
+        pipe.zadd(&due, id.as_slice(), mail.next_attempt).ignore();
+        Ok(())
+    }
+
     /// Every key matching `pattern` (SCAN, so a large Redis is not blocked).
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn.clone();
@@ -299,24 +336,11 @@ impl Store for RedisStore {
         // can record the outcome on it.
         self.write_entry(&mut pipe, mid, &new.metadata, Some(&new.secret), None)?;
         if let Some(recent) = &new.recent {
-            let key = self.recent_key(&recent.customer_id);
             // Members must be unique: the metadata id in front of the sealed entry.
-            let mut member = mid.to_vec();
-            member.extend_from_slice(&encode(&recent.sealed)?);
-            pipe.zadd(&key, member, recent.created).ignore();
-            pipe.zrembyscore(
-                &key,
-                "-inf",
-                recent.created.saturating_sub(RECENT_WINDOW) as f64,
-            )
-            .ignore();
-            pipe.expire_at(&key, (recent.created + RECENT_WINDOW) as i64)
-                .ignore();
+            self.add_recent(&mut pipe, recent, mid)?;
         }
         if let Some((id, mail)) = &new.mail {
-            let (due, items) = self.outbox_keys();
-            pipe.hset(&items, id.as_slice(), encode(mail)?).ignore();
-            pipe.zadd(&due, id.as_slice(), mail.next_attempt).ignore();
+            self.queue_mail(&mut pipe, id, mail)?;
         }
         let () = pipe.query_async(&mut self.conn.clone()).await?;
         Ok(())
@@ -520,14 +544,9 @@ impl Store for RedisStore {
         mail: &OutboxRecord,
         delivery: Delivery,
     ) -> Result<(), StoreError> {
-        let (due, items) = self.outbox_keys();
-        let () = redis::pipe()
-            .hset(&items, id.as_slice(), encode(mail)?)
-            .ignore()
-            .zadd(&due, id.as_slice(), mail.next_attempt)
-            .ignore()
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let mut pipe = redis::pipe();
+        self.queue_mail(&mut pipe, id, mail)?;
+        let () = pipe.query_async(&mut self.conn.clone()).await?;
         self.set_delivery(&mail.metadata_id, &delivery).await
     }
 
@@ -651,27 +670,16 @@ impl Store for RedisStore {
                     .await?;
             }
             Exported::Recent(entry) => {
-                let key = self.recent_key(&entry.customer_id);
-                let mut member = crate::crypto::generate_key().into_bytes();
-                member.truncate(32);
-                member.extend_from_slice(&encode(&entry.sealed)?);
-                let () = redis::pipe()
-                    .zadd(&key, member, entry.created)
-                    .ignore()
-                    .expire_at(&key, (entry.created + RECENT_WINDOW) as i64)
-                    .ignore()
-                    .query_async(&mut self.conn.clone())
-                    .await?;
+                let mut unique = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unique);
+                let mut pipe = redis::pipe();
+                self.add_recent(&mut pipe, entry, &unique)?;
+                let () = pipe.query_async(&mut self.conn.clone()).await?;
             }
             Exported::Mail(id, mail) => {
-                let (due, items) = self.outbox_keys();
-                let () = redis::pipe()
-                    .hset(&items, id.as_slice(), encode(mail)?)
-                    .ignore()
-                    .zadd(&due, id.as_slice(), mail.next_attempt)
-                    .ignore()
-                    .query_async(&mut self.conn.clone())
-                    .await?;
+                let mut pipe = redis::pipe();
+                self.queue_mail(&mut pipe, id, mail)?;
+                let () = pipe.query_async(&mut self.conn.clone()).await?;
             }
         }
         Ok(())

@@ -221,6 +221,39 @@ impl Inner {
         Ok((kind, removed))
     }
 
+    /// Writes a secret's entry: expiry entries first, so the sweeper finds anything a crash
+    /// leaves half-written; the pointer last, so a link never leads to a missing entry.
+    fn write_entry(&self, metadata_id: &RecordId, entry: &Entry) -> Result<(), StoreError> {
+        let metadata = &entry.metadata;
+        self.expiry.insert(
+            expiry_key(metadata.expires_at, KIND_METADATA, metadata_id),
+            &[],
+        )?;
+        if let Some(secret) = &entry.secret {
+            self.expiry.insert(
+                expiry_key(secret.expires_at, KIND_SECRET, &metadata.secret_id),
+                &[],
+            )?;
+        }
+        self.entries.insert(metadata_id, encode(entry)?)?;
+        if entry.secret.is_some() {
+            self.secrets
+                .insert(metadata.secret_id, metadata_id.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Adds a recent-list entry, with the expiry entry that sweeps it after the window.
+    fn add_recent(&self, entry: &RecentEntry) -> Result<(), StoreError> {
+        let key = recent_key(entry, self.db.generate_id()?);
+        self.expiry.insert(
+            expiry_key(entry.created + RECENT_WINDOW, KIND_RECENT, &key),
+            &[],
+        )?;
+        self.recent.insert(key, encode(&entry.sealed)?)?;
+        Ok(())
+    }
+
     /// Records a delivery outcome on a receipt (if it still exists).
     fn set_delivery(&self, metadata_id: &[u8], delivery: &Delivery) -> Result<(), StoreError> {
         self.update_entry(metadata_id, |e| {
@@ -266,39 +299,21 @@ fn check_schema(db: &Db, path: &Path) -> Result<(), StoreError> {
 #[async_trait]
 impl Store for Inner {
     async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
-        let entry = encode(&Entry {
+        // Without a transaction, in an order whose every prefix is harmless: until the create
+        // is acknowledged nobody holds its keys, and the sweeper reclaims what a crash leaves.
+        // The mail comes after the entry, so a recipient is never sent a link to nothing.
+        let entry = Entry {
             metadata: new.metadata.clone(),
             secret: Some(new.secret.clone()),
             guesses: None,
-        })?;
-        // Written in this order, without a transaction: expiry entries first, so the sweeper can
-        // find anything a crash leaves half-written; the pointer last, so a link never leads to
-        // a missing entry. Until the create is acknowledged nobody holds its keys, so a partial
-        // create is invisible garbage that the sweeper reclaims.
-        self.expiry.insert(
-            expiry_key(new.secret.expires_at, KIND_SECRET, &new.secret_id),
-            &[],
-        )?;
-        self.expiry.insert(
-            expiry_key(new.metadata.expires_at, KIND_METADATA, &new.metadata_id),
-            &[],
-        )?;
+        };
+        self.write_entry(&new.metadata_id, &entry)?;
         if let Some(recent) = &new.recent {
-            let key = recent_key(recent, self.db.generate_id()?);
-            self.expiry.insert(
-                expiry_key(recent.created + RECENT_WINDOW, KIND_RECENT, &key),
-                &[],
-            )?;
-            self.recent.insert(key, encode(&recent.sealed)?)?;
+            self.add_recent(recent)?;
         }
         if let Some((id, mail)) = &new.mail {
-            // Queued before the create is acknowledged: a crash never loses a mail the
-            // creator was told about.
             self.outbox.insert(id, encode(mail)?)?;
         }
-        self.entries.insert(new.metadata_id, entry)?;
-        self.secrets
-            .insert(new.secret_id, new.metadata_id.as_slice())?;
         self.durable().await
     }
 
@@ -633,39 +648,18 @@ impl Store for Inner {
                 secret,
                 guesses,
             } => {
-                self.expiry.insert(
-                    expiry_key(metadata.expires_at, KIND_METADATA, metadata_id),
-                    &[],
-                )?;
-                if let Some(s) = secret {
-                    self.expiry.insert(
-                        expiry_key(s.expires_at, KIND_SECRET, &metadata.secret_id),
-                        &[],
-                    )?;
-                }
                 let entry = Entry {
                     metadata: metadata.clone(),
                     secret: secret.clone(),
                     guesses: guesses.clone(),
                 };
-                self.entries.insert(metadata_id, encode(&entry)?)?;
-                if secret.is_some() {
-                    self.secrets
-                        .insert(metadata.secret_id, metadata_id.as_slice())?;
-                }
+                self.write_entry(metadata_id, &entry)?;
             }
             Exported::Customer(customer) => {
                 self.customers
                     .insert(customer.email.as_bytes(), encode(customer)?)?;
             }
-            Exported::Recent(entry) => {
-                let key = recent_key(entry, self.db.generate_id()?);
-                self.expiry.insert(
-                    expiry_key(entry.created + RECENT_WINDOW, KIND_RECENT, &key),
-                    &[],
-                )?;
-                self.recent.insert(key, encode(&entry.sealed)?)?;
-            }
+            Exported::Recent(entry) => self.add_recent(entry)?,
             Exported::Mail(id, mail) => {
                 self.outbox.insert(id, encode(mail)?)?;
             }
