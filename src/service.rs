@@ -13,7 +13,6 @@ use crate::crypto::{
     generate_key, generate_password, CryptoError, KdfParams, KdfPool, PassKey, RecordId,
     RecordKind, Sealed, Sealer,
 };
-pub use crate::domain::unix_now;
 use crate::domain::{
     is_plausible_key, normalize_email, resolve_length, resolve_ttl, Burned, Caller, Receipt,
     Revealed, Sensitive, State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS, RECENT_WINDOW,

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::service::ServiceError;
+use crate::store::StoreError;
 
 /// The API's content type.
 pub const JSON_UTF8: &str = "application/json; charset=utf-8";
@@ -67,7 +68,13 @@ impl ApiError {
             ServiceError::Storage(cause) => {
                 // The cause chain goes to the log only; StoreError never holds keys or values.
                 tracing::error!(error = %cause, "store operation failed");
-                Self::Unavailable
+                match cause {
+                    // Unreachable, full or reopening: try again later.
+                    StoreError::Backend(_) => Self::Unavailable,
+                    // A record that does not decode, a store from a newer version: a bug or
+                    // damage, not something a retry fixes.
+                    StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => Self::Unexpected,
+                }
             }
         }
     }
