@@ -55,6 +55,10 @@ pub enum RecordKind {
     Client,
     /// A mail in the outbox, under the server key alone.
     Mail,
+    /// A browser's anti-CSRF token (ids only: the form token is the keyed hash of the cookie).
+    Csrf,
+    /// A signed-in browser session, keyed and sealed by its cookie's secret.
+    Session,
 }
 
 impl RecordKind {
@@ -68,6 +72,8 @@ impl RecordKind {
             Self::Recent => b"recent",
             Self::Client => b"client",
             Self::Mail => b"mail",
+            Self::Csrf => b"csrf",
+            Self::Session => b"session",
         }
     }
 }
