@@ -62,7 +62,7 @@ async fn spend(visitor: &Visitor, limits: &RateLimits, action: Action) -> Result
 }
 
 /// A body that was readable and carries this browser's anti-CSRF token.
-fn checked(visitor: &Visitor, form: Form) -> Result<Params, Failure> {
+pub(super) fn checked(visitor: &Visitor, form: Form) -> Result<Params, Failure> {
     let params = form.0?;
     if !visitor.csrf_ok(&params) {
         tracing::warn!("form refused: missing or wrong anti-CSRF token");
