@@ -185,6 +185,11 @@ impl Application {
             wake_outbox,
             &settings,
         ));
+        let pages = web::Data::new(http::web::Web::new(
+            Arc::clone(&sealer),
+            settings.server.base_url.starts_with("https://"),
+            28_800,
+        ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer));
         let limits = web::Data::new(RateLimits::new(&settings, Arc::clone(&store)));
         let limit = BodyLimit::for_secret(settings.largest_secret());
@@ -213,12 +218,13 @@ impl Application {
                 .app_data(service.clone())
                 .app_data(accounts.clone())
                 .app_data(limits.clone())
+                .app_data(pages.clone())
                 .app_data(limit)
                 .app_data(web::Data::from(Arc::clone(&health_store)))
                 .wrap(http::security_headers(https))
                 .wrap(from_fn(http::access_log))
                 .configure(http::configure)
-                .default_service(web::to(http::error::route_not_found))
+                .default_service(web::to(http::not_found))
         })
         .shutdown_timeout(settings.server.shutdown_timeout);
         if settings.server.workers > 0 {

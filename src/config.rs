@@ -185,6 +185,8 @@ pub struct Limits {
     pub passphrase_window: u64,
     /// Seconds a locked secret stays locked.
     pub passphrase_lockout: u64,
+    /// Web sign-in attempts per IP per window.
+    pub signin_per_ip: u32,
 }
 
 /// `[plans.NAME]`: what one kind of caller may create.
@@ -342,6 +344,7 @@ impl Settings {
                 "limits.passphrase_failures_total",
                 u64::from(l.passphrase_failures_total),
             ),
+            ("limits.signin_per_ip", u64::from(l.signin_per_ip)),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

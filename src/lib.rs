@@ -9,7 +9,8 @@
 //!
 //! - [`app`]: wiring from settings to a running server; one `build` for `main` and tests.
 //! - [`admin`]: the Unix socket through which `onetime account ...` reaches a running server.
-//! - [`http`]: everything actix: routes, parameters, errors, headers, access log.
+//! - [`http`]: everything actix: the v1 API, the browser pages (`http::web`: templates,
+//!   catalogues, CSRF, sessions' cookies), parameters, errors, headers, access log.
 //! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
 //! - [`accounts`]: account use cases (add, list, rotate, remove, authenticate).
 //! - [`domain`]: states, key formats, TTL rules, the receipt object.

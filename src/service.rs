@@ -34,9 +34,13 @@ pub enum ServiceError {
     /// Missing, consumed, expired, or the wrong passphrase on reveal.
     #[error("Unknown secret")]
     UnknownSecret,
-    /// Wrong or missing passphrase on burn.
+    /// Wrong passphrase (reveal, burn) or missing passphrase (burn). The v1 API reports a
+    /// wrong passphrase on reveal as `UnknownSecret`; the web pages say what happened.
     #[error("Double check that passphrase")]
     WrongPassphrase,
+    /// Too many wrong passphrases: the secret is locked for a while.
+    #[error("Double check that passphrase")]
+    Locked,
     /// The caller may not do this.
     #[error("Not authorized")]
     NotAuthorized,
@@ -89,6 +93,32 @@ pub struct ReceiptPayload {
     custid: String,
     recipients: Vec<String>,
     share_domain: String,
+}
+
+/// What `secret_status` tells about a secret that can still be revealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretStatus {
+    /// The reveal needs a passphrase.
+    pub passphrase_required: bool,
+    /// Wrong passphrases have locked it for now.
+    pub locked: bool,
+}
+
+/// The limits a create form offers a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateRules {
+    /// Shortest lifetime, seconds.
+    pub min_ttl: u64,
+    /// Lifetime when none is chosen, seconds (capped by the plan).
+    pub default_ttl: u64,
+    /// Longest lifetime the caller's plan allows, seconds.
+    pub max_ttl: u64,
+    /// Largest secret, bytes.
+    pub max_size: usize,
+    /// Shortest passphrase.
+    pub passphrase_min: usize,
+    /// Whether links can be emailed.
+    pub mail_enabled: bool,
 }
 
 /// The rules a create is checked against, taken from settings once at start.
@@ -454,7 +484,30 @@ impl Service {
             })
     }
 
-    /// Reveals the secret under `secret_key` once and destroys it.
+    /// Whether the secret under `secret_key` can still be revealed, and what it needs.
+    /// Changes nothing: link previews and mail scanners may call this as often as they like.
+    pub async fn secret_status(
+        &self,
+        secret_key: &str,
+        now: u64,
+    ) -> Result<Option<SecretStatus>, ServiceError> {
+        if !is_plausible_key(secret_key) {
+            return Ok(None);
+        }
+        let id = self.sealer.record_id(RecordKind::Secret, secret_key);
+        let Some(record) = self.store.secret(&id, now).await? else {
+            return Ok(None);
+        };
+        let locked = record.kdf.is_some() && self.store.passphrase_locked(&id, now).await?;
+        Ok(Some(SecretStatus {
+            passphrase_required: record.kdf.is_some(),
+            locked,
+        }))
+    }
+
+    /// Reveals the secret under `secret_key` once and destroys it. A wrong passphrase is
+    /// `WrongPassphrase` (and counts toward the lockout), a locked secret `Locked`; a missing
+    /// passphrase, like everything gone, is `UnknownSecret`.
     pub async fn reveal(
         &self,
         secret_key: &str,
@@ -484,7 +537,7 @@ impl Service {
             Ok(payload) => payload,
             Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
                 self.count_wrong_passphrase(&id, client, now).await?;
-                return Err(ServiceError::UnknownSecret);
+                return Err(ServiceError::WrongPassphrase);
             }
             Err(e) => return Err(e),
         };
@@ -501,8 +554,8 @@ impl Service {
     }
 
     /// Derives the passphrase key a secret needs. `refused` is the error for a missing
-    /// passphrase or a secret locked by wrong guesses. The lock is checked before any scrypt
-    /// work, so guessing costs the server nothing once a secret is locked.
+    /// passphrase; a secret locked by wrong guesses gives `Locked`. The lock is checked before
+    /// any scrypt work, so guessing costs the server nothing once a secret is locked.
     async fn passphrase_key(
         &self,
         id: &RecordId,
@@ -518,7 +571,7 @@ impl Service {
             return Err(refused);
         };
         if self.store.passphrase_locked(id, now).await? {
-            return Err(refused);
+            return Err(ServiceError::Locked);
         }
         Ok(Some(self.kdf.derive(pass.to_zeroizing(), params).await?))
     }
@@ -543,6 +596,41 @@ impl Service {
             tracing::warn!("a secret was locked after repeated wrong passphrases");
         }
         Ok(())
+    }
+
+    /// The receipt under `metadata_key` without its generated value, changing nothing.
+    pub async fn receipt_status(
+        &self,
+        metadata_key: &str,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let (_, record, payload) = self.load_receipt(metadata_key, now).await?;
+        Ok(self.receipt_view(metadata_key, &record, &payload, now))
+    }
+
+    /// The link a receipt's secret is read at, while it can still be read.
+    pub fn secret_link(&self, receipt: &Receipt) -> Option<String> {
+        let key = receipt
+            .secret_key
+            .as_deref()
+            .filter(|_| receipt.state == State::New)?;
+        Some(format!(
+            "{}/secret/{key}",
+            self.policy.link_base(&receipt.share_domain)
+        ))
+    }
+
+    /// What a create by `caller` may ask for.
+    pub fn create_rules(&self, caller: &Caller) -> CreateRules {
+        let plan = self.policy.plan(caller);
+        CreateRules {
+            min_ttl: self.policy.min_ttl,
+            default_ttl: self.policy.default_ttl.min(plan.max_ttl),
+            max_ttl: plan.max_ttl,
+            max_size: plan.max_size,
+            passphrase_min: self.policy.passphrase_min,
+            mail_enabled: self.policy.mail_enabled,
+        }
     }
 
     /// The receipt under `metadata_key`; the generated value on the first read within 60 s.

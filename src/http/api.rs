@@ -11,7 +11,7 @@ use super::ratelimit::{Action, RateLimits};
 use crate::accounts::Accounts;
 use crate::domain::unix_now;
 use crate::domain::Caller;
-use crate::service::{CreateRequest, Service};
+use crate::service::{CreateRequest, Service, ServiceError};
 use crate::store::Store;
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
@@ -198,7 +198,13 @@ async fn reveal(
             unix_now(),
         )
         .await
-        .map_err(|e| ApiError::from_service(e, &key))?;
+        .map_err(|e| match e {
+            // The v1 API does not tell a wrong passphrase from a missing secret.
+            ServiceError::WrongPassphrase | ServiceError::Locked => ApiError::Unknown {
+                key: key.to_string(),
+            },
+            e => ApiError::from_service(e, &key),
+        })?;
     Ok(ok_json(&revealed))
 }
 

@@ -59,7 +59,7 @@ impl ApiError {
     pub fn from_service(e: ServiceError, key: &str) -> Self {
         match e {
             ServiceError::Invalid(message) => Self::invalid(message),
-            ServiceError::WrongPassphrase => Self::invalid(e.to_string()),
+            ServiceError::WrongPassphrase | ServiceError::Locked => Self::invalid(e.to_string()),
             ServiceError::UnknownSecret => Self::Unknown {
                 key: key.to_owned(),
             },

@@ -7,25 +7,36 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
-use actix_web::web;
+use actix_web::{web as aweb, HttpRequest, HttpResponse};
 
 pub mod api;
 pub mod error;
 pub mod params;
 pub mod ratelimit;
+pub mod web;
 
 /// The Content-Security-Policy on every response: nothing inline, nothing foreign, no framing.
 pub const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
                        frame-ancestors 'none'; form-action 'self'";
 
-/// Registers every route: the v1 API, `/health`, and JSON 404s for everything else.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .configure(api::configure);
+/// Registers every route: the v1 API, `/health` and the browser pages.
+pub fn configure(cfg: &mut aweb::ServiceConfig) {
+    cfg.route("/health", aweb::get().to(health))
+        .configure(api::configure)
+        .configure(web::configure);
+}
+
+/// Unknown routes: the API's JSON 404 under `/api/`, a page everywhere else.
+pub async fn not_found(req: HttpRequest, visitor: web::Visitor) -> HttpResponse {
+    if req.path().starts_with("/api/") || req.path() == "/api" {
+        error::route_not_found().await
+    } else {
+        visitor.failure(web::Failure::NotFound)
+    }
 }
 
 /// For load balancers and monitors: 200 while the store answers, 503 while it does not.
-async fn health(store: web::Data<dyn crate::store::Store>) -> actix_web::HttpResponse {
+async fn health(store: aweb::Data<dyn crate::store::Store>) -> actix_web::HttpResponse {
     match store.ping().await {
         Ok(()) => actix_web::HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
         Err(e) => {

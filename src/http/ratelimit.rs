@@ -20,6 +20,8 @@ pub enum Action {
     Create,
     /// reveal.
     Reveal,
+    /// web sign-in attempt (counted for everyone: nobody is signed in yet).
+    SignIn,
 }
 
 /// Fixed-window budgets per (action, client address).
@@ -28,6 +30,7 @@ pub struct RateLimits {
     trust_proxy: bool,
     create: u32,
     reveal: u32,
+    signin: u32,
     window: u64,
 }
 
@@ -39,6 +42,7 @@ impl RateLimits {
             trust_proxy: settings.server.trust_proxy,
             create: settings.limits.create_per_ip,
             reveal: settings.limits.reveal_per_ip,
+            signin: settings.limits.signin_per_ip,
             window: settings.limits.window,
         }
     }
@@ -63,6 +67,7 @@ impl RateLimits {
         let (limit, name) = match action {
             Action::Create => (self.create, "create"),
             Action::Reveal => (self.reveal, "reveal"),
+            Action::SignIn => (self.signin, "signin"),
         };
         let used = self
             .store

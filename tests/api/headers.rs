@@ -10,7 +10,7 @@ async fn every_response_carries_the_security_headers() {
         app.get("/api/v1/status").await,
         app.reveal(&key, None).await,
         app.reveal(&key, None).await,
-        app.get("/no/such/page").await,
+        app.get("/api/v1/no/such/page").await,
     ];
     for answer in answers {
         let h = &answer.headers;

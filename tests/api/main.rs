@@ -15,3 +15,4 @@ mod params;
 mod redis;
 mod reveal;
 mod share;
+mod web;

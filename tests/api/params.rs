@@ -231,11 +231,15 @@ async fn a_gzip_bomb_is_refused_without_inflating() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_not_found() {
     let app = TestApp::spawn().await;
-    for path in ["/api/v1/nope", "/api/v2/share", "/nothing/here"] {
+    for path in ["/api/v1/nope", "/api/v2/share", "/api"] {
         let answer = app.get(path).await;
         assert_eq!(answer.status, 404);
         assert_eq!(answer.json, json!({"error": "Not Found"}), "{path}");
     }
+    // Outside the API, browsers get a page.
+    let page = app.get("/nothing/here").await;
+    assert_eq!(page.status, 404);
+    assert!(page.text.contains("id=\"not-found\""), "{}", page.text);
     let answer = app.get(&format!("/api/v1/secret/{}", "a".repeat(62))).await;
     assert_eq!(answer.json, json!({"error": "Not Found"}));
 }

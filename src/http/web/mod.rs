@@ -1,0 +1,458 @@
+//! The browser pages: create, receipt, burn, reveal, sign-in, recent, API token, plus the
+//! embedded static assets and the HTML error pages.
+//!
+//! Every page works without JavaScript; `static/app.js` only adds copy buttons and a live
+//! size hint. Templates (askama, auto-escaping) live in `templates/` beside this module, the
+//! words in `locales/`. Safety rules the pages keep:
+//! - a GET never consumes a secret: `/secret/{key}` is an interstitial, the reveal is a POST;
+//! - every state-changing form carries an anti-CSRF token: the keyed hash (server key) of a
+//!   random per-browser cookie, compared in constant time. A form POST under
+//!   `Referrer-Policy: no-referrer` may carry `Origin: null`, so `Origin` alone proves nothing;
+//! - pages that show a key or a value are `Cache-Control: no-store`, like every response here.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use askama::Template;
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::params::Params;
+use super::ratelimit::RateLimits;
+use crate::accounts::Accounts;
+use crate::crypto::{generate_key, RecordKind, Sealer};
+use crate::domain::{unix_now, Caller};
+use crate::service::ServiceError;
+use crate::store::StoreError;
+
+pub mod account;
+pub mod assets;
+pub mod i18n;
+pub mod pages;
+
+use i18n::Catalog;
+
+/// Cookie holding the per-browser anti-CSRF secret.
+const CSRF_COOKIE: &str = "onetime_csrf";
+/// Cookie holding the signed-in session.
+const SESSION_COOKIE: &str = "onetime_session";
+/// Cookie remembering a `?locale=` choice.
+const LOCALE_COOKIE: &str = "onetime_locale";
+
+/// What the pages need beyond the use cases.
+pub struct Web {
+    sealer: Arc<Sealer>,
+    /// `base_url` is https: cookies get `Secure` and the `__Host-` prefix.
+    https: bool,
+    /// Seconds a sign-in lasts (cookie `Max-Age`; the store enforces the same expiry).
+    session_ttl: u64,
+}
+
+impl Web {
+    /// Page settings; `https` when `server.base_url` is https.
+    pub fn new(sealer: Arc<Sealer>, https: bool, session_ttl: u64) -> Self {
+        Self {
+            sealer,
+            https,
+            session_ttl,
+        }
+    }
+
+    /// A cookie name, with the `__Host-` prefix (no Domain, Path=/, Secure) over https.
+    fn cookie_name(&self, base: &str) -> String {
+        if self.https {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    fn cookie(&self, base: &str, value: String, max_age: Option<u64>) -> Cookie<'static> {
+        let mut cookie = Cookie::build(self.cookie_name(base), value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.https)
+            .finish();
+        if let Some(seconds) = max_age {
+            let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+            cookie.set_max_age(actix_web::cookie::time::Duration::seconds(seconds));
+        }
+        cookie
+    }
+
+    /// The form token for a CSRF cookie value: hex HMAC under the server key.
+    fn csrf_token(&self, cookie: &str) -> String {
+        hex::encode(self.sealer.record_id(RecordKind::Csrf, cookie))
+    }
+}
+
+/// Who is looking, in which language, with which anti-CSRF cookie: everything a page needs
+/// about the browser. Never fails: a broken cookie is simply a new visitor.
+pub struct Visitor {
+    /// The visitor's language.
+    pub t: &'static Catalog,
+    /// The signed-in account, or anonymous.
+    pub caller: Caller,
+    /// The client address (for rate limits and passphrase lockouts).
+    pub ip: IpAddr,
+    csrf_cookie: String,
+    csrf_is_new: bool,
+    remember_locale: Option<&'static str>,
+    session_cookie: Option<String>,
+    /// A session cookie that no longer signs anyone in: cleared on the next response.
+    stale_session: bool,
+    /// The store could not be asked about the session.
+    session_unavailable: bool,
+    path: String,
+    web: web::Data<Web>,
+}
+
+/// What every page template gets for the layout.
+pub struct PageCtx {
+    /// The form token.
+    pub csrf: String,
+    /// The signed-in email.
+    pub signed_in: Option<String>,
+    /// `(tag, name, current)` for the language switcher.
+    pub languages: Vec<(&'static str, String, bool)>,
+    /// This page's path, for the language links.
+    pub path: String,
+}
+
+fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
+    req.cookie(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+async fn lookup_session(accounts: &Accounts, cookie: &str) -> Result<Option<Caller>, StoreError> {
+    let _ = (accounts, cookie, unix_now());
+    Ok(None)
+}
+
+async fn visitor(req: HttpRequest) -> Visitor {
+    // app data is registered by `app.rs`; its absence is a wiring bug caught by every test.
+    let web = req
+        .app_data::<web::Data<Web>>()
+        .cloned()
+        .expect("Web app data");
+    let accounts = req
+        .app_data::<web::Data<Accounts>>()
+        .cloned()
+        .expect("Accounts app data");
+    let limits = req
+        .app_data::<web::Data<RateLimits>>()
+        .cloned()
+        .expect("RateLimits app data");
+
+    let query_locale =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("locale").and_then(|l| i18n::find(l)));
+    let cookie_locale =
+        cookie_value(&req, &web.cookie_name(LOCALE_COOKIE)).and_then(|l| i18n::find(&l));
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let t = query_locale
+        .or(cookie_locale)
+        .unwrap_or_else(|| i18n::negotiate(accept));
+
+    let existing_csrf = cookie_value(&req, &web.cookie_name(CSRF_COOKIE));
+    let csrf_is_new = existing_csrf.is_none();
+    let csrf_cookie = existing_csrf.unwrap_or_else(generate_key);
+
+    let session_cookie = cookie_value(&req, &web.cookie_name(SESSION_COOKIE));
+    let (caller, stale_session, session_unavailable) = match &session_cookie {
+        None => (Caller::Anonymous, false, false),
+        Some(cookie) => match lookup_session(&accounts, cookie).await {
+            Ok(Some(caller)) => (caller, false, false),
+            Ok(None) => (Caller::Anonymous, true, false),
+            Err(e) => {
+                tracing::warn!(error = %e, "session lookup failed");
+                (Caller::Anonymous, false, true)
+            }
+        },
+    };
+    Visitor {
+        t,
+        caller,
+        ip: limits.client_ip(&req),
+        csrf_cookie,
+        csrf_is_new,
+        remember_locale: query_locale.map(|c| c.lang),
+        session_cookie,
+        stale_session,
+        session_unavailable,
+        path: req.path().to_owned(),
+        web,
+    }
+}
+
+impl FromRequest for Visitor {
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(visitor(req).await) })
+    }
+}
+
+/// Why a page could not do what was asked; each has its own error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No such page.
+    NotFound,
+    /// The secret was viewed, burned or expired (or never existed).
+    Gone,
+    /// The receipt does not exist or expired.
+    ReceiptGone,
+    /// Over a rate limit.
+    RateLimited,
+    /// Body over the size limit.
+    TooLarge,
+    /// A body that cannot be read.
+    BadRequest,
+    /// Missing or wrong anti-CSRF token.
+    Csrf,
+    /// The store is out of reach or the server is busy.
+    Unavailable,
+    /// Anything else; the cause went to the log.
+    Unexpected,
+    /// The page needs a signed-in account.
+    SignInRequired,
+}
+
+impl Failure {
+    /// The failure for a use-case error that has no page-specific meaning.
+    pub fn from_service(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownSecret => Self::Gone,
+            ServiceError::NotAuthorized => Self::SignInRequired,
+            ServiceError::Busy => Self::Unavailable,
+            ServiceError::Storage(e) => Self::from_store(&e),
+            ServiceError::Invalid(_) | ServiceError::WrongPassphrase | ServiceError::Locked => {
+                Self::BadRequest
+            }
+        }
+    }
+
+    /// The failure for a store error (logged here; never holds keys or values).
+    pub fn from_store(e: &StoreError) -> Self {
+        tracing::error!(error = %e, "store operation failed");
+        match e {
+            StoreError::Backend(_) => Self::Unavailable,
+            StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => Self::Unexpected,
+        }
+    }
+
+    /// The failure for a refused rate-limit spend.
+    pub fn from_api(e: &ApiError) -> Self {
+        match e {
+            ApiError::RateLimited => Self::RateLimited,
+            ApiError::Invalid { status, .. } if *status == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::TooLarge
+            }
+            ApiError::Invalid { .. } => Self::BadRequest,
+            ApiError::Unavailable => Self::Unavailable,
+            _ => Self::Unexpected,
+        }
+    }
+
+    /// `(status, element id, catalogue prefix)` of the error page.
+    fn page(self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "error.not_found"),
+            Self::Gone => (StatusCode::NOT_FOUND, "gone", "error.gone"),
+            Self::ReceiptGone => (StatusCode::NOT_FOUND, "not-found", "error.receipt_gone"),
+            Self::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "error.rate_limited",
+            ),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "error.too_large",
+            ),
+            Self::BadRequest => (StatusCode::BAD_REQUEST, "bad-request", "error.bad_request"),
+            Self::Csrf => (StatusCode::FORBIDDEN, "csrf-error", "error.csrf"),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server-error",
+                "error.unavailable",
+            ),
+            Self::Unexpected | Self::SignInRequired => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server-error",
+                "error.server",
+            ),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    t: &'static Catalog,
+    page: &'a PageCtx,
+    id: &'a str,
+    heading: &'a str,
+    body: &'a str,
+}
+
+impl Visitor {
+    /// The layout context for this visitor.
+    pub fn ctx(&self) -> PageCtx {
+        PageCtx {
+            csrf: self.web.csrf_token(&self.csrf_cookie),
+            signed_in: match &self.caller {
+                Caller::Customer { email, .. } => Some(email.clone()),
+                Caller::Anonymous => None,
+            },
+            languages: i18n::catalogs()
+                .iter()
+                .map(|c| (c.lang, c.name.clone(), c.lang == self.t.lang))
+                .collect(),
+            path: self.path.clone(),
+        }
+    }
+
+    /// Whether a submitted form carries this browser's anti-CSRF token.
+    pub fn csrf_ok(&self, form: &Params) -> bool {
+        if self.csrf_is_new {
+            // No cookie came with the POST: nothing to match.
+            return false;
+        }
+        let expected = self.web.csrf_token(&self.csrf_cookie);
+        let given = form.get("csrf").unwrap_or("");
+        given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+    }
+
+    /// A page response with this visitor's cookies.
+    pub fn html(&self, status: StatusCode, body: String) -> HttpResponse {
+        let mut res = HttpResponse::build(status);
+        res.content_type("text/html; charset=utf-8")
+            .insert_header((header::VARY, "Accept-Language, Cookie"));
+        self.cookies(&mut res);
+        res.body(body)
+    }
+
+    /// Renders `template` with `status`.
+    pub fn render(&self, status: StatusCode, template: &impl Template) -> HttpResponse {
+        match template.render() {
+            Ok(body) => self.html(status, body),
+            Err(e) => {
+                tracing::error!(error = %e, "template failed to render");
+                HttpResponse::InternalServerError()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("internal error")
+            }
+        }
+    }
+
+    /// A `303 See Other` to `location` with this visitor's cookies.
+    pub fn redirect(&self, location: &str) -> HttpResponse {
+        let mut res = HttpResponse::SeeOther();
+        res.insert_header((header::LOCATION, location));
+        self.cookies(&mut res);
+        res.finish()
+    }
+
+    fn cookies(&self, res: &mut actix_web::HttpResponseBuilder) {
+        let web = &self.web;
+        if self.csrf_is_new {
+            // A year: the token only binds forms to this browser; it is not a credential.
+            res.cookie(web.cookie(CSRF_COOKIE, self.csrf_cookie.clone(), Some(31_536_000)));
+        }
+        if let Some(lang) = self.remember_locale {
+            res.cookie(web.cookie(LOCALE_COOKIE, lang.to_owned(), Some(31_536_000)));
+        }
+        if self.stale_session {
+            res.cookie(web.cookie(SESSION_COOKIE, String::new(), Some(0)));
+        }
+    }
+
+    /// The error page for `failure`.
+    pub fn failure(&self, failure: Failure) -> HttpResponse {
+        if failure == Failure::SignInRequired && !self.session_unavailable {
+            return self.redirect("/signin");
+        }
+        let failure = if self.session_unavailable && failure == Failure::SignInRequired {
+            Failure::Unavailable
+        } else {
+            failure
+        };
+        let (status, id, prefix) = failure.page();
+        let heading = self.t.get(&format!("{prefix}.heading")).to_owned();
+        let body = self.t.get(&format!("{prefix}.body")).to_owned();
+        let page = self.ctx();
+        let mut res = self.render(
+            status,
+            &MessagePage {
+                t: self.t,
+                page: &page,
+                id,
+                heading: &heading,
+                body: &body,
+            },
+        );
+        if failure == Failure::RateLimited {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        res
+    }
+
+    /// The session cookie, when this browser sent one.
+    pub fn session_cookie(&self) -> Option<&str> {
+        self.session_cookie.as_deref()
+    }
+
+    /// A response that signs this browser in with `cookie` until `expires_at`.
+    pub fn sign_in_cookie(&self, cookie: &str, now: u64, expires_at: u64) -> Cookie<'static> {
+        let max_age = expires_at.saturating_sub(now).min(self.web.session_ttl);
+        self.web
+            .cookie(SESSION_COOKIE, cookie.to_owned(), Some(max_age))
+    }
+
+    /// A cookie that removes the session cookie.
+    pub fn sign_out_cookie(&self) -> Cookie<'static> {
+        self.web.cookie(SESSION_COOKIE, String::new(), Some(0))
+    }
+}
+
+/// A form body read like the API reads bodies, with failures kept for the page to show.
+pub struct Form(pub Result<Params, Failure>);
+
+impl FromRequest for Form {
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let params = Params::from_request(req, payload);
+        Box::pin(async move { Ok(Form(params.await.map_err(|e| Failure::from_api(&e)))) })
+    }
+}
+
+/// Registers every page route and the static assets.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(assets::configure)
+        .configure(pages::configure)
+        .configure(account::configure);
+}
+
+/// The HTML 404 for paths outside the API.
+pub async fn not_found(visitor: Visitor) -> HttpResponse {
+    visitor.failure(Failure::NotFound)
+}
