@@ -7,5 +7,10 @@
 
 #[allow(dead_code)] // until the page flows use every helper
 mod harness;
+mod pages;
 
+mod burn;
+mod generate;
+mod passphrase;
+mod reveal;
 mod smoke;

@@ -1,0 +1,121 @@
+//! Create through the form, open the link as someone else, reveal once; and hostile input.
+
+use crate::harness::Rig;
+use crate::pages::{assert_gone, create, open_link, reveal};
+
+/// The whole story, with the page's JavaScript on or off.
+async fn a_secret_created_in_the_form_is_revealed_exactly_once(js: bool) {
+    // Arrange: a creator and a recipient, each with a fresh profile.
+    let rig = Rig::start();
+    let creator = rig.browser(js).await;
+    let recipient = rig.browser(js).await;
+    let secret = "the vault code is 4711\nsecond line — ünïcødé";
+
+    // Act + Assert: create.
+    creator.goto(&rig.server.url("/")).await;
+    let hint_before = creator.text("#size-hint").await;
+    creator.fill("textarea#secret", secret).await;
+    let hint_after = creator.text("#size-hint").await;
+    assert_eq!(
+        hint_before != hint_after,
+        js,
+        "#size-hint updates live exactly when JavaScript runs"
+    );
+    let receipt = create(&creator, &rig.server, secret, None).await;
+    assert!(creator.has("#receipt-warning").await);
+    assert!(creator.has("#qr svg").await, "a QR code of the link");
+    assert!(creator.has("#expires").await);
+    assert!(creator.has("a#burn").await);
+    assert_eq!(
+        creator.shown("button#copy-link").await,
+        js,
+        "#copy-link is shown exactly when JavaScript runs"
+    );
+
+    // The recipient's GET shows the interstitial and consumes nothing, however often.
+    open_link(&recipient, &receipt.link).await;
+    open_link(&recipient, &receipt.link).await;
+    assert_eq!(rig.server.state_of(&receipt.key).await, "new");
+    creator.reload().await;
+    assert_eq!(
+        creator.attr("#state", "data-state").await.as_deref(),
+        Some("new")
+    );
+
+    let value = reveal(&recipient, None).await;
+
+    assert!(value == secret, "#secret-value holds the secret exactly");
+    assert_eq!(
+        recipient.shown("button#copy-secret").await,
+        js,
+        "#copy-secret is shown exactly when JavaScript runs"
+    );
+    // Reloading the revealed page posts again and finds it gone; so does the link.
+    recipient.reload().await;
+    assert_gone(&recipient).await;
+    recipient.goto(&receipt.link).await;
+    assert_gone(&recipient).await;
+    assert_eq!(rig.server.state_of(&receipt.key).await, "received");
+    creator.reload().await;
+    assert_eq!(
+        creator.attr("#state", "data-state").await.as_deref(),
+        Some("received"),
+        "the creator's receipt says received"
+    );
+    assert!(!creator.has("#secret-link").await, "no link once received");
+    assert!(
+        !creator.has("a#burn").await,
+        "nothing to burn once received"
+    );
+    assert!(!creator.has("#qr").await, "no QR code once received");
+}
+
+#[tokio::test]
+async fn a_secret_created_in_the_form_is_revealed_exactly_once_with_javascript() {
+    a_secret_created_in_the_form_is_revealed_exactly_once(true).await;
+}
+
+#[tokio::test]
+async fn a_secret_created_in_the_form_is_revealed_exactly_once_without_javascript() {
+    a_secret_created_in_the_form_is_revealed_exactly_once(false).await;
+}
+
+#[tokio::test]
+async fn hostile_markup_in_a_secret_round_trips_as_text_and_never_runs() {
+    let rig = Rig::start();
+    let creator = rig.browser(true).await;
+    let recipient = rig.browser(true).await;
+    let hostile = [
+        "<script>window.__pwned=1</script><img src=x onerror=alert(1)>",
+        // Tries to leave the textarea that shows the value.
+        "</textarea><script>window.__pwned=1</script><img src=x onerror=alert(1)>",
+    ];
+
+    for secret in hostile {
+        let receipt = create(&creator, &rig.server, secret, None).await;
+        open_link(&recipient, &receipt.link).await;
+        let value = reveal(&recipient, None).await;
+
+        assert!(value == secret, "#secret-value holds the markup as text");
+        for browser in [&creator, &recipient] {
+            assert_eq!(browser.alert().await, None, "no alert is open");
+            let ran = browser
+                .eval(
+                    "return [typeof window.__pwned, \
+                     document.querySelectorAll('img[src=\"x\"]').length, \
+                     [...document.scripts].filter(s => !s.src).length]",
+                )
+                .await;
+            assert_eq!(
+                ran,
+                serde_json::json!(["undefined", 0, 0]),
+                "[typeof __pwned, injected images, inline scripts]"
+            );
+        }
+        creator.goto(&receipt.url).await;
+        assert_eq!(
+            creator.attr("#state", "data-state").await.as_deref(),
+            Some("received")
+        );
+    }
+}
