@@ -175,7 +175,7 @@ impl Server {
         assert!(
             out.status.success(),
             "onetime {} failed: {}",
-            args.first().copied().unwrap_or_default(),
+            args.iter().take(2).copied().collect::<Vec<_>>().join(" "),
             String::from_utf8_lossy(&out.stderr)
         );
         stdout.lines().last().unwrap_or_default().trim().to_owned()
@@ -688,9 +688,28 @@ impl Browser {
             .replace('\n', " | ")
     }
 
-    /// Saves a PNG of the viewport as `<page>-<look>.png` in the screenshot directory.
+    /// Saves a PNG of the whole page (the viewport's width, the document's height, so what lies
+    /// below the fold shows too) as `<page>-<look>.png` in the screenshot directory.
     pub async fn screenshot(&self, page: &str) -> PathBuf {
-        let png = self.client.screenshot().await.expect("screenshot");
+        use base64::Engine;
+        let metrics = self.cdp("Page.getLayoutMetrics", json!({})).await;
+        let (width, height) = (
+            &metrics["cssLayoutViewport"]["clientWidth"],
+            &metrics["cssContentSize"]["height"],
+        );
+        let shot = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 },
+                }),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap_or_default())
+            .expect("a base64 screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
         let path = screenshot_dir().join(format!("{page}-{}.png", self.profile.look.name()));
         std::fs::write(&path, png).expect("write screenshot");

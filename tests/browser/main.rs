@@ -5,12 +5,14 @@
 //! `cargo test --test browser` runs these alone. Screenshots of every page, light, dark and on a
 //! phone, land in `<target dir>/screenshots/`.
 
-#[allow(dead_code)] // until the page flows use every helper
 mod harness;
 mod pages;
 
 mod burn;
 mod generate;
+mod locale;
 mod passphrase;
 mod reveal;
+mod screenshots;
+mod signin;
 mod smoke;

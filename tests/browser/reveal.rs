@@ -68,6 +68,15 @@ async fn a_secret_created_in_the_form_is_revealed_exactly_once(js: bool) {
         "nothing to burn once received"
     );
     assert!(!creator.has("#qr").await, "no QR code once received");
+    let logs = rig.server.logs();
+    let secret_key = receipt.link.rsplit('/').next().unwrap_or_default();
+    for (what, needle) in [
+        ("the secret", secret),
+        ("the secret key", secret_key),
+        ("the metadata key", receipt.key.as_str()),
+    ] {
+        assert!(!logs.contains(needle), "the server logged {what}");
+    }
 }
 
 #[tokio::test]
