@@ -59,7 +59,8 @@ pub enum RecordKind {
     Customer,
     /// An API token (its stored hash).
     Token,
-    /// A recent-list entry, sealed under the customer's API token.
+    /// A recent-list entry's metadata key, sealed under the entry's own random key (which the
+    /// account's list keys open), or, in entries from schema 1, under the API token.
     Recent,
     /// A client address (the tag its passphrase failures are counted under).
     Client,

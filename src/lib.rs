@@ -11,7 +11,8 @@
 //! - [`admin`]: the Unix socket through which `onetime account ...` reaches a running server.
 //! - [`http`]: everything actix: routes, parameters, errors, headers, access log.
 //! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
-//! - [`accounts`]: account use cases (add, list, rotate, remove, authenticate).
+//! - [`accounts`]: account use cases (add, list, rotate, remove, web password, sign-in and
+//!   sessions, authenticate), and how a recent list opens through either credential.
 //! - [`domain`]: states, key formats, TTL rules, the receipt object.
 //! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
 //! - [`store`]: the `Store` trait, the sled backend and the conformance suite.

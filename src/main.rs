@@ -41,7 +41,8 @@ enum Command {
     },
     /// Copy every live secret, receipt, account, recent entry and queued mail from one store
     /// to another, expiry preserved: `--from sled:./data --to redis://host:6379` or back.
-    /// Run it with the servers stopped; the destination needs the same server key.
+    /// Run it with the servers stopped; the destination needs the same server key. Web
+    /// sessions are not copied: people sign in again.
     Migrate {
         /// Source: `sled:PATH` or a redis:// URL.
         #[arg(long)]
