@@ -14,13 +14,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use zeroize::Zeroizing;
 
 use crate::accounts::{AccountError, AccountSummary, Accounts};
 use crate::config::Settings;
-use crate::domain::unix_now;
+use crate::domain::{unix_now, Sensitive};
 
-/// Longest request line accepted on the socket.
-const MAX_REQUEST: usize = 4096;
+/// Longest request line accepted on the socket: room for a 1024-byte password even when JSON
+/// escapes every byte of it.
+const MAX_REQUEST: usize = 16 * 1024;
 
 /// An account command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +41,13 @@ pub enum AdminRequest {
     Rotate {
         /// Email.
         email: String,
+    },
+    /// Set the web password.
+    Passwd {
+        /// Email.
+        email: String,
+        /// The new password (never printed: `Sensitive`).
+        password: Sensitive,
     },
     /// Delete an account.
     Remove {
@@ -61,7 +70,7 @@ pub enum AdminResponse {
         /// By email.
         accounts: Vec<AccountSummary>,
     },
-    /// Done (remove).
+    /// Done (remove, passwd).
     Done,
     /// The command failed.
     Error {
@@ -101,6 +110,10 @@ pub async fn execute(accounts: &Accounts, request: AdminRequest) -> AdminRespons
                         token: t.expose().to_owned(),
                     })
             }
+            AdminRequest::Passwd { email, password } => accounts
+                .set_password(&email, &password, now)
+                .await
+                .map(|()| AdminResponse::Done),
             AdminRequest::Remove { email } => {
                 accounts.remove(&email).await.map(|()| AdminResponse::Done)
             }
@@ -141,7 +154,8 @@ pub fn listen(path: &Path, accounts: Arc<Accounts>) -> io::Result<tokio::task::J
 
 async fn serve_one(stream: UnixStream, accounts: &Accounts) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
-    let mut line = String::new();
+    // The line may hold a password: zeroed once read.
+    let mut line = Zeroizing::new(String::new());
     let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
     reader.read_line(&mut line).await?;
     let response = match serde_json::from_str::<AdminRequest>(&line) {
@@ -150,6 +164,7 @@ async fn serve_one(stream: UnixStream, accounts: &Accounts) -> io::Result<()> {
                 AdminRequest::Add { .. } => "add",
                 AdminRequest::List => "list",
                 AdminRequest::Rotate { .. } => "rotate",
+                AdminRequest::Passwd { .. } => "passwd",
                 AdminRequest::Remove { .. } => "remove",
             };
             let response = execute(accounts, request).await;
@@ -182,7 +197,7 @@ pub async fn request(path: &Path, request: &AdminRequest) -> io::Result<Option<A
         Err(e) => return Err(e),
     };
     let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_vec(request).map_err(io::Error::other)?;
+    let mut line = Zeroizing::new(serde_json::to_vec(request).map_err(io::Error::other)?);
     line.push(b'\n');
     write.write_all(&line).await?;
     let mut answer = String::new();

@@ -11,9 +11,9 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, SignInSettings};
 use crate::config::Settings;
-use crate::crypto::{KdfParams, Sealer, ServerKey};
+use crate::crypto::{KdfParams, KdfPool, Sealer, ServerKey};
 use crate::http::params::BodyLimit;
 use crate::http::ratelimit::RateLimits;
 use crate::mail::{Mailer, Outbox, RetryPolicy};
@@ -125,9 +125,22 @@ pub fn server_key(settings: &Settings) -> Result<ServerKey, StartError> {
     })
 }
 
-/// The account use cases over `store`, with the plans from `settings`.
+/// The account use cases over `store`, with the plans, the scrypt cost and the session
+/// lifetime from `settings`.
 pub fn accounts(settings: &Settings, store: Arc<dyn Store>, sealer: Arc<Sealer>) -> Accounts {
-    Accounts::new(store, sealer, settings.plans.keys().cloned().collect())
+    let c = &settings.crypto;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sign_in = SignInSettings {
+        scrypt: (c.scrypt_log_n, c.scrypt_r, c.scrypt_p),
+        session_ttl: settings.server.session_ttl,
+        kdf: KdfPool::new(cores, c.kdf_queue),
+    };
+    Accounts::new(
+        store,
+        sealer,
+        settings.plans.keys().cloned().collect(),
+        sign_in,
+    )
 }
 
 /// Opens the store and the server key for a command run without the server.

@@ -113,6 +113,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds in-flight requests get after SIGTERM/SIGINT.
     pub shutdown_timeout: u64,
+    /// Seconds a web sign-in lasts (at least 60).
+    pub session_ttl: u64,
 }
 
 /// `[storage]`
@@ -274,6 +276,12 @@ impl Settings {
                 return Err(invalid("server.secret", "want exactly 64 hex characters"));
             }
         }
+        if self.server.session_ttl < 60 {
+            return Err(invalid(
+                "server.session_ttl",
+                "must be at least 60 (seconds)",
+            ));
+        }
         for domain in &mut self.server.share_domains {
             *domain = domain.trim().to_ascii_lowercase();
             let valid = !domain.is_empty()
@@ -407,6 +415,7 @@ mod tests {
         assert!(s.server.secret.is_none());
         assert!(!s.server.trust_proxy);
         assert!(s.server.share_domains.is_empty());
+        assert_eq!(s.server.session_ttl, 28_800, "8 hours");
         assert_eq!(s.storage.backend, "sled");
         assert_eq!(s.storage.path, PathBuf::from("./data"));
         assert!(s.storage.sync);
@@ -442,6 +451,7 @@ mod tests {
             ("ONETIME__SERVER__BIND", "not an address", "server.bind"),
             ("ONETIME__SERVER__BASE_URL", "ftp://x", "server.base_url"),
             ("ONETIME__SERVER__SECRET", "abcd", "server.secret"),
+            ("ONETIME__SERVER__SESSION_TTL", "59", "server.session_ttl"),
             ("ONETIME__STORAGE__BACKEND", "postgres", "storage.backend"),
             ("ONETIME__STORAGE__SWEEP_INTERVAL", "soon", "sweep_interval"),
             ("ONETIME__SECRETS__MIN_TTL", "0", "secrets.min_ttl"),

@@ -5,6 +5,16 @@
 //! their URL key, and each is sealed with XChaCha20-Poly1305 under
 //! HKDF(server key, URL key [, scrypt(passphrase)]), with the record id, its kind and the
 //! format version as associated data so no record can be swapped for another.
+//!
+//! Accounts add two things: web passwords as scrypt PHC strings ([`password`]), and list keys
+//! ([`list_key`]), X25519 key pairs through which every credential of an account reads its
+//! recent list.
+
+pub mod list_key;
+pub mod password;
+
+pub use self::list_key::{seal_to, ListPublicKey, ListSecretKey};
+pub use self::password::{hash_password, verify_password};
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
@@ -49,7 +59,8 @@ pub enum RecordKind {
     Customer,
     /// An API token (its stored hash).
     Token,
-    /// A recent-list entry, sealed under the customer's API token.
+    /// A recent-list entry's metadata key, sealed under the entry's own random key (which the
+    /// account's list keys open), or, in entries from schema 1, under the API token.
     Recent,
     /// A client address (the tag its passphrase failures are counted under).
     Client,
@@ -59,6 +70,10 @@ pub enum RecordKind {
     Csrf,
     /// A signed-in browser session, keyed and sealed by its cookie's secret.
     Session,
+    /// An account's API-side list key, sealed under its API token.
+    ApiListKey,
+    /// An account's web-side list key, sealed under a key scrypt derives from its password.
+    WebListKey,
 }
 
 impl RecordKind {
@@ -74,6 +89,8 @@ impl RecordKind {
             Self::Mail => b"mail",
             Self::Csrf => b"csrf",
             Self::Session => b"session",
+            Self::ApiListKey => b"list-key/api",
+            Self::WebListKey => b"list-key/web",
         }
     }
 }
@@ -263,6 +280,15 @@ impl KdfPool {
         passphrase: Zeroizing<String>,
         params: KdfParams,
     ) -> Result<PassKey, CryptoError> {
+        self.run(move || params.derive(&passphrase)).await?
+    }
+
+    /// Runs one scrypt job (`work`) on the blocking pool under the same bounds as
+    /// [`KdfPool::derive`]: web password hashing and verification use it.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CryptoError> {
         let _admitted = self
             .admitted
             .clone()
@@ -273,9 +299,9 @@ impl KdfPool {
             .acquire()
             .await
             .map_err(|_| CryptoError::Busy)?;
-        tokio::task::spawn_blocking(move || params.derive(&passphrase))
+        tokio::task::spawn_blocking(work)
             .await
-            .map_err(|_| CryptoError::Join)?
+            .map_err(|_| CryptoError::Join)
     }
 }
 

@@ -7,6 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::crypto::{ListPublicKey, ListSecretKey};
+
 /// The current time in unix seconds; handlers pass it in, so the use cases stay testable.
 pub fn unix_now() -> u64 {
     SystemTime::now()
@@ -119,20 +121,45 @@ impl Serialize for Sensitive {
     }
 }
 
+impl<'de> Deserialize<'de> for Sensitive {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
+}
+
+/// Fewest characters a web password may have.
+pub const PASSWORD_MIN_CHARS: usize = 10;
+/// Most bytes a web password may have (scrypt takes any length; this bounds the work).
+pub const PASSWORD_MAX_BYTES: usize = 1024;
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// No `Authorization` header.
     Anonymous,
-    /// Authenticated with an account's email and API token.
+    /// Authenticated with an account's email and API token, or signed in on the web.
     Customer {
         /// The account's email, its `custid`.
         email: String,
         /// The account's plan name.
         plan: String,
-        /// The API token the caller proved; it keys the caller's sealed recent list.
-        token: Sensitive,
+        /// What seals new entries of the caller's recent list and opens its entries.
+        recent: RecentAccess,
     },
+}
+
+/// What a signed-in customer's credential gives over their recent list, which the data
+/// directory alone cannot open (see [`crate::accounts`] for the rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecentAccess {
+    /// The public list keys of the account's credentials (API side, web side, when present):
+    /// every new entry is sealed to each, so it lists through either door.
+    pub recipients: Vec<ListPublicKey>,
+    /// The private list key of the credential this caller proved.
+    pub key: Option<ListSecretKey>,
+    /// The API token this caller proved, if any: it opens entries written before web sign-in
+    /// (schema 1), which were sealed under the token itself.
+    pub token: Option<Sensitive>,
 }
 
 impl Caller {

@@ -12,7 +12,8 @@
 //! - [`http`]: everything actix: the v1 API, the browser pages (`http::web`: templates,
 //!   catalogues, CSRF, sessions' cookies), parameters, errors, headers, access log.
 //! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
-//! - [`accounts`]: account use cases (add, list, rotate, remove, authenticate).
+//! - [`accounts`]: account use cases (add, list, rotate, remove, web password, sign-in and
+//!   sessions, authenticate), and how a recent list opens through either credential.
 //! - [`domain`]: states, key formats, TTL rules, the receipt object.
 //! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
 //! - [`store`]: the `Store` trait, the sled backend and the conformance suite.

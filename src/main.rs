@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use onetime::admin::{self, AdminRequest, AdminResponse};
 use onetime::app::{self, Application};
 use onetime::config::Settings;
+use onetime::domain::{Sensitive, PASSWORD_MAX_BYTES};
 use onetime::mail::Mailer;
 use tracing_subscriber::EnvFilter;
+use zeroize::Zeroizing;
 
 /// Share secrets through links that work exactly once.
 #[derive(Debug, Parser)]
@@ -28,13 +30,19 @@ enum Command {
     /// Delete expired records once and exit (the server does this on its own while running).
     Sweep,
     /// Manage accounts (works whether the server is running or not).
+    ///
+    /// An account has two credentials, its API token and its web password, and each sees the
+    /// account's recent list: every secret created since that credential was issued, whether
+    /// created through the API or on the web. `rotate` starts the API side's list afresh and
+    /// `passwd` the web side's; the other side keeps everything.
     Account {
         #[command(subcommand)]
         command: AccountCommand,
     },
     /// Copy every live secret, receipt, account, recent entry and queued mail from one store
     /// to another, expiry preserved: `--from sled:./data --to redis://host:6379` or back.
-    /// Run it with the servers stopped; the destination needs the same server key.
+    /// Run it with the servers stopped; the destination needs the same server key. Web
+    /// sessions are not copied: people sign in again.
     Migrate {
         /// Source: `sled:PATH` or a redis:// URL.
         #[arg(long)]
@@ -65,11 +73,21 @@ enum AccountCommand {
         #[arg(long, default_value = "default")]
         plan: String,
     },
-    /// List accounts: email, plan, created (never tokens).
+    /// List accounts: email, plan, whether a web password is set, created (never tokens or
+    /// passwords).
     List,
-    /// Issue a new API token; the old one stops working at once and the account's recent
-    /// list is cleared (it was sealed under the old token).
+    /// Issue a new API token; the old one stops working at once. The recent list seen with
+    /// the token starts afresh; the web side's keeps everything (without a web password, the
+    /// list is cleared, as nothing can open it any more).
     Rotate {
+        /// The account's email.
+        email: String,
+    },
+    /// Set the web password from the first line of standard input (at least 10 characters,
+    /// at most 1024 bytes): `read -rs PW; printf '%s\n' "$PW" | onetime account passwd EMAIL`.
+    /// Browsers signed in with the old password are signed out, and the recent list seen on
+    /// the web starts afresh; the API token's keeps everything.
+    Passwd {
         /// The account's email.
         email: String,
     },
@@ -125,6 +143,10 @@ async fn account(settings: &Settings, command: AccountCommand) -> anyhow::Result
         },
         AccountCommand::List => AdminRequest::List,
         AccountCommand::Rotate { email } => AdminRequest::Rotate { email },
+        AccountCommand::Passwd { email } => AdminRequest::Passwd {
+            email,
+            password: read_password()?,
+        },
         AccountCommand::Remove { email } => AdminRequest::Remove { email },
     };
     let response = match admin::request(&admin::socket_path(settings), &request).await? {
@@ -148,18 +170,58 @@ async fn account(settings: &Settings, command: AccountCommand) -> anyhow::Result
             println!("new API token for {email}; the old one no longer works:");
             println!("{token}");
         }
+        (AdminRequest::Passwd { email, .. }, AdminResponse::Done) => {
+            println!(
+                "web password set for {email}; browsers signed in with the old one are signed \
+                 out, and the web recent list starts afresh"
+            );
+        }
         (_, AdminResponse::Accounts { accounts }) => {
-            println!("{:<40} {:<12} created", "email", "plan");
+            println!(
+                "{:<40} {:<12} {:<12} created",
+                "email", "plan", "web password"
+            );
             for a in accounts {
                 let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(a.created);
                 let created = humantime::format_rfc3339_seconds(created);
-                println!("{:<40} {:<12} {created}", a.email, a.plan);
+                let password = if a.password { "set" } else { "-" };
+                println!("{:<40} {:<12} {password:<12} {created}", a.email, a.plan);
             }
         }
         (AdminRequest::Remove { email }, AdminResponse::Done) => println!("removed {email}"),
         (_, other) => anyhow::bail!("unexpected answer from the server: {other:?}"),
     }
     Ok(())
+}
+
+/// The new web password: the first line of standard input, its line ending (LF or CRLF)
+/// removed. Read with a bound, so a huge input is refused rather than held.
+fn read_password() -> anyhow::Result<Sensitive> {
+    use std::io::{BufRead, IsTerminal, Read};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("new web password (first line of standard input; it shows as you type):");
+    }
+    let mut line = Zeroizing::new(Vec::new());
+    // Room for the longest password, its CRLF, and one byte more to tell it is too long.
+    let bound = PASSWORD_MAX_BYTES as u64 + 3;
+    stdin.lock().take(bound).read_until(b'\n', &mut line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+    if line.is_empty() {
+        anyhow::bail!(
+            "no password given: write the new web password as the first line of standard input"
+        );
+    }
+    let text = std::str::from_utf8(&line)
+        .map_err(|_| anyhow::anyhow!("the web password is not valid UTF-8"))?;
+    // Checked here too, so a bad password never travels to the server.
+    onetime::accounts::check_password(text)?;
+    Ok(Sensitive::new(text.to_owned()))
 }
 
 /// `onetime migrate`: export everything live from one store, import it into the other.

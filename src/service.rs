@@ -6,23 +6,23 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::config::{Plan, Settings};
 use crate::crypto::{
-    generate_key, generate_password, CryptoError, KdfParams, KdfPool, PassKey, RecordId,
+    generate_key, generate_password, seal_to, CryptoError, KdfParams, KdfPool, PassKey, RecordId,
     RecordKind, Sealed, Sealer,
 };
 use crate::domain::{
     is_plausible_key, normalize_email, resolve_length, resolve_ttl, Burned, Caller, Receipt,
-    Revealed, Sensitive, State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS, RECENT_WINDOW,
-    SHORTKEY_CHARS,
+    RecentAccess, Revealed, Sensitive, State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS,
+    RECENT_WINDOW, SHORTKEY_CHARS,
 };
 use crate::domain::{obscure_email, DeliveryState, DeliveryStatus};
 use crate::mail;
 use crate::store::{
-    Delivery, GuessRules, MetadataRecord, NewSecret, OutboxRecord, RecentEntry, SecretRecord,
-    Store, StoreError, StoredState,
+    Delivery, GuessRules, MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal,
+    SecretRecord, Store, StoreError, StoredState,
 };
 
 /// Why a use case refused or failed. Messages of `Invalid` are the API's exact strings.
@@ -408,23 +408,76 @@ impl Service {
         Ok(receipt)
     }
 
-    /// The creator's recent-list entry: the metadata key sealed under their API token.
+    /// The creator's recent-list entry: the metadata key sealed under a fresh entry key, and
+    /// that entry key in a sealed box for each of the account's list keys, so the entry lists
+    /// through the API token and a web session alike (see [`crate::accounts`]).
     fn recent_entry(&self, caller: &Caller, metadata_key: &str, now: u64) -> Option<RecentEntry> {
-        let Caller::Customer { email, token, .. } = caller else {
+        let Caller::Customer { email, recent, .. } = caller else {
             return None;
         };
         let customer_id = self.sealer.record_id(RecordKind::Customer, email);
+        let sealed = if !recent.recipients.is_empty() {
+            let entry_key = Zeroizing::new(generate_key());
+            RecentSeal {
+                sealed: self.sealer.seal(
+                    RecordKind::Recent,
+                    &customer_id,
+                    &entry_key,
+                    None,
+                    metadata_key.as_bytes(),
+                ),
+                key_boxes: recent
+                    .recipients
+                    .iter()
+                    .map(|public| seal_to(public, entry_key.as_bytes()))
+                    .collect(),
+            }
+        } else {
+            // An account from schema 1 whose API list key could not be added yet: sealed under
+            // the token, as schema 1 did.
+            let token = recent.token.as_ref()?;
+            RecentSeal {
+                sealed: self.sealer.seal(
+                    RecordKind::Recent,
+                    &customer_id,
+                    token.expose(),
+                    None,
+                    metadata_key.as_bytes(),
+                ),
+                key_boxes: Vec::new(),
+            }
+        };
         Some(RecentEntry {
             customer_id,
             created: now,
-            sealed: self.sealer.seal(
-                RecordKind::Recent,
-                &customer_id,
-                token.expose(),
-                None,
-                metadata_key.as_bytes(),
-            ),
+            sealed,
         })
+    }
+
+    /// The metadata key in a recent entry, if the caller's credential opens it: a schema-1
+    /// entry with the API token it was sealed under, a newer one with the caller's list key.
+    fn open_recent(
+        &self,
+        customer_id: &RecordId,
+        access: &RecentAccess,
+        seal: &RecentSeal,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let entry_key = if seal.key_boxes.is_empty() {
+            Zeroizing::new(access.token.as_ref()?.expose().as_bytes().to_vec())
+        } else {
+            let key = access.key.as_ref()?;
+            seal.key_boxes.iter().find_map(|b| key.open(b))?
+        };
+        let entry_key = std::str::from_utf8(&entry_key).ok()?;
+        self.sealer
+            .open(
+                RecordKind::Recent,
+                customer_id,
+                entry_key,
+                None,
+                &seal.sealed,
+            )
+            .ok()
     }
 
     /// The outbox entry mailing `link` to the first recipient (checked in `check_create`):
@@ -729,21 +782,15 @@ impl Service {
 
     /// The caller's receipts from the last 30 days, newest first, without secret keys.
     pub async fn recent(&self, caller: &Caller, now: u64) -> Result<Vec<Receipt>, ServiceError> {
-        let Caller::Customer { email, token, .. } = caller else {
+        let Caller::Customer { email, recent, .. } = caller else {
             return Err(ServiceError::NotAuthorized);
         };
         let customer_id = self.sealer.record_id(RecordKind::Customer, email);
         let since = now.saturating_sub(RECENT_WINDOW);
         let mut receipts = Vec::new();
-        for sealed in self.store.recent(&customer_id, since).await? {
-            // Entries sealed under an earlier token no longer open; they are skipped.
-            let Ok(key) = self.sealer.open(
-                RecordKind::Recent,
-                &customer_id,
-                token.expose(),
-                None,
-                &sealed,
-            ) else {
+        for seal in self.store.recent(&customer_id, since).await? {
+            // Entries from before this credential was issued do not open; they are skipped.
+            let Some(key) = self.open_recent(&customer_id, recent, &seal) else {
                 continue;
             };
             let Ok(metadata_key) = std::str::from_utf8(&key) else {

@@ -10,9 +10,10 @@ use rand::RngCore;
 
 use super::{
     CustomerRecord, Delivery, DeliveryState, Exported, GuessRules, MetadataRecord, NewSecret,
-    OutboxRecord, RecentEntry, SecretRecord, Store, StoredState, SweepReport,
+    OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord, SessionRecord, Store,
+    StoredState, SweepReport, WebPassword,
 };
-use crate::crypto::{RecordId, Sealed};
+use crate::crypto::{KdfParams, RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
 
 /// A fixed "now" for the cases; time is injected, never slept.
@@ -123,7 +124,30 @@ fn customer(email: &str, hash: u8) -> CustomerRecord {
         created: NOW,
         token_hash: [hash; 32],
         token_created: NOW,
+        api_key: Some(SealedListKey {
+            public: [hash; 32],
+            sealed: sealed(hash),
+        }),
+        password: None,
     }
+}
+
+fn with_password(mut record: CustomerRecord, byte: u8) -> CustomerRecord {
+    record.password = Some(WebPassword {
+        phc: format!("$scrypt$ln=10,r=8,p=1$salt{byte}$hash"),
+        set_at: NOW,
+        kdf: KdfParams {
+            log_n: 10,
+            r: 8,
+            p: 1,
+            salt: [byte; 16],
+        },
+        key: SealedListKey {
+            public: [byte; 32],
+            sealed: sealed(byte),
+        },
+    });
+    record
 }
 
 /// Accounts are added once, replaced only when present, listed by email, removed.
@@ -147,12 +171,13 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
         .expect("present");
     assert_eq!(found.token_hash, [2; 32], "a failed add must not overwrite");
 
+    let password = with_password(customer("a@example.com", 4), 5);
     assert!(store
-        .replace_customer(&customer("a@example.com", 4))
+        .replace_customer(&found, &password)
         .await
         .expect("replace"));
     assert!(!store
-        .replace_customer(&customer("c@example.com", 4))
+        .replace_customer(&customer("c@example.com", 4), &customer("c@example.com", 5))
         .await
         .expect("replace"));
     assert_eq!(store.customer("c@example.com").await.expect("get"), None);
@@ -161,7 +186,7 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
         .await
         .expect("get")
         .expect("present");
-    assert_eq!(found.token_hash, [4; 32]);
+    assert_eq!(found, password, "every field reads back");
 
     let emails: Vec<_> = store
         .customers()
@@ -182,17 +207,31 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
     assert_eq!(store.customer("a@example.com").await.expect("get"), None);
 }
 
+/// A recent entry's seal: odd tags in schema 1's shape (under the token, no key boxes), even
+/// tags with two key boxes.
+fn recent_seal(tag: u8) -> RecentSeal {
+    RecentSeal {
+        sealed: sealed(tag),
+        key_boxes: if tag % 2 == 1 {
+            Vec::new()
+        } else {
+            vec![vec![tag; 80], vec![tag ^ 0xff; 80]]
+        },
+    }
+}
+
 fn with_recent(customer_id: RecordId, created: u64, tag: u8) -> NewSecret {
     let mut new = sample(600, false);
     new.recent = Some(RecentEntry {
         customer_id,
         created,
-        sealed: sealed(tag),
+        sealed: recent_seal(tag),
     });
     new
 }
 
-/// A customer's recent list comes back newest first, within the window, only theirs.
+/// A customer's recent list comes back newest first, within the window, only theirs; entries
+/// of both shapes read back as written.
 pub async fn recent_lists_are_per_customer_newest_first(store: Arc<dyn Store>) {
     let alice = [1u8; 32];
     let bob = [2u8; 32];
@@ -203,12 +242,12 @@ pub async fn recent_lists_are_per_customer_newest_first(store: Arc<dyn Store>) {
             .expect("create");
     }
     let list = store.recent(&alice, NOW).await.expect("recent");
-    assert_eq!(list, vec![sealed(11), sealed(10)]);
+    assert_eq!(list, vec![recent_seal(11), recent_seal(10)]);
     let list = store.recent(&alice, NOW + 1).await.expect("recent");
-    assert_eq!(list, vec![sealed(11)]);
+    assert_eq!(list, vec![recent_seal(11)]);
     assert_eq!(
         store.recent(&bob, 0).await.expect("recent"),
-        vec![sealed(20)]
+        vec![recent_seal(20)]
     );
 
     store.clear_recent(&alice).await.expect("clear");
@@ -238,6 +277,104 @@ pub async fn recent_entries_are_swept_after_the_window(store: Arc<dyn Store>) {
         .await
         .expect("sweep");
     assert!(store.recent(&alice, 0).await.expect("recent").is_empty());
+}
+
+/// A replace succeeds only against the record as it is now: of two changes made from one read,
+/// the second is refused, so a rotation and a new password never undo each other.
+pub async fn customer_replace_refuses_a_stale_record(store: Arc<dyn Store>) {
+    let read = customer("race@example.com", 1);
+    assert!(store.add_customer(&read).await.expect("add"));
+    let rotated = customer("race@example.com", 2);
+    let passworded = with_password(read.clone(), 3);
+    assert!(store
+        .replace_customer(&read, &rotated)
+        .await
+        .expect("replace"));
+    assert!(!store
+        .replace_customer(&read, &passworded)
+        .await
+        .expect("replace"));
+    let found = store.customer("race@example.com").await.expect("get");
+    assert_eq!(found, Some(rotated.clone()), "the rotation stands");
+    // Concurrent replaces from one read: exactly one wins.
+    let tasks: Vec<_> = (10..26u8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let (old, new) = (rotated.clone(), customer("race@example.com", i));
+            tokio::spawn(async move { store.replace_customer(&old, &new).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.expect("join").expect("replace"));
+    }
+    assert_eq!(winners, 1);
+    assert!(!store
+        .replace_customer(&rotated, &customer("other@example.com", 1))
+        .await
+        .expect("replace"));
+}
+
+fn session(created: u64, ttl: u64, tag: u8) -> SessionRecord {
+    SessionRecord {
+        created,
+        expires_at: created + ttl,
+        sealed: sealed(tag),
+    }
+}
+
+/// Sessions read back until their time is up, then are gone at once; sign-out removes one
+/// and leaves the others.
+pub async fn sessions_are_kept_until_they_expire_or_are_removed(store: Arc<dyn Store>) {
+    let (a, b) = (random_id(), random_id());
+    store
+        .put_session(&a, &session(NOW, 100, 1))
+        .await
+        .expect("put");
+    store
+        .put_session(&b, &session(NOW, 600, 2))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.session(&a, NOW).await.expect("get"),
+        Some(session(NOW, 100, 1))
+    );
+    assert!(store.session(&a, NOW + 99).await.expect("get").is_some());
+    assert_eq!(store.session(&a, NOW + 100).await.expect("get"), None);
+    assert_eq!(store.session(&random_id(), NOW).await.expect("get"), None);
+
+    store.remove_session(&b).await.expect("remove");
+    assert_eq!(store.session(&b, NOW).await.expect("get"), None);
+    assert!(store.session(&a, NOW).await.expect("get").is_some());
+    store
+        .remove_session(&b)
+        .await
+        .expect("removing twice is fine");
+    store
+        .remove_session(&random_id())
+        .await
+        .expect("removing nothing is fine");
+    let exported = store.export(NOW).await.expect("export");
+    assert!(exported.is_empty(), "sessions are not exported");
+}
+
+/// Expired sessions are swept (backends that sweep).
+pub async fn sessions_are_swept_once_expired(store: Arc<dyn Store>) {
+    let (short, long) = (random_id(), random_id());
+    store
+        .put_session(&short, &session(NOW, 60, 1))
+        .await
+        .expect("put");
+    store
+        .put_session(&long, &session(NOW, 6000, 2))
+        .await
+        .expect("put");
+    store.sweep_expired(NOW + 60).await.expect("sweep");
+    // Read at a time before expiry: only a removed record can be missing then.
+    assert_eq!(store.session(&short, NOW).await.expect("get"), None);
+    assert!(store.session(&long, NOW).await.expect("get").is_some());
+    store.sweep_expired(NOW + 6000).await.expect("sweep");
+    assert_eq!(store.session(&long, NOW).await.expect("get"), None);
 }
 
 const RULES: GuessRules = GuessRules {
@@ -621,6 +758,8 @@ macro_rules! conformance_suite {
             burn_and_take_race_has_one_winner,
             generated_value_is_taken_once,
             customers_are_added_once_replaced_and_removed,
+            customer_replace_refuses_a_stale_record,
+            sessions_are_kept_until_they_expire_or_are_removed,
             recent_lists_are_per_customer_newest_first,
             passphrase_failures_lock_the_secret,
             passphrase_counters_go_with_the_secret,

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{KdfParams, RecordId, Sealed};
+use crate::crypto::{KdfParams, ListPublicKey, RecordId, Sealed};
 pub use crate::domain::DeliveryState;
 
 pub mod redis;
@@ -16,7 +16,8 @@ pub mod sled;
 #[cfg(test)]
 pub mod conformance;
 
-/// Schema version this build writes; see `migrations/`.
+/// Schema version this build writes; see `migrations/`. Web sign-in (`0002_web_sign_in.md`)
+/// only appended fields that records of the first shape decode without, so it stays 1.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Why a store operation failed. Carries no key or value.
@@ -127,7 +128,11 @@ pub struct OutboxRecord {
     pub sealed: Sealed,
 }
 
-/// An account as stored. The token exists only as a keyed hash.
+/// An account as stored. The token exists only as a keyed hash, the web password only as a
+/// scrypt PHC string.
+///
+/// postcard is not self-describing: fields are only ever appended, and [`Self::from_bytes`]
+/// reads records written before they existed (see `migrations/0002_web_sign_in.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerRecord {
     /// Lowercased email; the account's name and `custid`.
@@ -140,10 +145,81 @@ pub struct CustomerRecord {
     pub token_hash: [u8; 32],
     /// Unix seconds of the last token issue (creation or rotation).
     pub token_created: u64,
+    /// The API side's list key, its private half sealed under the token. `None` in an account
+    /// from schema 1 until its token is next used.
+    pub api_key: Option<SealedListKey>,
+    /// The web password, once `account passwd` set one.
+    pub password: Option<WebPassword>,
 }
 
-/// One line of a customer's recent list: the metadata key, sealed under a key derived from
-/// the customer's API token.
+/// A customer record as schema 1 wrote it: the first five fields of [`CustomerRecord`].
+#[derive(Deserialize)]
+struct CustomerRecordV1 {
+    email: String,
+    plan: String,
+    created: u64,
+    token_hash: [u8; 32],
+    token_created: u64,
+}
+
+impl CustomerRecord {
+    /// The record's stored bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        postcard::to_allocvec(self).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Reads a stored record of either shape. A schema-1 record ends where the appended fields
+    /// begin, so it fails as the current shape and is read as the old one, which must then
+    /// account for every byte (so a damaged new record is never mistaken for an old one).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        if let Ok(record) = postcard::from_bytes::<Self>(bytes) {
+            return Ok(record);
+        }
+        match postcard::take_from_bytes::<CustomerRecordV1>(bytes) {
+            Ok((v1, [])) => Ok(Self {
+                email: v1.email,
+                plan: v1.plan,
+                created: v1.created,
+                token_hash: v1.token_hash,
+                token_created: v1.token_created,
+                api_key: None,
+                password: None,
+            }),
+            _ => Err(StoreError::Corrupt("customer record".into())),
+        }
+    }
+
+    /// The public list keys every new recent entry of this account is sealed to.
+    pub fn list_recipients(&self) -> Vec<ListPublicKey> {
+        let web = self.password.as_ref().map(|p| &p.key);
+        self.api_key.iter().chain(web).map(|k| k.public).collect()
+    }
+}
+
+/// One of an account's list keys: the public half in the clear, the private half sealed
+/// under the credential it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedListKey {
+    /// What new recent entries are sealed to.
+    pub public: ListPublicKey,
+    /// The private half, sealed under the API token or the web password's derived key.
+    pub sealed: Sealed,
+}
+
+/// An account's web password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPassword {
+    /// scrypt PHC string: verifies a password at sign-in, and nothing more.
+    pub phc: String,
+    /// Unix seconds when it was set.
+    pub set_at: u64,
+    /// The separate scrypt derivation (own salt) whose output seals the web list key.
+    pub kdf: KdfParams,
+    /// The web side's list key, sealed under that derivation.
+    pub key: SealedListKey,
+}
+
+/// One line of a customer's recent list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentEntry {
     /// Keyed hash of the customer's email.
@@ -151,6 +227,58 @@ pub struct RecentEntry {
     /// Unix seconds; the list keeps entries for [`RECENT_WINDOW`](crate::domain::RECENT_WINDOW).
     pub created: u64,
     /// The sealed metadata key.
+    pub sealed: RecentSeal,
+}
+
+/// How a recent entry keeps its metadata key.
+///
+/// Schema 1: `sealed` is under a key derived from the creator's API token and `key_boxes` is
+/// empty. Since web sign-in: `sealed` is under a random entry key, and `key_boxes` holds that
+/// entry key in one sealed box per list key of the account, so each credential opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentSeal {
+    /// The metadata key, sealed (with the server key in the derivation, like every record).
+    pub sealed: Sealed,
+    /// The entry key, sealed to each of the account's public list keys.
+    pub key_boxes: Vec<Vec<u8>>,
+}
+
+impl RecentSeal {
+    /// The stored bytes: schema 1's bare `Sealed` when there are no key boxes, else both.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        let bytes = if self.key_boxes.is_empty() {
+            postcard::to_allocvec(&self.sealed)
+        } else {
+            postcard::to_allocvec(self)
+        };
+        bytes.map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Reads either shape: a bare `Sealed` ends before the key boxes' length, so it fails as
+    /// the pair and must then account for every byte on its own.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        if let Ok(seal) = postcard::from_bytes::<Self>(bytes) {
+            return Ok(seal);
+        }
+        match postcard::take_from_bytes::<Sealed>(bytes) {
+            Ok((sealed, [])) => Ok(Self {
+                sealed,
+                key_boxes: Vec::new(),
+            }),
+            _ => Err(StoreError::Corrupt("recent entry".into())),
+        }
+    }
+}
+
+/// A signed-in browser session. Stored under the keyed hash of its cookie value and sealed
+/// under that value, so the store alone can neither produce nor use a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Unix seconds of the sign-in.
+    pub created: u64,
+    /// Unix seconds; at or after this the session is gone, swept or not.
+    pub expires_at: u64,
+    /// The sealed [`SessionPayload`](crate::accounts::SessionPayload).
     pub sealed: Sealed,
 }
 
@@ -229,7 +357,8 @@ impl Guesses {
 }
 
 /// One live record, as `onetime migrate` moves it between backends. Sealed parts travel as
-/// they are: nothing is opened, and the destination needs the same server key.
+/// they are: nothing is opened, and the destination needs the same server key. Web sessions
+/// are not among them: after a migration people sign in again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // sealed payloads dwarf the size difference anyway
 pub enum Exported {
@@ -297,8 +426,14 @@ pub trait Store: Send + Sync + 'static {
     /// Adds an account; `false` if one with that email exists.
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
 
-    /// Replaces an existing account; `false` if there is none with that email.
-    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
+    /// Replaces the account `old` with `new` (same email) if it is still exactly `old` as it
+    /// was read, atomically; `false` if it changed meanwhile or is gone. So racing changes
+    /// (a rotation, a new password) never undo each other: a revoked token stays revoked.
+    async fn replace_customer(
+        &self,
+        old: &CustomerRecord,
+        new: &CustomerRecord,
+    ) -> Result<bool, StoreError>;
 
     /// The account with this (lowercased) email.
     async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError>;
@@ -317,7 +452,20 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError>;
 
     /// A customer's recent entries created at or after `since`, newest first.
-    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError>;
+    async fn recent(
+        &self,
+        customer_id: &RecordId,
+        since: u64,
+    ) -> Result<Vec<RecentSeal>, StoreError>;
+
+    /// Stores a web session under `id` until its `expires_at`.
+    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError>;
+
+    /// The session under `id`, if it exists and `now < expires_at`. Changes nothing.
+    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Ends the session under `id` (sign-out); nothing happens if there is none.
+    async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError>;
 
     /// Whether wrong passphrases have locked the secret under `secret_id` at `now`.
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
@@ -364,7 +512,8 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the backend answers (for `/health` and `/api/v1/status`).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Every live record at `now` (for `onetime migrate`).
+    /// Every live record at `now` (for `onetime migrate`), web sessions excepted: they are
+    /// short-lived, and after a migration people sign in again.
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError>;
 
     /// Writes one exported record, keeping its expiry.
@@ -372,4 +521,68 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed(byte: u8) -> Sealed {
+        Sealed {
+            nonce: [byte; 24],
+            ciphertext: vec![byte; 30],
+        }
+    }
+
+    #[test]
+    fn customer_records_of_both_shapes_decode_and_damaged_ones_do_not() {
+        let v1 = ("a@example.com", "team", 1u64, [2u8; 32], 3u64);
+        let old_bytes = postcard::to_allocvec(&v1).expect("encode");
+        let old = CustomerRecord::from_bytes(&old_bytes).expect("schema 1");
+        assert_eq!(
+            (old.email.as_str(), old.plan.as_str(), old.token_created),
+            ("a@example.com", "team", 3)
+        );
+        assert_eq!((&old.api_key, &old.password), (&None, &None));
+
+        let mut new = old;
+        new.api_key = Some(SealedListKey {
+            public: [4; 32],
+            sealed: sealed(5),
+        });
+        let bytes = new.to_bytes().expect("encode");
+        assert!(bytes.starts_with(&old_bytes), "fields are only appended");
+        assert_eq!(CustomerRecord::from_bytes(&bytes).expect("decode"), new);
+        assert_eq!(new.list_recipients(), vec![[4; 32]]);
+
+        // A new record cut short is corrupt, never a schema-1 record that lost its keys.
+        let cut = &bytes[..bytes.len() - 3];
+        assert!(CustomerRecord::from_bytes(cut).is_err());
+        let mut longer = old_bytes;
+        longer.push(7);
+        assert!(CustomerRecord::from_bytes(&longer).is_err());
+    }
+
+    #[test]
+    fn recent_seals_of_both_shapes_round_trip() {
+        let old = RecentSeal {
+            sealed: sealed(1),
+            key_boxes: Vec::new(),
+        };
+        let old_bytes = old.to_bytes().expect("encode");
+        assert_eq!(
+            old_bytes,
+            postcard::to_allocvec(&sealed(1)).expect("encode"),
+            "schema 1's shape: a bare Sealed"
+        );
+        assert_eq!(RecentSeal::from_bytes(&old_bytes).expect("decode"), old);
+
+        let new = RecentSeal {
+            sealed: sealed(2),
+            key_boxes: vec![vec![3; 110], vec![4; 110]],
+        };
+        let bytes = new.to_bytes().expect("encode");
+        assert_eq!(RecentSeal::from_bytes(&bytes).expect("decode"), new);
+        assert!(RecentSeal::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    }
 }

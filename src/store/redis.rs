@@ -6,6 +6,7 @@
 //!   one hash tag, so reveal and burn are one Lua script over keys in one slot.
 //! - `Pp:<secret id>` -> metadata id, the pointer a secret link follows.
 //! - `Pc:<email>` accounts; `Pr:<customer id>` a sorted set of recent entries by time.
+//! - `Pw:<session id>` web sessions (the id is the keyed hash of the cookie value).
 //! - `P{outbox}:items` (hash) and `P{outbox}:due` (sorted set by next attempt).
 //!
 //! Every record carries a Redis TTL (`EXAT` its expiry), so Redis expires records itself; reads
@@ -24,9 +25,10 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
     CustomerRecord, Delivery, Exported, GuessRules, Guesses, MetadataRecord, NewSecret,
-    OutboxRecord, RecentEntry, SecretRecord, Store, StoreError, StoredState, SweepReport,
+    OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
+    StoredState, SweepReport,
 };
-use crate::crypto::{RecordId, Sealed};
+use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 
 /// Seconds a claimed outbox mail is hidden from other nodes while one sends it.
@@ -159,6 +161,10 @@ impl RedisStore {
         format!("{}r:{}", self.prefix, hex::encode(customer_id))
     }
 
+    fn session_key(&self, id: &[u8]) -> String {
+        format!("{}w:{}", self.prefix, hex::encode(id))
+    }
+
     fn outbox_keys(&self) -> (String, String) {
         (
             format!("{}{{outbox}}:due", self.prefix),
@@ -219,7 +225,7 @@ impl RedisStore {
     ) -> Result<(), StoreError> {
         let key = self.recent_key(&entry.customer_id);
         let mut member = unique.to_vec();
-        member.extend_from_slice(&encode(&entry.sealed)?);
+        member.extend_from_slice(&entry.sealed.to_bytes()?);
         pipe.zadd(&key, member, entry.created).ignore();
         pipe.zrembyscore(
             &key,
@@ -265,6 +271,10 @@ impl RedisStore {
                 return Ok(keys);
             }
         }
+    }
+
+    async fn customer_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.conn.clone().get(key).await?)
     }
 
     async fn pointer(&self, secret_id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -410,30 +420,55 @@ impl Store for RedisStore {
         let added: bool = self
             .conn
             .clone()
-            .set_nx(self.customer_key(&customer.email), encode(customer)?)
+            .set_nx(self.customer_key(&customer.email), customer.to_bytes()?)
             .await?;
         Ok(added)
     }
 
-    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
-        let replaced: Option<String> = redis::cmd("SET")
-            .arg(self.customer_key(&customer.email))
-            .arg(encode(customer)?)
-            .arg("XX")
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(replaced.is_some())
+    async fn replace_customer(
+        &self,
+        old: &CustomerRecord,
+        new: &CustomerRecord,
+    ) -> Result<bool, StoreError> {
+        if old.email != new.email {
+            return Ok(false);
+        }
+        let key = self.customer_key(&new.email);
+        let bytes = new.to_bytes()?;
+        loop {
+            let Some(current) = self.customer_bytes(&key).await? else {
+                return Ok(false);
+            };
+            // Compared as records, not bytes: a schema-1 record reads equal to what it decodes
+            // to, though the bytes of its new shape differ. The swap itself compares bytes.
+            if CustomerRecord::from_bytes(&current)? != *old {
+                return Ok(false);
+            }
+            let outcome: i64 = self
+                .swap
+                .key(&key)
+                .arg(&current)
+                .arg(&bytes)
+                .invoke_async(&mut self.conn.clone())
+                .await?;
+            if outcome == 1 {
+                return Ok(true);
+            }
+        }
     }
 
     async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        self.get(&self.customer_key(email)).await
+        self.customer_bytes(&self.customer_key(email))
+            .await?
+            .map(|b| CustomerRecord::from_bytes(&b))
+            .transpose()
     }
 
     async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
         let mut customers = Vec::new();
         for key in self.scan(&format!("{}c:*", self.prefix)).await? {
-            if let Some(c) = self.get::<CustomerRecord>(&key).await? {
-                customers.push(c);
+            if let Some(bytes) = self.customer_bytes(&key).await? {
+                customers.push(CustomerRecord::from_bytes(&bytes)?);
             }
         }
         customers.sort_by(|a, b| a.email.cmp(&b.email));
@@ -455,7 +490,11 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError> {
+    async fn recent(
+        &self,
+        customer_id: &RecordId,
+        since: u64,
+    ) -> Result<Vec<RecentSeal>, StoreError> {
         let members: Vec<Vec<u8>> = self
             .conn
             .clone()
@@ -463,8 +502,30 @@ impl Store for RedisStore {
             .await?;
         members
             .iter()
-            .map(|m| decode(m.get(32..).unwrap_or_default()))
+            .map(|m| RecentSeal::from_bytes(m.get(32..).unwrap_or_default()))
             .collect()
+    }
+
+    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        Self::set_until(
+            &mut pipe,
+            self.session_key(id),
+            &encode(session)?,
+            session.expires_at,
+        );
+        let () = pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError> {
+        let session: Option<SessionRecord> = self.get(&self.session_key(id)).await?;
+        Ok(session.filter(|s| s.expires_at > now))
+    }
+
+    async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError> {
+        let _: i64 = self.conn.clone().del(self.session_key(id)).await?;
+        Ok(())
     }
 
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
@@ -630,7 +691,7 @@ impl Store for RedisStore {
                 out.push(Exported::Recent(RecentEntry {
                     customer_id,
                     created: score as u64,
-                    sealed: decode(member.get(32..).unwrap_or_default())?,
+                    sealed: RecentSeal::from_bytes(member.get(32..).unwrap_or_default())?,
                 }));
             }
         }
@@ -666,7 +727,7 @@ impl Store for RedisStore {
                 let () = self
                     .conn
                     .clone()
-                    .set(self.customer_key(&customer.email), encode(customer)?)
+                    .set(self.customer_key(&customer.email), customer.to_bytes()?)
                     .await?;
             }
             Exported::Recent(entry) => {
@@ -755,6 +816,81 @@ mod tests {
     }
 
     crate::conformance_suite!(|_dir: std::path::PathBuf| open());
+
+    #[tokio::test]
+    async fn schema_1_accounts_and_recent_entries_still_read() {
+        // Bytes exactly as schema 1 wrote them: the record's five fields, and a bare `Sealed`
+        // behind the member's 32 unique bytes.
+        let store = open().await;
+        let v1 = ("old@example.com", "default", 7u64, [9u8; 32], 8u64);
+        let sealed = crate::crypto::Sealed {
+            nonce: [4; 24],
+            ciphertext: vec![5; 40],
+        };
+        let mut member = vec![1u8; 32];
+        member.extend_from_slice(&postcard::to_allocvec(&sealed).expect("encode"));
+        let mut conn = store.conn.clone();
+        let () = conn
+            .set(
+                store.customer_key(v1.0),
+                postcard::to_allocvec(&v1).expect("encode"),
+            )
+            .await
+            .expect("set");
+        let () = conn
+            .zadd(store.recent_key(&[6; 32]), member, 100)
+            .await
+            .expect("zadd");
+
+        let old = store
+            .customer("old@example.com")
+            .await
+            .expect("decodes")
+            .expect("present");
+        assert_eq!((old.created, old.token_hash), (7, [9; 32]));
+        assert_eq!((&old.api_key, &old.password), (&None, &None));
+        let list = store.recent(&[6; 32], 0).await.expect("decodes");
+        assert_eq!(
+            list,
+            vec![RecentSeal {
+                sealed,
+                key_boxes: Vec::new()
+            }]
+        );
+        let mut new = old.clone();
+        new.token_created = 9;
+        assert!(store.replace_customer(&old, &new).await.expect("replace"));
+        assert_eq!(
+            store.customer("old@example.com").await.expect("get"),
+            Some(new)
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_carry_a_redis_ttl() {
+        let store = open().await;
+        let id = [3u8; 32];
+        let expires_at = crate::domain::unix_now() + 1000;
+        let session = SessionRecord {
+            created: expires_at - 1000,
+            expires_at,
+            sealed: crate::crypto::Sealed {
+                nonce: [1; 24],
+                ciphertext: vec![2; 20],
+            },
+        };
+        store.put_session(&id, &session).await.expect("put");
+        let left: i64 = store
+            .conn
+            .clone()
+            .ttl(store.session_key(&id))
+            .await
+            .expect("ttl");
+        assert!(
+            (900..=1000).contains(&left),
+            "Redis drops it on its own: {left}"
+        );
+    }
 
     #[tokio::test]
     async fn a_dead_redis_answers_quickly_with_an_error() {

@@ -2,7 +2,8 @@
 //! auth on every route, plans, and the recent list.
 
 use crate::helpers::{
-    add_account, basic, cli, contains, read_tree, rotate_account, Process, TestApp,
+    add_account, basic, cli, cli_with_input, contains, read_tree, rotate_account, test_settings,
+    Process, TestApp,
 };
 
 #[tokio::test]
@@ -323,4 +324,191 @@ async fn tokens_never_reach_the_data_directory_or_the_logs() {
     for (name, bytes) in read_tree(&data) {
         assert!(!contains(&bytes, token.as_bytes()), "token in {name}");
     }
+}
+
+/// Accounts and the service over the store in `dir/data`, opened by this process (the server
+/// must be stopped: sled admits one process).
+async fn offline(
+    dir: &std::path::Path,
+) -> (
+    onetime::accounts::Accounts,
+    onetime::service::Service,
+    std::sync::Arc<dyn onetime::store::Store>,
+) {
+    let settings = test_settings(dir, &[]);
+    let (store, sealer) = onetime::app::open_offline(&settings)
+        .await
+        .expect("open the store");
+    let accounts = onetime::app::accounts(
+        &settings,
+        std::sync::Arc::clone(&store),
+        std::sync::Arc::clone(&sealer),
+    );
+    let service = onetime::service::Service::new(
+        std::sync::Arc::clone(&store),
+        sealer,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        &settings,
+    );
+    (accounts, service, store)
+}
+
+#[tokio::test]
+async fn account_passwd_through_the_running_server_gives_a_session_that_shares_the_recent_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Process::start(&data, &[]);
+    let token = add_account(&data, "nia@example.com", None).await;
+    let password = "nia's long web password";
+    let out = cli_with_input(
+        &data,
+        &["account", "passwd", "nia@example.com"],
+        format!("{password}\r\nsecond line ignored\n").as_bytes(),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("web password set for nia@example.com"),
+        "{stdout}"
+    );
+    let list = cli(&data, &["account", "list"]).await;
+    let listed = String::from_utf8_lossy(&list.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("nia@example.com"))
+        .expect("listed");
+    assert!(line.contains(" set "), "{listed}");
+
+    let auth = basic("nia@example.com", &token);
+    let client = reqwest::Client::new();
+    let shared: serde_json::Value = client
+        .post(format!("{}/api/v1/share", server.base))
+        .header("authorization", &auth)
+        .form(&[("secret", "made over the API")])
+        .send()
+        .await
+        .expect("share")
+        .json()
+        .await
+        .expect("json");
+    let by_api = shared["metadata_key"].as_str().expect("key").to_owned();
+    let logs = server.kill9();
+    assert!(logs.contains("command=\"passwd\""), "{logs}");
+    assert!(!logs.contains(password), "password in the logs");
+    assert!(!logs.contains(&token), "token in the logs");
+
+    // The password the CLI sent signs in (CRLF and the second line gone), and the session
+    // lists what the token created; what the session creates lists for the token.
+    let now = onetime::domain::unix_now();
+    let cookie;
+    let by_web;
+    {
+        let (accounts, service, store) = offline(dir.path()).await;
+        let wrong = onetime::domain::Sensitive::new(format!("{password}\r"));
+        assert!(accounts
+            .sign_in("nia@example.com", &wrong, now)
+            .await
+            .expect("sign in")
+            .is_none());
+        let session = accounts
+            .sign_in(
+                "nia@example.com",
+                &onetime::domain::Sensitive::new(password.to_owned()),
+                now,
+            )
+            .await
+            .expect("sign in")
+            .expect("the password from stdin");
+        let caller = accounts
+            .session(session.cookie.expose(), now)
+            .await
+            .expect("session")
+            .expect("signed in");
+        let listed: Vec<_> = service
+            .recent(&caller, now)
+            .await
+            .expect("recent")
+            .into_iter()
+            .map(|r| r.metadata_key)
+            .collect();
+        assert_eq!(listed, vec![by_api.clone()]);
+        let request = onetime::service::CreateRequest {
+            secret: Some(onetime::domain::Sensitive::new("made on the web".into())),
+            ..Default::default()
+        };
+        by_web = service
+            .share(&caller, request, now)
+            .await
+            .expect("share")
+            .metadata_key;
+        cookie = session.cookie.expose().to_owned();
+        store.flush().await.expect("flush");
+    }
+
+    let app = TestApp::spawn_in(dir, &[]).await;
+    let recent = app.get_as(&auth, "/api/v1/private/recent").await.ok();
+    let keys: Vec<_> = recent
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["metadata_key"].as_str().expect("key").to_owned())
+        .collect();
+    assert_eq!(keys, vec![by_web, by_api]);
+    let dir = app.stop().await;
+    for (name, bytes) in read_tree(&dir.path().join("data")) {
+        assert!(!contains(&bytes, password.as_bytes()), "password in {name}");
+        assert!(!contains(&bytes, token.as_bytes()), "token in {name}");
+        assert!(!contains(&bytes, cookie.as_bytes()), "cookie in {name}");
+    }
+}
+
+#[tokio::test]
+async fn account_passwd_refuses_bad_input_and_works_without_a_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    add_account(&data, "oto@example.com", None).await;
+    let long = format!("{}\n", "x".repeat(1025));
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("oto@example.com", b"", "no password given"),
+        ("oto@example.com", b"\n", "no password given"),
+        ("oto@example.com", b"too short\n", "at least 10 characters"),
+        ("oto@example.com", long.as_bytes(), "at most 1024 bytes"),
+        (
+            "nobody@example.com",
+            b"long enough here\n",
+            "no account for",
+        ),
+    ];
+    for (email, input, expected) in cases {
+        let out = cli_with_input(&data, &["account", "passwd", email], input).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{expected}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    let out = cli_with_input(
+        &data,
+        &["account", "passwd", "oto@example.com"],
+        b"exactly ten",
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "no line ending is fine: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (accounts, _service, _store) = offline(dir.path()).await;
+    let session = accounts
+        .sign_in(
+            "oto@example.com",
+            &onetime::domain::Sensitive::new("exactly ten".into()),
+            onetime::domain::unix_now(),
+        )
+        .await
+        .expect("sign in");
+    assert!(session.is_some());
 }

@@ -319,6 +319,30 @@ pub async fn cli(data: &Path, args: &[&str]) -> Output {
         .expect("join")
 }
 
+/// Runs `onetime ARGS` like [`cli`], with `input` on its standard input.
+pub async fn cli_with_input(data: &Path, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_onetime"));
+    command
+        .args(args)
+        .env("ONETIME__STORAGE__PATH", data)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let input = input.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().expect("run onetime");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // The command may refuse before reading all of it: a broken pipe is fine.
+        let _ = stdin.write_all(&input);
+        drop(stdin);
+        child.wait_with_output().expect("onetime output")
+    })
+    .await
+    .expect("join")
+}
+
 /// `onetime account add EMAIL [--plan PLAN]`; returns the token from the last stdout line.
 pub async fn add_account(data: &Path, email: &str, plan: Option<&str>) -> String {
     let mut args = vec!["account", "add", email];

@@ -8,7 +8,8 @@
 //!   secret's own time is up (the entry says whether the value is still there).
 //! - `expiry`: big-endian `expires_at ++ kind ++ id`, so the sweeper scans what is due in order.
 //! - `customers` (by email), `recent` (`customer id ++ created ++ sequence`), `outbox` (mails
-//!   to send, by random id), `meta` (schema).
+//!   to send, by random id), `sessions` (web sessions, by the keyed hash of the cookie; in the
+//!   expiry index so the sweeper reclaims them), `meta` (schema).
 //!
 //! Why compare-and-swap and not sled transactions: in sled 0.34 every transaction (and
 //! `apply_batch`) rolls the log buffer to disk before and after itself, two synchronous writes
@@ -28,15 +29,16 @@ use sled::{Db, Tree};
 use self::flusher::Flusher;
 use super::{
     CustomerRecord, Delivery, Exported, GuessRules, Guesses, MetadataRecord, NewSecret,
-    OutboxRecord, RecentEntry, SecretRecord, Store, StoreError, StoredState, SweepReport,
-    SCHEMA_VERSION,
+    OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
+    StoredState, SweepReport, SCHEMA_VERSION,
 };
-use crate::crypto::{RecordId, Sealed};
+use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 
 const KIND_SECRET: u8 = b's';
 const KIND_METADATA: u8 = b'm';
 const KIND_RECENT: u8 = b'r';
+const KIND_SESSION: u8 = b'w';
 const SCHEMA_KEY: &[u8] = b"schema_version";
 /// Expired entries handled per sweep batch, so a sweep never holds much in memory.
 const SWEEP_BATCH: usize = 1000;
@@ -110,6 +112,7 @@ struct Inner {
     customers: Tree,
     recent: Tree,
     outbox: Tree,
+    sessions: Tree,
     /// Rate-limit counters: `(bucket, window start) -> hits`. In memory: one process, and
     /// they guard capacity, not secrets.
     hits: std::sync::Mutex<std::collections::HashMap<(String, u64), u64>>,
@@ -132,6 +135,7 @@ impl Inner {
             customers: db.open_tree("customers")?,
             recent: db.open_tree("recent")?,
             outbox: db.open_tree("outbox")?,
+            sessions: db.open_tree("sessions")?,
             hits: std::sync::Mutex::default(),
             flusher: sync.then(|| Flusher::start(db.clone())),
             db,
@@ -214,8 +218,10 @@ impl Inner {
                     }
                 })?
                 .is_some(),
-            // Recent entries are due exactly when their expiry entry is.
-            _ => self.recent.remove(id)?.is_some(),
+            // Recent entries and sessions are due exactly when their expiry entry is.
+            KIND_RECENT => self.recent.remove(id)?.is_some(),
+            KIND_SESSION => self.sessions.remove(id)?.is_some(),
+            _ => false,
         };
         self.expiry.remove(key)?;
         Ok((kind, removed))
@@ -250,7 +256,7 @@ impl Inner {
             expiry_key(entry.created + RECENT_WINDOW, KIND_RECENT, &key),
             &[],
         )?;
-        self.recent.insert(key, encode(&entry.sealed)?)?;
+        self.recent.insert(key, entry.sealed.to_bytes()?)?;
         Ok(())
     }
 
@@ -424,7 +430,7 @@ impl Store for Inner {
     }
 
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
-        let bytes = encode(customer)?;
+        let bytes = customer.to_bytes()?;
         let added = self
             .customers
             .compare_and_swap(customer.email.as_bytes(), None::<&[u8]>, Some(bytes))?
@@ -435,16 +441,28 @@ impl Store for Inner {
         Ok(added)
     }
 
-    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
-        let bytes = encode(customer)?;
-        let key = customer.email.as_bytes();
+    async fn replace_customer(
+        &self,
+        old: &CustomerRecord,
+        new: &CustomerRecord,
+    ) -> Result<bool, StoreError> {
+        if old.email != new.email {
+            return Ok(false);
+        }
+        let bytes = new.to_bytes()?;
+        let key = new.email.as_bytes();
         loop {
-            let Some(old) = self.customers.get(key)? else {
+            let Some(current) = self.customers.get(key)? else {
                 return Ok(false);
             };
+            // Compared as records, not bytes: a schema-1 record reads equal to what it decodes
+            // to, though the bytes of its new shape differ.
+            if CustomerRecord::from_bytes(&current)? != *old {
+                return Ok(false);
+            }
             if self
                 .customers
-                .compare_and_swap(key, Some(old), Some(bytes.as_slice()))?
+                .compare_and_swap(key, Some(current), Some(bytes.as_slice()))?
                 .is_ok()
             {
                 break;
@@ -458,7 +476,7 @@ impl Store for Inner {
     async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError> {
         self.customers
             .get(email.as_bytes())?
-            .map(|bytes| decode(&bytes))
+            .map(|bytes| CustomerRecord::from_bytes(&bytes))
             .transpose()
     }
 
@@ -466,7 +484,7 @@ impl Store for Inner {
         self.customers
             .iter()
             .values()
-            .map(|bytes| decode(&bytes?))
+            .map(|bytes| CustomerRecord::from_bytes(&bytes?))
             .collect()
     }
 
@@ -486,7 +504,11 @@ impl Store for Inner {
         self.durable().await
     }
 
-    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError> {
+    async fn recent(
+        &self,
+        customer_id: &RecordId,
+        since: u64,
+    ) -> Result<Vec<RecentSeal>, StoreError> {
         let mut start = customer_id.to_vec();
         start.extend_from_slice(&since.to_be_bytes());
         let mut end = customer_id.to_vec();
@@ -495,8 +517,34 @@ impl Store for Inner {
             .range(start..end)
             .values()
             .rev()
-            .map(|bytes| decode(&bytes?))
+            .map(|bytes| RecentSeal::from_bytes(&bytes?))
             .collect()
+    }
+
+    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError> {
+        // The expiry entry first: whatever a crash leaves, the sweeper finds.
+        self.expiry
+            .insert(expiry_key(session.expires_at, KIND_SESSION, id), &[])?;
+        self.sessions.insert(id, encode(session)?)?;
+        self.durable().await
+    }
+
+    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .sessions
+            .get(id)?
+            .map(|bytes| decode::<SessionRecord>(&bytes))
+            .transpose()?
+            .filter(|s| s.expires_at > now))
+    }
+
+    async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError> {
+        // Durable: a signed-out session must not come back after a crash. Its expiry entry
+        // stays for the sweeper, which finds nothing left to remove.
+        if self.sessions.remove(id)?.is_some() {
+            self.durable().await?;
+        }
+        Ok(())
     }
 
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
@@ -630,7 +678,7 @@ impl Store for Inner {
                     customer_id: RecordId::try_from(customer_id)
                         .map_err(|_| StoreError::Corrupt("recent key".into()))?,
                     created,
-                    sealed: decode(&bytes)?,
+                    sealed: RecentSeal::from_bytes(&bytes)?,
                 }));
             }
         }
@@ -657,7 +705,7 @@ impl Store for Inner {
             }
             Exported::Customer(customer) => {
                 self.customers
-                    .insert(customer.email.as_bytes(), encode(customer)?)?;
+                    .insert(customer.email.as_bytes(), customer.to_bytes()?)?;
             }
             Exported::Recent(entry) => self.add_recent(entry)?,
             Exported::Mail(id, mail) => {
@@ -830,12 +878,15 @@ delegate! {
     async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
     async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
-    async fn replace_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
+    async fn replace_customer(&self, old: &CustomerRecord, new: &CustomerRecord) -> Result<bool, StoreError>;
     async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError>;
     async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError>;
     async fn remove_customer(&self, email: &str, customer_id: &RecordId) -> Result<bool, StoreError>;
     async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError>;
-    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<Sealed>, StoreError>;
+    async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<RecentSeal>, StoreError>;
+    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError>;
+    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError>;
+    async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError>;
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
     async fn record_passphrase_failure(&self, secret_id: &RecordId, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> Result<bool, StoreError>;
     async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError>;
@@ -871,6 +922,71 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = std::sync::Arc::new(open(dir.path()));
         super::super::conformance::recent_entries_are_swept_after_the_window(store).await;
+    }
+
+    #[tokio::test]
+    async fn sessions_are_swept_once_expired() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(open(dir.path()));
+        super::super::conformance::sessions_are_swept_once_expired(store).await;
+    }
+
+    #[tokio::test]
+    async fn schema_1_accounts_and_recent_entries_still_read() {
+        // Bytes exactly as schema 1 wrote them: the record's five fields, and a bare `Sealed`.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        let v1 = ("old@example.com", "default", 7u64, [9u8; 32], 8u64);
+        let sealed = crate::crypto::Sealed {
+            nonce: [4; 24],
+            ciphertext: vec![5; 40],
+        };
+        let inner = store.current().expect("open");
+        let entry = RecentEntry {
+            customer_id: [6; 32],
+            created: 100,
+            sealed: RecentSeal {
+                sealed: sealed.clone(),
+                key_boxes: Vec::new(),
+            },
+        };
+        inner
+            .customers
+            .insert(v1.0, postcard::to_allocvec(&v1).expect("encode"))
+            .expect("insert");
+        inner
+            .recent
+            .insert(
+                recent_key(&entry, 1),
+                postcard::to_allocvec(&sealed).expect("encode"),
+            )
+            .expect("insert");
+
+        let record = store
+            .customer("old@example.com")
+            .await
+            .expect("decodes")
+            .expect("present");
+        assert_eq!(
+            (record.plan.as_str(), record.created, record.token_hash),
+            ("default", 7, [9; 32])
+        );
+        assert_eq!((record.api_key, record.password), (None, None));
+        let list = store.recent(&[6; 32], 0).await.expect("decodes");
+        assert_eq!(list, vec![entry.sealed.clone()]);
+        // A replace against what was read succeeds though the stored bytes are the old shape.
+        let old = store
+            .customer("old@example.com")
+            .await
+            .expect("get")
+            .expect("present");
+        let mut new = old.clone();
+        new.token_created = 9;
+        assert!(store.replace_customer(&old, &new).await.expect("replace"));
+        assert_eq!(
+            store.customer("old@example.com").await.expect("get"),
+            Some(new)
+        );
     }
 
     #[test]
