@@ -91,7 +91,7 @@ async fn every_public_page_fits_light_dark_and_phone_looks() {
 }
 
 #[tokio::test]
-#[ignore = "needs `onetime account passwd` (branch auth) and the sign-in pages on main"]
+#[ignore = "needs the sign-in pages (/signin, /recent, /account) on main"]
 async fn every_account_page_fits_light_dark_and_phone_looks() {
     let rig = Rig::start();
     let email = "grace@example.com";

@@ -121,13 +121,13 @@ async fn a_signed_in_account_lists_its_secrets_and_rotates_its_token(js: bool) {
 }
 
 #[tokio::test]
-#[ignore = "needs `onetime account passwd` (branch auth) and the sign-in pages on main"]
+#[ignore = "needs the sign-in pages (/signin, /recent, /account) on main"]
 async fn a_signed_in_account_lists_its_secrets_and_rotates_its_token_with_javascript() {
     a_signed_in_account_lists_its_secrets_and_rotates_its_token(true).await;
 }
 
 #[tokio::test]
-#[ignore = "needs `onetime account passwd` (branch auth) and the sign-in pages on main"]
+#[ignore = "needs the sign-in pages (/signin, /recent, /account) on main"]
 async fn a_signed_in_account_lists_its_secrets_and_rotates_its_token_without_javascript() {
     a_signed_in_account_lists_its_secrets_and_rotates_its_token(false).await;
 }
