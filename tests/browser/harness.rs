@@ -181,17 +181,21 @@ impl Server {
         stdout.lines().last().unwrap_or_default().trim().to_owned()
     }
 
-    /// The receipt's state through the API, a view that is not the browser's.
-    pub async fn state_of(&self, metadata_key: &str) -> String {
-        let body: Value = self
-            .http
+    /// The receipt through the API, a view that is not the browser's.
+    pub async fn receipt_json(&self, metadata_key: &str) -> Value {
+        self.http
             .get(self.url(&format!("/api/v1/receipt/{metadata_key}")))
             .send()
             .await
             .expect("receipt request")
             .json()
             .await
-            .expect("receipt JSON");
+            .expect("receipt JSON")
+    }
+
+    /// The receipt's state through the API.
+    pub async fn state_of(&self, metadata_key: &str) -> String {
+        let body = self.receipt_json(metadata_key).await;
         body["state"].as_str().unwrap_or("(no state)").to_owned()
     }
 

@@ -9,6 +9,7 @@ mod harness;
 mod pages;
 
 mod burn;
+mod errors;
 mod generate;
 mod locale;
 mod passphrase;

@@ -5,16 +5,39 @@
 use crate::harness::{Browser, Look, Profile, Rig};
 use crate::pages::{create, open_link, reveal};
 
-/// Screenshots the page shown as `name`; returns a complaint if it does not fit its look.
+/// What every page has, by the contract: a `lang`, `main#main` with a skip link to it, the site
+/// name linking home, a sign-in link or the signed-in email, and an anti-CSRF field in each form.
+const FRAME: [(&str, &str); 5] = [
+    ("html[lang='en'], html[lang='nl']", "no <html lang>"),
+    ("main#main", "no main#main"),
+    ("a[href='#main']", "no skip link"),
+    ("header a[href='/']", "no site name linking home"),
+    (
+        "a#signin-link, #signed-in-as",
+        "neither a#signin-link nor #signed-in-as",
+    ),
+];
+
+/// Screenshots the page shown as `name`; notes a complaint if it does not fit its look or lacks
+/// part of the frame every page shares.
 async fn shoot(browser: &Browser, name: &str, complaints: &mut Vec<String>) {
     let seen = browser
         .eval(
             "return [matchMedia('(prefers-color-scheme: dark)').matches, \
-             document.documentElement.scrollWidth, innerWidth]",
+             document.documentElement.scrollWidth, innerWidth, \
+             [...document.forms].every(f => f.querySelector('input[type=hidden][name=csrf]'))]",
         )
         .await;
     browser.screenshot(name).await;
     let look = browser.profile.look;
+    if seen[3] != serde_json::json!(true) {
+        complaints.push(format!("{name}-{}: a form without csrf", look.name()));
+    }
+    for (css, missing) in FRAME {
+        if !browser.has(css).await {
+            complaints.push(format!("{name}-{}: {missing}", look.name()));
+        }
+    }
     if seen[0] != serde_json::json!(look == Look::Dark) {
         complaints.push(format!(
             "{name}-{}: the colour scheme is not in effect",
