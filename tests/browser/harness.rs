@@ -315,6 +315,8 @@ impl Driver {
                     "--log-path={}",
                     dir.path().join("chromedriver.log").display()
                 ))
+                // Chromium's scratch files land in the temp dir removed with the driver.
+                .env("TMPDIR", dir.path())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
