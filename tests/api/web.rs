@@ -78,6 +78,11 @@ impl Browser {
     }
 
     pub fn with_agent(app: &TestApp, agent: &str) -> Self {
+        Self::at(&app.url(""), agent)
+    }
+
+    /// A browser for a server at `base` (`http://host:port`).
+    pub fn at(base: &str, agent: &str) -> Self {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(Policy::none())
@@ -86,7 +91,7 @@ impl Browser {
             .expect("client");
         Self {
             client,
-            base: app.url(""),
+            base: base.to_owned(),
         }
     }
 
@@ -162,7 +167,7 @@ pub fn unescape(html: &str) -> String {
 }
 
 /// The secret path (`/secret/<key>`) from a receipt page.
-fn secret_path(receipt: &Page) -> String {
+pub fn secret_path(receipt: &Page) -> String {
     let link = receipt
         .attr_after("id=\"secret-link\" class=\"mono\" type=\"text\" readonly value=\"")
         .expect("a secret link");

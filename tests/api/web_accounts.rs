@@ -3,8 +3,8 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{add_account, basic, cli_with_input, TestApp};
-use crate::web::Browser;
+use crate::helpers::{add_account, basic, cli_with_input, contains, read_tree, Process, TestApp};
+use crate::web::{secret_path, Browser};
 
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "a long web password";
@@ -305,4 +305,102 @@ async fn session_cookies_are_secure_over_https() {
         .to_owned();
     assert!(session.contains("Secure") && session.contains("HttpOnly"));
     assert!(session.contains("Path=/") && !session.contains("Domain"));
+}
+
+#[tokio::test]
+async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Process::start(&data, &[("ONETIME__LOG__LEVEL", "debug")]);
+    add_account(&data, EMAIL, None).await;
+    let out = cli_with_input(
+        &data,
+        &["account", "passwd", EMAIL],
+        format!("{PASSWORD}\n").as_bytes(),
+    )
+    .await;
+    assert!(out.status.success());
+
+    let browser = Browser::at(&server.base, "Mozilla/5.0 test");
+    let signed_in = sign_in(&browser, EMAIL, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    let session = signed_in
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("onetime_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session")
+        .to_owned();
+    let receipt = browser
+        .create(&[
+            ("secret", "page-secret-value-4711"),
+            ("passphrase", "page-passphrase-0815"),
+        ])
+        .await;
+    let receipt_page = browser.get(&receipt).await;
+    let secret = secret_path(&receipt_page);
+    let csrf = receipt_page.csrf();
+    let recipient = Browser::at(&server.base, "Mozilla/5.0 test");
+    let form = recipient.get(&secret).await;
+    let wrong = recipient
+        .post(
+            &secret,
+            &[("csrf", &form.csrf()), ("passphrase", "page-wrong-guess-1")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    let shown = recipient
+        .post(
+            &secret,
+            &[
+                ("csrf", &form.csrf()),
+                ("passphrase", "page-passphrase-0815"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        shown.textarea("secret-value").as_deref(),
+        Some("page-secret-value-4711")
+    );
+    let rotated = browser.post("/account/token", &[("csrf", &csrf)]).await;
+    let token = rotated
+        .attr_after("id=\"new-token\" class=\"mono\" type=\"text\" readonly value=\"")
+        .expect("token");
+    let out = browser.post("/signout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+
+    let logs = server.kill9();
+    assert!(
+        logs.contains("/secret/{key}"),
+        "the access log names routes"
+    );
+    let metadata_key = receipt.rsplit('/').next().expect("key").to_owned();
+    let secret_key = secret.rsplit('/').next().expect("key").to_owned();
+    let forbidden = [
+        "page-secret-value-4711",
+        "page-passphrase-0815",
+        "page-wrong-guess-1",
+        PASSWORD,
+        session.as_str(),
+        csrf.as_str(),
+        token.as_str(),
+        secret_key.as_str(),
+        metadata_key.as_str(),
+    ];
+    for needle in forbidden {
+        assert!(
+            !logs.contains(needle),
+            "a log line holds a secret: {needle}"
+        );
+    }
+    for (name, bytes) in read_tree(&data) {
+        for needle in forbidden {
+            assert!(
+                !contains(&bytes, needle.as_bytes()),
+                "{name} holds a secret in the clear"
+            );
+        }
+    }
 }
