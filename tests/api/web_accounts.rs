@@ -3,7 +3,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{add_account, basic, cli_with_input, contains, read_tree, Process, TestApp};
+use crate::helpers::{
+    add_account, basic, cli_with_input, contains, read_tree, Process, RedisServer, TestApp,
+};
 use crate::web::{secret_path, Browser};
 
 const EMAIL: &str = "ada@example.com";
@@ -403,4 +405,102 @@ async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() 
             );
         }
     }
+}
+
+/// The `name=value` pair a response set for `name`.
+fn set_cookie(page: &crate::web::Page, name: &str) -> Option<String> {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_sign_in_on_one_node_holds_on_every_node_of_a_redis_deployment() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let env = [
+        ("ONETIME__STORAGE__BACKEND", "redis"),
+        ("ONETIME__STORAGE__REDIS_URL", url.as_str()),
+        ("ONETIME__STORAGE__REDIS_PREFIX", "websessions:"),
+        (
+            "ONETIME__SERVER__SECRET",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        ),
+    ];
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let a = Process::start(&dir_a.path().join("data"), &env);
+    let b = Process::start(&dir_b.path().join("data"), &env);
+    add_account(&dir_a.path().join("data"), EMAIL, None).await;
+    let out = cli_with_input(
+        &dir_b.path().join("data"),
+        &["account", "passwd", EMAIL],
+        format!("{PASSWORD}\n").as_bytes(),
+    )
+    .await;
+    assert!(out.status.success(), "passwd through node B");
+
+    // Sign in and create on node A.
+    let on_a = Browser::at(&a.base, "Mozilla/5.0 test");
+    let signed_in = sign_in(&on_a, EMAIL, PASSWORD).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.html
+    );
+    let session = set_cookie(&signed_in, "onetime_session").expect("session");
+    assert!(on_a.get("/").await.has_id("signed-in-as"));
+    let receipt = on_a.create(&[("secret", "made on node a")]).await;
+
+    // The same cookies on node B: signed in, same recent list, forms accepted.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let first = plain
+        .get(format!("{}/recent", b.base))
+        .send()
+        .await
+        .expect("get");
+    let csrf_pair = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("onetime_csrf="))
+        .map(|c| c.split(';').next().unwrap_or("").to_owned());
+    assert!(csrf_pair.is_some(), "B hands out its CSRF cookie");
+    let cookies = format!("{session}; {}", csrf_pair.unwrap_or_default());
+    let recent = plain
+        .get(format!("{}/recent", b.base))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(recent.status(), StatusCode::OK);
+    let html = recent.text().await.expect("html");
+    assert!(html.contains(EMAIL) && html.contains(&format!("href=\"{receipt}\"")));
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).expect("csrf") + marker.len();
+    let csrf = html[at..at + 64].to_owned();
+
+    // Sign out on B ends the session on A too.
+    let out = plain
+        .post(format!("{}/signout", b.base))
+        .header("cookie", &cookies)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let home = on_a.get("/").await;
+    assert!(home.has_id("signin-link"), "signed out everywhere");
+    drop((a, b));
 }
