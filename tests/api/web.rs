@@ -648,6 +648,7 @@ async fn pages_carry_the_security_headers_and_assets_are_served() {
         ("/static/app.css", "text/css"),
         ("/static/app.js", "text/javascript"),
         ("/static/favicon.svg", "image/svg+xml"),
+        ("/robots.txt", "text/plain"),
     ] {
         let resp = browser
             .client
