@@ -201,7 +201,7 @@ impl Application {
         let pages = web::Data::new(http::web::Web::new(
             Arc::clone(&sealer),
             settings.server.base_url.starts_with("https://"),
-            28_800,
+            settings.server.session_ttl,
         ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer));
         let limits = web::Data::new(RateLimits::new(&settings, Arc::clone(&store)));

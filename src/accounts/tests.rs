@@ -105,13 +105,17 @@ impl World {
     }
 
     /// Shares a secret as `caller`; returns its metadata key.
+    /// Shares a secret one second after the previous share (so "newest first" is defined:
+    /// entries of the same second have no order).
     async fn share(&self, caller: &Caller) -> String {
+        static CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tick = CLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000;
         let request = CreateRequest {
             secret: Some(pw("a secret")),
             ..CreateRequest::default()
         };
         self.service
-            .share(caller, request, NOW)
+            .share(caller, request, NOW + tick)
             .await
             .expect("share")
             .metadata_key
@@ -120,7 +124,7 @@ impl World {
     /// The metadata keys `caller`'s recent list shows, newest first.
     async fn recent(&self, caller: &Caller) -> Vec<String> {
         self.service
-            .recent(caller, NOW)
+            .recent(caller, NOW + 1000)
             .await
             .expect("recent")
             .into_iter()

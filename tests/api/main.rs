@@ -16,3 +16,4 @@ mod redis;
 mod reveal;
 mod share;
 mod web;
+mod web_accounts;

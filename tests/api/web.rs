@@ -78,6 +78,11 @@ impl Browser {
     }
 
     pub fn with_agent(app: &TestApp, agent: &str) -> Self {
+        Self::at(&app.url(""), agent)
+    }
+
+    /// A browser for a server at `base` (`http://host:port`).
+    pub fn at(base: &str, agent: &str) -> Self {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(Policy::none())
@@ -86,7 +91,7 @@ impl Browser {
             .expect("client");
         Self {
             client,
-            base: app.url(""),
+            base: base.to_owned(),
         }
     }
 
@@ -131,8 +136,38 @@ impl Browser {
     }
 }
 
+/// Undoes the templates' HTML escaping of an attribute value.
+pub fn unescape(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';').map_or(rest.len(), |e| at + e + 1);
+        let entity = &rest[at..end];
+        let decoded = match entity {
+            "&amp;" => Some('&'),
+            "&lt;" => Some('<'),
+            "&gt;" => Some('>'),
+            "&quot;" => Some('"'),
+            "&apos;" => Some('\''),
+            _ => entity
+                .strip_prefix("&#")
+                .and_then(|n| n.strip_suffix(';'))
+                .and_then(|n| n.parse::<u32>().ok())
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push_str(entity),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The secret path (`/secret/<key>`) from a receipt page.
-fn secret_path(receipt: &Page) -> String {
+pub fn secret_path(receipt: &Page) -> String {
     let link = receipt
         .attr_after("id=\"secret-link\" class=\"mono\" type=\"text\" readonly value=\"")
         .expect("a secret link");
@@ -483,7 +518,8 @@ async fn a_generated_password_is_shown_once_on_the_receipt() {
     let value = first
         .attr_after("id=\"generated-value\" class=\"mono\" type=\"text\" readonly value=\"")
         .expect("generated value");
-    assert_eq!(value.len(), 12);
+    let value = unescape(&value);
+    assert_eq!(value.chars().count(), 12, "{value}");
     assert!(first.has_id("expires"));
     let second = browser.get(&receipt).await;
     assert!(!second.has_id("generated-value") && !second.html.contains(&value));
@@ -491,7 +527,10 @@ async fn a_generated_password_is_shown_once_on_the_receipt() {
     let secret = secret_path(&second);
     let csrf = browser.get(&secret).await.csrf();
     let revealed = browser.post(&secret, &[("csrf", &csrf)]).await;
-    assert_eq!(revealed.textarea("secret-value"), Some(value));
+    assert_eq!(
+        revealed.textarea("secret-value").map(|v| unescape(&v)),
+        Some(value)
+    );
 }
 
 #[tokio::test]
@@ -609,6 +648,7 @@ async fn pages_carry_the_security_headers_and_assets_are_served() {
         ("/static/app.css", "text/css"),
         ("/static/app.js", "text/javascript"),
         ("/static/favicon.svg", "image/svg+xml"),
+        ("/robots.txt", "text/plain"),
     ] {
         let resp = browser
             .client

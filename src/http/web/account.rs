@@ -1,6 +1,250 @@
 //! Sign-in, sign-out, the recent list and the API token page.
+//!
+//! A session is a random cookie (HttpOnly, SameSite=Lax, Secure and `__Host-` over https,
+//! `Max-Age` of `server.session_ttl`); the store keeps only its keyed hash and a record sealed
+//! under it, so sessions work on every node of a Redis deployment.
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
 
-/// Registers the account pages.
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+use super::i18n::Catalog;
+use super::pages::{state_words, when};
+use super::{Failure, Form, PageCtx, Visitor};
+use crate::accounts::{AccountError, Accounts};
+use crate::domain::{unix_now, Caller, Sensitive, State};
+use crate::http::ratelimit::{Action, RateLimits};
+use crate::service::Service;
+
+/// Registers `/signin`, `/signout`, `/recent`, `/account` and `/account/token`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/signin")
+            .route(web::get().to(signin_form))
+            .route(web::post().to(signin))
+            .default_service(web::to(super::not_found)),
+    )
+    .service(
+        web::resource("/signout")
+            .route(web::post().to(signout))
+            .default_service(web::to(super::not_found)),
+    )
+    .service(
+        web::resource("/recent")
+            .route(web::get().to(recent))
+            .default_service(web::to(super::not_found)),
+    )
+    .service(
+        web::resource("/account")
+            .route(web::get().to(account))
+            .default_service(web::to(super::not_found)),
+    )
+    .service(
+        web::resource("/account/token")
+            .route(web::post().to(rotate))
+            .default_service(web::to(super::not_found)),
+    );
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    t: &'static Catalog,
+    page: &'a PageCtx,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+fn signin_page(
+    visitor: &Visitor,
+    status: StatusCode,
+    email: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let page = visitor.ctx();
+    visitor.render(
+        status,
+        &SignInPage {
+            t: visitor.t,
+            page: &page,
+            email,
+            error,
+        },
+    )
+}
+
+async fn signin_form(visitor: Visitor) -> HttpResponse {
+    if let Caller::Customer { .. } = visitor.caller {
+        return visitor.redirect("/");
+    }
+    signin_page(&visitor, StatusCode::OK, "", None)
+}
+
+/// `POST /signin`: email and password; a fresh session cookie on success.
+async fn signin(
+    visitor: Visitor,
+    accounts: web::Data<Accounts>,
+    limits: web::Data<RateLimits>,
+    form: Form,
+) -> HttpResponse {
+    let form = match super::pages::checked(&visitor, form) {
+        Ok(form) => form,
+        Err(failure) => return visitor.failure(failure),
+    };
+    if let Err(e) = limits.spend(Action::SignIn, visitor.ip, unix_now()).await {
+        return visitor.failure(Failure::from_api(&e));
+    }
+    let email = form.get("email").unwrap_or("").trim();
+    let password = form
+        .sensitive("password")
+        .unwrap_or_else(|| Sensitive::new(String::new()));
+    let now = unix_now();
+    match accounts.sign_in(email, &password, now).await {
+        Ok(Some(session)) => {
+            tracing::info!("web sign-in");
+            let mut res = visitor.redirect("/");
+            let cookie = visitor.sign_in_cookie(session.cookie.expose(), now, session.expires_at);
+            if let Err(e) = res.add_cookie(&cookie) {
+                tracing::error!(error = %e, "could not set the session cookie");
+                return visitor.failure(Failure::Unexpected);
+            }
+            res
+        }
+        Ok(None) => {
+            tracing::info!("web sign-in refused");
+            let error = visitor.t.get("error.signin_failed");
+            signin_page(&visitor, StatusCode::BAD_REQUEST, email, Some(error))
+        }
+        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(&e)),
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            visitor.failure(Failure::Unexpected)
+        }
+    }
+}
+
+/// `POST /signout`: ends the session in the store and drops the cookie.
+async fn signout(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) -> HttpResponse {
+    if let Err(failure) = super::pages::checked(&visitor, form) {
+        return visitor.failure(failure);
+    }
+    if let Some(cookie) = visitor.session_cookie() {
+        if let Err(e) = accounts.sign_out(cookie).await {
+            return visitor.failure(Failure::from_store(&e));
+        }
+    }
+    let mut res = visitor.redirect("/");
+    if let Err(e) = res.add_cookie(&visitor.sign_out_cookie()) {
+        tracing::error!(error = %e, "could not clear the session cookie");
+    }
+    res
+}
+
+struct RecentRow {
+    key: String,
+    created: String,
+    state: &'static str,
+    state_words: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "recent.html")]
+struct RecentPage<'a> {
+    t: &'static Catalog,
+    page: &'a PageCtx,
+    rows: Vec<RecentRow>,
+}
+
+/// `GET /recent`: the account's secrets of the last 30 days with their states.
+async fn recent(visitor: Visitor, service: web::Data<Service>) -> HttpResponse {
+    if matches!(visitor.caller, Caller::Anonymous) {
+        return visitor.failure(Failure::SignInRequired);
+    }
+    let receipts = match service.recent(&visitor.caller, unix_now()).await {
+        Ok(receipts) => receipts,
+        Err(e) => return visitor.failure(Failure::from_service(e)),
+    };
+    let t = visitor.t;
+    let rows = receipts
+        .iter()
+        .map(|r| {
+            let (state, words) = state_words(t, r);
+            let mut details = Vec::new();
+            if let (State::New, Some(Some(left))) = (r.state, r.secret_ttl) {
+                details.push(t.fill("recent.expires_in", &t.duration(left)));
+            }
+            if let Some(to) = r.recipient.first() {
+                details.push(to.clone());
+            }
+            RecentRow {
+                key: r.metadata_key.clone(),
+                created: when(r.created),
+                state,
+                state_words: words,
+                details: details.join(" · "),
+            }
+        })
+        .collect();
+    let page = visitor.ctx();
+    visitor.render(
+        StatusCode::OK,
+        &RecentPage {
+            t,
+            page: &page,
+            rows,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    t: &'static Catalog,
+    page: &'a PageCtx,
+    email: &'a str,
+    plan: &'a str,
+    new_token: Option<&'a str>,
+}
+
+fn account_page(visitor: &Visitor, new_token: Option<&str>) -> HttpResponse {
+    let Caller::Customer { email, .. } = &visitor.caller else {
+        return visitor.failure(Failure::SignInRequired);
+    };
+    let page = visitor.ctx();
+    visitor.render(
+        StatusCode::OK,
+        &AccountPage {
+            t: visitor.t,
+            page: &page,
+            email,
+            plan: visitor.caller.plan_name(),
+            new_token,
+        },
+    )
+}
+
+async fn account(visitor: Visitor) -> HttpResponse {
+    account_page(&visitor, None)
+}
+
+/// `POST /account/token`: a new API token, shown once; the old one stops working.
+async fn rotate(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) -> HttpResponse {
+    if let Err(failure) = super::pages::checked(&visitor, form) {
+        return visitor.failure(failure);
+    }
+    if matches!(visitor.caller, Caller::Anonymous) {
+        return visitor.failure(Failure::SignInRequired);
+    }
+    match accounts.rotate_signed_in(&visitor.caller, unix_now()).await {
+        Ok(token) => {
+            tracing::info!("API token rotated from the web");
+            account_page(&visitor, Some(token.expose()))
+        }
+        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(&e)),
+        Err(e) => {
+            tracing::error!(error = %e, "token rotation failed");
+            visitor.failure(Failure::Unexpected)
+        }
+    }
+}

@@ -9,9 +9,12 @@ use rust_embed::Embed;
 #[folder = "static/"]
 struct Assets;
 
-/// Registers `/static/{file}`.
+/// Registers `/static/{file}`, and `/robots.txt` (crawlers have no business here).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{file}", web::get().to(asset));
+    cfg.route("/static/{file}", web::get().to(asset)).route(
+        "/robots.txt",
+        web::get().to(|| asset(web::Path::from("robots.txt".to_owned()))),
+    );
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -20,6 +23,7 @@ fn content_type(name: &str) -> &'static str {
         Some("js") => "text/javascript; charset=utf-8",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
+        Some("txt") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
 }

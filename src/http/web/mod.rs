@@ -133,11 +133,6 @@ fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-async fn lookup_session(accounts: &Accounts, cookie: &str) -> Result<Option<Caller>, StoreError> {
-    let _ = (accounts, cookie, unix_now());
-    Ok(None)
-}
-
 async fn visitor(req: HttpRequest) -> Visitor {
     // app data is registered by `app.rs`; its absence is a wiring bug caught by every test.
     let web = req
@@ -174,7 +169,7 @@ async fn visitor(req: HttpRequest) -> Visitor {
     let session_cookie = cookie_value(&req, &web.cookie_name(SESSION_COOKIE));
     let (caller, stale_session, session_unavailable) = match &session_cookie {
         None => (Caller::Anonymous, false, false),
-        Some(cookie) => match lookup_session(&accounts, cookie).await {
+        Some(cookie) => match accounts.session(cookie, unix_now()).await {
             Ok(Some(caller)) => (caller, false, false),
             Ok(None) => (Caller::Anonymous, true, false),
             Err(e) => {
