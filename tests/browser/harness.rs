@@ -26,7 +26,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PATIENCE: Duration = Duration::from_secs(15);
 
 /// A free loopback port (free when asked; callers retry if someone takes it in between).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -63,9 +63,14 @@ pub struct Rig {
 
 impl Rig {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With extra settings for the server, as `ONETIME__*` variables.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         Self {
             driver: Driver::start(),
-            server: Server::start(),
+            server: Server::start_with(env),
         }
     }
 
@@ -91,8 +96,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the binary with cheap scrypt over a temp data directory and waits until it listens.
-    pub fn start() -> Self {
+    /// Starts the binary with cheap scrypt over a temp data directory and waits until it
+    /// listens; `env` adds settings as `ONETIME__*` variables.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         for _ in 0..5 {
             // base_url must be known before the start, so the port is chosen here, not by bind.
@@ -104,6 +110,7 @@ impl Server {
                 .env("ONETIME__SERVER__WORKERS", "2")
                 .env("ONETIME__LOG__LEVEL", "info")
                 .env_remove("RUST_LOG")
+                .envs(env.iter().copied())
                 .current_dir(dir.path())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
