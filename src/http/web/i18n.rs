@@ -80,7 +80,8 @@ impl Catalog {
         self.get(key).replace("{0}", value)
     }
 
-    /// A duration in words, to the largest unit and the next one: "6 days 23 hours".
+    /// A duration in words, to the largest unit and the next one, rounded to the nearest of
+    /// the smaller: "7 days" for a 7-day lifetime read a few seconds in, "6 days 23 hours".
     pub fn duration(&self, seconds: u64) -> String {
         const UNITS: [(u64, &str); 4] = [
             (86_400, "unit.day"),
@@ -88,7 +89,12 @@ impl Catalog {
             (60, "unit.minute"),
             (1, "unit.second"),
         ];
-        let mut rest = seconds;
+        let largest = UNITS
+            .iter()
+            .position(|(size, _)| seconds >= *size)
+            .unwrap_or(UNITS.len() - 1);
+        let precision = UNITS.get(largest + 1).map_or(1, |(size, _)| *size);
+        let mut rest = (seconds + precision / 2) / precision * precision;
         let mut words = Vec::new();
         for (size, key) in UNITS {
             let n = rest / size;
@@ -136,7 +142,10 @@ mod tests {
     fn durations_read_as_words() {
         let en = find("en").expect("en");
         assert_eq!(en.duration(604_800), "7 days");
-        assert_eq!(en.duration(604_799), "6 days 23 hours");
+        assert_eq!(en.duration(604_799), "7 days", "rounded, not cut");
+        assert_eq!(en.duration(601_200), "6 days 23 hours");
+        assert_eq!(en.duration(86_399), "1 day");
+        assert_eq!(en.duration(90), "1 minute 30 seconds");
         assert_eq!(en.duration(3_660), "1 hour 1 minute");
         assert_eq!(en.duration(59), "59 seconds");
         assert_eq!(en.duration(0), "0 seconds");
