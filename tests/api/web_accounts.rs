@@ -11,6 +11,16 @@ use crate::web::{secret_path, Browser};
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "a long web password";
 
+/// The whole `Set-Cookie` header that sets `name`.
+fn set_cookie_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
 /// A server with an account that has a web password; returns its API token.
 async fn account(app: &TestApp) -> String {
     let token = add_account(&app.data(), EMAIL, None).await;
@@ -63,14 +73,7 @@ async fn signing_in_sets_a_session_cookie_and_wrong_passwords_get_one_message() 
     let ok = sign_in(&browser, "Ada@Example.com", PASSWORD).await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
     assert_eq!(ok.location.as_deref(), Some("/"));
-    let cookie = ok
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("onetime_session="))
-        .expect("session cookie")
-        .to_owned();
+    let cookie = set_cookie_header(&ok.headers, "onetime_session").expect("session cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
     assert!(cookie.contains("Max-Age=28800"), "{cookie}");
     let home = browser.get("/").await;
@@ -169,25 +172,12 @@ async fn signing_out_ends_the_session_in_the_store() {
     account(&app).await;
     let browser = Browser::new(&app);
     let signed_in = sign_in(&browser, EMAIL, PASSWORD).await;
-    let session = signed_in
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("onetime_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("session")
-        .to_owned();
+    let session = set_cookie(&signed_in, "onetime_session").expect("session");
+    let session = session.trim_start_matches("onetime_session=").to_owned();
     let home = browser.get("/").await;
     let out = browser.post("/signout", &[("csrf", &home.csrf())]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
-    let cleared = out
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("onetime_session="))
-        .expect("the session cookie is cleared");
+    let cleared = set_cookie_header(&out.headers, "onetime_session").expect("cookie cleared");
     assert!(cleared.starts_with("onetime_session=;") && cleared.contains("Max-Age=0"));
     assert!(browser.get("/").await.has_id("signin-link"));
 
@@ -202,13 +192,8 @@ async fn signing_out_ends_the_session_in_the_store() {
         .await
         .expect("get");
     assert_eq!(replay.status(), StatusCode::SEE_OTHER);
-    let clear = replay
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("onetime_session="))
-        .expect("the stale cookie is removed");
+    let clear =
+        set_cookie_header(replay.headers(), "onetime_session").expect("stale cookie removed");
     assert!(clear.contains("Max-Age=0"), "{clear}");
 }
 
@@ -297,14 +282,8 @@ async fn session_cookies_are_secure_over_https() {
         .await
         .expect("post");
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let session = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("__Host-onetime_session="))
-        .expect("session cookie")
-        .to_owned();
+    let session =
+        set_cookie_header(resp.headers(), "__Host-onetime_session").expect("session cookie");
     assert!(session.contains("Secure") && session.contains("HttpOnly"));
     assert!(session.contains("Path=/") && !session.contains("Domain"));
 }
@@ -326,15 +305,8 @@ async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() 
     let browser = Browser::at(&server.base, "Mozilla/5.0 test");
     let signed_in = sign_in(&browser, EMAIL, PASSWORD).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
-    let session = signed_in
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("onetime_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("session")
-        .to_owned();
+    let session = set_cookie(&signed_in, "onetime_session").expect("session");
+    let session = session.trim_start_matches("onetime_session=").to_owned();
     let receipt = browser
         .create(&[
             ("secret", "page-secret-value-4711"),
@@ -409,13 +381,7 @@ async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() 
 
 /// The `name=value` pair a response set for `name`.
 fn set_cookie(page: &crate::web::Page, name: &str) -> Option<String> {
-    page.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&format!("{name}=")))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_owned)
+    set_cookie_header(&page.headers, name).and_then(|c| c.split(';').next().map(str::to_owned))
 }
 
 #[tokio::test]
@@ -469,12 +435,7 @@ async fn a_sign_in_on_one_node_holds_on_every_node_of_a_redis_deployment() {
         .send()
         .await
         .expect("get");
-    let csrf_pair = first
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("onetime_csrf="))
+    let csrf_pair = set_cookie_header(first.headers(), "onetime_csrf")
         .map(|c| c.split(';').next().unwrap_or("").to_owned());
     assert!(csrf_pair.is_some(), "B hands out its CSRF cookie");
     let cookies = format!("{session}; {}", csrf_pair.unwrap_or_default());

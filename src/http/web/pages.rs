@@ -61,6 +61,19 @@ async fn spend(visitor: &Visitor, limits: &RateLimits, action: Action) -> Result
         .map_err(|e| Failure::from_api(&e))
 }
 
+/// A form that was readable, carries this browser's anti-CSRF token, and fits the visitor's
+/// `action` budget.
+async fn accept(
+    visitor: &Visitor,
+    form: Form,
+    limits: &RateLimits,
+    action: Action,
+) -> Result<Params, Failure> {
+    let params = checked(visitor, form)?;
+    spend(visitor, limits, action).await?;
+    Ok(params)
+}
+
 /// A body that was readable and carries this browser's anti-CSRF token.
 pub(super) fn checked(visitor: &Visitor, form: Form) -> Result<Params, Failure> {
     let params = form.0?;
@@ -168,13 +181,10 @@ async fn create(
     limits: web::Data<RateLimits>,
     form: Form,
 ) -> HttpResponse {
-    let form = match checked(&visitor, form) {
+    let form = match accept(&visitor, form, &limits, Action::Create).await {
         Ok(form) => form,
         Err(failure) => return visitor.failure(failure),
     };
-    if let Err(failure) = spend(&visitor, &limits, Action::Create).await {
-        return visitor.failure(failure);
-    }
     let rules = service.create_rules(&visitor.caller);
     let t = visitor.t;
     let generate = form.get("action") == Some("generate");
@@ -490,13 +500,10 @@ async fn reveal(
     limits: web::Data<RateLimits>,
     form: Form,
 ) -> HttpResponse {
-    let form = match checked(&visitor, form) {
+    let form = match accept(&visitor, form, &limits, Action::Reveal).await {
         Ok(form) => form,
         Err(failure) => return visitor.failure(failure),
     };
-    if let Err(failure) = spend(&visitor, &limits, Action::Reveal).await {
-        return visitor.failure(failure);
-    }
     let t = visitor.t;
     let now = unix_now();
     let passphrase = form.sensitive("passphrase");
