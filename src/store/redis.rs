@@ -21,7 +21,9 @@
 //! (a create or an import: records, pointer, recent list, outbox) go as ordered single-slot
 //! steps ([`connection::Batch`]). `customers()` and `export()` SCAN every primary rather than
 //! keep index keys: an index would be another key in another slot to keep in step with every
-//! record, and the scans run only for `account list` and `onetime migrate`.
+//! record, and the scans run only for `account list` and `onetime migrate`. The cluster client
+//! may resend a script whose reply was lost; being compare-and-swap, a resent reveal finds
+//! the secret gone: still the safe side.
 
 use std::time::Duration;
 

@@ -12,9 +12,10 @@
 //!   share a hash tag (see the key list in [`super`]); writes that span slots go through a
 //!   [`Batch`] of single-slot steps.
 //! - SCAN sees one node: [`Connection::scan`] runs it on every primary.
-//! - The cluster client retries a command whose node failed or moved. Every write is
-//!   idempotent or a compare-and-swap script, so a repeat after a lost reply can lose a
-//!   secret (the safe side) but never reveal one twice.
+//! - The cluster client resends a command whose node failed or moved (it must, to follow
+//!   redirects), also one whose reply was lost. Every write is idempotent or a
+//!   compare-and-swap script: a resent reveal finds the secret gone and answers "unknown",
+//!   which loses the secret (the safe side) but never reveals it twice.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -115,7 +116,8 @@ impl Connection {
                     .max_retry_wait(wait_ms.max(2))
                     .build()
                     .map_err(|e| invalid(&e))?;
-                // The cluster client tries the seeds one after another: bound the whole start.
+                // Connecting is a round to the seeds, then one to every node they name: bound
+                // the whole start.
                 let connect = client.get_async_connection();
                 let conn = tokio::time::timeout(timeout * 2, connect)
                     .await
