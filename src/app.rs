@@ -88,8 +88,9 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartErro
     Ok(Arc::new(store))
 }
 
-/// Opens the store a `onetime migrate` endpoint names: `sled:PATH` or a `redis://` or
-/// `rediss://` URL (with `storage.redis_prefix` and `storage.redis_timeout_ms`).
+/// Opens the store a `onetime migrate` endpoint names: `sled:PATH`, a `redis://` or
+/// `rediss://` URL, or a cluster's `redis+cluster://` or `rediss+cluster://` URL (with
+/// `storage.redis_prefix` and `storage.redis_timeout_ms`).
 pub async fn open_named_store(
     settings: &Settings,
     spec: &str,
@@ -99,7 +100,13 @@ pub async fn open_named_store(
         let store = SledStore::open(path, true, settings.storage.cache_mb << 20)?;
         return Ok(Arc::new(store));
     }
-    if spec.starts_with("redis://") || spec.starts_with("rediss://") {
+    let redis_schemes = [
+        "redis://",
+        "rediss://",
+        "redis+cluster://",
+        "rediss+cluster://",
+    ];
+    if redis_schemes.iter().any(|scheme| spec.starts_with(scheme)) {
         let timeout = Duration::from_millis(settings.storage.redis_timeout_ms);
         let store = RedisStore::open(spec, &settings.storage.redis_prefix, timeout)
             .await
@@ -107,7 +114,7 @@ pub async fn open_named_store(
         return Ok(Arc::new(store));
     }
     Err(StartError::Unsupported(
-        "a store is `sled:PATH`, `redis://...` or `rediss://...`".into(),
+        "a store is `sled:PATH`, `redis://...`, `rediss://...` or `redis+cluster://...`".into(),
     ))
 }
 

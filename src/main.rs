@@ -40,14 +40,15 @@ enum Command {
         command: AccountCommand,
     },
     /// Copy every live secret, receipt, account, recent entry and queued mail from one store
-    /// to another, expiry preserved: `--from sled:./data --to redis://host:6379` or back.
+    /// to another, expiry preserved: `--from sled:./data --to redis://host:6379` (or
+    /// `redis+cluster://host1:6379,host2:6379`) or back.
     /// Run it with the servers stopped; the destination needs the same server key. Web
     /// sessions are not copied: people sign in again.
     Migrate {
-        /// Source: `sled:PATH` or a redis:// URL.
+        /// Source: `sled:PATH`, a redis:// URL or a redis+cluster:// URL.
         #[arg(long)]
         from: String,
-        /// Destination: `sled:PATH` or a redis:// URL.
+        /// Destination: `sled:PATH`, a redis:// URL or a redis+cluster:// URL.
         #[arg(long)]
         to: String,
     },

@@ -15,11 +15,20 @@
 //! Reveal and burn are a single script that succeeds only if the secret still exists and the
 //! receipt is unchanged since it was read: of racing callers on any number of nodes, exactly one
 //! takes the secret. A lost reply is never retried (the secret may be gone: the safe side).
+//!
+//! Redis Cluster (`redis+cluster://host:port,host:port`, see [`connection`]): each script's
+//! KEYS share one hash tag (TAKE and GUESS `{<metadata id>}`, CLAIM `{outbox}`; SWAP and HIT
+//! touch one key), so each stays one atomic step in one slot. The only writes that span slots
+//! (a create or an import: records, pointer, recent list, outbox) go as ordered single-slot
+//! steps ([`connection::Batch`]). `customers()` and `export()` SCAN every primary rather than
+//! keep index keys: an index would be another key in another slot to keep in step with every
+//! record, and the scans run only for `account list` and `onetime migrate`. The cluster client
+//! may resend a script whose reply was lost; being compare-and-swap, a resent reveal finds
+//! the secret gone: still the safe side.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -30,6 +39,11 @@ use super::{
 };
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
+
+mod connection;
+#[cfg(test)]
+pub mod test_cluster;
+use connection::{Batch, Connection};
 
 /// Seconds a claimed outbox mail is hidden from other nodes while one sends it.
 const OUTBOX_LEASE: u64 = 120;
@@ -105,7 +119,7 @@ return n
 /// Redis-backed [`Store`].
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     prefix: String,
     take: Script,
     swap: Script,
@@ -123,17 +137,11 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://`, `rediss://`, with password and database number).
+    /// Connects to `url` (`redis://`, `rediss://`, with password and database number; or a
+    /// cluster's `redis+cluster://host:port,host:port`, see [`connection`]).
     /// `timeout` bounds connecting and every command, so a dead Redis answers quickly.
     pub async fn open(url: &str, prefix: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Backend(format!("storage.redis_url: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let conn = Connection::open(url, timeout).await?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
@@ -187,17 +195,19 @@ impl RedisStore {
             .ignore();
     }
 
-    /// Adds the writes of one secret's records to `pipe`, the pointer last: a link never
-    /// leads to a missing record, and a partial write (unacknowledged, its keys unknown to
-    /// anyone) expires by its TTLs.
+    /// Adds the writes of one secret's records to `batch`, the pointer last (its own step: it
+    /// is in another slot): a link never leads to a missing record, and a partial write
+    /// (unacknowledged, its keys unknown to anyone) expires by its TTLs.
     fn write_entry(
         &self,
-        pipe: &mut redis::Pipeline,
+        batch: &mut Batch,
         metadata_id: &RecordId,
         metadata: &MetadataRecord,
         secret: Option<&SecretRecord>,
         guesses: Option<&Guesses>,
     ) -> Result<(), StoreError> {
+        // The records under one hash tag: one step.
+        let pipe = batch.step();
         let m = self.entry_key(metadata_id, "m");
         Self::set_until(pipe, m, &encode(metadata)?, metadata.expires_at);
         let Some(s) = secret else {
@@ -210,7 +220,7 @@ impl RedisStore {
             Self::set_until(pipe, key, &encode(g)?, s.expires_at);
         }
         let pointer = self.pointer_key(&metadata.secret_id);
-        Self::set_until(pipe, pointer, metadata_id.as_slice(), s.expires_at);
+        Self::set_until(batch.step(), pointer, metadata_id.as_slice(), s.expires_at);
         Ok(())
     }
 
@@ -251,26 +261,10 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Every key matching `pattern` (SCAN, so a large Redis is not blocked).
+    /// Every key matching `pattern` (SCAN, so a large Redis is not blocked; on a cluster, on
+    /// every primary).
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut keys = Vec::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut conn)
-                .await?;
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                return Ok(keys);
-            }
-        }
+        self.conn.scan(pattern).await
     }
 
     async fn customer_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -341,19 +335,18 @@ impl RedisStore {
 impl Store for RedisStore {
     async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
         let mid = &new.metadata_id;
-        let mut pipe = redis::pipe();
+        let mut batch = Batch::default();
         // The receipt exists before the outbox names it, so a node that sends the mail at once
         // can record the outcome on it.
-        self.write_entry(&mut pipe, mid, &new.metadata, Some(&new.secret), None)?;
+        self.write_entry(&mut batch, mid, &new.metadata, Some(&new.secret), None)?;
         if let Some(recent) = &new.recent {
             // Members must be unique: the metadata id in front of the sealed entry.
-            self.add_recent(&mut pipe, recent, mid)?;
+            self.add_recent(batch.step(), recent, mid)?;
         }
         if let Some((id, mail)) = &new.mail {
-            self.queue_mail(&mut pipe, id, mail)?;
+            self.queue_mail(batch.step(), id, mail)?;
         }
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(())
+        batch.run(&mut self.conn.clone()).await
     }
 
     async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
@@ -713,15 +706,15 @@ impl Store for RedisStore {
                 secret,
                 guesses,
             } => {
-                let mut pipe = redis::pipe();
+                let mut batch = Batch::default();
                 self.write_entry(
-                    &mut pipe,
+                    &mut batch,
                     metadata_id,
                     metadata,
                     secret.as_ref(),
                     guesses.as_ref(),
                 )?;
-                let () = pipe.query_async(&mut self.conn.clone()).await?;
+                batch.run(&mut self.conn.clone()).await?;
             }
             Exported::Customer(customer) => {
                 let () = self

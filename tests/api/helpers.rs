@@ -305,6 +305,14 @@ impl Process {
     }
 }
 
+/// A test that fails before `kill9` leaves no server behind.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `onetime ARGS` over the store in `data` (reaching a running server through its admin
 /// socket, or opening the store itself). Off the test's runtime thread: an in-process server's
 /// admin socket is served on that runtime.
@@ -433,6 +441,178 @@ impl RedisServer {
 }
 
 impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A real 3-primary Redis Cluster from `redis-server` and `redis-cli --cluster create`, on free
+/// loopback ports, stopped when dropped.
+pub struct RedisCluster {
+    /// Client ports of the primaries.
+    pub ports: Vec<u16>,
+    /// `requirepass` of every node, if any.
+    password: Option<String>,
+    /// Cluster bus ports, given explicitly (the default, port + 10000, may be taken).
+    bus: Vec<u16>,
+    /// `nodes-<port>.conf` files: a restarted node rejoins the same cluster from its file.
+    dir: TempDir,
+    children: Vec<Child>,
+}
+
+impl RedisCluster {
+    pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A cluster whose nodes require `password`.
+    pub fn start_with_password(password: &str) -> Self {
+        Self::start_with(Some(password.to_owned()))
+    }
+
+    fn start_with(password: Option<String>) -> Self {
+        // Held together until all are picked, so they differ.
+        let listeners: Vec<_> = (0..6)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"))
+            .collect();
+        let mut ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("addr").port())
+            .collect();
+        drop(listeners);
+        let bus = ports.split_off(3);
+        let mut cluster = Self {
+            ports,
+            password,
+            bus,
+            dir: tempfile::tempdir().expect("tempdir"),
+            children: Vec::new(),
+        };
+        cluster.restart();
+        let nodes: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let created = cluster
+            .redis_cli()
+            .arg("--cluster")
+            .arg("create")
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli (scripts/test installs redis-tools)");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        cluster.wait_until_ok();
+        cluster
+    }
+
+    /// `redis+cluster://` with every primary as a seed (and the password, if any).
+    pub fn url(&self) -> String {
+        let seeds: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let auth = self
+            .password
+            .as_ref()
+            .map(|p| format!(":{p}@"))
+            .unwrap_or_default();
+        format!("redis+cluster://{auth}{}", seeds.join(","))
+    }
+
+    /// `redis-cli`, with the password if there is one.
+    fn redis_cli(&self) -> Command {
+        let mut command = Command::new("redis-cli");
+        if let Some(password) = &self.password {
+            command.args(["--no-auth-warning", "-a", password]);
+        }
+        command
+    }
+
+    /// Starts every node (again, from its nodes file) and waits until each accepts connections.
+    pub fn restart(&mut self) {
+        for (port, bus) in self.ports.iter().zip(&self.bus) {
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-port",
+                    &bus.to_string(),
+                ])
+                .arg("--cluster-config-file")
+                .arg(self.dir.path().join(format!("nodes-{port}.conf")))
+                .arg("--dir")
+                .arg(self.dir.path())
+                .args(["--save", "", "--appendonly", "no"])
+                .args(self.password.iter().flat_map(|p| ["--requirepass", p]))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server (scripts/test installs it)");
+            self.children.push(child);
+        }
+        for port in &self.ports {
+            let up = (0..200).any(|_| {
+                let up = std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok();
+                if !up {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                up
+            });
+            assert!(up, "redis-server did not start on {port}");
+        }
+    }
+
+    /// Waits until every node says `cluster_state:ok`.
+    pub fn wait_until_ok(&self) {
+        for port in &self.ports {
+            let ok = (0..300).any(|_| {
+                let info = self
+                    .redis_cli()
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .expect("redis-cli");
+                let ok = String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok");
+                if !ok {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                ok
+            });
+            assert!(ok, "the cluster is not ok on {port}");
+        }
+    }
+
+    /// How many keys matching `pattern` the primary on `port` holds itself.
+    pub fn keys_on(&self, port: u16, pattern: &str) -> usize {
+        let out = self
+            .redis_cli()
+            .args(["-p", &port.to_string(), "--scan", "--pattern", pattern])
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+
+    /// Whether every primary holds at least one key matching `pattern`.
+    pub fn on_every_primary(&self, pattern: &str) -> bool {
+        self.ports.iter().all(|p| self.keys_on(*p, pattern) > 0)
+    }
+
+    /// Kills every node (SIGKILL): a cluster that vanishes.
+    pub fn kill(&mut self) {
+        for mut child in self.children.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisCluster {
     fn drop(&mut self) {
         self.kill();
     }

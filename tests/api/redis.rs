@@ -1,11 +1,12 @@
 //! Several nodes over one real Redis: exactly-once across nodes, shared limits, a Redis that
-//! dies and returns, and `onetime migrate` between sled and Redis.
+//! dies and returns, and `onetime migrate` between sled and Redis. The same over a real
+//! 3-primary Redis Cluster.
 
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use crate::helpers::{add_account, basic, Answer, Process, RedisServer};
+use crate::helpers::{add_account, basic, cli, Answer, Process, RedisCluster, RedisServer};
 
 const SECRET: &str = "5e3f0c8b7a6d4e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
 
@@ -407,4 +408,302 @@ async fn each_queued_mail_is_sent_once_by_one_of_the_nodes() {
     }
     a.kill9();
     b.kill9();
+}
+
+/// Runs the real binary with `args` and `env`, off the runtime thread.
+async fn run_onetime(args: Vec<String>, env: Vec<(String, String)>) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
+    command.args(&args).envs(env).env_remove("RUST_LOG");
+    tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
+        .await
+        .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_cluster_racing_nodes_reveal_once_on_every_primary_and_list_every_account() {
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
+    let env = node_env(&url, "clrace:", &[]);
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    let a = Process::start(&dir_a.path().join("data"), &env);
+    let b = Process::start(&dir_b.path().join("data"), &env);
+
+    // Secrets, made on both nodes, until every primary holds some of them.
+    let mut secrets: Vec<(String, String)> = Vec::new();
+    while secrets.len() < 6 || !cluster.on_every_primary("clrace:{*}:s") {
+        assert!(
+            secrets.len() < 60,
+            "the secrets never spread over every primary"
+        );
+        let value = format!("clustered {}", secrets.len());
+        let base = if secrets.len().is_multiple_of(2) {
+            &a.base
+        } else {
+            &b.base
+        };
+        let body = post(base, "/api/v1/share", &[("secret", &value)], "10.6.0.1")
+            .await
+            .ok();
+        let key = body["secret_key"].as_str().expect("key").to_owned();
+        secrets.push((value, key));
+    }
+    let (base_a, base_b) = (a.base.as_str(), b.base.as_str());
+    let racers = secrets.iter().flat_map(|(_, key)| {
+        (0..10).map(move |i| {
+            let base = if i % 2 == 0 { base_a } else { base_b };
+            let path = format!("/api/v1/secret/{key}");
+            async move {
+                let answer = post(base, &path, &[], &format!("10.6.1.{i}")).await;
+                (key.clone(), answer)
+            }
+        })
+    });
+    let answers = join_all(racers).await;
+    for (value, key) in &secrets {
+        let winners: Vec<_> = answers
+            .iter()
+            .filter(|(k, a)| k == key && a.status.is_success())
+            .map(|(_, a)| a.json["value"].clone())
+            .collect();
+        assert_eq!(winners, vec![serde_json::json!(value)], "{value}");
+    }
+    for (_, loser) in answers.iter().filter(|(_, a)| !a.status.is_success()) {
+        loser.assert_error(404, "Unknown secret");
+    }
+
+    // Accounts, made through node a, until every primary holds one; node b lists them all.
+    let mut emails = Vec::new();
+    while emails.len() < 3 || !cluster.on_every_primary("clrace:c:*") {
+        assert!(
+            emails.len() < 60,
+            "the accounts never spread over every primary"
+        );
+        let email = format!("member{}@example.com", emails.len());
+        add_account(&dir_a.path().join("data"), &email, None).await;
+        emails.push(email);
+    }
+    let listed = cli(&dir_b.path().join("data"), &["account", "list"]).await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{stdout}");
+    for email in &emails {
+        assert!(stdout.contains(email.as_str()), "{email} missing: {stdout}");
+    }
+    a.kill9();
+    b.kill9();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_moves_everything_live_from_sled_to_a_cluster_and_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let sled_dir = dir.path().join("data");
+    let sled_env = [("ONETIME__SERVER__SECRET", SECRET)];
+    let sled_node = Process::start(&sled_dir, &sled_env);
+    // 30 receipts: the chance that one of three primaries gets none is about 1 in 60,000.
+    let mut keys = Vec::new();
+    for i in 0..30 {
+        let value = format!("to the cluster {i}");
+        let body = post(
+            &sled_node.base,
+            "/api/v1/share",
+            &[("secret", &value), ("ttl", "3600")],
+            "10.5.0.1",
+        )
+        .await
+        .ok();
+        keys.push((
+            value,
+            body["secret_key"].as_str().expect("key").to_owned(),
+            body["metadata_key"].as_str().expect("mkey").to_owned(),
+        ));
+    }
+    post(
+        &sled_node.base,
+        &format!("/api/v1/secret/{}", keys[0].1),
+        &[],
+        "10.5.0.1",
+    )
+    .await
+    .ok();
+    // Under the prefix "clmoved:" these land in slots 14791, 3507 and 8661: one per primary
+    // of a 3-primary cluster made by `redis-cli --cluster create`.
+    let emails = ["ann@example.com", "cy@example.com", "hal@example.com"];
+    let mut tokens = Vec::new();
+    for email in emails {
+        tokens.push(add_account(&sled_dir, email, None).await);
+    }
+    sled_node.kill9();
+
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
+    let with_prefix = || vec![("ONETIME__STORAGE__REDIS_PREFIX".into(), "clmoved:".into())];
+    let migrate = |from: String, to: String| {
+        let args = ["migrate", "--from", &from, "--to", &to].map(String::from);
+        run_onetime(args.to_vec(), with_prefix())
+    };
+    let out = migrate(format!("sled:{}", sled_dir.display()), url.clone()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("copied 30 receipts (29 with unread secrets), 3 accounts"),
+        "{stdout}"
+    );
+    assert!(cluster.on_every_primary("clmoved:{*}:m"));
+    assert!(cluster.on_every_primary("clmoved:c:*"));
+
+    // The accounts, listed straight from the cluster (no server running).
+    let offline = tempfile::tempdir().expect("dir");
+    let mut env: Vec<(String, String)> = node_env(&url, "clmoved:", &[])
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    env.push((
+        "ONETIME__STORAGE__PATH".into(),
+        offline.path().join("data").display().to_string(),
+    ));
+    let listed = run_onetime(vec!["account".into(), "list".into()], env).await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{stdout}");
+    for email in emails {
+        assert!(stdout.contains(email), "{email} missing: {stdout}");
+    }
+
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = Process::start(
+        &node_dir.path().join("data"),
+        &node_env(&url, "clmoved:", &[]),
+    );
+    let client = reqwest::Client::new();
+    let receipt = client
+        .get(format!("{}/api/v1/receipt/{}", node.base, keys[0].2))
+        .send()
+        .await
+        .expect("send");
+    let receipt = Answer::from(receipt).await.ok();
+    assert_eq!(receipt["state"], "received");
+    let ttl = receipt["metadata_ttl"].as_u64().expect("ttl");
+    assert!(ttl > 7000 && ttl <= 7200, "expiry preserved: {ttl}");
+    for (email, token) in emails.iter().zip(&tokens) {
+        let check = client
+            .get(format!("{}/api/v1/authcheck", node.base))
+            .header("authorization", basic(email, token))
+            .send()
+            .await
+            .expect("send");
+        Answer::from(check).await.ok();
+    }
+    post(
+        &node.base,
+        &format!("/api/v1/secret/{}", keys[1].1),
+        &[],
+        "10.5.0.2",
+    )
+    .await
+    .ok();
+    node.kill9();
+
+    // And back to a fresh sled store: what is still unread there is readable once.
+    let back = dir.path().join("back");
+    let out = migrate(url.clone(), format!("sled:{}", back.display())).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("copied 30 receipts (28 with unread secrets), 3 accounts"),
+        "{stdout}"
+    );
+    let node = Process::start(&back, &sled_env);
+    for (i, (value, key, _)) in keys.iter().enumerate() {
+        let path = format!("/api/v1/secret/{key}");
+        let answer = post(&node.base, &path, &[], "10.5.0.3").await;
+        if i < 2 {
+            answer.assert_error(404, "Unknown secret");
+        } else {
+            assert_eq!(answer.ok()["value"], value.as_str());
+        }
+    }
+    node.kill9();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_cluster_gets_quick_errors_and_the_node_recovers_when_it_returns() {
+    let password = "cluster-pass-3f9d1c";
+    let mut cluster = RedisCluster::start_with_password(password);
+    let url = cluster.url();
+    let env = node_env(&url, "clfault:", &[]);
+    let dir = tempfile::tempdir().expect("dir");
+    let node = Process::start(&dir.path().join("data"), &env);
+    let client = reqwest::Client::new();
+    post(
+        &node.base,
+        "/api/v1/share",
+        &[("secret", "before the fall")],
+        "10.4.0.1",
+    )
+    .await
+    .ok();
+
+    cluster.kill();
+    let started = Instant::now();
+    let answer = post(
+        &node.base,
+        "/api/v1/share",
+        &[("secret", "while it is down")],
+        "10.4.0.1",
+    )
+    .await;
+    answer.assert_error(503, "An unexpected error occurred :[");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let health = client
+        .get(format!("{}/health", node.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 503);
+
+    cluster.restart();
+    let mut recovered = false;
+    for _ in 0..120 {
+        let answer = post(
+            &node.base,
+            "/api/v1/share",
+            &[("secret", "after the return")],
+            "10.4.0.1",
+        )
+        .await;
+        if answer.status.is_success() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "the node did not recover: {}", node.logs());
+    let health = client
+        .get(format!("{}/health", node.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 200);
+    let logs = node.kill9();
+    for value in [
+        "before the fall",
+        "while it is down",
+        "after the return",
+        password,
+    ] {
+        assert!(!logs.contains(value), "{value} in the logs");
+    }
 }

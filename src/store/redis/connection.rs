@@ -1,0 +1,332 @@
+//! The connection under [`RedisStore`](super::RedisStore): one Redis endpoint, or a Redis
+//! Cluster reached through the redis crate's own cluster client (it routes each command to the
+//! primary that owns its slot and follows MOVED/ASK redirects; nothing here routes by hand).
+//!
+//! `storage.redis_url` names a cluster as
+//! `redis+cluster://[[user]:password@]host:port,host:port,...` (`rediss+cluster://` for TLS):
+//! a few seed nodes, from which the client learns the whole cluster. Every other URL is one
+//! endpoint, as before. A cluster has only database 0.
+//!
+//! What a cluster changes, and how each is met:
+//! - A multi-key command, script or pipeline must stay in one hash slot. The scripts' keys
+//!   share a hash tag (see the key list in [`super`]); writes that span slots go through a
+//!   [`Batch`] of single-slot steps.
+//! - SCAN sees one node: [`Connection::scan`] runs it on every primary.
+//! - The cluster client resends a command whose node failed or moved (it must, to follow
+//!   redirects), also one whose reply was lost. Every write is idempotent or a
+//!   compare-and-swap script: a resent reveal finds the secret gone and answers "unknown",
+//!   which loses the secret (the safe side) but never reveals it twice.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use crate::store::StoreError;
+
+/// Cluster retries (redirects, a failed-over or restarting node) within one request; all of
+/// them together still end at `storage.redis_timeout_ms`.
+const CLUSTER_RETRIES: u32 = 6;
+
+/// Where `storage.redis_url` points. Never printed: the URL may hold a password.
+#[derive(PartialEq, Eq)]
+enum Endpoint {
+    /// One Redis, `redis://` or `rediss://`, as the redis crate reads it.
+    Single(String),
+    /// Seed node URLs of a cluster, each in the redis crate's form.
+    Cluster(Vec<String>),
+}
+
+impl Endpoint {
+    /// Reads `url`. Errors name what is wrong, never the URL itself.
+    fn parse(url: &str) -> Result<Self, String> {
+        let (scheme, rest) = if let Some(rest) = url.strip_prefix("redis+cluster://") {
+            ("redis", rest)
+        } else if let Some(rest) = url.strip_prefix("rediss+cluster://") {
+            ("rediss", rest)
+        } else {
+            return Ok(Self::Single(url.to_owned()));
+        };
+        // `[userinfo@]host:port,host:port[/0][?query][#fragment]`: the userinfo and the tail
+        // apply to every seed.
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        let (userinfo, hosts) = match authority.rfind('@') {
+            Some(at) => authority.split_at(at + 1),
+            None => ("", authority),
+        };
+        let db = tail.strip_prefix('/').map(|t| {
+            t.split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+        });
+        if db.is_some_and(|db| !db.is_empty() && db != "0") {
+            return Err("a Redis Cluster has only database 0".into());
+        }
+        let seeds: Vec<String> = hosts
+            .split(',')
+            .map(|host| format!("{scheme}://{userinfo}{host}{tail}"))
+            .collect();
+        if hosts.split(',').any(str::is_empty) {
+            return Err("want redis+cluster://host:port,host:port (no empty host)".into());
+        }
+        Ok(Self::Cluster(seeds))
+    }
+}
+
+/// A connection to one Redis or to a cluster; cheap to clone (clones share the connection).
+#[derive(Clone)]
+pub enum Connection {
+    /// One endpoint, reconnecting by itself.
+    Single(ConnectionManager),
+    /// A cluster: one multiplexed connection per node, kept up by the cluster client.
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    /// Connects to what `url` names. `timeout` bounds connecting and every command (with its
+    /// retries), so a dead Redis or cluster answers quickly; both kinds reconnect by themselves.
+    pub async fn open(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let invalid =
+            |e: &dyn std::fmt::Display| StoreError::Backend(format!("storage.redis_url: {e}"));
+        match Endpoint::parse(url).map_err(|e| invalid(&e))? {
+            Endpoint::Single(url) => {
+                let client = redis::Client::open(url).map_err(|e| invalid(&e))?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(2));
+                Ok(Self::Single(
+                    ConnectionManager::new_with_config(client, config).await?,
+                ))
+            }
+            Endpoint::Cluster(seeds) => {
+                let wait_ms = u64::try_from(timeout.as_millis() / 4).unwrap_or(u64::MAX);
+                let client = ClusterClientBuilder::new(seeds)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .retries(CLUSTER_RETRIES)
+                    .min_retry_wait(wait_ms.clamp(1, 50))
+                    .max_retry_wait(wait_ms.max(2))
+                    .build()
+                    .map_err(|e| invalid(&e))?;
+                // Connecting is a round to the seeds, then one to every node they name: bound
+                // the whole start.
+                let connect = client.get_async_connection();
+                let conn = tokio::time::timeout(timeout * 2, connect)
+                    .await
+                    .map_err(|_| {
+                        StoreError::Backend("redis: no cluster node answered in time".into())
+                    })??;
+                Ok(Self::Cluster(conn))
+            }
+        }
+    }
+
+    /// Every key matching `pattern`, by SCAN (a large Redis is not blocked) on the one endpoint
+    /// or on each primary of a cluster. A key that moves between primaries while the scan runs
+    /// (resharding) can be missed or seen twice; seen twice, it is listed once.
+    pub async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = BTreeSet::new();
+        match self {
+            Self::Single(conn) => {
+                scan_node(&mut Node::Single(conn.clone()), pattern, &mut keys).await?;
+            }
+            Self::Cluster(conn) => {
+                for (host, port) in primaries(&mut conn.clone()).await? {
+                    let routing =
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+                    let mut node = Node::Cluster(conn.clone(), routing);
+                    scan_node(&mut node, pattern, &mut keys).await?;
+                }
+            }
+        }
+        Ok(keys.into_iter().collect())
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// Where one SCAN runs.
+enum Node {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection, RoutingInfo),
+}
+
+/// SCANs one node to the end, adding what matches `pattern` to `keys`.
+async fn scan_node(
+    node: &mut Node,
+    pattern: &str,
+    keys: &mut BTreeSet<String>,
+) -> Result<(), StoreError> {
+    let mut cursor = 0u64;
+    loop {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(500);
+        let (next, batch): (u64, Vec<String>) = match node {
+            Node::Single(conn) => scan.query_async(conn).await?,
+            Node::Cluster(conn, routing) => {
+                let reply = conn.route_command(scan, routing.clone()).await?;
+                redis::from_redis_value(reply).map_err(redis::RedisError::from)?
+            }
+        };
+        keys.extend(batch);
+        cursor = next;
+        if cursor == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// The cluster's primaries as the client knows them: a PING to each, answered per address.
+async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, StoreError> {
+    let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+    let reply = conn.route_command(redis::cmd("PING"), routing).await?;
+    let Value::Map(answers) = reply else {
+        return Err(StoreError::Backend(
+            "redis: unexpected reply to PING".into(),
+        ));
+    };
+    answers
+        .into_iter()
+        .map(|(address, answer)| {
+            if let Value::ServerError(e) = answer {
+                return Err(StoreError::from(redis::RedisError::from(e)));
+            }
+            let address: String =
+                redis::from_redis_value(address).map_err(redis::RedisError::from)?;
+            address
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
+                .ok_or_else(|| StoreError::Backend("redis: unexpected node address".into()))
+        })
+        .collect()
+}
+
+/// Writes that belong together but may span hash slots, as ordered steps that each stay in
+/// one slot. Replies are not read (every command is `ignore`d).
+///
+/// On one endpoint the steps go out as one pipeline, executed in order (as before clusters).
+/// On a cluster each step is one pipeline to the slot's primary, sent after the previous one
+/// succeeded: the order holds across primaries too (a receipt before the outbox names it, a
+/// record before the pointer to it), and a step that fails stops the rest. As on one
+/// endpoint, the steps together are not atomic: a partial write was never acknowledged, its
+/// keys are known to no one, and it expires by its TTLs.
+#[derive(Default)]
+pub struct Batch {
+    steps: Vec<Pipeline>,
+}
+
+impl Batch {
+    /// Starts the next step; every command added to it must hash to one slot.
+    pub fn step(&mut self) -> &mut Pipeline {
+        self.steps.push(redis::pipe());
+        let last = self.steps.len() - 1;
+        &mut self.steps[last]
+    }
+
+    /// Sends the steps in order.
+    pub async fn run(self, conn: &mut Connection) -> Result<(), StoreError> {
+        match conn {
+            Connection::Single(_) => {
+                let mut all = redis::pipe();
+                for cmd in self.steps.iter().flat_map(Pipeline::cmd_iter) {
+                    all.add_command(cmd.clone()).ignore();
+                }
+                let () = all.query_async(conn).await?;
+            }
+            Connection::Cluster(_) => {
+                for step in self.steps.iter().filter(|s| s.cmd_iter().next().is_some()) {
+                    let () = step.query_async(conn).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(url: &str) -> Vec<String> {
+        match Endpoint::parse(url) {
+            Ok(Endpoint::Cluster(seeds)) => seeds,
+            Ok(Endpoint::Single(_)) => panic!("read as one endpoint"),
+            Err(e) => panic!("refused: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_cluster_url_gives_one_seed_per_host_with_the_same_credentials() {
+        assert_eq!(
+            cluster("redis+cluster://10.0.0.1:6379,10.0.0.2:6380"),
+            ["redis://10.0.0.1:6379", "redis://10.0.0.2:6380"]
+        );
+        assert_eq!(
+            cluster("rediss+cluster://app:p%40ss@a.example:6379,b.example:6379/0"),
+            [
+                "rediss://app:p%40ss@a.example:6379/0",
+                "rediss://app:p%40ss@b.example:6379/0"
+            ]
+        );
+        assert_eq!(
+            cluster("redis+cluster://:pw@h:1#insecure"),
+            ["redis://:pw@h:1#insecure"]
+        );
+    }
+
+    #[test]
+    fn other_urls_stay_one_endpoint_and_bad_cluster_urls_are_refused_without_echo() {
+        assert!(
+            Endpoint::parse("rediss://:pw@h:6380/2")
+                == Ok(Endpoint::Single("rediss://:pw@h:6380/2".into()))
+        );
+        for bad in [
+            "redis+cluster://:hunter2@h:1/3",
+            "redis+cluster://:hunter2@h:1,,h:2",
+            "redis+cluster://:hunter2@",
+        ] {
+            let Err(e) = Endpoint::parse(bad) else {
+                panic!("accepted");
+            };
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+    }
+}
