@@ -173,6 +173,10 @@ impl RedisTls {
                 "the Redis server's TLS certificate is not trusted: no CA in \
                  storage.redis_tls_ca (unset: in the system's trust store) signed it; set \
                  storage.redis_tls_ca to the PEM file of the CA that signs the Redis certificate"
+            } else if detail.contains("CaUsedAsEndEntity") {
+                "the Redis server's TLS certificate is not trusted: it is a CA certificate (as a \
+                 self-signed `openssl req -x509` one is); sign a server certificate with that CA \
+                 for Redis, and name the CA in storage.redis_tls_ca"
             } else if detail.contains("not valid for name") || detail.contains("NotValidForName") {
                 "the Redis server's TLS certificate is not trusted: it is not valid for the host \
                  in storage.redis_url; connect by a name (or address) that the certificate lists"
@@ -389,6 +393,60 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn handshake_failures_are_explained_and_other_errors_pass_through() {
+        let failed = |text: &str, tls: bool| {
+            let e = redis::RedisError::from(std::io::Error::other(text.to_owned()));
+            RedisTls::default().explain(e, tls).to_string()
+        };
+        let cases = [
+            (
+                "invalid peer certificate: UnknownIssuer",
+                true,
+                "storage.redis_tls_ca",
+            ),
+            (
+                "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+                true,
+                "sign a server certificate with that CA",
+            ),
+            (
+                "invalid peer certificate: certificate not valid for name \"h\"",
+                true,
+                "not valid for the host in storage.redis_url",
+            ),
+            ("invalid peer certificate: Expired", true, "not trusted"),
+            (
+                "received fatal alert: CertificateRequired",
+                true,
+                "storage.redis_tls_key",
+            ),
+            (
+                "received corrupt message of type InvalidContentType",
+                true,
+                "redis://",
+            ),
+            ("timed out", true, "plain Redis"),
+            (
+                "Connection reset by peer (os error 104)",
+                false,
+                "rediss://",
+            ),
+        ];
+
+        for (text, tls, hint) in cases {
+            let message = failed(text, tls);
+            assert!(
+                message.contains(hint) && message.contains(text),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            failed("timed out", false),
+            "storage backend: redis: timed out"
+        );
     }
 
     #[test]
