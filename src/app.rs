@@ -18,7 +18,7 @@ use crate::http::params::BodyLimit;
 use crate::http::ratelimit::RateLimits;
 use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::service::Service;
-use crate::store::redis::RedisStore;
+use crate::store::redis::{RedisStore, RedisTls};
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError};
 use crate::{admin, http, sweeper};
@@ -76,7 +76,8 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartErro
     prepare_data_dir(settings)?;
     if storage.backend == "redis" {
         let timeout = Duration::from_millis(storage.redis_timeout_ms);
-        let store = RedisStore::open(&storage.redis_url.0, &storage.redis_prefix, timeout)
+        let tls = redis_tls(settings)?;
+        let store = RedisStore::open(&storage.redis_url.0, &storage.redis_prefix, timeout, &tls)
             .await
             .map_err(|e| {
                 // The URL may hold a password: never echo it.
@@ -88,9 +89,15 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartErro
     Ok(Arc::new(store))
 }
 
+/// The `storage.redis_tls_*` files, read and checked; errors name the key, never the contents.
+pub fn redis_tls(settings: &Settings) -> Result<RedisTls, StartError> {
+    RedisTls::from_settings(&settings.storage).map_err(|e| StartError::Unsupported(e.to_string()))
+}
+
 /// Opens the store a `onetime migrate` endpoint names: `sled:PATH`, a `redis://` or
 /// `rediss://` URL, or a cluster's `redis+cluster://` or `rediss+cluster://` URL (with
-/// `storage.redis_prefix` and `storage.redis_timeout_ms`).
+/// `storage.redis_prefix` and `storage.redis_timeout_ms`; a TLS endpoint with
+/// `storage.redis_tls_*`, as the server uses them).
 pub async fn open_named_store(
     settings: &Settings,
     spec: &str,
@@ -108,7 +115,8 @@ pub async fn open_named_store(
     ];
     if redis_schemes.iter().any(|scheme| spec.starts_with(scheme)) {
         let timeout = Duration::from_millis(settings.storage.redis_timeout_ms);
-        let store = RedisStore::open(spec, &settings.storage.redis_prefix, timeout)
+        let tls = redis_tls(settings)?;
+        let store = RedisStore::open(spec, &settings.storage.redis_prefix, timeout, &tls)
             .await
             .map_err(|e| StartError::Unsupported(format!("cannot use the Redis store: {e}")))?;
         return Ok(Arc::new(store));

@@ -127,6 +127,17 @@ pub struct StorageSettings {
     pub path: PathBuf,
     /// Redis URL for the Redis backend.
     pub redis_url: Redacted,
+    /// PEM file of the CA certificate(s) trusted for a `rediss://` server, instead of the
+    /// system's trust store; unset = the system's store.
+    #[serde(default)]
+    pub redis_tls_ca: Option<PathBuf>,
+    /// PEM client certificate (chain) presented to a Redis that requires one
+    /// (`tls-auth-clients yes`); set together with `redis_tls_key`.
+    #[serde(default)]
+    pub redis_tls_cert: Option<PathBuf>,
+    /// PEM private key of `redis_tls_cert`.
+    #[serde(default)]
+    pub redis_tls_key: Option<PathBuf>,
     /// Prefix of every Redis key.
     pub redis_prefix: String,
     /// Milliseconds a Redis connect or command may take.
@@ -137,6 +148,41 @@ pub struct StorageSettings {
     pub sweep_interval: u64,
     /// sled page cache in MiB.
     pub cache_mb: u64,
+}
+
+impl StorageSettings {
+    /// The `redis_tls_*` keys: an empty value (from an environment variable) means unset; cert
+    /// and key come together; with the Redis backend they need a `rediss://` URL, or a node
+    /// would quietly talk plain TCP while its operator believes it uses TLS. The files
+    /// themselves are read and checked when the store opens.
+    fn check_redis_tls(&mut self) -> Result<(), SettingsError> {
+        for path in [
+            &mut self.redis_tls_ca,
+            &mut self.redis_tls_cert,
+            &mut self.redis_tls_key,
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                *path = None;
+            }
+        }
+        if self.redis_tls_cert.is_some() != self.redis_tls_key.is_some() {
+            return Err(invalid(
+                "storage.redis_tls_cert/storage.redis_tls_key",
+                "a client certificate needs its key: set both or neither",
+            ));
+        }
+        let tls_set = self.redis_tls_ca.is_some() || self.redis_tls_cert.is_some();
+        let url = &self.redis_url.0;
+        let tls_url = url.starts_with("rediss://") || url.starts_with("rediss+cluster://");
+        if self.backend == "redis" && tls_set && !tls_url {
+            return Err(invalid(
+                "storage.redis_url",
+                "storage.redis_tls_* are set but the URL does not start with rediss:// (or \
+                 rediss+cluster://), so the connection would not use TLS",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[secrets]`
@@ -298,6 +344,7 @@ impl Settings {
         if !matches!(self.storage.backend.as_str(), "sled" | "redis") {
             return Err(invalid("storage.backend", "want \"sled\" or \"redis\""));
         }
+        self.storage.check_redis_tls()?;
         if self.storage.redis_timeout_ms == 0 {
             return Err(invalid("storage.redis_timeout_ms", "must be at least 1"));
         }
@@ -462,6 +509,45 @@ mod tests {
             let err = load_env(&[(var, value)]).expect_err(var).to_string();
             assert!(err.contains(key), "{var}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn redis_tls_keys_come_as_a_pair_and_need_a_rediss_url() {
+        let redis = ("ONETIME__STORAGE__BACKEND", "redis");
+        let tls_url = (
+            "ONETIME__STORAGE__REDIS_URL",
+            "rediss://:hunter2@r.example:6380",
+        );
+        let ca = (
+            "ONETIME__STORAGE__REDIS_TLS_CA",
+            "/etc/onetime/redis-ca.pem",
+        );
+        let cert = (
+            "ONETIME__STORAGE__REDIS_TLS_CERT",
+            "/etc/onetime/client.pem",
+        );
+        let key = ("ONETIME__STORAGE__REDIS_TLS_KEY", "/etc/onetime/client.key");
+
+        let defaults = load_env(&[]).expect("defaults");
+        let set = load_env(&[redis, tls_url, ca, cert, key]).expect("loads");
+        let emptied = load_env(&[redis, ("ONETIME__STORAGE__REDIS_TLS_CA", "")]).expect("loads");
+        let half = load_env(&[redis, tls_url, cert]).expect_err("cert without key");
+        let plain = load_env(&[redis, ca]).expect_err("CA over plain TCP");
+        let sled = load_env(&[ca]).expect("unused by sled");
+
+        assert!(
+            defaults.storage.redis_tls_ca.is_none() && defaults.storage.redis_tls_key.is_none()
+        );
+        assert_eq!(set.storage.redis_tls_key, Some(PathBuf::from(key.1)));
+        assert!(emptied.storage.redis_tls_ca.is_none());
+        assert!(half.to_string().contains("storage.redis_tls_key"), "{half}");
+        let plain = plain.to_string();
+        assert!(
+            plain.contains("storage.redis_url") && plain.contains("rediss://"),
+            "{plain}"
+        );
+        assert!(!plain.contains("hunter2"));
+        assert!(sled.storage.redis_tls_ca.is_some());
     }
 
     #[test]

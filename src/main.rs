@@ -41,7 +41,8 @@ enum Command {
     },
     /// Copy every live secret, receipt, account, recent entry and queued mail from one store
     /// to another, expiry preserved: `--from sled:./data --to redis://host:6379` (or
-    /// `redis+cluster://host1:6379,host2:6379`) or back.
+    /// `redis+cluster://host1:6379,host2:6379`) or back. A `rediss://` endpoint uses
+    /// storage.redis_tls_* as the server does.
     /// Run it with the servers stopped; the destination needs the same server key. Web
     /// sessions are not copied: people sign in again.
     Migrate {
@@ -110,7 +111,8 @@ enum MailCommand {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Load and validate the configuration, then print the effective settings (keys redacted).
+    /// Load and validate the configuration (and the storage.redis_tls_* files), then print the
+    /// effective settings (keys redacted).
     Check,
 }
 
@@ -297,7 +299,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config {
             command: ConfigCommand::Check,
-        } => println!("configuration is valid:\n{settings:#?}"),
+        } => {
+            // The files storage.redis_tls_* name are read and checked as a start would.
+            app::redis_tls(&settings)?;
+            println!("configuration is valid:\n{settings:#?}");
+        }
     }
     Ok(())
 }

@@ -46,6 +46,7 @@ impl World {
             &test_server::url(),
             &test_server::prefix(),
             std::time::Duration::from_secs(2),
+            &Default::default(),
         )
         .await
         .expect("redis");

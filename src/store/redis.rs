@@ -25,6 +25,9 @@
 //! record, and the scans run only for `account list` and `onetime migrate`. The cluster client
 //! may resend a script whose reply was lost; being compare-and-swap, a resent reveal finds
 //! the secret gone: still the safe side.
+//!
+//! TLS: `rediss://` and `rediss+cluster://`, with a private CA and client certificates from
+//! `storage.redis_tls_*` ([`RedisTls`], read and checked at start).
 
 use std::time::Duration;
 
@@ -43,7 +46,11 @@ use crate::domain::RECENT_WINDOW;
 mod connection;
 #[cfg(test)]
 pub mod test_cluster;
+#[cfg(test)]
+pub mod test_tls;
+mod tls;
 use connection::{Batch, Connection};
+pub use tls::{RedisTls, TlsFileError};
 
 /// Seconds a claimed outbox mail is hidden from other nodes while one sends it.
 const OUTBOX_LEASE: u64 = 120;
@@ -139,9 +146,15 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Connects to `url` (`redis://`, `rediss://`, with password and database number; or a
     /// cluster's `redis+cluster://host:port,host:port`, see [`connection`]).
-    /// `timeout` bounds connecting and every command, so a dead Redis answers quickly.
-    pub async fn open(url: &str, prefix: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let conn = Connection::open(url, timeout).await?;
+    /// `timeout` bounds connecting and every command, so a dead Redis answers quickly. A TLS
+    /// endpoint trusts and presents what `tls` holds.
+    pub async fn open(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        tls: &RedisTls,
+    ) -> Result<Self, StoreError> {
+        let conn = Connection::open(url, timeout, tls).await?;
         Ok(Self {
             conn,
             prefix: prefix.to_owned(),
@@ -803,6 +816,7 @@ mod tests {
             &test_server::url(),
             &test_server::prefix(),
             Duration::from_secs(2),
+            &RedisTls::default(),
         )
         .await
         .expect("redis store")
@@ -896,6 +910,7 @@ mod tests {
             &format!("redis://127.0.0.1:{port}"),
             "x:",
             Duration::from_millis(500),
+            &RedisTls::default(),
         )
         .await;
         assert!(result.is_err());

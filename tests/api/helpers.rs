@@ -15,6 +15,11 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
+// The library's TLS tests make their certificates with this same file.
+#[path = "../../src/store/redis/test_pki.rs"]
+mod test_pki;
+pub use test_pki::TestPki;
+
 /// A running server and a client for it.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -395,28 +400,75 @@ pub fn basic(email: &str, token: &str) -> String {
 /// A real redis-server on a free loopback port, stopped when dropped.
 pub struct RedisServer {
     pub port: u16,
+    /// For a TLS server: its `--tls-*` arguments.
+    tls: Option<Vec<String>>,
     child: Option<Child>,
 }
 
 impl RedisServer {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A server that speaks only TLS on its port, with `pki`'s server certificate, listening on
+    /// 127.0.0.1 (in the certificate) and 127.0.0.2 (not in it). With `require_client_cert`, it
+    /// wants a client certificate signed by `pki.ca` (`tls-auth-clients yes`).
+    pub fn start_tls(pki: &TestPki, require_client_cert: bool) -> Self {
+        let path = |p: &Path| p.display().to_string();
+        let auth = if require_client_cert { "yes" } else { "no" };
+        Self::start_with(Some(vec![
+            "--tls-cert-file".into(),
+            path(&pki.server_cert),
+            "--tls-key-file".into(),
+            path(&pki.server_key),
+            "--tls-ca-cert-file".into(),
+            path(&pki.ca),
+            "--tls-auth-clients".into(),
+            auth.into(),
+        ]))
+    }
+
+    fn start_with(tls: Option<Vec<String>>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
-        let mut server = Self { port, child: None };
+        let mut server = Self {
+            port,
+            tls,
+            child: None,
+        };
         server.restart();
         server
     }
 
+    /// `redis://127.0.0.1:PORT`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.url_on("127.0.0.1")
+    }
+
+    /// The URL by another host name or address than 127.0.0.1.
+    pub fn url_on(&self, host: &str) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://{host}:{}", self.port)
     }
 
     /// Starts (again) on the same port and waits until it accepts connections.
     pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        match &self.tls {
+            None => command.args(["--port", &port, "--bind", "127.0.0.1"]),
+            Some(tls) => command
+                .args(["--port", "0", "--tls-port", &port])
+                .args(["--bind", "127.0.0.1 127.0.0.2"])
+                .args(tls),
+        };
+        let child = command
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .spawn()

@@ -13,6 +13,7 @@ mod limits;
 mod mail;
 mod params;
 mod redis;
+mod redis_tls;
 mod reveal;
 mod share;
 mod web;

@@ -10,7 +10,7 @@ use crate::helpers::{add_account, basic, cli, Answer, Process, RedisCluster, Red
 
 const SECRET: &str = "5e3f0c8b7a6d4e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
 
-fn node_env<'a>(
+pub fn node_env<'a>(
     url: &'a str,
     prefix: &'a str,
     extra: &[(&'a str, &'a str)],
@@ -27,7 +27,7 @@ fn node_env<'a>(
     env
 }
 
-async fn post(base: &str, path: &str, form: &[(&str, &str)], ip: &str) -> Answer {
+pub async fn post(base: &str, path: &str, form: &[(&str, &str)], ip: &str) -> Answer {
     let resp = reqwest::Client::new()
         .post(format!("{base}{path}"))
         .header("x-forwarded-for", ip)

@@ -7,6 +7,11 @@
 //! a few seed nodes, from which the client learns the whole cluster. Every other URL is one
 //! endpoint, as before. A cluster has only database 0.
 //!
+//! TLS (`rediss://`, `rediss+cluster://`): every endpoint, and every node a cluster names,
+//! trusts the CA of `storage.redis_tls_ca` (else the system's store) and presents the client
+//! certificate of `storage.redis_tls_cert`, if set ([`RedisTls`]); certificates and host names
+//! are always checked.
+//!
 //! What a cluster changes, and how each is met:
 //! - A multi-key command, script or pipeline must stay in one hash slot. The scripts' keys
 //!   share a hash tag (see the key list in [`super`]); writes that span slots go through a
@@ -26,6 +31,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
+use super::tls::{self, RedisTls};
 use crate::store::StoreError;
 
 /// Cluster retries (redirects, a failed-over or restarting node) within one request; all of
@@ -91,31 +97,50 @@ pub enum Connection {
 impl Connection {
     /// Connects to what `url` names. `timeout` bounds connecting and every command (with its
     /// retries), so a dead Redis or cluster answers quickly; both kinds reconnect by themselves.
-    pub async fn open(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+    /// A `rediss://` endpoint trusts and presents what `tls` holds (see [`RedisTls`]).
+    pub async fn open(url: &str, timeout: Duration, tls: &RedisTls) -> Result<Self, StoreError> {
         let invalid =
             |e: &dyn std::fmt::Display| StoreError::Backend(format!("storage.redis_url: {e}"));
+        tls::refuse_insecure(url).map_err(|e| invalid(&e))?;
+        let is_tls = tls::is_tls_url(url);
+        let certs = if is_tls {
+            // The redis crate builds its rustls config from the process-wide provider; with
+            // both of rustls's providers compiled in (test builds) there is none until one is
+            // installed. Installing it again is a harmless no-op.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            tls.certificates()
+        } else {
+            None
+        };
         match Endpoint::parse(url).map_err(|e| invalid(&e))? {
             Endpoint::Single(url) => {
-                let client = redis::Client::open(url).map_err(|e| invalid(&e))?;
+                let client = match certs {
+                    Some(certs) => redis::Client::build_with_tls(url, certs),
+                    None => redis::Client::open(url),
+                }
+                .map_err(|e| invalid(&e))?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_secs(2));
-                Ok(Self::Single(
-                    ConnectionManager::new_with_config(client, config).await?,
-                ))
+                let conn = ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(|e| tls.explain(e, is_tls))?;
+                Ok(Self::Single(conn))
             }
             Endpoint::Cluster(seeds) => {
                 let wait_ms = u64::try_from(timeout.as_millis() / 4).unwrap_or(u64::MAX);
-                let client = ClusterClientBuilder::new(seeds)
+                let mut builder = ClusterClientBuilder::new(seeds)
                     .connection_timeout(timeout)
                     .response_timeout(timeout)
                     .retries(CLUSTER_RETRIES)
                     .min_retry_wait(wait_ms.clamp(1, 50))
-                    .max_retry_wait(wait_ms.max(2))
-                    .build()
-                    .map_err(|e| invalid(&e))?;
+                    .max_retry_wait(wait_ms.max(2));
+                if let Some(certs) = certs {
+                    builder = builder.certs(certs);
+                }
+                let client = builder.build().map_err(|e| invalid(&e))?;
                 // Connecting is a round to the seeds, then one to every node they name: bound
                 // the whole start.
                 let connect = client.get_async_connection();
@@ -123,7 +148,8 @@ impl Connection {
                     .await
                     .map_err(|_| {
                         StoreError::Backend("redis: no cluster node answered in time".into())
-                    })??;
+                    })?
+                    .map_err(|e| tls.explain(e, is_tls))?;
                 Ok(Self::Cluster(conn))
             }
         }

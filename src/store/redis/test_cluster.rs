@@ -1,31 +1,41 @@
 //! A real 3-primary Redis Cluster for tests, started once per test process from Debian's
 //! `redis-server` and `redis-cli` on free loopback ports, and the store's tests on it: the
-//! shared conformance suite, plus what only a cluster can get wrong.
+//! shared conformance suite, plus what only a cluster can get wrong. A second one speaks only
+//! TLS (clients and cluster bus) and requires client certificates: see [`tls_cluster`].
 
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::test_tls::TestPki;
+
 /// The running test cluster.
 pub struct TestCluster {
-    /// Client ports of the three primaries.
+    /// Client ports of the three primaries (TLS ports for a TLS cluster).
     pub ports: Vec<u16>,
+    /// For a TLS cluster: its certificates (nodes and clients are signed by `ca`).
+    pub pki: Option<TestPki>,
 }
 
 impl TestCluster {
-    /// `redis+cluster://` with every primary as a seed.
+    /// `redis+cluster://` (`rediss+cluster://` over TLS) with every primary as a seed.
     pub fn url(&self) -> String {
         let seeds: Vec<String> = self
             .ports
             .iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        format!("redis+cluster://{}", seeds.join(","))
+        let scheme = if self.pki.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}+cluster://{}", seeds.join(","))
     }
 
     /// How many keys matching `pattern` the primary on `port` holds itself.
     pub fn keys_on(&self, port: u16, pattern: &str) -> usize {
-        let out = Command::new("redis-cli")
+        let out = redis_cli(self.pki.as_ref())
             .args(["-p", &port.to_string(), "--scan", "--pattern", pattern])
             .output()
             .expect("redis-cli");
@@ -41,7 +51,29 @@ impl TestCluster {
 /// The cluster, started on first use; it stops when the test process is gone.
 pub fn cluster() -> &'static TestCluster {
     static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
-    CLUSTER.get_or_init(start)
+    CLUSTER.get_or_init(|| start(None))
+}
+
+/// A cluster that speaks only TLS, to clients and between its nodes, and requires a client
+/// certificate signed by its `pki.ca` (`tls-auth-clients yes`); started on first use.
+pub fn tls_cluster() -> &'static TestCluster {
+    static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| start(Some(TestPki::generate())))
+}
+
+/// `redis-cli`, with the client certificate when the cluster speaks TLS.
+fn redis_cli(pki: Option<&TestPki>) -> Command {
+    let mut command = Command::new("redis-cli");
+    if let Some(pki) = pki {
+        command
+            .args(["--tls", "--cacert"])
+            .arg(&pki.ca)
+            .arg("--cert")
+            .arg(&pki.client_cert)
+            .arg("--key")
+            .arg(&pki.client_key);
+    }
+    command
 }
 
 fn free_ports(n: usize) -> Vec<u16> {
@@ -55,26 +87,45 @@ fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
-fn start() -> TestCluster {
+fn start(pki: Option<TestPki>) -> TestCluster {
     let dir = tempfile::tempdir().expect("tempdir").keep();
     let ports = free_ports(6);
     let (ports, bus) = ports.split_at(3);
+    // A TLS node listens only on its TLS port and uses TLS on the bus too; the nodes present
+    // their server certificate to each other as clients.
+    let listen = |port: &u16| match &pki {
+        None => format!("--port {port}"),
+        Some(pki) => format!(
+            "--port 0 --tls-port {port} --tls-cluster yes --tls-cert-file {} \
+             --tls-key-file {} --tls-ca-cert-file {} --tls-auth-clients yes",
+            pki.server_cert.display(),
+            pki.server_key.display(),
+            pki.ca.display()
+        ),
+    };
     // Explicit bus ports (the default, port + 10000, may be taken or out of range). The
     // watcher loop stops the nodes and removes their files once this test process has exited.
     let mut script = String::new();
     for (port, bus) in ports.iter().zip(bus) {
         script.push_str(&format!(
-            "redis-server --port {port} --bind 127.0.0.1 --cluster-enabled yes \
+            "redis-server {listen} --bind 127.0.0.1 --cluster-enabled yes \
              --cluster-port {bus} --cluster-config-file {dir}/nodes-{port}.conf \
              --dir {dir} --save '' --appendonly no >/dev/null 2>&1 & pids=\"$pids $!\"; ",
+            listen = listen(port),
             dir = dir.display()
         ));
     }
+    // The certificates too: a `TestPki` in a static is never dropped.
+    let pki_dir = pki
+        .as_ref()
+        .and_then(|pki| pki.ca.parent())
+        .unwrap_or(std::path::Path::new(""));
     script.push_str(&format!(
         "while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $pids; sleep 1; \
-         rm -rf {dir}",
+         rm -rf {dir} {pki_dir}",
         parent = std::process::id(),
-        dir = dir.display()
+        dir = dir.display(),
+        pki_dir = pki_dir.display()
     ));
     let mut watcher = Command::new("sh")
         .args(["-c", &script])
@@ -93,7 +144,7 @@ fn start() -> TestCluster {
         assert!(up, "redis-server did not start on {port}");
     }
     let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let created = Command::new("redis-cli")
+    let created = redis_cli(pki.as_ref())
         .arg("--cluster")
         .arg("create")
         .args(&nodes)
@@ -107,7 +158,7 @@ fn start() -> TestCluster {
     );
     for port in ports {
         let ok = (0..200).any(|_| {
-            let info = Command::new("redis-cli")
+            let info = redis_cli(pki.as_ref())
                 .args(["-p", &port.to_string(), "cluster", "info"])
                 .output()
                 .expect("redis-cli");
@@ -121,6 +172,7 @@ fn start() -> TestCluster {
     }
     TestCluster {
         ports: ports.to_vec(),
+        pki,
     }
 }
 
@@ -134,9 +186,14 @@ mod tests {
     use crate::store::{CustomerRecord, Store};
 
     async fn open_with(prefix: &str) -> RedisStore {
-        RedisStore::open(&cluster().url(), prefix, Duration::from_secs(2))
-            .await
-            .expect("redis cluster store")
+        RedisStore::open(
+            &cluster().url(),
+            prefix,
+            Duration::from_secs(2),
+            &Default::default(),
+        )
+        .await
+        .expect("redis cluster store")
     }
 
     async fn open() -> RedisStore {
@@ -210,7 +267,8 @@ mod tests {
         );
 
         let started = std::time::Instant::now();
-        let result = RedisStore::open(&url, "x:", Duration::from_millis(500)).await;
+        let result =
+            RedisStore::open(&url, "x:", Duration::from_millis(500), &Default::default()).await;
 
         assert!(result.is_err());
         assert!(started.elapsed() < Duration::from_secs(3));
