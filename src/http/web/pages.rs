@@ -37,7 +37,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(
         web::resource("/secret/{key}")
+            // Link unfurlers often ask HEAD first: same answer as GET, no body, no change.
             .route(web::get().to(interstitial))
+            .route(web::head().to(interstitial))
             .route(web::post().to(reveal))
             .default_service(web::to(super::not_found)),
     );
