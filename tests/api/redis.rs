@@ -215,20 +215,26 @@ async fn a_dead_redis_gets_quick_errors_and_the_node_recovers_when_it_returns() 
     assert!(!logs.contains("before") && !logs.contains("during"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
-    let dir = tempfile::tempdir().expect("dir");
-    let sled_dir = dir.path().join("data");
-    let sled_env = [("ONETIME__SERVER__SECRET", SECRET)];
-    let sled_node = Process::start(&sled_dir, &sled_env);
+/// `(value, secret key, metadata key)` of each secret a migrate test moves.
+type Moved = Vec<(String, String, String)>;
+
+/// A sled store in `sled_dir` with `count` secrets (the first already read) and `emails` as
+/// accounts; returns the secrets and the accounts' tokens.
+async fn sled_store_to_move(
+    sled_dir: &std::path::Path,
+    count: usize,
+    emails: &[&str],
+    ip: &str,
+) -> (Moved, Vec<String>) {
+    let sled_node = Process::start(sled_dir, &[("ONETIME__SERVER__SECRET", SECRET)]);
     let mut keys = Vec::new();
-    for i in 0..5 {
+    for i in 0..count {
         let value = format!("migrating {i}");
         let body = post(
             &sled_node.base,
             "/api/v1/share",
             &[("secret", &value), ("ttl", "3600")],
-            "10.7.0.1",
+            ip,
         )
         .await
         .ok();
@@ -239,50 +245,35 @@ async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
         ));
     }
     // One is read before the move: it must stay read.
-    post(
-        &sled_node.base,
-        &format!("/api/v1/secret/{}", keys[0].1),
-        &[],
-        "10.7.0.1",
-    )
-    .await
-    .ok();
-    let token = add_account(&sled_dir, "mover@example.com", None).await;
+    let path = format!("/api/v1/secret/{}", keys[0].1);
+    post(&sled_node.base, &path, &[], ip).await.ok();
+    let mut tokens = Vec::new();
+    for email in emails {
+        tokens.push(add_account(sled_dir, email, None).await);
+    }
     sled_node.kill9();
+    (keys, tokens)
+}
 
-    let redis = RedisServer::start();
-    let url = redis.url();
-    let run = |args: Vec<String>| async move {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
-        command
-            .args(&args)
-            .env("ONETIME__STORAGE__REDIS_PREFIX", "moved:");
-        tokio::task::spawn_blocking(move || command.output().expect("migrate"))
-            .await
-            .expect("join")
-    };
-    let out = run(vec![
-        "migrate".into(),
-        "--from".into(),
-        format!("sled:{}", sled_dir.display()),
-        "--to".into(),
-        url.clone(),
-    ])
-    .await;
+/// `onetime migrate --from FROM --to TO` under `prefix`; asserts success, returns stdout.
+async fn migrate(from: String, to: String, prefix: &str) -> String {
+    let args = ["migrate", "--from", &from, "--to", &to].map(String::from);
+    let env = vec![("ONETIME__STORAGE__REDIS_PREFIX".into(), prefix.into())];
+    let out = run_onetime(args.to_vec(), env).await;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        stdout.contains("copied 5 receipts (4 with unread secrets), 1 accounts"),
-        "{stdout}"
-    );
+    stdout
+}
 
-    let env = node_env(&url, "moved:", &[]);
-    let redis_dir = tempfile::tempdir().expect("dir");
-    let node = Process::start(&redis_dir.path().join("data"), &env);
+/// On a node over the moved store: the read secret stays read with its expiry, every account
+/// authenticates; then the second secret is read there.
+async fn check_moved(url: &str, prefix: &str, keys: &Moved, accounts: &[(&str, String)], ip: &str) {
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = Process::start(&node_dir.path().join("data"), &node_env(url, prefix, &[]));
     let client = reqwest::Client::new();
     let receipt = client
         .get(format!("{}/api/v1/receipt/{}", node.base, keys[0].2))
@@ -293,47 +284,26 @@ async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
     assert_eq!(receipt["state"], "received");
     let ttl = receipt["metadata_ttl"].as_u64().expect("ttl");
     assert!(ttl > 7000 && ttl <= 7200, "expiry preserved: {ttl}");
-    let check = client
-        .get(format!("{}/api/v1/authcheck", node.base))
-        .header("authorization", basic("mover@example.com", &token))
-        .send()
-        .await
-        .expect("send");
-    Answer::from(check).await.ok();
-    post(
-        &node.base,
-        &format!("/api/v1/secret/{}", keys[1].1),
-        &[],
-        "10.7.0.2",
-    )
-    .await
-    .ok();
+    for (email, token) in accounts {
+        let check = client
+            .get(format!("{}/api/v1/authcheck", node.base))
+            .header("authorization", basic(email, token))
+            .send()
+            .await
+            .expect("send");
+        Answer::from(check).await.ok();
+    }
+    let path = format!("/api/v1/secret/{}", keys[1].1);
+    post(&node.base, &path, &[], ip).await.ok();
     node.kill9();
+}
 
-    // And back to a fresh sled store: what is still unread there is readable once.
-    let back = dir.path().join("back");
-    let out = run(vec![
-        "migrate".into(),
-        "--from".into(),
-        url.clone(),
-        "--to".into(),
-        format!("sled:{}", back.display()),
-    ])
-    .await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let node = Process::start(&back, &sled_env);
+/// Back on sled: the two secrets read before are gone, every other reveals its value once.
+async fn check_back(back: &std::path::Path, keys: &Moved, ip: &str) {
+    let node = Process::start(back, &[("ONETIME__SERVER__SECRET", SECRET)]);
     for (i, (value, key, _)) in keys.iter().enumerate() {
-        let answer = post(
-            &node.base,
-            &format!("/api/v1/secret/{key}"),
-            &[],
-            "10.7.0.3",
-        )
-        .await;
+        let path = format!("/api/v1/secret/{key}");
+        let answer = post(&node.base, &path, &[], ip).await;
         if i < 2 {
             answer.assert_error(404, "Unknown secret");
         } else {
@@ -341,6 +311,40 @@ async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
         }
     }
     node.kill9();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let sled_dir = dir.path().join("data");
+    let email = "mover@example.com";
+    let (keys, tokens) = sled_store_to_move(&sled_dir, 5, &[email], "10.7.0.1").await;
+
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let stdout = migrate(
+        format!("sled:{}", sled_dir.display()),
+        url.clone(),
+        "moved:",
+    )
+    .await;
+    assert!(
+        stdout.contains("copied 5 receipts (4 with unread secrets), 1 accounts"),
+        "{stdout}"
+    );
+    check_moved(
+        &url,
+        "moved:",
+        &keys,
+        &[(email, tokens[0].clone())],
+        "10.7.0.2",
+    )
+    .await;
+
+    // And back to a fresh sled store: what is still unread there is readable once.
+    let back = dir.path().join("back");
+    migrate(url.clone(), format!("sled:{}", back.display()), "moved:").await;
+    check_back(&back, &keys, "10.7.0.3").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,57 +503,20 @@ async fn on_a_cluster_racing_nodes_reveal_once_on_every_primary_and_list_every_a
 async fn migrate_moves_everything_live_from_sled_to_a_cluster_and_back() {
     let dir = tempfile::tempdir().expect("dir");
     let sled_dir = dir.path().join("data");
-    let sled_env = [("ONETIME__SERVER__SECRET", SECRET)];
-    let sled_node = Process::start(&sled_dir, &sled_env);
     // 30 receipts: the chance that one of three primaries gets none is about 1 in 60,000.
-    let mut keys = Vec::new();
-    for i in 0..30 {
-        let value = format!("to the cluster {i}");
-        let body = post(
-            &sled_node.base,
-            "/api/v1/share",
-            &[("secret", &value), ("ttl", "3600")],
-            "10.5.0.1",
-        )
-        .await
-        .ok();
-        keys.push((
-            value,
-            body["secret_key"].as_str().expect("key").to_owned(),
-            body["metadata_key"].as_str().expect("mkey").to_owned(),
-        ));
-    }
-    post(
-        &sled_node.base,
-        &format!("/api/v1/secret/{}", keys[0].1),
-        &[],
-        "10.5.0.1",
-    )
-    .await
-    .ok();
-    // Under the prefix "clmoved:" these land in slots 14791, 3507 and 8661: one per primary
-    // of a 3-primary cluster made by `redis-cli --cluster create`.
+    // Under the prefix "clmoved:" the accounts land in slots 14791, 3507 and 8661: one per
+    // primary of a 3-primary cluster made by `redis-cli --cluster create`.
     let emails = ["ann@example.com", "cy@example.com", "hal@example.com"];
-    let mut tokens = Vec::new();
-    for email in emails {
-        tokens.push(add_account(&sled_dir, email, None).await);
-    }
-    sled_node.kill9();
+    let (keys, tokens) = sled_store_to_move(&sled_dir, 30, &emails, "10.5.0.1").await;
 
     let cluster = RedisCluster::start();
     let url = cluster.url();
-    let with_prefix = || vec![("ONETIME__STORAGE__REDIS_PREFIX".into(), "clmoved:".into())];
-    let migrate = |from: String, to: String| {
-        let args = ["migrate", "--from", &from, "--to", &to].map(String::from);
-        run_onetime(args.to_vec(), with_prefix())
-    };
-    let out = migrate(format!("sled:{}", sled_dir.display()), url.clone()).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = migrate(
+        format!("sled:{}", sled_dir.display()),
+        url.clone(),
+        "clmoved:",
+    )
+    .await;
     assert!(
         stdout.contains("copied 30 receipts (29 with unread secrets), 3 accounts"),
         "{stdout}"
@@ -574,64 +541,17 @@ async fn migrate_moves_everything_live_from_sled_to_a_cluster_and_back() {
         assert!(stdout.contains(email), "{email} missing: {stdout}");
     }
 
-    let node_dir = tempfile::tempdir().expect("dir");
-    let node = Process::start(
-        &node_dir.path().join("data"),
-        &node_env(&url, "clmoved:", &[]),
-    );
-    let client = reqwest::Client::new();
-    let receipt = client
-        .get(format!("{}/api/v1/receipt/{}", node.base, keys[0].2))
-        .send()
-        .await
-        .expect("send");
-    let receipt = Answer::from(receipt).await.ok();
-    assert_eq!(receipt["state"], "received");
-    let ttl = receipt["metadata_ttl"].as_u64().expect("ttl");
-    assert!(ttl > 7000 && ttl <= 7200, "expiry preserved: {ttl}");
-    for (email, token) in emails.iter().zip(&tokens) {
-        let check = client
-            .get(format!("{}/api/v1/authcheck", node.base))
-            .header("authorization", basic(email, token))
-            .send()
-            .await
-            .expect("send");
-        Answer::from(check).await.ok();
-    }
-    post(
-        &node.base,
-        &format!("/api/v1/secret/{}", keys[1].1),
-        &[],
-        "10.5.0.2",
-    )
-    .await
-    .ok();
-    node.kill9();
+    let accounts: Vec<(&str, String)> = emails.into_iter().zip(tokens).collect();
+    check_moved(&url, "clmoved:", &keys, &accounts, "10.5.0.2").await;
 
     // And back to a fresh sled store: what is still unread there is readable once.
     let back = dir.path().join("back");
-    let out = migrate(url.clone(), format!("sled:{}", back.display())).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = migrate(url.clone(), format!("sled:{}", back.display()), "clmoved:").await;
     assert!(
         stdout.contains("copied 30 receipts (28 with unread secrets), 3 accounts"),
         "{stdout}"
     );
-    let node = Process::start(&back, &sled_env);
-    for (i, (value, key, _)) in keys.iter().enumerate() {
-        let path = format!("/api/v1/secret/{key}");
-        let answer = post(&node.base, &path, &[], "10.5.0.3").await;
-        if i < 2 {
-            answer.assert_error(404, "Unknown secret");
-        } else {
-            assert_eq!(answer.ok()["value"], value.as_str());
-        }
-    }
-    node.kill9();
+    check_back(&back, &keys, "10.5.0.3").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
