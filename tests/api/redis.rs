@@ -189,28 +189,7 @@ async fn a_dead_redis_gets_quick_errors_and_the_node_recovers_when_it_returns() 
     assert_eq!(Answer::from(status).await.ok()["status"], "offline");
 
     redis.restart();
-    let mut recovered = false;
-    for _ in 0..60 {
-        let answer = post(
-            &node.base,
-            "/api/v1/share",
-            &[("secret", "after")],
-            "10.8.0.1",
-        )
-        .await;
-        if answer.status.is_success() {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert!(recovered, "the node did not recover: {}", node.logs());
-    let health = client
-        .get(format!("{}/health", node.base))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(health.status(), 200);
+    await_recovery(&node, "after", "10.8.0.1", 60).await;
     let logs = node.kill9();
     assert!(!logs.contains("before") && !logs.contains("during"));
 }
@@ -414,6 +393,25 @@ async fn each_queued_mail_is_sent_once_by_one_of_the_nodes() {
     b.kill9();
 }
 
+/// Creates `secret` on `node` every 250 ms until it works (at most `tries` times), then checks
+/// that `/health` says ok again: the node recovered by itself.
+async fn await_recovery(node: &Process, secret: &str, ip: &str, tries: usize) {
+    let mut recovered = false;
+    for _ in 0..tries {
+        let answer = post(&node.base, "/api/v1/share", &[("secret", secret)], ip).await;
+        if answer.status.is_success() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "the node did not recover: {}", node.logs());
+    let health = reqwest::get(format!("{}/health", node.base))
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 200);
+}
+
 /// Runs the real binary with `args` and `env`, off the runtime thread.
 async fn run_onetime(args: Vec<String>, env: Vec<(String, String)>) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
@@ -595,28 +593,7 @@ async fn a_dead_cluster_gets_quick_errors_and_the_node_recovers_when_it_returns(
     assert_eq!(health.status(), 503);
 
     cluster.restart();
-    let mut recovered = false;
-    for _ in 0..120 {
-        let answer = post(
-            &node.base,
-            "/api/v1/share",
-            &[("secret", "after the return")],
-            "10.4.0.1",
-        )
-        .await;
-        if answer.status.is_success() {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert!(recovered, "the node did not recover: {}", node.logs());
-    let health = client
-        .get(format!("{}/health", node.base))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(health.status(), 200);
+    await_recovery(&node, "after the return", "10.4.0.1", 120).await;
     let logs = node.kill9();
     for value in [
         "before the fall",

@@ -115,7 +115,7 @@ async fn signin(
             let error = visitor.t.get("error.signin_failed");
             signin_page(&visitor, StatusCode::BAD_REQUEST, email, Some(error))
         }
-        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(&e)),
+        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(e)),
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             visitor.failure(Failure::Unexpected)
@@ -130,7 +130,7 @@ async fn signout(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) ->
     }
     if let Some(cookie) = visitor.session_cookie() {
         if let Err(e) = accounts.sign_out(cookie).await {
-            return visitor.failure(Failure::from_store(&e));
+            return visitor.failure(Failure::from_store(e));
         }
     }
     let mut res = visitor.redirect("/");
@@ -241,7 +241,7 @@ async fn rotate(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) -> 
             tracing::info!("API token rotated from the web");
             account_page(&visitor, Some(token.expose()))
         }
-        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(&e)),
+        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(e)),
         Err(e) => {
             tracing::error!(error = %e, "token rotation failed");
             visitor.failure(Failure::Unexpected)

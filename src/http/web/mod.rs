@@ -234,24 +234,20 @@ impl Failure {
         match e {
             ServiceError::UnknownSecret => Self::Gone,
             ServiceError::NotAuthorized => Self::SignInRequired,
-            ServiceError::Busy => Self::Unavailable,
-            ServiceError::Storage(e) => Self::from_store(&e),
             ServiceError::Invalid(_) | ServiceError::WrongPassphrase | ServiceError::Locked => {
                 Self::BadRequest
             }
+            // Busy and store failures: the API's own mapping (which also logs the cause).
+            other => Self::from_api(&ApiError::from_service(other, "")),
         }
     }
 
-    /// The failure for a store error (logged here; never holds keys or values).
-    pub fn from_store(e: &StoreError) -> Self {
-        tracing::error!(error = %e, "store operation failed");
-        match e {
-            StoreError::Backend(_) => Self::Unavailable,
-            StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => Self::Unexpected,
-        }
+    /// The failure for a store error: unreachable or full is "try again", damage is a bug.
+    pub fn from_store(e: StoreError) -> Self {
+        Self::from_service(ServiceError::Storage(e))
     }
 
-    /// The failure for a refused rate-limit spend.
+    /// The failure for an API-level refusal (rate limit, unreadable body, store trouble).
     pub fn from_api(e: &ApiError) -> Self {
         match e {
             ApiError::RateLimited => Self::RateLimited,
