@@ -140,15 +140,25 @@ pub fn server_key(settings: &Settings) -> Result<ServerKey, StartError> {
     })
 }
 
+/// The process's one scrypt pool: one derivation per core, `crypto.kdf_queue` more waiting.
+pub fn kdf_pool(settings: &Settings) -> KdfPool {
+    KdfPool::per_core(settings.crypto.kdf_queue)
+}
+
 /// The account use cases over `store`, with the plans, the scrypt cost and the session
-/// lifetime from `settings`.
-pub fn accounts(settings: &Settings, store: Arc<dyn Store>, sealer: Arc<Sealer>) -> Accounts {
+/// lifetime from `settings`, deriving on `kdf` (the process's one pool, shared with the
+/// secrets' use cases so the bound on scrypt memory is the process's).
+pub fn accounts(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+    kdf: KdfPool,
+) -> Accounts {
     let c = &settings.crypto;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let sign_in = SignInSettings {
         scrypt: (c.scrypt_log_n, c.scrypt_r, c.scrypt_p),
         session_ttl: settings.server.session_ttl,
-        kdf: KdfPool::new(cores, c.kdf_queue),
+        kdf,
     };
     Accounts::new(
         store,
@@ -207,10 +217,13 @@ impl Application {
             }
             .spawn()
         });
+        // One scrypt pool for every use case: the memory bound is the process's.
+        let kdf = kdf_pool(&settings);
         let service = web::Data::new(Service::new(
             Arc::clone(&store),
             Arc::clone(&sealer),
             wake_outbox,
+            kdf.clone(),
             &settings,
         ));
         let pages = web::Data::new(http::web::Web::new(
@@ -218,7 +231,7 @@ impl Application {
             settings.server.base_url.starts_with("https://"),
             settings.server.session_ttl,
         ));
-        let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer));
+        let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer, kdf));
         let limits = web::Data::new(RateLimits::new(&settings, Arc::clone(&store)));
         let limit = BodyLimit::for_secret(settings.largest_secret());
         let admin_socket = admin::socket_path(&settings);

@@ -30,7 +30,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zeroize::Zeroizing;
 
 /// Bytes in the server key.
@@ -255,10 +255,18 @@ impl KdfParams {
     }
 }
 
-/// Runs scrypt on the blocking pool, about one derivation per core at a time.
+/// Runs scrypt on the blocking pool, about one derivation per core at a time; one pool serves
+/// the whole process (passphrase reveal, burn and create, web password sign-in, `account
+/// passwd`), so the bound is the process's, not each use case's.
 ///
 /// Why a bounded queue: each derivation holds 32 MiB; under a flood, piling up waiters would
 /// exhaust memory, so past `queue` waiters new requests fail fast with [`CryptoError::Busy`].
+///
+/// Why the permits move into the blocking job: a request whose client goes away is dropped by
+/// actix, but a derivation already on the blocking pool runs to its end. Permits held by the
+/// request's future would be released at the drop while the 32 MiB stayed in use, so a client
+/// resetting connections could start derivations without limit. Owned by the job, a permit is
+/// released only when the derivation's memory is.
 #[derive(Clone)]
 pub struct KdfPool {
     running: Arc<Semaphore>,
@@ -274,13 +282,19 @@ impl KdfPool {
         }
     }
 
+    /// A pool of one derivation per core with up to `queue` more waiting.
+    pub fn per_core(queue: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(cores, queue)
+    }
+
     /// Derives the passphrase key for `params` off the async workers.
     pub async fn derive(
         &self,
         passphrase: Zeroizing<String>,
         params: KdfParams,
     ) -> Result<PassKey, CryptoError> {
-        self.run(move || params.derive(&passphrase)).await?
+        self.admit()?.derive(passphrase, params).await
     }
 
     /// Runs one scrypt job (`work`) on the blocking pool under the same bounds as
@@ -289,19 +303,59 @@ impl KdfPool {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, CryptoError> {
-        let _admitted = self
+        self.admit()?.run(work).await
+    }
+
+    /// A place in the queue, or [`CryptoError::Busy`] at once when the queue is full. Taken
+    /// before a passphrase guess is reserved, so a busy server does not use up a guess.
+    pub fn admit(&self) -> Result<KdfTicket, CryptoError> {
+        let admitted = self
             .admitted
             .clone()
             .try_acquire_owned()
             .map_err(|_| CryptoError::Busy)?;
-        let _running = self
+        Ok(KdfTicket {
+            admitted,
+            running: Arc::clone(&self.running),
+        })
+    }
+}
+
+/// A place in a [`KdfPool`]'s queue, spent by one derivation.
+pub struct KdfTicket {
+    admitted: OwnedSemaphorePermit,
+    running: Arc<Semaphore>,
+}
+
+impl KdfTicket {
+    /// Derives the passphrase key for `params` off the async workers.
+    pub async fn derive(
+        self,
+        passphrase: Zeroizing<String>,
+        params: KdfParams,
+    ) -> Result<PassKey, CryptoError> {
+        self.run(move || params.derive(&passphrase)).await?
+    }
+
+    /// Runs `work` on the blocking pool once one of the pool's running permits is free.
+    pub async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CryptoError> {
+        // Dropped while waiting here, nothing has started and both permits go back.
+        let running = self
             .running
-            .acquire()
+            .acquire_owned()
             .await
             .map_err(|_| CryptoError::Busy)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| CryptoError::Join)
+        let admitted = self.admitted;
+        tokio::task::spawn_blocking(move || {
+            // The job owns its permits: they go back when the derivation's memory does.
+            let _permits = (admitted, running);
+            work()
+        })
+        .await
+        .map_err(|_| CryptoError::Join)
     }
 }
 
@@ -616,6 +670,45 @@ mod tests {
         let (a, b) = tokio::join!(first, second);
         assert!(a.is_ok());
         assert!(matches!(b, Err(CryptoError::Busy)));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_keeps_its_permit_until_the_derivation_ends() {
+        // Arrange: a pool of one with no queue, and a job that runs until told to stop.
+        let pool = KdfPool::new(1, 0);
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move || {
+                    started_tx.send(()).expect("test waits");
+                    release_rx.recv().ok();
+                })
+                .await
+            }
+        });
+        tokio::task::spawn_blocking(move || started_rx.recv().expect("job started"))
+            .await
+            .expect("join");
+
+        // Act: the request is dropped (its client went away) while the job still runs.
+        first.abort();
+        assert!(first.await.is_err_and(|e| e.is_cancelled()));
+
+        // Assert: the running job still holds the only permit, so nothing more starts...
+        assert!(matches!(pool.run(|| ()).await, Err(CryptoError::Busy)));
+        // ...until it ends.
+        release_tx.send(()).expect("job waits");
+        let mut freed = false;
+        for _ in 0..200 {
+            if pool.run(|| ()).await.is_ok() {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(freed, "the permit came back when the job ended");
     }
 
     #[test]

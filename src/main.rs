@@ -156,7 +156,12 @@ async fn account(settings: &Settings, command: AccountCommand) -> anyhow::Result
         Some(response) => response,
         None => {
             let (store, sealer) = app::open_offline(settings).await?;
-            let accounts = app::accounts(settings, std::sync::Arc::clone(&store), sealer);
+            let accounts = app::accounts(
+                settings,
+                std::sync::Arc::clone(&store),
+                sealer,
+                app::kdf_pool(settings),
+            );
             let response = admin::execute(&accounts, request.clone()).await;
             store.flush().await?;
             response

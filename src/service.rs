@@ -21,7 +21,7 @@ use crate::domain::{
 use crate::domain::{obscure_email, DeliveryState, DeliveryStatus};
 use crate::mail;
 use crate::store::{
-    Delivery, GuessRules, MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal,
+    Delivery, Guess, GuessRules, MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal,
     SecretRecord, Store, StoreError, StoredState,
 };
 
@@ -165,6 +165,7 @@ pub struct Service {
     sealer: Arc<Sealer>,
     /// Wakes the outbox worker when a create queues mail.
     outbox: Arc<tokio::sync::Notify>,
+    /// The process's one scrypt pool (shared with the account use cases).
     kdf: KdfPool,
     policy: Policy,
 }
@@ -179,16 +180,16 @@ impl Service {
         store: Arc<dyn Store>,
         sealer: Arc<Sealer>,
         outbox: Arc<tokio::sync::Notify>,
+        kdf: KdfPool,
         settings: &Settings,
     ) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let c = &settings.crypto;
         let l = &settings.limits;
         Self {
             store,
             sealer,
             outbox,
-            kdf: KdfPool::new(cores, c.kdf_queue),
+            kdf,
             policy: Policy {
                 base_url: settings.server.base_url.clone(),
                 share_domains: settings.server.share_domains.clone(),
@@ -578,7 +579,14 @@ impl Service {
             .await?
             .ok_or(ServiceError::UnknownSecret)?;
         let pass_key = self
-            .passphrase_key(&id, &record, passphrase, ServiceError::UnknownSecret, now)
+            .passphrase_key(
+                &id,
+                &record,
+                passphrase,
+                ServiceError::UnknownSecret,
+                client,
+                now,
+            )
             .await?;
         let payload: SecretPayload = match self.open(
             RecordKind::Secret,
@@ -588,16 +596,18 @@ impl Service {
             &record.sealed,
         ) {
             Ok(payload) => payload,
+            // Already counted (the guess was reserved before the derivation); this may lock.
             Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
-                self.count_wrong_passphrase(&id, client, now).await?;
+                self.wrong_passphrase(&id, client, now).await?;
                 return Err(ServiceError::WrongPassphrase);
             }
             Err(e) => return Err(e),
         };
         // Only the caller whose take removes the record gets the value; racing callers that
-        // also opened it see `false` here.
+        // also opened it see `false` here, and so does a right passphrase whose guess was
+        // reserved before wrong ones locked the secret.
         if !self.store.take_secret(&id, now).await? {
-            return Err(ServiceError::UnknownSecret);
+            return Err(self.refusal(&id, record.kdf.is_some(), now).await?);
         }
         Ok(Revealed {
             value: Sensitive::new(payload.value.clone()),
@@ -607,14 +617,19 @@ impl Service {
     }
 
     /// Derives the passphrase key a secret needs. `refused` is the error for a missing
-    /// passphrase; a secret locked by wrong guesses gives `Locked`. The lock is checked before
-    /// any scrypt work, so guessing costs the server nothing once a secret is locked.
+    /// passphrase; a secret locked by wrong guesses gives `Locked`.
+    ///
+    /// The guess is reserved in the store before any scrypt work, in one atomic step (after a
+    /// place in the scrypt queue, so a busy server does not use up a guess): no burst, no
+    /// cancelled request and no number of nodes gets more guesses evaluated than the rules
+    /// allow, and guessing costs the server nothing once a secret is locked.
     async fn passphrase_key(
         &self,
         id: &RecordId,
         record: &SecretRecord,
         passphrase: Option<&Sensitive>,
         refused: ServiceError,
+        client: IpAddr,
         now: u64,
     ) -> Result<Option<PassKey>, ServiceError> {
         let Some(params) = record.kdf else {
@@ -623,32 +638,65 @@ impl Service {
         let Some(pass) = nonempty(passphrase) else {
             return Err(refused);
         };
-        if self.store.passphrase_locked(id, now).await? {
-            return Err(ServiceError::Locked);
+        let ticket = self.kdf.admit()?;
+        let reserved = self
+            .store
+            .reserve_guess(id, self.client_tag(client), now, self.policy.guesses)
+            .await?;
+        match reserved {
+            Guess::Granted => {}
+            Guess::Locked { newly } => {
+                if newly {
+                    tracing::warn!("a secret was locked after repeated wrong passphrases");
+                }
+                return Err(ServiceError::Locked);
+            }
+            Guess::Gone => return Err(ServiceError::UnknownSecret),
         }
-        Ok(Some(self.kdf.derive(pass.to_zeroizing(), params).await?))
+        Ok(Some(ticket.derive(pass.to_zeroizing(), params).await?))
     }
 
-    /// Counts a wrong passphrase for the secret `id` from `client`.
-    async fn count_wrong_passphrase(
+    /// A reserved guess was wrong: the secret locks now if that guess used up a budget.
+    async fn wrong_passphrase(
         &self,
-        id: &RecordId,
+        secret_id: &RecordId,
         client: IpAddr,
         now: u64,
     ) -> Result<(), ServiceError> {
-        let full = self
-            .sealer
-            .record_id(RecordKind::Client, &client.to_string());
-        let mut tag = [0u8; 8];
-        tag.copy_from_slice(&full[..8]);
+        let tag = self.client_tag(client);
         if self
             .store
-            .record_passphrase_failure(id, tag, now, self.policy.guesses)
+            .record_passphrase_failure(secret_id, tag, now, self.policy.guesses)
             .await?
         {
             tracing::warn!("a secret was locked after repeated wrong passphrases");
         }
         Ok(())
+    }
+
+    /// The tag a client's guesses are counted under: a keyed hash of its address, so the
+    /// store holds no address.
+    fn client_tag(&self, client: IpAddr) -> [u8; 8] {
+        let full = self
+            .sealer
+            .record_id(RecordKind::Client, &client.to_string());
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&full[..8]);
+        tag
+    }
+
+    /// Why a take or burn of a secret that was there a moment ago did nothing: locked by
+    /// wrong passphrases, or gone (a racing caller got it, or its time is up).
+    async fn refusal(
+        &self,
+        secret_id: &RecordId,
+        passphrase_required: bool,
+        now: u64,
+    ) -> Result<ServiceError, ServiceError> {
+        if passphrase_required && self.store.passphrase_locked(secret_id, now).await? {
+            return Ok(ServiceError::Locked);
+        }
+        Ok(ServiceError::UnknownSecret)
     }
 
     /// The receipt under `metadata_key` without its generated value, changing nothing.
@@ -753,6 +801,7 @@ impl Service {
                     &secret,
                     passphrase,
                     ServiceError::WrongPassphrase,
+                    client,
                     now,
                 )
                 .await?;
@@ -764,16 +813,16 @@ impl Service {
                 &secret.sealed,
             );
             if opened.is_err() {
-                self.count_wrong_passphrase(&record.secret_id, client, now)
+                self.wrong_passphrase(&record.secret_id, client, now)
                     .await?;
                 return Err(ServiceError::WrongPassphrase);
             }
         }
-        let burned = self
-            .store
-            .burn(&id, now)
-            .await?
-            .ok_or(ServiceError::UnknownSecret)?;
+        let Some(burned) = self.store.burn(&id, now).await? else {
+            return Err(self
+                .refusal(&record.secret_id, record.passphrase_required, now)
+                .await?);
+        };
         Ok(Burned {
             state: self.receipt_view(metadata_key, &burned, &payload, now),
             secret_shortkey: payload.secret_key.chars().take(SHORTKEY_CHARS).collect(),

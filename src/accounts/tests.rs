@@ -62,7 +62,7 @@ impl World {
         let sign_in = SignInSettings {
             scrypt: (10, 8, 1),
             session_ttl: TTL,
-            kdf,
+            kdf: kdf.clone(),
         };
         let accounts = Accounts::new(Arc::clone(&store), Arc::clone(&sealer), plans, sign_in);
         let env = HashMap::from([("ONETIME__CRYPTO__SCRYPT_LOG_N".into(), "10".into())]);
@@ -72,6 +72,7 @@ impl World {
             Arc::clone(&store),
             Arc::clone(&sealer),
             Arc::new(tokio::sync::Notify::new()),
+            kdf,
             &settings,
         );
         Self {

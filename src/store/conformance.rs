@@ -9,9 +9,9 @@ use std::sync::Arc;
 use rand::RngCore;
 
 use super::{
-    CustomerRecord, Delivery, DeliveryState, Exported, GuessRules, MetadataRecord, NewSecret,
-    OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord, SessionRecord, Store,
-    StoredState, SweepReport, WebPassword,
+    CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessRules, Guesses, MetadataRecord,
+    NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord, SessionRecord,
+    Store, StoredState, SweepReport, WebPassword,
 };
 use crate::crypto::{KdfParams, RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
@@ -384,88 +384,149 @@ const RULES: GuessRules = GuessRules {
     lockout: 1800,
 };
 
-/// Wrong passphrases lock a secret per address and in all, for the lockout time.
-pub async fn passphrase_failures_lock_the_secret(store: Arc<dyn Store>) {
+async fn reserve(store: &Arc<dyn Store>, id: &RecordId, ip: [u8; 8], now: u64) -> Guess {
+    store
+        .reserve_guess(id, ip, now, RULES)
+        .await
+        .expect("reserve")
+}
+
+/// Guesses are granted up to the budget per address and in all; the next one is refused and
+/// locks the secret for the lockout time.
+pub async fn passphrase_guesses_are_budgeted_then_locked(store: Arc<dyn Store>) {
     let new = sample(6000, false);
     let id = new.secret_id;
     store.create(&new).await.expect("create");
     let ip = [7u8; 8];
-    assert!(!store
-        .record_passphrase_failure(&id, ip, NOW, RULES)
-        .await
-        .expect("fail"));
-    assert!(!store
-        .record_passphrase_failure(&id, ip, NOW + 1, RULES)
-        .await
-        .expect("fail"));
+    let wrong = |now| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .record_passphrase_failure(&id, ip, now, RULES)
+                .await
+                .expect("wrong")
+        }
+    };
+    for step in 0..2 {
+        assert_eq!(reserve(&store, &id, ip, NOW + step).await, Guess::Granted);
+        assert!(!wrong(NOW + step).await, "budget left after guess {step}");
+    }
     assert!(!store.passphrase_locked(&id, NOW + 1).await.expect("locked"));
+    assert_eq!(reserve(&store, &id, ip, NOW + 2).await, Guess::Granted);
+    // The third wrong guess used up this address's budget: locked at once, for everyone.
+    assert!(wrong(NOW + 3).await);
+    assert!(store.passphrase_locked(&id, NOW + 3).await.expect("locked"));
+    // Locked for everyone, not just the address that used its budget.
+    assert_eq!(
+        reserve(&store, &id, [8; 8], NOW + 4).await,
+        Guess::Locked { newly: false }
+    );
     assert!(store
-        .record_passphrase_failure(&id, ip, NOW + 2, RULES)
-        .await
-        .expect("fail"));
-    assert!(store.passphrase_locked(&id, NOW + 2).await.expect("locked"));
-    assert!(store
-        .passphrase_locked(&id, NOW + 1801)
-        .await
-        .expect("locked"));
-    assert!(!store
         .passphrase_locked(&id, NOW + 1802)
         .await
         .expect("locked"));
+    assert!(!store
+        .passphrase_locked(&id, NOW + 1803)
+        .await
+        .expect("locked"));
+    // A lock's end starts a new window with a fresh budget.
+    assert_eq!(reserve(&store, &id, ip, NOW + 1803).await, Guess::Granted);
+    assert!(!wrong(NOW + 1803).await);
 
-    // Five addresses, one failure each: the total locks it.
+    // Without the wrong guesses reported (their clients went away), the next reservation
+    // past the budget is refused and locks.
+    let abandoned = sample(6000, false);
+    store.create(&abandoned).await.expect("create");
+    for _ in 0..3 {
+        let guess = reserve(&store, &abandoned.secret_id, ip, NOW).await;
+        assert_eq!(guess, Guess::Granted);
+    }
+    assert_eq!(
+        reserve(&store, &abandoned.secret_id, ip, NOW).await,
+        Guess::Locked { newly: true }
+    );
+
+    // Five addresses, one guess each: the total budget is used up.
     let spread = sample(6000, false);
     store.create(&spread).await.expect("create");
-    for i in 0..4u8 {
-        let locked = store
-            .record_passphrase_failure(&spread.secret_id, [i; 8], NOW, RULES)
-            .await
-            .expect("fail");
-        assert!(!locked);
+    for i in 0..5u8 {
+        assert_eq!(
+            reserve(&store, &spread.secret_id, [i; 8], NOW).await,
+            Guess::Granted
+        );
     }
-    assert!(store
-        .record_passphrase_failure(&spread.secret_id, [9; 8], NOW, RULES)
-        .await
-        .expect("fail"));
+    assert_eq!(
+        reserve(&store, &spread.secret_id, [9; 8], NOW).await,
+        Guess::Locked { newly: true }
+    );
 
-    // Failures older than the window do not count.
+    // Guesses older than the window do not count.
     let slow = sample(6000, false);
     store.create(&slow).await.expect("create");
     for step in 0..6u64 {
-        let locked = store
-            .record_passphrase_failure(&slow.secret_id, ip, NOW + step * 601, RULES)
-            .await
-            .expect("fail");
-        assert!(!locked, "step {step}");
+        let guess = reserve(&store, &slow.secret_id, ip, NOW + step * 601).await;
+        assert_eq!(guess, Guess::Granted, "step {step}");
     }
 }
 
-/// Lockout counters go with their secret, and are not kept for secrets that do not exist.
+/// A burst of concurrent reservations from one address is granted exactly the budget.
+pub async fn concurrent_guesses_never_exceed_the_budget(store: Arc<dyn Store>) {
+    let new = sample(6000, false);
+    store.create(&new).await.expect("create");
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let id = new.secret_id;
+            tokio::spawn(async move { reserve(&store, &id, [3; 8], NOW).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for task in tasks {
+        if task.await.expect("join") == Guess::Granted {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, RULES.per_ip);
+    assert!(store
+        .passphrase_locked(&new.secret_id, NOW)
+        .await
+        .expect("locked"));
+}
+
+/// Counters go with their secret, none are kept for secrets that do not exist, and neither a
+/// take nor a burn succeeds while the secret is locked.
 pub async fn passphrase_counters_go_with_the_secret(store: Arc<dyn Store>) {
     let new = sample(6000, false);
     store.create(&new).await.expect("create");
-    for _ in 0..3 {
-        store
-            .record_passphrase_failure(&new.secret_id, [1; 8], NOW, RULES)
-            .await
-            .expect("fail");
+    for _ in 0..4 {
+        reserve(&store, &new.secret_id, [1; 8], NOW).await;
     }
     assert!(store
         .passphrase_locked(&new.secret_id, NOW)
         .await
         .expect("locked"));
-    assert!(store.take_secret(&new.secret_id, NOW).await.expect("take"));
+    assert!(!store.take_secret(&new.secret_id, NOW).await.expect("take"));
+    assert!(store
+        .burn(&new.metadata_id, NOW)
+        .await
+        .expect("burn")
+        .is_none());
+    // Once the lock is over, the take works and the counters go with the secret.
+    assert!(store
+        .take_secret(&new.secret_id, NOW + 1801)
+        .await
+        .expect("take"));
     assert!(!store
         .passphrase_locked(&new.secret_id, NOW)
         .await
         .expect("locked"));
+    assert_eq!(
+        reserve(&store, &new.secret_id, [1; 8], NOW + 1802).await,
+        Guess::Gone
+    );
     let ghost = random_id();
     for _ in 0..5 {
-        let locked = store
-            .record_passphrase_failure(&ghost, [1; 8], NOW, RULES)
-            .await
-            .expect("fail");
-        assert!(!locked);
+        assert_eq!(reserve(&store, &ghost, [1; 8], NOW).await, Guess::Gone);
     }
     assert!(!store.passphrase_locked(&ghost, NOW).await.expect("locked"));
 }
@@ -740,6 +801,42 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
         .expect("take"));
 }
 
+/// Guess counters travel with their secret through export and import (`onetime migrate`).
+pub async fn guess_counters_travel_with_export(store: Arc<dyn Store>) {
+    let new = sample(6000, false);
+    store.create(&new).await.expect("create");
+    for _ in 0..2 {
+        reserve(&store, &new.secret_id, [4; 8], NOW).await;
+    }
+    let exported = store.export(NOW).await.expect("export");
+    let guesses = exported.iter().find_map(|r| match r {
+        Exported::Secret {
+            metadata_id,
+            guesses,
+            ..
+        } if *metadata_id == new.metadata_id => Some(guesses.clone()),
+        _ => None,
+    });
+    let expected = Guesses {
+        window_start: NOW,
+        total: 2,
+        per_ip: vec![([4; 8], 2)],
+        locked_until: 0,
+    };
+    assert_eq!(guesses, Some(Some(expected)));
+    for record in &exported {
+        store.import(record).await.expect("import");
+    }
+    assert_eq!(
+        reserve(&store, &new.secret_id, [4; 8], NOW + 1).await,
+        Guess::Granted
+    );
+    assert_eq!(
+        reserve(&store, &new.secret_id, [4; 8], NOW + 2).await,
+        Guess::Locked { newly: true }
+    );
+}
+
 /// Generates one `#[tokio::test]` per conformance case for a backend.
 ///
 /// `$open` is an expression `Fn(PathBuf) -> impl Future<Output = S>` where `S: Store`,
@@ -761,10 +858,12 @@ macro_rules! conformance_suite {
             customer_replace_refuses_a_stale_record,
             sessions_are_kept_until_they_expire_or_are_removed,
             recent_lists_are_per_customer_newest_first,
-            passphrase_failures_lock_the_secret,
+            passphrase_guesses_are_budgeted_then_locked,
+            concurrent_guesses_never_exceed_the_budget,
             passphrase_counters_go_with_the_secret,
             outbox_mail_is_retried_then_finished,
             export_then_import_moves_every_live_record,
+            guess_counters_travel_with_export,
         );
     };
     (@cases $open:expr; $($case:ident),* $(,)?) => {

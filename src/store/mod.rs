@@ -325,29 +325,78 @@ pub struct Guesses {
     pub locked_until: u64,
 }
 
+/// What a guess reservation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guess {
+    /// One guess may be evaluated; it is already counted, whatever its outcome.
+    Granted,
+    /// The secret is locked; `newly` when this very reservation locked it.
+    Locked {
+        /// This reservation found the budget used up and engaged the lock.
+        newly: bool,
+    },
+    /// No such secret (revealed, burned, expired or never there).
+    Gone,
+}
+
 impl Guesses {
-    /// Counts one failure at `now`; returns whether the secret is now locked.
-    pub fn fail(&mut self, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> bool {
-        if now >= self.window_start.saturating_add(rules.window) {
-            self.window_start = now;
-            self.total = 0;
-            self.per_ip.clear();
+    /// Reserves one guess for the client `ip_tag` at `now`, before its passphrase is
+    /// evaluated: so a burst, or an attempt whose client goes away mid-derivation, is counted
+    /// like any wrong guess. Once this address (`rules.per_ip`) or all addresses
+    /// (`rules.total`) have used the window's budget, the reservation is refused and the secret
+    /// locks for `rules.lockout` seconds; a take refuses while it is locked, so a right
+    /// passphrase reserved before the lock engaged is refused too.
+    pub fn reserve(&mut self, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> Guess {
+        if self.locked(now) {
+            return Guess::Locked { newly: false };
         }
-        self.total += 1;
-        let from_ip = match self.per_ip.iter_mut().find(|(tag, _)| *tag == ip_tag) {
-            Some((_, n)) => {
-                *n += 1;
-                *n
-            }
-            None => {
-                self.per_ip.push((ip_tag, 1));
-                1
-            }
-        };
+        if self.fresh_window(now, rules) {
+            *self = Self {
+                window_start: now,
+                ..Self::default()
+            };
+        }
+        let from_ip = self
+            .per_ip
+            .iter()
+            .find(|(tag, _)| *tag == ip_tag)
+            .map_or(0, |(_, n)| *n);
         if from_ip >= rules.per_ip || self.total >= rules.total {
             self.locked_until = now.saturating_add(rules.lockout);
+            return Guess::Locked { newly: true };
         }
-        self.locked(now)
+        self.total += 1;
+        match self.per_ip.iter_mut().find(|(tag, _)| *tag == ip_tag) {
+            Some((_, n)) => *n += 1,
+            None => self.per_ip.push((ip_tag, 1)),
+        }
+        Guess::Granted
+    }
+
+    /// A guess reserved for `ip_tag` turned out wrong: locks the secret at once when that
+    /// guess used up this address's or the total budget, so the next guess (the right one
+    /// included, from any address) is refused without waiting for one more reservation.
+    /// Returns whether this call locked it.
+    pub fn spent(&mut self, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> bool {
+        if self.locked(now) || self.fresh_window(now, rules) {
+            return false;
+        }
+        let from_ip = self
+            .per_ip
+            .iter()
+            .find(|(tag, _)| *tag == ip_tag)
+            .map_or(0, |(_, n)| *n);
+        if from_ip >= rules.per_ip || self.total >= rules.total {
+            self.locked_until = now.saturating_add(rules.lockout);
+            return true;
+        }
+        false
+    }
+
+    /// Whether the counters are stale at `now`: their window has passed, or a lock has ended
+    /// (a lock shorter than the window would otherwise last until the window's end).
+    fn fresh_window(&self, now: u64, rules: GuessRules) -> bool {
+        self.locked_until != 0 || now >= self.window_start.saturating_add(rules.window)
     }
 
     /// Whether the lock holds at `now`.
@@ -403,8 +452,10 @@ pub trait Store: Send + Sync + 'static {
     async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError>;
 
     /// Removes the secret under `id` and marks its receipt `received`, atomically, if it still
-    /// exists and has not expired. Returns whether this call took it: of any number of
-    /// concurrent calls for one id, at most one returns `true`.
+    /// exists, has not expired and is not locked by wrong passphrases (checked in the same
+    /// step, so a guess reserved before the lock engaged cannot take it after). Returns whether
+    /// this call took it: of any number of concurrent calls for one id, at most one returns
+    /// `true`.
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError>;
 
     /// The receipt under `id`, if it exists and `now < expires_at`. Changes nothing.
@@ -417,7 +468,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Destroys the unread secret of the receipt under `id` and marks the receipt `burned`,
     /// atomically. Returns the updated receipt, or `None` if there was nothing to burn
-    /// (already received, burned, expired or unknown).
+    /// (already received, burned, expired or unknown) or wrong passphrases have locked it.
     async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
 
     /// Deletes every record whose time is up at `now`.
@@ -470,8 +521,8 @@ pub trait Store: Send + Sync + 'static {
     /// Whether wrong passphrases have locked the secret under `secret_id` at `now`.
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
 
-    /// Counts a wrong passphrase for `secret_id` from the client `ip_tag`, atomically, and
-    /// locks the secret when `rules` say so. Returns whether it is now locked.
+    /// A reserved guess for `secret_id` from `ip_tag` was wrong: locks the secret if that used
+    /// up a budget (see [`Guesses::spent`]). Returns whether this call locked it.
     async fn record_passphrase_failure(
         &self,
         secret_id: &RecordId,
@@ -479,6 +530,18 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
         rules: GuessRules,
     ) -> Result<bool, StoreError>;
+
+    /// Reserves one passphrase guess for `secret_id` from the client `ip_tag` (see
+    /// [`Guesses::reserve`]): one atomic step, durable before it returns, taken before any
+    /// scrypt work so that no burst, cancellation or number of nodes evaluates more guesses
+    /// than `rules` allow.
+    async fn reserve_guess(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<Guess, StoreError>;
 
     /// Mails whose next attempt is due at `now`, at most `limit`.
     async fn due_mail(

@@ -2,8 +2,10 @@
 //! Redis).
 //!
 //! Keys (prefix `storage.redis_prefix`, `{...}` a Redis Cluster hash tag):
-//! - `P{<metadata id>}:m` the receipt, `:s` the secret, `:g` its wrong-passphrase counters;
-//!   one hash tag, so reveal and burn are one Lua script over keys in one slot.
+//! - `P{<metadata id>}:m` the receipt, `:s` the secret, `:lock` its passphrase-guess counters
+//!   (a hash: `w` window start, `t` guesses in all, `u` locked until, `i:<client tag>` guesses
+//!   per address; `:g` held them, encoded, before schema 2); one hash tag, so reveal, burn and
+//!   a guess reservation are each one Lua script over keys in one slot.
 //! - `Pp:<secret id>` -> metadata id, the pointer a secret link follows.
 //! - `Pc:<email>` accounts; `Pr:<customer id>` a sorted set of recent entries by time.
 //! - `Pw:<session id>` web sessions (the id is the keyed hash of the cookie value).
@@ -17,7 +19,7 @@
 //! takes the secret. A lost reply is never retried (the secret may be gone: the safe side).
 //!
 //! Redis Cluster (`redis+cluster://host:port,host:port`, see [`connection`]): each script's
-//! KEYS share one hash tag (TAKE and GUESS `{<metadata id>}`, CLAIM `{outbox}`; SWAP and HIT
+//! KEYS share one hash tag (TAKE and RESERVE `{<metadata id>}`, CLAIM `{outbox}`; SWAP and HIT
 //! touch one key), so each stays one atomic step in one slot. The only writes that span slots
 //! (a create or an import: records, pointer, recent list, outbox) go as ordered single-slot
 //! steps ([`connection::Batch`]). `customers()` and `export()` SCAN every primary rather than
@@ -36,7 +38,7 @@ use redis::{AsyncCommands, Script};
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
-    CustomerRecord, Delivery, Exported, GuessRules, Guesses, MetadataRecord, NewSecret,
+    CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
     OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
     StoredState, SweepReport,
 };
@@ -69,12 +71,16 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Removes the secret and rewrites the receipt, if the secret exists and the receipt is as
-/// read. 1: done; 0: no secret; -1: the receipt changed meanwhile (read again).
+/// Removes the secret and rewrites the receipt, if the secret exists, is not locked by wrong
+/// passphrases (KEYS[4]'s `u` after ARGV[3], now) and the receipt is as read. 1: done; 0: no
+/// secret, or locked; -1: the receipt changed meanwhile (read again). KEYS[3] is the counters'
+/// key of earlier versions, removed with the rest.
 const TAKE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local locked_until = tonumber(redis.call('HGET', KEYS[4], 'u') or '0')
+if tonumber(ARGV[3]) < locked_until then return 0 end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
 return 1
 ";
@@ -87,15 +93,53 @@ redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1
 ";
 
-/// Writes new guess counters if the secret exists and the counters are as read ('' = none).
-/// 1: written; 0: no secret; -1: changed meanwhile.
-const GUESS: &str = r"
+/// Reserves one passphrase guess (the same rules as [`Guesses::reserve`]), in one step on
+/// the server so that nodes racing for the same secret never overcount the budget.
+/// KEYS: the secret, its counters (a hash). ARGV: now, client tag (hex), per-address budget,
+/// total budget, window, lockout, the secret's expiry.
+/// 0: no secret; 1: granted; 2: locked already; 3: this reservation locked it.
+const RESERVE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local current = redis.call('GET', KEYS[2])
-if current == false then current = '' end
-if current ~= ARGV[1] then return -1 end
-redis.call('SET', KEYS[2], ARGV[2], 'EXAT', ARGV[3])
-return 1
+local now = tonumber(ARGV[1])
+local locked_until = tonumber(redis.call('HGET', KEYS[2], 'u') or '0')
+if now < locked_until then return 2 end
+-- A new window when the last one has passed or a lock has ended.
+local start = tonumber(redis.call('HGET', KEYS[2], 'w') or '0')
+if locked_until > 0 or now >= start + tonumber(ARGV[5]) then
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'w', now, 't', 0, 'u', 0)
+end
+local ip = 'i:' .. ARGV[2]
+local mine = tonumber(redis.call('HGET', KEYS[2], ip) or '0')
+local total = tonumber(redis.call('HGET', KEYS[2], 't') or '0')
+local outcome = 1
+if mine >= tonumber(ARGV[3]) or total >= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[2], 'u', now + tonumber(ARGV[6]))
+  outcome = 3
+else
+  redis.call('HINCRBY', KEYS[2], ip, 1)
+  redis.call('HINCRBY', KEYS[2], 't', 1)
+end
+redis.call('EXPIREAT', KEYS[2], ARGV[7])
+return outcome
+";
+
+/// Locks the secret when a wrong guess used up a budget (the same rules as
+/// [`Guesses::spent`]). KEYS: the secret, its counters. ARGV: now, client tag (hex),
+/// per-address budget, total budget, window, lockout. 1: this call locked it; 0: not.
+const SPENT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local now = tonumber(ARGV[1])
+if tonumber(redis.call('HGET', KEYS[2], 'u') or '0') > 0 then return 0 end
+local start = redis.call('HGET', KEYS[2], 'w')
+if start == false or now >= tonumber(start) + tonumber(ARGV[5]) then return 0 end
+local mine = tonumber(redis.call('HGET', KEYS[2], 'i:' .. ARGV[2]) or '0')
+local total = tonumber(redis.call('HGET', KEYS[2], 't') or '0')
+if mine >= tonumber(ARGV[3]) or total >= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[2], 'u', now + tonumber(ARGV[6]))
+  return 1
+end
+return 0
 ";
 
 /// Claims due outbox mail for this node (pushes its next attempt out by a lease) and returns
@@ -130,7 +174,8 @@ pub struct RedisStore {
     prefix: String,
     take: Script,
     swap: Script,
-    guess: Script,
+    reserve: Script,
+    spent: Script,
     claim: Script,
     hit: Script,
 }
@@ -160,7 +205,8 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             take: Script::new(TAKE),
             swap: Script::new(SWAP),
-            guess: Script::new(GUESS),
+            reserve: Script::new(RESERVE),
+            spent: Script::new(SPENT),
             claim: Script::new(CLAIM),
             hit: Script::new(HIT),
         })
@@ -229,8 +275,18 @@ impl RedisStore {
         let key = self.entry_key(metadata_id, "s");
         Self::set_until(pipe, key, &encode(s)?, s.expires_at);
         if let Some(g) = guesses {
-            let key = self.entry_key(metadata_id, "g");
-            Self::set_until(pipe, key, &encode(g)?, s.expires_at);
+            let key = self.entry_key(metadata_id, "lock");
+            let mut fields: Vec<(String, String)> = vec![
+                ("w".into(), g.window_start.to_string()),
+                ("t".into(), g.total.to_string()),
+                ("u".into(), g.locked_until.to_string()),
+            ];
+            for (tag, n) in &g.per_ip {
+                fields.push((format!("i:{}", hex::encode(tag)), n.to_string()));
+            }
+            pipe.del(&key).ignore();
+            pipe.hset_multiple(&key, &fields).ignore();
+            pipe.expire_at(&key, s.expires_at as i64).ignore();
         }
         let pointer = self.pointer_key(&metadata.secret_id);
         Self::set_until(batch.step(), pointer, metadata_id.as_slice(), s.expires_at);
@@ -289,13 +345,14 @@ impl RedisStore {
     }
 
     /// Rewrites the receipt under `metadata_id` with `change`, in one script that checks the
-    /// receipt is unchanged since it was read (else it reads again). With `take_secret`, the
-    /// same script also removes the secret and its counters, and does nothing if the secret is
-    /// gone. `None` if there was no receipt, `change` declined, or there was nothing to take.
+    /// receipt is unchanged since it was read (else it reads again). With `take_secret` (the
+    /// time now), the same script also removes the secret and its counters, and does nothing
+    /// if the secret is gone or locked. `None` if there was no receipt, `change` declined, or
+    /// there was nothing to take.
     async fn rewrite_metadata(
         &self,
         metadata_id: &[u8],
-        take_secret: bool,
+        take_secret: Option<u64>,
         change: impl Fn(&mut MetadataRecord) -> bool,
     ) -> Result<Option<MetadataRecord>, StoreError> {
         let m = self.entry_key(metadata_id, "m");
@@ -309,18 +366,22 @@ impl RedisStore {
                 return Ok(None);
             }
             let new = encode(&record)?;
-            let mut invocation = if take_secret {
-                let mut take = self.take.key(self.entry_key(metadata_id, "s"));
-                take.key(&m).key(self.entry_key(metadata_id, "g"));
-                take
-            } else {
-                self.swap.key(&m)
+            let invocation = match take_secret {
+                Some(now) => {
+                    let mut take = self.take.key(self.entry_key(metadata_id, "s"));
+                    take.key(&m)
+                        .key(self.entry_key(metadata_id, "g"))
+                        .key(self.entry_key(metadata_id, "lock"));
+                    take.arg(&old).arg(&new).arg(now);
+                    take
+                }
+                None => {
+                    let mut swap = self.swap.key(&m);
+                    swap.arg(&old).arg(&new);
+                    swap
+                }
             };
-            let outcome: i64 = invocation
-                .arg(&old)
-                .arg(&new)
-                .invoke_async(&mut self.conn.clone())
-                .await?;
+            let outcome: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
             match outcome {
                 1 => return Ok(Some(record)),
                 0 => return Ok(None),
@@ -329,13 +390,44 @@ impl RedisStore {
         }
     }
 
+    /// The guess counters of the receipt `metadata_id`'s secret, as `export` carries them.
+    async fn guesses(&self, metadata_id: &[u8]) -> Result<Option<Guesses>, StoreError> {
+        let fields: Vec<(String, u64)> = self
+            .conn
+            .clone()
+            .hgetall(self.entry_key(metadata_id, "lock"))
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let mut guesses = Guesses::default();
+        for (field, value) in fields {
+            match field.as_str() {
+                "w" => guesses.window_start = value,
+                "t" => guesses.total = u32::try_from(value).unwrap_or(u32::MAX),
+                "u" => guesses.locked_until = value,
+                other => {
+                    let tag = other
+                        .strip_prefix("i:")
+                        .and_then(|h| hex::decode(h).ok())
+                        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+                        .ok_or_else(|| StoreError::Corrupt("guess counters".into()))?;
+                    guesses
+                        .per_ip
+                        .push((tag, u32::try_from(value).unwrap_or(u32::MAX)));
+                }
+            }
+        }
+        Ok(Some(guesses))
+    }
+
     /// Records a delivery outcome on a receipt (if it still exists).
     async fn set_delivery(
         &self,
         metadata_id: &[u8],
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        self.rewrite_metadata(metadata_id, false, |m| {
+        self.rewrite_metadata(metadata_id, None, |m| {
             m.delivery = Some(delivery.clone());
             true
         })
@@ -376,7 +468,7 @@ impl Store for RedisStore {
         };
         // The script checks that the secret still exists; its expiry is on the receipt.
         let taken = self
-            .rewrite_metadata(&mid, true, |m| {
+            .rewrite_metadata(&mid, Some(now), |m| {
                 if m.secret_expires_at <= now {
                     return false;
                 }
@@ -400,13 +492,13 @@ impl Store for RedisStore {
 
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
         let taken = self
-            .rewrite_metadata(id, false, |m| m.generated.take().is_some())
+            .rewrite_metadata(id, None, |m| m.generated.take().is_some())
             .await?;
         Ok(taken.is_some())
     }
 
     async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError> {
-        self.rewrite_metadata(id, true, |m| {
+        self.rewrite_metadata(id, Some(now), |m| {
             if m.state != StoredState::New || m.secret_expires_at <= now {
                 return false;
             }
@@ -538,8 +630,12 @@ impl Store for RedisStore {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(false);
         };
-        let guesses: Option<Guesses> = self.get(&self.entry_key(&mid, "g")).await?;
-        Ok(guesses.is_some_and(|g| g.locked(now)))
+        let until: Option<u64> = self
+            .conn
+            .clone()
+            .hget(self.entry_key(&mid, "lock"), "u")
+            .await?;
+        Ok(until.is_some_and(|u| now < u))
     }
 
     async fn record_passphrase_failure(
@@ -552,32 +648,57 @@ impl Store for RedisStore {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(false);
         };
-        let (s, g) = (self.entry_key(&mid, "s"), self.entry_key(&mid, "g"));
-        let Some(secret) = self.get::<SecretRecord>(&s).await? else {
-            return Ok(false);
+        let locked: i64 = self
+            .spent
+            .key(self.entry_key(&mid, "s"))
+            .key(self.entry_key(&mid, "lock"))
+            .arg(now)
+            .arg(hex::encode(ip_tag))
+            .arg(rules.per_ip)
+            .arg(rules.total)
+            .arg(rules.window)
+            .arg(rules.lockout)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(locked == 1)
+    }
+
+    async fn reserve_guess(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<Guess, StoreError> {
+        let Some(mid) = self.pointer(secret_id).await? else {
+            return Ok(Guess::Gone);
         };
-        loop {
-            let old: Option<Vec<u8>> = self.conn.clone().get(&g).await?;
-            let mut guesses: Guesses = match &old {
-                Some(bytes) => decode(bytes)?,
-                None => Guesses::default(),
-            };
-            let locked = guesses.fail(ip_tag, now, rules);
-            let outcome: i64 = self
-                .guess
-                .key(&s)
-                .key(&g)
-                .arg(old.unwrap_or_default())
-                .arg(encode(&guesses)?)
-                .arg(secret.expires_at)
-                .invoke_async(&mut self.conn.clone())
-                .await?;
-            match outcome {
-                1 => return Ok(locked),
-                0 => return Ok(false),
-                _ => continue,
-            }
+        let s = self.entry_key(&mid, "s");
+        let Some(secret) = self.get::<SecretRecord>(&s).await? else {
+            return Ok(Guess::Gone);
+        };
+        if secret.expires_at <= now {
+            return Ok(Guess::Gone);
         }
+        let outcome: i64 = self
+            .reserve
+            .key(&s)
+            .key(self.entry_key(&mid, "lock"))
+            .arg(now)
+            .arg(hex::encode(ip_tag))
+            .arg(rules.per_ip)
+            .arg(rules.total)
+            .arg(rules.window)
+            .arg(rules.lockout)
+            .arg(secret.expires_at)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(match outcome {
+            1 => Guess::Granted,
+            2 => Guess::Locked { newly: false },
+            3 => Guess::Locked { newly: true },
+            _ => Guess::Gone,
+        })
     }
 
     async fn due_mail(
@@ -674,7 +795,7 @@ impl Store for RedisStore {
             out.push(Exported::Secret {
                 metadata_id,
                 secret: secret.filter(|s| s.expires_at > now),
-                guesses: self.get(&self.entry_key(&metadata_id, "g")).await?,
+                guesses: self.guesses(&metadata_id).await?,
                 metadata,
             });
         }

@@ -339,15 +339,18 @@ async fn offline(
     let (store, sealer) = onetime::app::open_offline(&settings)
         .await
         .expect("open the store");
+    let kdf = onetime::app::kdf_pool(&settings);
     let accounts = onetime::app::accounts(
         &settings,
         std::sync::Arc::clone(&store),
         std::sync::Arc::clone(&sealer),
+        kdf.clone(),
     );
     let service = onetime::service::Service::new(
         std::sync::Arc::clone(&store),
         sealer,
         std::sync::Arc::new(tokio::sync::Notify::new()),
+        kdf,
         &settings,
     );
     (accounts, service, store)

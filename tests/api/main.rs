@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod attack;
 mod burn;
 mod durability;
 mod expiry;

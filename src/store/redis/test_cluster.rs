@@ -134,7 +134,7 @@ fn start(pki: Option<TestPki>) -> TestCluster {
         .expect("redis-server (apt-get install redis-server, or run scripts/test)");
     std::thread::spawn(move || watcher.wait());
     for port in ports {
-        let up = (0..200).any(|_| {
+        let up = (0..1200).any(|_| {
             let ok = std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok();
             if !ok {
                 std::thread::sleep(Duration::from_millis(25));

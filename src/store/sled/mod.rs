@@ -28,7 +28,7 @@ use sled::{Db, Tree};
 
 use self::flusher::Flusher;
 use super::{
-    CustomerRecord, Delivery, Exported, GuessRules, Guesses, MetadataRecord, NewSecret,
+    CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
     OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
     StoredState, SweepReport, SCHEMA_VERSION,
 };
@@ -338,9 +338,10 @@ impl Store for Inner {
             return Ok(false);
         };
         // One compare-and-swap removes the value and marks the receipt: of N racing reveals,
-        // exactly one swaps against an entry that still holds the secret.
+        // exactly one swaps against an entry that still holds the secret. A lock in the same
+        // entry is checked in the same swap.
         let taken = self.update_entry(&metadata_id, |e| match &e.secret {
-            Some(s) if s.expires_at > now => {
+            Some(s) if s.expires_at > now && !e.guesses.as_ref().is_some_and(|g| g.locked(now)) => {
                 e.secret = None;
                 e.guesses = None;
                 e.metadata.state = StoredState::Received;
@@ -388,7 +389,7 @@ impl Store for Inner {
             if e.metadata.state != StoredState::New || e.metadata.secret_expires_at <= now {
                 return Change::Keep;
             }
-            if e.secret.take().is_none() {
+            if e.guesses.as_ref().is_some_and(|g| g.locked(now)) || e.secret.take().is_none() {
                 return Change::Keep;
             }
             e.guesses = None;
@@ -567,17 +568,54 @@ impl Store for Inner {
         let Some(metadata_id) = self.pointer(secret_id)? else {
             return Ok(false);
         };
-        // Counters sit in the secret's own entry: no counters for a secret that is gone.
         let locked = self.update_entry(&metadata_id, |e| {
-            if e.secret.is_none() {
+            let Some(guesses) = e.guesses.as_mut().filter(|_| e.secret.is_some()) else {
+                return Change::Keep;
+            };
+            if guesses.spent(ip_tag, now, rules) {
+                Change::Write(())
+            } else {
+                Change::Keep
+            }
+        })?;
+        if locked.is_some() {
+            // Durable like any write that guards a secret: a crash must not lift a lockout.
+            self.durable().await?;
+        }
+        Ok(locked.is_some())
+    }
+
+    async fn reserve_guess(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<Guess, StoreError> {
+        let Some(metadata_id) = self.pointer(secret_id)? else {
+            return Ok(Guess::Gone);
+        };
+        // Counters sit in the secret's own entry: one compare-and-swap reserves the guess, and
+        // no counters are kept for a secret that is gone.
+        let mut guess = Guess::Gone;
+        let written = self.update_entry(&metadata_id, |e| {
+            if e.secret.as_ref().is_none_or(|s| s.expires_at <= now) {
+                guess = Guess::Gone;
                 return Change::Keep;
             }
-            let guesses = e.guesses.get_or_insert_with(Guesses::default);
-            Change::Write(guesses.fail(ip_tag, now, rules))
+            let counters = e.guesses.get_or_insert_with(Guesses::default);
+            guess = counters.reserve(ip_tag, now, rules);
+            match guess {
+                Guess::Locked { newly: false } => Change::Keep,
+                _ => Change::Write(()),
+            }
         })?;
-        // Durable like any write that guards a secret: a crash must not reset a lockout.
+        if written.is_none() {
+            return Ok(guess);
+        }
+        // Durable before the guess is evaluated: a crash must not hand out a fresh budget.
         self.durable().await?;
-        Ok(locked.unwrap_or(false))
+        Ok(guess)
     }
 
     async fn due_mail(
@@ -889,6 +927,7 @@ delegate! {
     async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError>;
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
     async fn record_passphrase_failure(&self, secret_id: &RecordId, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> Result<bool, StoreError>;
+    async fn reserve_guess(&self, secret_id: &RecordId, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> Result<Guess, StoreError>;
     async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError>;
     async fn retry_mail(&self, id: &RecordId, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError>;
     async fn finish_mail(&self, id: &RecordId, metadata_id: &RecordId, delivery: Delivery) -> Result<(), StoreError>;
