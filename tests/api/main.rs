@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod at_rest;
 mod burn;
 mod durability;
 mod expiry;
