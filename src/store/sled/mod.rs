@@ -780,12 +780,12 @@ impl Store for Inner {
             }
             outbox.remove(id)?;
         }
-        self.db.flush()?;
+        self.flush().await?;
         self.db.drop_tree(LEGACY_CUSTOMERS)?;
         self.db.drop_tree(LEGACY_OUTBOX)?;
         self.meta
             .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-        self.db.flush()?;
+        self.flush().await?;
         Ok(())
     }
 }
