@@ -454,8 +454,8 @@ impl Accounts {
         ) else {
             return Ok(None);
         };
-        let customer_id = self.customer_id(&payload.email);
-        let Some(customer) = self.store.customer(&customer_id).await? else {
+        let account = self.customer_id(&payload.email);
+        let Some(customer) = self.store.customer(&account).await? else {
             return Ok(None);
         };
         let Some(web) = &customer.password else {

@@ -233,7 +233,7 @@ fn with_password(mut record: CustomerRecord, byte: u8) -> CustomerRecord {
     record
 }
 
-/// Accounts are added once, replaced only when present, listed by email, removed.
+/// Accounts are added once under their id, replaced only when present, listed, removed.
 pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>) {
     assert!(store
         .add_customer(&customer("b@example.com", 1))

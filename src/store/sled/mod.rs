@@ -774,9 +774,15 @@ impl Store for Inner {
             let (id, bytes) = item?;
             let old_id = RecordId::try_from(id.as_ref())
                 .map_err(|_| StoreError::Corrupt("outbox key".into()))?;
-            // A mail that no longer opens could never be sent: it simply goes.
+            // Kept only while its secret is unread, and only if it opens (else it could never
+            // be sent).
             if let Some(mail) = rekey_mail(keys, &old_id, decode(&bytes)?) {
-                self.mail.insert(mail.metadata_id, encode(&mail)?)?;
+                let unread = self
+                    .entry(&mail.metadata_id)?
+                    .is_some_and(|e| e.secret.is_some());
+                if unread {
+                    self.mail.insert(mail.metadata_id, encode(&mail)?)?;
+                }
             }
             outbox.remove(id)?;
         }
@@ -1083,12 +1089,13 @@ mod tests {
         rekeyed.sealed = PlainKeys
             .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
             .expect("reseal");
+        let inner = store.current().expect("open");
+        assert_eq!(inner.mail.len(), 1, "the taken secret's mail is not kept");
         let due = store
             .due_mail(super::super::conformance::NOW + 1, 10)
             .await
             .expect("due");
-        assert_eq!(due, vec![rekeyed], "the taken secret's mail goes unsent");
-        let inner = store.current().expect("open");
+        assert_eq!(due, vec![rekeyed]);
         let names = inner.db.tree_names();
         assert!(!names.iter().any(|n| n == LEGACY_CUSTOMERS.as_bytes()));
         assert!(!names.iter().any(|n| n == LEGACY_OUTBOX.as_bytes()));
