@@ -17,5 +17,6 @@ mod redis;
 mod redis_tls;
 mod reveal;
 mod share;
+mod upgrade;
 mod web;
 mod web_accounts;

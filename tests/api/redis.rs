@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 
 use crate::helpers::{add_account, basic, cli, Answer, Process, RedisCluster, RedisServer};
 
-const SECRET: &str = "5e3f0c8b7a6d4e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
+pub const SECRET: &str = "5e3f0c8b7a6d4e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
 
 pub fn node_env<'a>(
     url: &'a str,
