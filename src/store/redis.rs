@@ -927,16 +927,10 @@ mod tests {
     async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
         // Keys and bytes exactly as schema 1 wrote them: `Pc:<email>` accounts in both shapes,
         // the outbox hash and due set under random ids, no schema version.
-        use super::super::upgrade::PlainKeys;
+        use super::super::upgrade::{self, PlainKeys};
         let store = open().await;
         let fresh = open().await;
         assert_eq!(fresh.schema().await.expect("schema"), SCHEMA_VERSION);
-        let first = ("old@example.com", "default", 7u64, [9u8; 32], 8u64);
-        let web = (
-            ("web@example.com", "team", 1u64, [2u8; 32], 3u64),
-            None::<super::super::SealedListKey>,
-            None::<super::super::WebPassword>,
-        );
         let sealed = crate::crypto::Sealed {
             nonce: [4; 24],
             ciphertext: vec![5; 40],
@@ -960,10 +954,7 @@ mod tests {
         };
         let mut conn = store.conn.clone();
         let (due, items) = store.legacy_outbox_keys();
-        for (email, bytes) in [
-            (first.0, postcard::to_allocvec(&first).expect("encode")),
-            (web.0 .0, postcard::to_allocvec(&web).expect("encode")),
-        ] {
+        for (email, bytes) in upgrade::schema_1_accounts() {
             let () = conn
                 .set(format!("{}c:{email}", store.prefix), bytes)
                 .await
@@ -979,27 +970,7 @@ mod tests {
         }
         assert_eq!(store.schema().await.expect("schema"), 1);
 
-        store.upgrade(&PlainKeys).await.expect("upgrade");
-        store
-            .upgrade(&PlainKeys)
-            .await
-            .expect("a second upgrade changes nothing");
-
-        assert_eq!(store.schema().await.expect("schema"), SCHEMA_VERSION);
-        let old = store
-            .customer(&PlainKeys.customer_id("old@example.com"))
-            .await
-            .expect("decodes")
-            .expect("present");
-        assert_eq!((old.plan.as_str(), old.token_hash), ("default", [9; 32]));
-        assert_eq!(old.email, PlainKeys.seal_email(&old.id, "old@example.com"));
-        let web = store
-            .customer(&PlainKeys.customer_id("web@example.com"))
-            .await
-            .expect("decodes")
-            .expect("present");
-        assert_eq!((web.plan.as_str(), web.created), ("team", 1));
-        assert_eq!(store.customers().await.expect("list").len(), 2);
+        upgrade::upgrade_twice_and_check_accounts(&store).await;
         let left = store
             .scan(&format!("{}c:*", store.prefix))
             .await

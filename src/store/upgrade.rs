@@ -136,6 +136,49 @@ impl UpgradeKeys for PlainKeys {
     }
 }
 
+/// Two accounts as schema 1 stored them, `(email, bytes)`: one of the first shape, one with
+/// the web sign-in fields. What the backends' upgrade tests write before upgrading.
+#[cfg(test)]
+pub fn schema_1_accounts() -> [(&'static str, Vec<u8>); 2] {
+    let first = ("old@example.com", "default", 7u64, [9u8; 32], 8u64);
+    let web = (
+        ("web@example.com", "team", 1u64, [2u8; 32], 3u64),
+        None::<SealedListKey>,
+        None::<WebPassword>,
+    );
+    [
+        (first.0, postcard::to_allocvec(&first).unwrap_or_default()),
+        (web.0 .0, postcard::to_allocvec(&web).unwrap_or_default()),
+    ]
+}
+
+/// Upgrades `store` (holding [`schema_1_accounts`]) twice, the second time to no effect, and
+/// checks both accounts read back under their ids with every field.
+#[cfg(test)]
+pub async fn upgrade_twice_and_check_accounts(store: &dyn super::Store) {
+    store.upgrade(&PlainKeys).await.expect("upgrade");
+    store
+        .upgrade(&PlainKeys)
+        .await
+        .expect("a second upgrade changes nothing");
+    assert_eq!(store.schema().await.expect("schema"), super::SCHEMA_VERSION);
+    let read = |email: &'static str| async move {
+        let id = PlainKeys.customer_id(email);
+        let record = store
+            .customer(&id)
+            .await
+            .expect("decodes")
+            .expect("present");
+        assert_eq!(record.email, PlainKeys.seal_email(&id, email));
+        record
+    };
+    let old = read("old@example.com").await;
+    assert_eq!((old.plan.as_str(), old.token_hash), ("default", [9; 32]));
+    let web = read("web@example.com").await;
+    assert_eq!((web.plan.as_str(), web.created), ("team", 1));
+    assert_eq!(store.customers().await.expect("list").len(), 2);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1009,14 +1009,8 @@ mod tests {
     async fn a_schema_1_store_is_upgraded_on_open_and_keeps_its_accounts_and_mail() {
         // Bytes exactly as schema 1 wrote them: accounts under their plain email in both of
         // their shapes, a queued mail under a random id, a recent entry as a bare `Sealed`.
-        use super::super::upgrade::PlainKeys;
+        use super::super::upgrade::{self, PlainKeys};
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = ("old@example.com", "default", 7u64, [9u8; 32], 8u64);
-        let web = (
-            ("web@example.com", "team", 1u64, [2u8; 32], 3u64),
-            None::<super::super::SealedListKey>,
-            None::<super::super::WebPassword>,
-        );
         let sealed = crate::crypto::Sealed {
             nonce: [4; 24],
             ciphertext: vec![5; 40],
@@ -1041,12 +1035,9 @@ mod tests {
             let inner = store.current().expect("open");
             let customers = inner.db.open_tree(LEGACY_CUSTOMERS).expect("tree");
             let outbox = inner.db.open_tree(LEGACY_OUTBOX).expect("tree");
-            customers
-                .insert(first.0, postcard::to_allocvec(&first).expect("encode"))
-                .expect("insert");
-            customers
-                .insert(web.0 .0, postcard::to_allocvec(&web).expect("encode"))
-                .expect("insert");
+            for (email, bytes) in upgrade::schema_1_accounts() {
+                customers.insert(email, bytes).expect("insert");
+            }
             for (old_id, m) in [
                 ([1u8; 32], unread.metadata_id),
                 ([2; 32], taken.metadata_id),
@@ -1063,28 +1054,7 @@ mod tests {
         let store = open(dir.path());
         assert_eq!(store.schema().await.expect("schema"), 1);
 
-        store.upgrade(&PlainKeys).await.expect("upgrade");
-        store
-            .upgrade(&PlainKeys)
-            .await
-            .expect("a second upgrade changes nothing");
-
-        assert_eq!(store.schema().await.expect("schema"), SCHEMA_VERSION);
-        let old = store
-            .customer(&PlainKeys.customer_id("old@example.com"))
-            .await
-            .expect("decodes")
-            .expect("present");
-        assert_eq!((old.plan.as_str(), old.token_hash), ("default", [9; 32]));
-        let id = PlainKeys.customer_id("web@example.com");
-        assert_eq!(old.email, PlainKeys.seal_email(&old.id, "old@example.com"));
-        let web = store
-            .customer(&id)
-            .await
-            .expect("decodes")
-            .expect("present");
-        assert_eq!((web.plan.as_str(), web.created), ("team", 1));
-        assert_eq!(store.customers().await.expect("list").len(), 2);
+        upgrade::upgrade_twice_and_check_accounts(&store).await;
         let mut rekeyed = mail(unread.metadata_id);
         rekeyed.sealed = PlainKeys
             .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
