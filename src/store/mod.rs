@@ -408,7 +408,7 @@ pub trait Store: Send + Sync + 'static {
     async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError>;
 
     /// Removes the secret under `id` and marks its receipt `received`, atomically, if it still
-    /// exists and has not expired. Returns whether this call took it: of any number of
+    /// exists and has not expired; its queued mail goes with it (see [`OutboxRecord`]). Returns whether this call took it: of any number of
     /// concurrent calls for one id, at most one returns `true`.
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError>;
 
@@ -421,7 +421,7 @@ pub trait Store: Send + Sync + 'static {
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError>;
 
     /// Destroys the unread secret of the receipt under `id` and marks the receipt `burned`,
-    /// atomically. Returns the updated receipt, or `None` if there was nothing to burn
+    /// atomically; its queued mail goes with it. Returns the updated receipt, or `None` if there was nothing to burn
     /// (already received, burned, expired or unknown).
     async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
 
