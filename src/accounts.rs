@@ -175,9 +175,10 @@ impl Accounts {
         self.sealer.record_id(RecordKind::Customer, email)
     }
 
+    /// The account of a normalized email. The store sees only its keyed hash.
     async fn existing(&self, email: &str) -> Result<CustomerRecord, AccountError> {
         self.store
-            .customer(email)
+            .customer(&self.customer_id(email))
             .await?
             .ok_or_else(|| AccountError::NotFound(email.to_owned()))
     }
@@ -215,9 +216,11 @@ impl Accounts {
             return Err(AccountError::UnknownPlan(plan));
         }
         let (token, token_hash) = self.new_token();
-        let (api_key, _) = self.api_list_key(&self.customer_id(&email), token.expose());
+        let id = self.customer_id(&email);
+        let (api_key, _) = self.api_list_key(&id, token.expose());
         let record = CustomerRecord {
-            email: email.clone(),
+            id,
+            email: self.sealer.seal_email(&id, &email),
             plan,
             created: now,
             token_hash,
@@ -231,20 +234,27 @@ impl Accounts {
         Ok(token)
     }
 
-    /// Every account, by email.
+    /// Every account, by email (opened with the server key: the store holds them sealed).
     pub async fn list(&self) -> Result<Vec<AccountSummary>, AccountError> {
-        Ok(self
-            .store
-            .customers()
-            .await?
-            .into_iter()
-            .map(|c| AccountSummary {
-                password: c.password.is_some(),
-                email: c.email,
-                plan: c.plan,
-                created: c.created,
-            })
-            .collect())
+        let mut accounts =
+            self.store
+                .customers()
+                .await?
+                .into_iter()
+                .map(|c| {
+                    let email = self.sealer.open_email(&c.id, &c.email).map_err(|_| {
+                        StoreError::Corrupt("an account's email does not open".into())
+                    })?;
+                    Ok(AccountSummary {
+                        password: c.password.is_some(),
+                        email,
+                        plan: c.plan,
+                        created: c.created,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+        accounts.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok(accounts)
     }
 
     /// Issues a new token and API-side list key; the old token stops working at once, and the
@@ -368,7 +378,7 @@ impl Accounts {
         let customer = if lookup.is_empty() {
             None
         } else {
-            self.store.customer(&lookup).await?
+            self.store.customer(&self.customer_id(&lookup)).await?
         };
         let Some((customer, web)) = customer.and_then(|c| c.password.clone().map(|web| (c, web)))
         else {
@@ -396,7 +406,7 @@ impl Accounts {
             .await?;
         let opened = self.sealer.open(
             RecordKind::WebListKey,
-            &self.customer_id(&customer.email),
+            &customer.id,
             "",
             Some(&pass_key),
             &web.key.sealed,
@@ -406,8 +416,9 @@ impl Accounts {
 
         let cookie = Sensitive::new(generate_key());
         let id = self.sealer.record_id(RecordKind::Session, cookie.expose());
+        // The lookup is the account's email: its keyed hash is the id the record was found by.
         let payload = SessionPayload {
-            email: customer.email.clone(),
+            email: lookup,
             list_key: *list_key.expose(),
             password_stamp: web.key.public,
         };
@@ -443,7 +454,8 @@ impl Accounts {
         ) else {
             return Ok(None);
         };
-        let Some(customer) = self.store.customer(&payload.email).await? else {
+        let account = self.customer_id(&payload.email);
+        let Some(customer) = self.store.customer(&account).await? else {
             return Ok(None);
         };
         let Some(web) = &customer.password else {
@@ -459,7 +471,7 @@ impl Accounts {
                 key: ListSecretKey::from_slice(&payload.list_key),
                 token: None,
             },
-            email: customer.email,
+            email: payload.email.clone(),
             plan: customer.plan,
         }))
     }
@@ -477,8 +489,11 @@ impl Accounts {
     /// sessions end (they find no account).
     pub async fn remove(&self, email: &str) -> Result<(), AccountError> {
         let email = Self::email(email)?;
-        let customer_id = self.customer_id(&email);
-        if !self.store.remove_customer(&email, &customer_id).await? {
+        if !self
+            .store
+            .remove_customer(&self.customer_id(&email))
+            .await?
+        {
             return Err(AccountError::NotFound(email));
         }
         Ok(())
@@ -498,20 +513,23 @@ impl Accounts {
         let customer = if lookup.is_empty() {
             None
         } else {
-            self.store.customer(&lookup).await?
+            self.store.customer(&self.customer_id(&lookup)).await?
         };
         let presented = self.sealer.record_id(RecordKind::Token, token);
         let expected = customer.as_ref().map_or([0u8; 32], |c| c.token_hash);
         let matches: bool = presented.ct_eq(&expected).into();
         Ok(match customer {
-            Some(c) if matches && !token.is_empty() => Some(self.token_caller(c, token).await),
+            Some(c) if matches && !token.is_empty() => {
+                Some(self.token_caller(c, lookup, token).await)
+            }
             _ => None,
         })
     }
 
-    /// The caller for a proven token, with the API side's list key opened by it.
-    async fn token_caller(&self, customer: CustomerRecord, token: &str) -> Caller {
-        let customer_id = self.customer_id(&customer.email);
+    /// The caller for a proven token of the account of `email`, with the API side's list key
+    /// opened by it.
+    async fn token_caller(&self, customer: CustomerRecord, email: String, token: &str) -> Caller {
+        let customer_id = customer.id;
         let (customer, key) = match &customer.api_key {
             Some(api) => {
                 let key = self
@@ -538,7 +556,7 @@ impl Accounts {
                 key,
                 token: Some(Sensitive::new(token.to_owned())),
             },
-            email: customer.email,
+            email,
             plan: customer.plan,
         }
     }

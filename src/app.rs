@@ -20,7 +20,7 @@ use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::service::Service;
 use crate::store::redis::{RedisStore, RedisTls};
 use crate::store::sled::SledStore;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, SCHEMA_VERSION};
 use crate::{admin, http, sweeper};
 
 /// Why the server could not start. Each names what to fix.
@@ -94,6 +94,18 @@ pub fn redis_tls(settings: &Settings) -> Result<RedisTls, StartError> {
     RedisTls::from_settings(&settings.storage).map_err(|e| StartError::Unsupported(e.to_string()))
 }
 
+/// Brings `store` up to this build's schema with the server key behind `sealer` (an upgrade
+/// seals what older versions kept plain, see `migrations/`). Run wherever the server key is at
+/// hand: server start and offline commands.
+async fn upgrade(store: &dyn Store, sealer: &Sealer) -> Result<(), StartError> {
+    let found = store.schema().await?;
+    if found < SCHEMA_VERSION {
+        tracing::info!(from = found, to = SCHEMA_VERSION, "upgrading the store");
+    }
+    store.upgrade(sealer).await?;
+    Ok(())
+}
+
 /// Opens the store a `onetime migrate` endpoint names: `sled:PATH`, a `redis://` or
 /// `rediss://` URL, or a cluster's `redis+cluster://` or `rediss+cluster://` URL (with
 /// `storage.redis_prefix` and `storage.redis_timeout_ms`; a TLS endpoint with
@@ -105,7 +117,7 @@ pub async fn open_named_store(
     if let Some(path) = spec.strip_prefix("sled:") {
         let path = std::path::Path::new(path);
         let store = SledStore::open(path, true, settings.storage.cache_mb << 20)?;
-        return Ok(Arc::new(store));
+        return current_schema(Arc::new(store), spec).await;
     }
     let redis_schemes = [
         "redis://",
@@ -119,11 +131,26 @@ pub async fn open_named_store(
         let store = RedisStore::open(spec, &settings.storage.redis_prefix, timeout, &tls)
             .await
             .map_err(|e| StartError::Unsupported(format!("cannot use the Redis store: {e}")))?;
-        return Ok(Arc::new(store));
+        return current_schema(Arc::new(store), spec).await;
     }
     Err(StartError::Unsupported(
         "a store is `sled:PATH`, `redis://...`, `rediss://...` or `redis+cluster://...`".into(),
     ))
+}
+
+/// `store`, if it is at this build's schema. A `migrate` endpoint is not upgraded on the way:
+/// its server key may be another node's, and the upgrade seals with it.
+async fn current_schema(store: Arc<dyn Store>, spec: &str) -> Result<Arc<dyn Store>, StartError> {
+    let found = store.schema().await?;
+    if found < SCHEMA_VERSION {
+        // A URL may hold a password: name only the kind of store.
+        let what = spec.split("://").next().unwrap_or("store");
+        return Err(StartError::Unsupported(format!(
+            "the {what} store has schema version {found}; start this onetime on it once (or \
+             run `onetime account list` with its configuration) to upgrade it, then migrate"
+        )));
+    }
+    Ok(store)
 }
 
 /// The server key from `server.secret`, or `<storage.path>/server.key` (created if missing).
@@ -182,7 +209,9 @@ pub async fn open_offline(
         }
         other => other,
     })?;
-    Ok((store, Arc::new(Sealer::new(server_key(settings)?))))
+    let sealer = Arc::new(Sealer::new(server_key(settings)?));
+    upgrade(store.as_ref(), &sealer).await?;
+    Ok((store, sealer))
 }
 
 impl Application {
@@ -190,6 +219,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let store = open_store(&settings).await?;
         let sealer = Arc::new(Sealer::new(server_key(&settings)?));
+        upgrade(store.as_ref(), &sealer).await?;
         if settings.storage.backend == "redis" && settings.server.secret.is_none() {
             tracing::warn!(
                 "storage.backend = \"redis\" without server.secret: this node uses its own key \

@@ -57,6 +57,8 @@ pub enum RecordKind {
     Generated,
     /// An account, keyed by email (ids only).
     Customer,
+    /// An account's email, under the server key alone (`account list` must show it).
+    AccountEmail,
     /// An API token (its stored hash).
     Token,
     /// A recent-list entry's metadata key, sealed under the entry's own random key (which the
@@ -83,6 +85,7 @@ impl RecordKind {
             Self::Metadata => b"metadata",
             Self::Generated => b"generated",
             Self::Customer => b"customer",
+            Self::AccountEmail => b"account-email",
             Self::Token => b"token",
             Self::Recent => b"recent",
             Self::Client => b"client",
@@ -502,6 +505,18 @@ impl Sealer {
             )
             .map(Zeroizing::new)
             .map_err(|_| CryptoError::Open)
+    }
+
+    /// An account's email sealed for its record `id`, under the server key alone: the store
+    /// then holds no plain address, and whoever has the server key (`account list`) reads it.
+    pub fn seal_email(&self, id: &RecordId, email: &str) -> Sealed {
+        self.seal(RecordKind::AccountEmail, id, "", None, email.as_bytes())
+    }
+
+    /// Opens what [`Sealer::seal_email`] sealed.
+    pub fn open_email(&self, id: &RecordId, sealed: &Sealed) -> Result<String, CryptoError> {
+        let plain = self.open(RecordKind::AccountEmail, id, "", None, sealed)?;
+        String::from_utf8(plain.to_vec()).map_err(|e| CryptoError::Encoding(e.to_string()))
     }
 }
 

@@ -16,7 +16,8 @@
 //!   sessions, authenticate), and how a recent list opens through either credential.
 //! - [`domain`]: states, key formats, TTL rules, the receipt object.
 //! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
-//! - [`store`]: the `Store` trait, the sled backend and the conformance suite.
+//! - [`store`]: the `Store` trait, the sled and Redis backends, the schema upgrade and the
+//!   conformance suite.
 //! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.

@@ -232,7 +232,7 @@ impl RetryPolicy {
     }
 }
 
-/// Opens a mail sealed for the outbox (under the server key alone, bound to its outbox id).
+/// Opens a mail sealed for the outbox (under the server key alone, bound to its receipt's id).
 fn open(sealer: &Sealer, id: &RecordId, sealed: &Sealed) -> Option<OutgoingMail> {
     sealer
         .open_value(RecordKind::Mail, id, "", None, sealed)
@@ -273,7 +273,8 @@ impl Outbox {
     /// Sends every due mail once.
     async fn pass(&self) -> Result<(), crate::store::StoreError> {
         let now = unix_now();
-        for (id, mut mail) in self.store.due_mail(now, BATCH).await? {
+        for mut mail in self.store.due_mail(now, BATCH).await? {
+            let id = mail.metadata_id;
             let outcome = match open(&self.sealer, &id, &mail.sealed) {
                 Some(message) => self.mailer.send(&message).await,
                 None => Err(MailError::Message(
@@ -289,7 +290,7 @@ impl Outbox {
                         reason: None,
                         updated: now,
                     };
-                    self.store.finish_mail(&id, &mail.metadata_id, sent).await?;
+                    self.store.finish_mail(&id, sent).await?;
                 }
                 Err(e) => {
                     let (reason, permanent) = match e {
@@ -316,12 +317,10 @@ impl Outbox {
                         updated: now,
                     };
                     if give_up {
-                        self.store
-                            .finish_mail(&id, &mail.metadata_id, delivery)
-                            .await?;
+                        self.store.finish_mail(&id, delivery).await?;
                     } else {
                         mail.next_attempt = now + self.retry.delay(mail.attempts - 1);
-                        self.store.retry_mail(&id, &mail, delivery).await?;
+                        self.store.retry_mail(&mail, delivery).await?;
                     }
                 }
             }

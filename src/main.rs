@@ -248,7 +248,7 @@ async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
             }
             Exported::Customer(_) => accounts += 1,
             Exported::Recent(_) => recent += 1,
-            Exported::Mail(..) => mails += 1,
+            Exported::Mail(_) => mails += 1,
         }
     }
     destination.flush().await?;

@@ -342,7 +342,7 @@ impl Service {
         let receipt_payload = ReceiptPayload {
             secret_key: secret_key.clone(),
             custid: caller.custid().to_owned(),
-            recipients: mail.iter().map(|(_, to, _)| obscure_email(to)).collect(),
+            recipients: mail.iter().map(|(to, _)| obscure_email(to)).collect(),
             share_domain,
         };
         let sealed_secret = self.seal(
@@ -388,7 +388,7 @@ impl Service {
         };
         let new = NewSecret {
             recent: self.recent_entry(caller, &metadata_key, now),
-            mail: mail.map(|(id, _, record)| (id, record)),
+            mail: mail.map(|(_, record)| record),
             secret_id,
             secret: SecretRecord {
                 metadata_id,
@@ -482,7 +482,8 @@ impl Service {
     }
 
     /// The outbox entry mailing `link` to the first recipient (checked in `check_create`):
-    /// `(outbox id, recipient, record)`.
+    /// `(recipient, record)`. Kept under its receipt's id, so the step that reveals, burns or
+    /// sweeps the secret removes it too.
     fn queue_mail(
         &self,
         caller: &Caller,
@@ -491,14 +492,12 @@ impl Service {
         passphrase_required: bool,
         metadata_id: RecordId,
         now: u64,
-    ) -> Result<Option<(RecordId, String, OutboxRecord)>, ServiceError> {
+    ) -> Result<Option<(String, OutboxRecord)>, ServiceError> {
         let Some(to) = req.recipients.iter().find_map(|r| normalize_email(r)) else {
             return Ok(None);
         };
         let mail = mail::compose(caller.custid(), &to, link, passphrase_required);
-        let mut id = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-        let sealed = self.seal(RecordKind::Mail, &id, "", None, &mail)?;
+        let sealed = self.seal(RecordKind::Mail, &metadata_id, "", None, &mail)?;
         let record = OutboxRecord {
             metadata_id,
             created: now,
@@ -506,7 +505,7 @@ impl Service {
             next_attempt: now,
             sealed,
         };
-        Ok(Some((id, to, record)))
+        Ok(Some((to, record)))
     }
 
     fn seal<T: Serialize>(

@@ -240,7 +240,7 @@ async fn passwords_are_checked_and_stored_only_as_a_phc_string() {
         .expect("set");
     let record = w
         .store
-        .customer("pat@example.com")
+        .customer(&w.sealer.record_id(RecordKind::Customer, "pat@example.com"))
         .await
         .expect("get")
         .expect("present");
@@ -561,10 +561,21 @@ async fn schema_1_accounts_and_entries_keep_working() {
         let tree = db.open_tree("customers").expect("tree");
         tree.insert("old@example.com", postcard::to_allocvec(&v1).expect("v1"))
             .expect("insert");
+        let meta = db.open_tree("meta").expect("tree");
+        meta.insert("schema_version", &1u32.to_be_bytes())
+            .expect("insert");
         db.flush().expect("flush");
     }
     let store = Arc::new(SledStore::open(dir.path(), false, 8 << 20).expect("store"));
     let w = World::over(store, dir, KdfPool::new(2, 8));
+    assert_eq!(w.store.schema().await.expect("schema"), 1);
+    w.store.upgrade(w.sealer.as_ref()).await.expect("upgrade");
+    assert_eq!(w.store.schema().await.expect("schema"), 2);
+    let listed = w.accounts.list().await.expect("list");
+    assert_eq!(
+        listed[0].email, "old@example.com",
+        "the email opens for the list"
+    );
     let schema_1_caller = Caller::Customer {
         email: "old@example.com".into(),
         plan: "team".into(),
@@ -585,7 +596,7 @@ async fn schema_1_accounts_and_entries_keep_working() {
     assert_eq!(api.plan_name(), "team");
     let record = w
         .store
-        .customer("old@example.com")
+        .customer(&w.sealer.record_id(RecordKind::Customer, "old@example.com"))
         .await
         .expect("get")
         .expect("present");
@@ -623,7 +634,7 @@ async fn adding_an_api_list_key_never_undoes_a_rotation() {
         .expect("add");
     let mut stale = w
         .store
-        .customer("fay@example.com")
+        .customer(&w.sealer.record_id(RecordKind::Customer, "fay@example.com"))
         .await
         .expect("get")
         .expect("present");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
+use super::upgrade::{PlainKeys, UpgradeKeys};
 use super::{
     CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessRules, Guesses, MetadataRecord,
     NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord, SessionRecord,
@@ -65,23 +66,33 @@ pub fn sample(ttl: u64, generated: bool) -> NewSecret {
     }
 }
 
-/// Queued mail comes due, is retried, and leaves the outbox with its outcome on the receipt.
-pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
-    let mut new = sample(600, false);
-    let mail_id = random_id();
-    let mail = OutboxRecord {
+/// A secret created at [`NOW`] with `ttl`, with a mail to its recipient queued.
+fn with_mail(ttl: u64) -> NewSecret {
+    let mut new = sample(ttl, false);
+    new.metadata.delivery = Some(Delivery {
+        state: DeliveryState::Queued,
+        reason: None,
+        updated: NOW,
+    });
+    new.mail = Some(OutboxRecord {
         metadata_id: new.metadata_id,
         created: NOW,
         attempts: 0,
         next_attempt: NOW,
         sealed: sealed(7),
-    };
-    new.mail = Some((mail_id, mail.clone()));
+    });
+    new
+}
+
+/// Queued mail comes due, is retried, and leaves the outbox with its outcome on the receipt.
+pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
+    let new = with_mail(600);
+    let mail = new.mail.clone().expect("mail");
     store.create(&new).await.expect("create");
     assert!(store.due_mail(NOW - 1, 10).await.expect("due").is_empty());
     assert_eq!(
         store.due_mail(NOW, 10).await.expect("due"),
-        vec![(mail_id, mail.clone())]
+        vec![mail.clone()]
     );
 
     let retry = OutboxRecord {
@@ -95,7 +106,7 @@ pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
         updated: NOW,
     };
     store
-        .retry_mail(&mail_id, &retry, queued.clone())
+        .retry_mail(&retry, queued.clone())
         .await
         .expect("retry");
     assert!(store.due_mail(NOW + 29, 10).await.expect("due").is_empty());
@@ -109,7 +120,7 @@ pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
         updated: NOW + 30,
     };
     store
-        .finish_mail(&mail_id, &new.metadata_id, sent.clone())
+        .finish_mail(&new.metadata_id, sent.clone())
         .await
         .expect("finish");
     assert!(store.due_mail(NOW + 99, 10).await.expect("due").is_empty());
@@ -117,9 +128,76 @@ pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
     assert_eq!(receipt.and_then(|r| r.delivery), Some(sent));
 }
 
+/// Queued mail goes in the step that reveals or burns its secret (the link in it is useless
+/// then), goes unsent once the secret has expired, and a retry in flight never brings it back.
+pub async fn queued_mail_goes_with_its_secret(store: Arc<dyn Store>) {
+    let (revealed, burned, expired, kept) = (
+        with_mail(600),
+        with_mail(600),
+        with_mail(60),
+        with_mail(600),
+    );
+    for new in [&revealed, &burned, &expired, &kept] {
+        store.create(new).await.expect("create");
+    }
+    assert_eq!(store.due_mail(NOW, 10).await.expect("due").len(), 4);
+
+    assert!(store
+        .take_secret(&revealed.secret_id, NOW + 1)
+        .await
+        .expect("take"));
+    assert!(store
+        .burn(&burned.metadata_id, NOW + 1)
+        .await
+        .expect("burn")
+        .is_some());
+    // A send attempt that began before the reveal ends in a retry: it must not requeue.
+    let mut in_flight = revealed.mail.clone().expect("mail");
+    in_flight.attempts = 1;
+    let queued = Delivery {
+        state: DeliveryState::Queued,
+        reason: Some("connection refused".into()),
+        updated: NOW + 2,
+    };
+    store.retry_mail(&in_flight, queued).await.expect("retry");
+
+    let due: Vec<_> = store
+        .due_mail(NOW + 500, 10)
+        .await
+        .expect("due")
+        .into_iter()
+        .map(|m| m.metadata_id)
+        .collect();
+    assert_eq!(
+        due,
+        vec![kept.metadata_id],
+        "only the live secret's mail is left"
+    );
+    for gone in [&revealed, &burned] {
+        let receipt = store
+            .metadata(&gone.metadata_id, NOW + 3)
+            .await
+            .expect("read")
+            .expect("present");
+        let delivery = receipt.delivery.expect("delivery");
+        assert_eq!(delivery.state, DeliveryState::Failed, "never sent now");
+    }
+    let exported = store.export(NOW + 500).await.expect("export");
+    let mails: Vec<_> = exported
+        .iter()
+        .filter_map(|r| match r {
+            Exported::Mail(m) => Some(m.metadata_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(mails, vec![kept.metadata_id]);
+}
+
 fn customer(email: &str, hash: u8) -> CustomerRecord {
+    let id = PlainKeys.customer_id(email);
     CustomerRecord {
-        email: email.into(),
+        id,
+        email: PlainKeys.seal_email(&id, email),
         plan: "default".into(),
         created: NOW,
         token_hash: [hash; 32],
@@ -130,6 +208,11 @@ fn customer(email: &str, hash: u8) -> CustomerRecord {
         }),
         password: None,
     }
+}
+
+/// The id the account of `email` is stored under (with the stand-in keys).
+fn id(email: &str) -> RecordId {
+    PlainKeys.customer_id(email)
 }
 
 fn with_password(mut record: CustomerRecord, byte: u8) -> CustomerRecord {
@@ -150,7 +233,7 @@ fn with_password(mut record: CustomerRecord, byte: u8) -> CustomerRecord {
     record
 }
 
-/// Accounts are added once, replaced only when present, listed by email, removed.
+/// Accounts are added once under their id, replaced only when present, listed, removed.
 pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>) {
     assert!(store
         .add_customer(&customer("b@example.com", 1))
@@ -165,7 +248,7 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
         .await
         .expect("add"));
     let found = store
-        .customer("a@example.com")
+        .customer(&id("a@example.com"))
         .await
         .expect("get")
         .expect("present");
@@ -180,31 +263,40 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
         .replace_customer(&customer("c@example.com", 4), &customer("c@example.com", 5))
         .await
         .expect("replace"));
-    assert_eq!(store.customer("c@example.com").await.expect("get"), None);
+    assert_eq!(
+        store.customer(&id("c@example.com")).await.expect("get"),
+        None
+    );
     let found = store
-        .customer("a@example.com")
+        .customer(&id("a@example.com"))
         .await
         .expect("get")
         .expect("present");
     assert_eq!(found, password, "every field reads back");
 
-    let emails: Vec<_> = store
+    let mut ids: Vec<_> = store
         .customers()
         .await
         .expect("list")
         .into_iter()
-        .map(|c| c.email)
+        .map(|c| c.id)
         .collect();
-    assert_eq!(emails, ["a@example.com", "b@example.com"]);
+    ids.sort();
+    let mut expected = [id("a@example.com"), id("b@example.com")];
+    expected.sort();
+    assert_eq!(ids, expected);
     assert!(store
-        .remove_customer("a@example.com", &[9; 32])
+        .remove_customer(&id("a@example.com"))
         .await
         .expect("rm"));
     assert!(!store
-        .remove_customer("a@example.com", &[9; 32])
+        .remove_customer(&id("a@example.com"))
         .await
         .expect("rm"));
-    assert_eq!(store.customer("a@example.com").await.expect("get"), None);
+    assert_eq!(
+        store.customer(&id("a@example.com")).await.expect("get"),
+        None
+    );
 }
 
 /// A recent entry's seal: odd tags in schema 1's shape (under the token, no key boxes), even
@@ -253,10 +345,7 @@ pub async fn recent_lists_are_per_customer_newest_first(store: Arc<dyn Store>) {
     store.clear_recent(&alice).await.expect("clear");
     assert!(store.recent(&alice, 0).await.expect("recent").is_empty());
     assert_eq!(store.recent(&bob, 0).await.expect("recent").len(), 1);
-    store
-        .remove_customer("bob@example.com", &bob)
-        .await
-        .expect("rm");
+    store.remove_customer(&bob).await.expect("rm");
     assert!(store.recent(&bob, 0).await.expect("recent").is_empty());
 }
 
@@ -294,7 +383,7 @@ pub async fn customer_replace_refuses_a_stale_record(store: Arc<dyn Store>) {
         .replace_customer(&read, &passworded)
         .await
         .expect("replace"));
-    let found = store.customer("race@example.com").await.expect("get");
+    let found = store.customer(&id("race@example.com")).await.expect("get");
     assert_eq!(found, Some(rotated.clone()), "the rotation stands");
     // Concurrent replaces from one read: exactly one wins.
     let tasks: Vec<_> = (10..26u8)
@@ -782,7 +871,7 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
         .expect("read");
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::Received));
     assert!(store
-        .customer("mover@example.com")
+        .customer(&id("mover@example.com"))
         .await
         .expect("get")
         .is_some());
@@ -862,6 +951,7 @@ macro_rules! conformance_suite {
             concurrent_guesses_never_exceed_the_budget,
             passphrase_counters_go_with_the_secret,
             outbox_mail_is_retried_then_finished,
+            queued_mail_goes_with_its_secret,
             export_then_import_moves_every_live_record,
             guess_counters_travel_with_export,
         );

@@ -12,13 +12,15 @@ pub use crate::domain::DeliveryState;
 
 pub mod redis;
 pub mod sled;
+pub mod upgrade;
 
 #[cfg(test)]
 pub mod conformance;
 
 /// Schema version this build writes; see `migrations/`. Web sign-in (`0002_web_sign_in.md`)
-/// only appended fields that records of the first shape decode without, so it stays 1.
-pub const SCHEMA_VERSION: u32 = 1;
+/// only appended fields that records of the first shape decode without, so it stayed 1;
+/// accounts by keyed hash and the outbox by receipt (`0003_accounts_by_hash.md`) made it 2.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Why a store operation failed. Carries no key or value.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +102,22 @@ pub struct MetadataRecord {
     pub delivery: Option<Delivery>,
 }
 
+impl MetadataRecord {
+    /// Notes on the receipt that a mail still queued for it will not be sent: its secret was
+    /// revealed or burned, so the mail (and the link in it) is deleted in the same step.
+    pub fn cancel_queued_mail(&mut self, now: u64) {
+        if let Some(d) = self
+            .delivery
+            .as_mut()
+            .filter(|d| d.state == DeliveryState::Queued)
+        {
+            d.state = DeliveryState::Failed;
+            d.reason = Some("not sent: the secret was revealed or burned first".into());
+            d.updated = now;
+        }
+    }
+}
+
 /// The delivery state shown on the receipt, with the SMTP server's last word (addresses
 /// removed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +131,11 @@ pub struct Delivery {
 }
 
 /// A mail waiting in the outbox: sealed under the server key alone, so it can be sent after a
-/// restart (DESIGN.md's one planned exception), and deleted once delivered or given up.
+/// restart (DESIGN.md's one planned exception), and deleted once delivered or given up, or
+/// once its secret is revealed, burned or expired (the link in it is useless then).
+///
+/// The outbox is keyed by the receipt's metadata id (one mail per secret at most), so the step
+/// that takes, burns or sweeps a secret finds and removes its mail without a lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxRecord {
     /// The receipt whose delivery state this mail updates.
@@ -128,15 +150,21 @@ pub struct OutboxRecord {
     pub sealed: Sealed,
 }
 
-/// An account as stored. The token exists only as a keyed hash, the web password only as a
-/// scrypt PHC string.
+/// An account as stored. Stored under its id, the keyed hash of its email, with the email
+/// itself sealed under the server key alone: a copy of the store without the server key does
+/// not list who has an account. The token exists only as a keyed hash, the web password only
+/// as a scrypt PHC string.
 ///
-/// postcard is not self-describing: fields are only ever appended, and [`Self::from_bytes`]
-/// reads records written before they existed (see `migrations/0002_web_sign_in.md`).
+/// postcard is not self-describing: fields are only ever appended. Records of schema 1 (keyed
+/// by their plain email) are read only by [`upgrade`], which rewrites them into this shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerRecord {
-    /// Lowercased email; the account's name and `custid`.
-    pub email: String,
+    /// HMAC-SHA256(server key, the lowercased email): the key the account is stored under,
+    /// and the customer id its recent list is kept under.
+    pub id: RecordId,
+    /// The lowercased email (the account's name and `custid`), sealed under the server key
+    /// alone and bound to `id`.
+    pub email: Sealed,
     /// Plan name from `[plans.NAME]`.
     pub plan: String,
     /// Unix seconds.
@@ -152,39 +180,16 @@ pub struct CustomerRecord {
     pub password: Option<WebPassword>,
 }
 
-/// A customer record as schema 1 wrote it: the first five fields of [`CustomerRecord`].
-#[derive(Deserialize)]
-struct CustomerRecordV1 {
-    email: String,
-    plan: String,
-    created: u64,
-    token_hash: [u8; 32],
-    token_created: u64,
-}
-
 impl CustomerRecord {
     /// The record's stored bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
         postcard::to_allocvec(self).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    /// Reads a stored record of either shape. A schema-1 record ends where the appended fields
-    /// begin, so it fails as the current shape and is read as the old one, which must then
-    /// account for every byte (so a damaged new record is never mistaken for an old one).
+    /// Reads a stored record, which must account for every byte.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        if let Ok(record) = postcard::from_bytes::<Self>(bytes) {
-            return Ok(record);
-        }
-        match postcard::take_from_bytes::<CustomerRecordV1>(bytes) {
-            Ok((v1, [])) => Ok(Self {
-                email: v1.email,
-                plan: v1.plan,
-                created: v1.created,
-                token_hash: v1.token_hash,
-                token_created: v1.token_created,
-                api_key: None,
-                password: None,
-            }),
+        match postcard::take_from_bytes::<Self>(bytes) {
+            Ok((record, [])) => Ok(record),
             _ => Err(StoreError::Corrupt("customer record".into())),
         }
     }
@@ -308,8 +313,8 @@ pub struct NewSecret {
     pub metadata: MetadataRecord,
     /// The creator's recent-list entry, for account holders.
     pub recent: Option<RecentEntry>,
-    /// A mail to the recipient, queued with the secret.
-    pub mail: Option<(RecordId, OutboxRecord)>,
+    /// A mail to the recipient, queued with the secret (under its receipt's id).
+    pub mail: Option<OutboxRecord>,
 }
 
 /// Wrong-passphrase counters of one secret, stored next to it and removed with it.
@@ -427,7 +432,7 @@ pub enum Exported {
     /// A recent-list entry.
     Recent(RecentEntry),
     /// A mail waiting in the outbox.
-    Mail(RecordId, OutboxRecord),
+    Mail(OutboxRecord),
 }
 
 /// What a sweep removed.
@@ -453,9 +458,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes the secret under `id` and marks its receipt `received`, atomically, if it still
     /// exists, has not expired and is not locked by wrong passphrases (checked in the same
-    /// step, so a guess reserved before the lock engaged cannot take it after). Returns whether
-    /// this call took it: of any number of concurrent calls for one id, at most one returns
-    /// `true`.
+    /// step, so a guess reserved before the lock engaged cannot take it after); its queued mail
+    /// goes with it (see [`OutboxRecord`]). Returns whether this call took it: of any number
+    /// of concurrent calls for one id, at most one returns `true`.
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError>;
 
     /// The receipt under `id`, if it exists and `now < expires_at`. Changes nothing.
@@ -467,17 +472,18 @@ pub trait Store: Send + Sync + 'static {
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError>;
 
     /// Destroys the unread secret of the receipt under `id` and marks the receipt `burned`,
-    /// atomically. Returns the updated receipt, or `None` if there was nothing to burn
-    /// (already received, burned, expired or unknown) or wrong passphrases have locked it.
+    /// atomically; its queued mail goes with it. Returns the updated receipt, or `None` if
+    /// there was nothing to burn (already received, burned, expired or unknown) or wrong
+    /// passphrases have locked it.
     async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
 
     /// Deletes every record whose time is up at `now`.
     async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
 
-    /// Adds an account; `false` if one with that email exists.
+    /// Adds an account under its id; `false` if one with that id (that email) exists.
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
 
-    /// Replaces the account `old` with `new` (same email) if it is still exactly `old` as it
+    /// Replaces the account `old` with `new` (same id) if it is still exactly `old` as it
     /// was read, atomically; `false` if it changed meanwhile or is gone. So racing changes
     /// (a rotation, a new password) never undo each other: a revoked token stays revoked.
     async fn replace_customer(
@@ -486,18 +492,14 @@ pub trait Store: Send + Sync + 'static {
         new: &CustomerRecord,
     ) -> Result<bool, StoreError>;
 
-    /// The account with this (lowercased) email.
-    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    /// The account under `id` (the keyed hash of its email).
+    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError>;
 
-    /// Every account, ordered by email.
+    /// Every account, in no particular order (their emails are sealed: callers sort).
     async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError>;
 
-    /// Removes an account and its recent list; `false` if there was none.
-    async fn remove_customer(
-        &self,
-        email: &str,
-        customer_id: &RecordId,
-    ) -> Result<bool, StoreError>;
+    /// Removes the account under `id` and its recent list; `false` if there was none.
+    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError>;
 
     /// Drops a customer's recent list (after a token rotation it can no longer be opened).
     async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError>;
@@ -543,26 +545,18 @@ pub trait Store: Send + Sync + 'static {
         rules: GuessRules,
     ) -> Result<Guess, StoreError>;
 
-    /// Mails whose next attempt is due at `now`, at most `limit`.
-    async fn due_mail(
-        &self,
-        now: u64,
-        limit: usize,
-    ) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError>;
+    /// Mails whose next attempt is due at `now`, at most `limit`. A mail whose secret was
+    /// revealed, burned or has expired is never among them.
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
 
-    /// Stores a mail's new attempt count and time, and the receipt's delivery state.
-    async fn retry_mail(
-        &self,
-        id: &RecordId,
-        mail: &OutboxRecord,
-        delivery: Delivery,
-    ) -> Result<(), StoreError>;
+    /// Stores a mail's new attempt count and time, and the receipt's delivery state. Does not
+    /// bring back a mail removed meanwhile (its secret was taken while it was being sent).
+    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError>;
 
-    /// Deletes a mail from the outbox (delivered or given up) and records the outcome on its
-    /// receipt.
+    /// Deletes the mail of the receipt `metadata_id` from the outbox (delivered or given up)
+    /// and records the outcome on the receipt.
     async fn finish_mail(
         &self,
-        id: &RecordId,
         metadata_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError>;
@@ -584,6 +578,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
+
+    /// The schema version of what is stored (see `migrations/`).
+    async fn schema(&self) -> Result<u32, StoreError>;
+
+    /// Brings a store of an older schema up to [`SCHEMA_VERSION`], with the server key behind
+    /// `keys` (the store never holds it). Idempotent and crash-safe: each record is written in
+    /// its new form before its old form is removed, and the version is recorded last.
+    async fn upgrade(&self, keys: &dyn upgrade::UpgradeKeys) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]
@@ -595,35 +597,6 @@ mod tests {
             nonce: [byte; 24],
             ciphertext: vec![byte; 30],
         }
-    }
-
-    #[test]
-    fn customer_records_of_both_shapes_decode_and_damaged_ones_do_not() {
-        let v1 = ("a@example.com", "team", 1u64, [2u8; 32], 3u64);
-        let old_bytes = postcard::to_allocvec(&v1).expect("encode");
-        let old = CustomerRecord::from_bytes(&old_bytes).expect("schema 1");
-        assert_eq!(
-            (old.email.as_str(), old.plan.as_str(), old.token_created),
-            ("a@example.com", "team", 3)
-        );
-        assert_eq!((&old.api_key, &old.password), (&None, &None));
-
-        let mut new = old;
-        new.api_key = Some(SealedListKey {
-            public: [4; 32],
-            sealed: sealed(5),
-        });
-        let bytes = new.to_bytes().expect("encode");
-        assert!(bytes.starts_with(&old_bytes), "fields are only appended");
-        assert_eq!(CustomerRecord::from_bytes(&bytes).expect("decode"), new);
-        assert_eq!(new.list_recipients(), vec![[4; 32]]);
-
-        // A new record cut short is corrupt, never a schema-1 record that lost its keys.
-        let cut = &bytes[..bytes.len() - 3];
-        assert!(CustomerRecord::from_bytes(cut).is_err());
-        let mut longer = old_bytes;
-        longer.push(7);
-        assert!(CustomerRecord::from_bytes(&longer).is_err());
     }
 
     #[test]

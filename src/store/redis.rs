@@ -4,12 +4,17 @@
 //! Keys (prefix `storage.redis_prefix`, `{...}` a Redis Cluster hash tag):
 //! - `P{<metadata id>}:m` the receipt, `:s` the secret, `:lock` its passphrase-guess counters
 //!   (a hash: `w` window start, `t` guesses in all, `u` locked until, `i:<client tag>` guesses
-//!   per address; `:g` held them, encoded, before schema 2); one hash tag, so reveal, burn and
-//!   a guess reservation are each one Lua script over keys in one slot.
+//!   per address; `:g` held them, encoded, before schema 2), `:o` the mail to its recipient
+//!   while queued (until the secret's expiry at most); one hash tag, so reveal, burn and a
+//!   guess reservation are each one Lua script over keys in one slot, and reveal and burn
+//!   remove the mail with the secret.
 //! - `Pp:<secret id>` -> metadata id, the pointer a secret link follows.
-//! - `Pc:<email>` accounts; `Pr:<customer id>` a sorted set of recent entries by time.
+//! - `Pa:<customer id>` accounts, by the keyed hash of the email (sealed inside);
+//!   `Pr:<customer id>` a sorted set of recent entries by time.
 //! - `Pw:<session id>` web sessions (the id is the keyed hash of the cookie value).
-//! - `P{outbox}:items` (hash) and `P{outbox}:due` (sorted set by next attempt).
+//! - `P{outbox}:queue` metadata ids of queued mail (sorted set by next attempt): names only.
+//! - `Pschema` the schema version. Schema 1 had none, and kept accounts under `Pc:<email>` and
+//!   mail in `P{outbox}:items`/`:due`: [`Store::upgrade`] rewrites those.
 //!
 //! Every record carries a Redis TTL (`EXAT` its expiry), so Redis expires records itself; reads
 //! still check `expires_at`, so expiry never waits for Redis either.
@@ -37,10 +42,11 @@ use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
 use super::{
     CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
     OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
-    StoredState, SweepReport,
+    StoredState, SweepReport, SCHEMA_VERSION,
 };
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
@@ -71,16 +77,17 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Removes the secret and rewrites the receipt, if the secret exists, is not locked by wrong
-/// passphrases (KEYS[4]'s `u` after ARGV[3], now) and the receipt is as read. 1: done; 0: no
-/// secret, or locked; -1: the receipt changed meanwhile (read again). KEYS[3] is the counters'
-/// key of earlier versions, removed with the rest.
+/// Removes the secret, its counters and its queued mail, and rewrites the receipt, if the
+/// secret exists, is not locked by wrong passphrases (KEYS[4]'s `u` after ARGV[3], now) and the
+/// receipt is as read. 1: done; 0: no secret, or locked; -1: the receipt changed meanwhile
+/// (read again). KEYS[3] is the counters' key of earlier versions, removed with the rest;
+/// KEYS[5] the queued mail.
 const TAKE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local locked_until = tonumber(redis.call('HGET', KEYS[4], 'u') or '0')
 if tonumber(ARGV[3]) < locked_until then return 0 end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
 redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
 return 1
 ";
@@ -143,21 +150,13 @@ return 0
 ";
 
 /// Claims due outbox mail for this node (pushes its next attempt out by a lease) and returns
-/// `id, record, id, record, ...`.
+/// the claimed metadata ids. The mails themselves sit beside their secrets, in other slots.
 const CLAIM: &str = r"
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local out = {}
 for _, id in ipairs(ids) do
-  local record = redis.call('HGET', KEYS[2], id)
-  if record then
-    redis.call('ZADD', KEYS[1], ARGV[3], id)
-    table.insert(out, id)
-    table.insert(out, record)
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
+  redis.call('ZADD', KEYS[1], ARGV[3], id)
 end
-return out
+return ids
 ";
 
 /// Counts a hit in a fixed window: the counter expires with its window.
@@ -220,8 +219,17 @@ impl RedisStore {
         format!("{}p:{}", self.prefix, hex::encode(secret_id))
     }
 
-    fn customer_key(&self, email: &str) -> String {
-        format!("{}c:{email}", self.prefix)
+    fn customer_key(&self, id: &[u8]) -> String {
+        format!("{}a:{}", self.prefix, hex::encode(id))
+    }
+
+    /// Where schema 1 kept an account: under its plain email.
+    fn legacy_customer_pattern(&self) -> String {
+        format!("{}c:*", self.prefix)
+    }
+
+    fn schema_key(&self) -> String {
+        format!("{}schema", self.prefix)
     }
 
     fn recent_key(&self, customer_id: &[u8]) -> String {
@@ -232,7 +240,12 @@ impl RedisStore {
         format!("{}w:{}", self.prefix, hex::encode(id))
     }
 
-    fn outbox_keys(&self) -> (String, String) {
+    fn outbox_queue(&self) -> String {
+        format!("{}{{outbox}}:queue", self.prefix)
+    }
+
+    /// Schema 1's outbox: `(due, items)`.
+    fn legacy_outbox_keys(&self) -> (String, String) {
         (
             format!("{}{{outbox}}:due", self.prefix),
             format!("{}{{outbox}}:items", self.prefix),
@@ -317,16 +330,24 @@ impl RedisStore {
         Ok(())
     }
 
-    /// Adds a mail (or its new schedule) to the outbox in `pipe`.
+    /// Adds a mail to the outbox in `batch`: the mail beside its secret, expiring with it at
+    /// `expires_at` (the link is useless after), then its place in the queue (another slot).
     fn queue_mail(
         &self,
-        pipe: &mut redis::Pipeline,
-        id: &RecordId,
+        batch: &mut Batch,
         mail: &OutboxRecord,
+        expires_at: u64,
     ) -> Result<(), StoreError> {
-        let (due, items) = self.outbox_keys();
-        pipe.hset(&items, id.as_slice(), encode(mail)?).ignore();
-        pipe.zadd(&due, id.as_slice(), mail.next_attempt).ignore();
+        let key = self.entry_key(&mail.metadata_id, "o");
+        Self::set_until(batch.step(), key, &encode(mail)?, expires_at);
+        batch
+            .step()
+            .zadd(
+                self.outbox_queue(),
+                mail.metadata_id.as_slice(),
+                mail.next_attempt,
+            )
+            .ignore();
         Ok(())
     }
 
@@ -371,7 +392,8 @@ impl RedisStore {
                     let mut take = self.take.key(self.entry_key(metadata_id, "s"));
                     take.key(&m)
                         .key(self.entry_key(metadata_id, "g"))
-                        .key(self.entry_key(metadata_id, "lock"));
+                        .key(self.entry_key(metadata_id, "lock"))
+                        .key(self.entry_key(metadata_id, "o"));
                     take.arg(&old).arg(&new).arg(now);
                     take
                 }
@@ -448,8 +470,8 @@ impl Store for RedisStore {
             // Members must be unique: the metadata id in front of the sealed entry.
             self.add_recent(batch.step(), recent, mid)?;
         }
-        if let Some((id, mail)) = &new.mail {
-            self.queue_mail(batch.step(), id, mail)?;
+        if let Some(mail) = &new.mail {
+            self.queue_mail(&mut batch, mail, new.secret.expires_at)?;
         }
         batch.run(&mut self.conn.clone()).await
     }
@@ -475,6 +497,7 @@ impl Store for RedisStore {
                 m.state = StoredState::Received;
                 m.received = Some(now);
                 m.updated = now;
+                m.cancel_queued_mail(now);
                 true
             })
             .await?;
@@ -504,6 +527,7 @@ impl Store for RedisStore {
             }
             m.state = StoredState::Burned;
             m.updated = now;
+            m.cancel_queued_mail(now);
             true
         })
         .await
@@ -518,7 +542,7 @@ impl Store for RedisStore {
         let added: bool = self
             .conn
             .clone()
-            .set_nx(self.customer_key(&customer.email), customer.to_bytes()?)
+            .set_nx(self.customer_key(&customer.id), customer.to_bytes()?)
             .await?;
         Ok(added)
     }
@@ -528,35 +552,22 @@ impl Store for RedisStore {
         old: &CustomerRecord,
         new: &CustomerRecord,
     ) -> Result<bool, StoreError> {
-        if old.email != new.email {
+        if old.id != new.id {
             return Ok(false);
         }
-        let key = self.customer_key(&new.email);
-        let bytes = new.to_bytes()?;
-        loop {
-            let Some(current) = self.customer_bytes(&key).await? else {
-                return Ok(false);
-            };
-            // Compared as records, not bytes: a schema-1 record reads equal to what it decodes
-            // to, though the bytes of its new shape differ. The swap itself compares bytes.
-            if CustomerRecord::from_bytes(&current)? != *old {
-                return Ok(false);
-            }
-            let outcome: i64 = self
-                .swap
-                .key(&key)
-                .arg(&current)
-                .arg(&bytes)
-                .invoke_async(&mut self.conn.clone())
-                .await?;
-            if outcome == 1 {
-                return Ok(true);
-            }
-        }
+        // postcard encodes a record one way: comparing bytes compares records.
+        let outcome: i64 = self
+            .swap
+            .key(self.customer_key(&new.id))
+            .arg(old.to_bytes()?)
+            .arg(new.to_bytes()?)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(outcome == 1)
     }
 
-    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        self.customer_bytes(&self.customer_key(email))
+    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError> {
+        self.customer_bytes(&self.customer_key(id))
             .await?
             .map(|b| CustomerRecord::from_bytes(&b))
             .transpose()
@@ -564,22 +575,17 @@ impl Store for RedisStore {
 
     async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
         let mut customers = Vec::new();
-        for key in self.scan(&format!("{}c:*", self.prefix)).await? {
+        for key in self.scan(&format!("{}a:*", self.prefix)).await? {
             if let Some(bytes) = self.customer_bytes(&key).await? {
                 customers.push(CustomerRecord::from_bytes(&bytes)?);
             }
         }
-        customers.sort_by(|a, b| a.email.cmp(&b.email));
         Ok(customers)
     }
 
-    async fn remove_customer(
-        &self,
-        email: &str,
-        customer_id: &RecordId,
-    ) -> Result<bool, StoreError> {
-        let removed: i64 = self.conn.clone().del(self.customer_key(email)).await?;
-        self.clear_recent(customer_id).await?;
+    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError> {
+        let removed: i64 = self.conn.clone().del(self.customer_key(id)).await?;
+        self.clear_recent(id).await?;
         Ok(removed > 0)
     }
 
@@ -701,57 +707,77 @@ impl Store for RedisStore {
         })
     }
 
-    async fn due_mail(
-        &self,
-        now: u64,
-        limit: usize,
-    ) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError> {
-        let (due, items) = self.outbox_keys();
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+        let queue = self.outbox_queue();
         let claimed: Vec<Vec<u8>> = self
             .claim
-            .key(&due)
-            .key(&items)
+            .key(&queue)
             .arg(now)
             .arg(limit)
             .arg(now + OUTBOX_LEASE)
             .invoke_async(&mut self.conn.clone())
             .await?;
-        claimed
-            .chunks(2)
-            .map(|pair| {
-                let id = RecordId::try_from(pair[0].as_slice())
-                    .map_err(|_| StoreError::Corrupt("outbox id".into()))?;
-                Ok((id, decode(pair.get(1).map_or(&[][..], Vec::as_slice))?))
-            })
-            .collect()
+        let mut due = Vec::with_capacity(claimed.len());
+        for id in claimed {
+            let mail: Option<OutboxRecord> = self.get(&self.entry_key(&id, "o")).await?;
+            // Expiry is checked at read time, as everywhere: Redis may not have dropped the
+            // mail of an expired secret yet.
+            let receipt: Option<MetadataRecord> = self.get(&self.entry_key(&id, "m")).await?;
+            let live =
+                receipt.is_some_and(|m| m.state == StoredState::New && m.secret_expires_at > now);
+            match mail {
+                Some(mail) if live => due.push(mail),
+                // Sent, given up, or gone with its secret (revealed, burned, expired): only
+                // its name was left in the queue.
+                _ => {
+                    let _: i64 = self.conn.clone().del(self.entry_key(&id, "o")).await?;
+                    let _: i64 = self.conn.clone().zrem(&queue, id).await?;
+                }
+            }
+        }
+        Ok(due)
     }
 
-    async fn retry_mail(
-        &self,
-        id: &RecordId,
-        mail: &OutboxRecord,
-        delivery: Delivery,
-    ) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        self.queue_mail(&mut pipe, id, mail)?;
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
+    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError> {
+        // XX: only over the mail still queued. A reveal or burn during the attempt removed it
+        // with the secret, and it must not come back.
+        let kept: Option<String> = redis::cmd("SET")
+            .arg(self.entry_key(&mail.metadata_id, "o"))
+            .arg(encode(mail)?)
+            .arg("XX")
+            .arg("KEEPTTL")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        if kept.is_none() {
+            return Ok(());
+        }
+        let _: i64 = self
+            .conn
+            .clone()
+            .zadd(
+                self.outbox_queue(),
+                mail.metadata_id.as_slice(),
+                mail.next_attempt,
+            )
+            .await?;
         self.set_delivery(&mail.metadata_id, &delivery).await
     }
 
     async fn finish_mail(
         &self,
-        id: &RecordId,
         metadata_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError> {
         self.set_delivery(metadata_id, &delivery).await?;
-        let (due, items) = self.outbox_keys();
-        let () = redis::pipe()
-            .hdel(&items, id.as_slice())
-            .ignore()
-            .zrem(&due, id.as_slice())
-            .ignore()
-            .query_async(&mut self.conn.clone())
+        let _: i64 = self
+            .conn
+            .clone()
+            .del(self.entry_key(metadata_id, "o"))
+            .await?;
+        let _: i64 = self
+            .conn
+            .clone()
+            .zrem(self.outbox_queue(), metadata_id.as_slice())
             .await?;
         Ok(())
     }
@@ -792,12 +818,15 @@ impl Store for RedisStore {
                 .and_then(|b| RecordId::try_from(b.as_slice()).ok())
                 .ok_or_else(|| StoreError::Corrupt("receipt key".into()))?;
             let secret: Option<SecretRecord> = self.get(&self.entry_key(&metadata_id, "s")).await?;
+            let mail: Option<OutboxRecord> = self.get(&self.entry_key(&metadata_id, "o")).await?;
             out.push(Exported::Secret {
                 metadata_id,
                 secret: secret.filter(|s| s.expires_at > now),
                 guesses: self.guesses(&metadata_id).await?,
                 metadata,
             });
+            // After its receipt: an import gives the mail its secret's expiry.
+            out.extend(mail.map(Exported::Mail));
         }
         for customer in self.customers().await? {
             out.push(Exported::Customer(customer));
@@ -821,13 +850,6 @@ impl Store for RedisStore {
                     sealed: RecentSeal::from_bytes(member.get(32..).unwrap_or_default())?,
                 }));
             }
-        }
-        let (_, items) = self.outbox_keys();
-        let mails: Vec<(Vec<u8>, Vec<u8>)> = self.conn.clone().hgetall(&items).await?;
-        for (id, bytes) in mails {
-            let id = RecordId::try_from(id.as_slice())
-                .map_err(|_| StoreError::Corrupt("outbox id".into()))?;
-            out.push(Exported::Mail(id, decode(&bytes)?));
         }
         Ok(out)
     }
@@ -854,7 +876,7 @@ impl Store for RedisStore {
                 let () = self
                     .conn
                     .clone()
-                    .set(self.customer_key(&customer.email), customer.to_bytes()?)
+                    .set(self.customer_key(&customer.id), customer.to_bytes()?)
                     .await?;
             }
             Exported::Recent(entry) => {
@@ -864,10 +886,15 @@ impl Store for RedisStore {
                 self.add_recent(&mut pipe, entry, &unique)?;
                 let () = pipe.query_async(&mut self.conn.clone()).await?;
             }
-            Exported::Mail(id, mail) => {
-                let mut pipe = redis::pipe();
-                self.queue_mail(&mut pipe, id, mail)?;
-                let () = pipe.query_async(&mut self.conn.clone()).await?;
+            Exported::Mail(mail) => {
+                // Only while its secret is unread: the mail expires with it.
+                let receipt: Option<MetadataRecord> =
+                    self.get(&self.entry_key(&mail.metadata_id, "m")).await?;
+                if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
+                    let mut batch = Batch::default();
+                    self.queue_mail(&mut batch, mail, m.secret_expires_at)?;
+                    batch.run(&mut self.conn.clone()).await?;
+                }
             }
         }
         Ok(())
@@ -875,6 +902,77 @@ impl Store for RedisStore {
 
     async fn flush(&self) -> Result<(), StoreError> {
         // Durability is Redis's own (appendonly/appendfsync): nothing is buffered here.
+        Ok(())
+    }
+
+    async fn schema(&self) -> Result<u32, StoreError> {
+        let recorded: Option<u32> = self.conn.clone().get(self.schema_key()).await?;
+        if let Some(version) = recorded {
+            return Ok(version);
+        }
+        // Schema 1 recorded no version: tell it by its keys. A Redis without either is new.
+        let (_, items) = self.legacy_outbox_keys();
+        let outbox: bool = self.conn.clone().exists(&items).await?;
+        let accounts = self.scan(&self.legacy_customer_pattern()).await?;
+        Ok(if outbox || !accounts.is_empty() {
+            1
+        } else {
+            SCHEMA_VERSION
+        })
+    }
+
+    async fn upgrade(&self, keys: &dyn UpgradeKeys) -> Result<(), StoreError> {
+        let recorded: Option<u32> = self.conn.clone().get(self.schema_key()).await?;
+        match recorded {
+            Some(found) if found > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    path: format!("Redis prefix {:?}", self.prefix),
+                    found,
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            Some(SCHEMA_VERSION) => return Ok(()),
+            _ => {}
+        }
+        // Several nodes may upgrade at once: each new record is written only if absent (a
+        // node already serving may have changed it since), and the old one goes after it.
+        let mut conn = self.conn.clone();
+        for old in self.scan(&self.legacy_customer_pattern()).await? {
+            let Some(bytes) = self.customer_bytes(&old).await? else {
+                continue;
+            };
+            let record = LegacyCustomer::from_bytes(&bytes)?.upgrade(keys);
+            let _: bool = conn
+                .set_nx(self.customer_key(&record.id), record.to_bytes()?)
+                .await?;
+            let _: i64 = conn.del(&old).await?;
+        }
+        let (due, items) = self.legacy_outbox_keys();
+        let mails: Vec<(Vec<u8>, Vec<u8>)> = conn.hgetall(&items).await?;
+        for (id, bytes) in mails {
+            let old_id = RecordId::try_from(id.as_slice())
+                .map_err(|_| StoreError::Corrupt("outbox id".into()))?;
+            // Kept only while its secret is unread, and only if it opens (else it could never
+            // be sent): beside the secret, expiring with it.
+            let mail = rekey_mail(keys, &old_id, decode(&bytes)?);
+            if let Some(mail) = mail {
+                let receipt: Option<MetadataRecord> =
+                    self.get(&self.entry_key(&mail.metadata_id, "m")).await?;
+                if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
+                    let mut batch = Batch::default();
+                    self.queue_mail(&mut batch, &mail, m.secret_expires_at)?;
+                    batch.run(&mut conn).await?;
+                }
+            }
+            let () = redis::pipe()
+                .hdel(&items, &id)
+                .ignore()
+                .zrem(&due, &id)
+                .ignore()
+                .query_async(&mut conn)
+                .await?;
+        }
+        let () = conn.set(self.schema_key(), SCHEMA_VERSION).await?;
         Ok(())
     }
 }
@@ -946,51 +1044,82 @@ mod tests {
     crate::conformance_suite!(|_dir: std::path::PathBuf| open());
 
     #[tokio::test]
-    async fn schema_1_accounts_and_recent_entries_still_read() {
-        // Bytes exactly as schema 1 wrote them: the record's five fields, and a bare `Sealed`
-        // behind the member's 32 unique bytes.
+    async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
+        // Keys and bytes exactly as schema 1 wrote them: `Pc:<email>` accounts in both shapes,
+        // the outbox hash and due set under random ids, no schema version.
+        use super::super::upgrade::{self, PlainKeys};
         let store = open().await;
-        let v1 = ("old@example.com", "default", 7u64, [9u8; 32], 8u64);
+        let fresh = open().await;
+        assert_eq!(fresh.schema().await.expect("schema"), SCHEMA_VERSION);
         let sealed = crate::crypto::Sealed {
             nonce: [4; 24],
             ciphertext: vec![5; 40],
         };
-        let mut member = vec![1u8; 32];
-        member.extend_from_slice(&postcard::to_allocvec(&sealed).expect("encode"));
+        let now = crate::domain::unix_now();
+        let mut unread = super::super::conformance::sample(600, false);
+        unread.secret.expires_at = now + 600;
+        unread.metadata.secret_expires_at = now + 600;
+        unread.metadata.expires_at = now + 1200;
+        let mail = OutboxRecord {
+            metadata_id: unread.metadata_id,
+            created: now,
+            attempts: 2,
+            next_attempt: now,
+            sealed: sealed.clone(),
+        };
+        store.create(&unread).await.expect("create");
+        let orphan = OutboxRecord {
+            metadata_id: [8; 32],
+            ..mail.clone()
+        };
         let mut conn = store.conn.clone();
-        let () = conn
-            .set(
-                store.customer_key(v1.0),
-                postcard::to_allocvec(&v1).expect("encode"),
-            )
-            .await
-            .expect("set");
-        let () = conn
-            .zadd(store.recent_key(&[6; 32]), member, 100)
-            .await
-            .expect("zadd");
+        let (due, items) = store.legacy_outbox_keys();
+        for (email, bytes) in upgrade::schema_1_accounts() {
+            let () = conn
+                .set(format!("{}c:{email}", store.prefix), bytes)
+                .await
+                .expect("set");
+        }
+        for (old_id, m) in [([1u8; 32], &mail), ([2; 32], &orphan)] {
+            let () = redis::pipe()
+                .hset(&items, old_id.as_slice(), encode(m).expect("encode"))
+                .zadd(&due, old_id.as_slice(), now)
+                .query_async(&mut conn)
+                .await
+                .expect("queue");
+        }
+        assert_eq!(store.schema().await.expect("schema"), 1);
 
-        let old = store
-            .customer("old@example.com")
+        upgrade::upgrade_twice_and_check_accounts(&store).await;
+        let left = store
+            .scan(&format!("{}c:*", store.prefix))
             .await
-            .expect("decodes")
-            .expect("present");
-        assert_eq!((old.created, old.token_hash), (7, [9; 32]));
-        assert_eq!((&old.api_key, &old.password), (&None, &None));
-        let list = store.recent(&[6; 32], 0).await.expect("decodes");
+            .expect("scan");
+        assert!(left.is_empty(), "no key names an email: {left:?}");
+        let legacy: (bool, bool) = redis::pipe()
+            .exists(&items)
+            .exists(&due)
+            .query_async(&mut conn)
+            .await
+            .expect("exists");
+        assert_eq!(legacy, (false, false));
+        let mut rekeyed = mail.clone();
+        rekeyed.sealed = PlainKeys
+            .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
+            .expect("reseal");
+        let due_now = store.due_mail(now, 10).await.expect("due");
         assert_eq!(
-            list,
-            vec![RecentSeal {
-                sealed,
-                key_boxes: Vec::new()
-            }]
+            due_now,
+            vec![rekeyed],
+            "the orphan's receipt is gone: it went"
         );
-        let mut new = old.clone();
-        new.token_created = 9;
-        assert!(store.replace_customer(&old, &new).await.expect("replace"));
-        assert_eq!(
-            store.customer("old@example.com").await.expect("get"),
-            Some(new)
+        let ttl: i64 = conn
+            .ttl(store.entry_key(&unread.metadata_id, "o"))
+            .await
+            .expect("ttl");
+        assert!(
+            (1..=600).contains(&ttl),
+            "the mail expires with its secret: {ttl}"
         );
     }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod at_rest;
 mod attack;
 mod burn;
 mod durability;
@@ -17,5 +18,6 @@ mod redis;
 mod redis_tls;
 mod reveal;
 mod share;
+mod upgrade;
 mod web;
 mod web_accounts;

@@ -183,6 +183,7 @@ mod tests {
     use super::*;
     use crate::store::conformance::{sample, NOW};
     use crate::store::redis::{test_server, RedisStore};
+    use crate::store::upgrade::{PlainKeys, UpgradeKeys};
     use crate::store::{CustomerRecord, Store};
 
     async fn open_with(prefix: &str) -> RedisStore {
@@ -209,14 +210,16 @@ mod tests {
         let cluster = cluster();
         // Random names: keys that differ in a digit or two hash to a handful of nearby slots.
         let mut emails = Vec::new();
-        while emails.len() < 6 || !cluster.on_every_primary(&format!("{prefix}c:*")) {
+        while emails.len() < 6 || !cluster.on_every_primary(&format!("{prefix}a:*")) {
             assert!(
                 emails.len() < 200,
                 "the accounts never spread over every primary"
             );
             let email = format!("{}@example.com", &crate::crypto::generate_key()[..12]);
+            let id = PlainKeys.customer_id(&email);
             let customer = CustomerRecord {
-                email: email.clone(),
+                id,
+                email: PlainKeys.seal_email(&id, &email),
                 plan: "anonymous".into(),
                 created: NOW,
                 token_hash: [7; 32],
@@ -225,7 +228,7 @@ mod tests {
                 password: None,
             };
             assert!(store.add_customer(&customer).await.expect("add"));
-            emails.push(email);
+            emails.push(id);
         }
         let mut secrets = 0;
         while secrets < 6 || !cluster.on_every_primary(&format!("{prefix}{{*}}:m")) {
@@ -237,12 +240,12 @@ mod tests {
             secrets += 1;
         }
 
-        let mut listed: Vec<String> = store
+        let mut listed: Vec<_> = store
             .customers()
             .await
             .expect("customers")
             .into_iter()
-            .map(|c| c.email)
+            .map(|c| c.id)
             .collect();
         let exported = store.export(NOW).await.expect("export");
 

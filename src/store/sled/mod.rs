@@ -7,9 +7,12 @@
 //! - `secrets`: secret id -> metadata id, the pointer a secret link follows. It stays until the
 //!   secret's own time is up (the entry says whether the value is still there).
 //! - `expiry`: big-endian `expires_at ++ kind ++ id`, so the sweeper scans what is due in order.
-//! - `customers` (by email), `recent` (`customer id ++ created ++ sequence`), `outbox` (mails
-//!   to send, by random id), `sessions` (web sessions, by the keyed hash of the cookie; in the
-//!   expiry index so the sweeper reclaims them), `meta` (schema).
+//! - `accounts` (by customer id, the keyed hash of the email; the email sealed inside),
+//!   `recent` (`customer id ++ created ++ sequence`), `mail` (mails to send, by their receipt's
+//!   metadata id, so the step that takes, burns or sweeps a secret removes its mail too),
+//!   `sessions` (web sessions, by the keyed hash of the cookie; in the expiry index so the
+//!   sweeper reclaims them), `meta` (schema). Schema 1's `customers` (by plain email) and
+//!   `outbox` (by random id) exist only until [`Store::upgrade`] has rewritten them.
 //!
 //! Why compare-and-swap and not sled transactions: in sled 0.34 every transaction (and
 //! `apply_batch`) rolls the log buffer to disk before and after itself, two synchronous writes
@@ -27,6 +30,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::{Db, Tree};
 
 use self::flusher::Flusher;
+use super::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
 use super::{
     CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
     OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
@@ -40,6 +44,9 @@ const KIND_METADATA: u8 = b'm';
 const KIND_RECENT: u8 = b'r';
 const KIND_SESSION: u8 = b'w';
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Schema 1's trees, read and dropped by the upgrade.
+const LEGACY_CUSTOMERS: &str = "customers";
+const LEGACY_OUTBOX: &str = "outbox";
 /// Expired entries handled per sweep batch, so a sweep never holds much in memory.
 const SWEEP_BATCH: usize = 1000;
 
@@ -109,10 +116,11 @@ struct Inner {
     entries: Tree,
     secrets: Tree,
     expiry: Tree,
-    customers: Tree,
+    accounts: Tree,
     recent: Tree,
-    outbox: Tree,
+    mail: Tree,
     sessions: Tree,
+    meta: Tree,
     /// Rate-limit counters: `(bucket, window start) -> hits`. In memory: one process, and
     /// they guard capacity, not secrets.
     hits: std::sync::Mutex<std::collections::HashMap<(String, u64), u64>>,
@@ -132,10 +140,11 @@ impl Inner {
             entries: db.open_tree("entries")?,
             secrets: db.open_tree("secrets")?,
             expiry: db.open_tree("expiry")?,
-            customers: db.open_tree("customers")?,
+            accounts: db.open_tree("accounts")?,
             recent: db.open_tree("recent")?,
-            outbox: db.open_tree("outbox")?,
+            mail: db.open_tree("mail")?,
             sessions: db.open_tree("sessions")?,
+            meta: db.open_tree("meta")?,
             hits: std::sync::Mutex::default(),
             flusher: sync.then(|| Flusher::start(db.clone())),
             db,
@@ -204,20 +213,24 @@ impl Inner {
                         }
                         _ => Change::Keep,
                     })?;
+                    // A mail still queued links to a secret whose time is up.
+                    self.mail.remove(&metadata_id)?;
                     self.secrets.remove(id)?;
                     gone.is_some()
                 }
                 None => false,
             },
-            KIND_METADATA => self
-                .update_entry(id, |e| {
+            KIND_METADATA => {
+                self.mail.remove(id)?;
+                self.update_entry(id, |e| {
                     if e.metadata.expires_at <= now {
                         Change::Delete(())
                     } else {
                         Change::Keep
                     }
                 })?
-                .is_some(),
+                .is_some()
+            }
             // Recent entries and sessions are due exactly when their expiry entry is.
             KIND_RECENT => self.recent.remove(id)?.is_some(),
             KIND_SESSION => self.sessions.remove(id)?.is_some(),
@@ -277,15 +290,24 @@ impl Inner {
     }
 }
 
+/// The schema version recorded in `meta`.
+fn read_version(meta: &Tree) -> Result<u32, StoreError> {
+    let v = meta
+        .get(SCHEMA_KEY)?
+        .ok_or_else(|| StoreError::Corrupt("no schema version".into()))?;
+    v.as_ref()
+        .try_into()
+        .map(u32::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt("schema version".into()))
+}
+
+/// Refuses a store of a newer schema; records the current one in a new store. An older one
+/// opens, and waits for [`Store::upgrade`].
 fn check_schema(db: &Db, path: &Path) -> Result<(), StoreError> {
     let meta = db.open_tree("meta")?;
     match meta.get(SCHEMA_KEY)? {
-        Some(v) => {
-            let found = v
-                .as_ref()
-                .try_into()
-                .map(u32::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt("schema version".into()))?;
+        Some(_) => {
+            let found = read_version(&meta)?;
             if found > SCHEMA_VERSION {
                 return Err(StoreError::NewerSchema {
                     path: path.display().to_string(),
@@ -317,8 +339,8 @@ impl Store for Inner {
         if let Some(recent) = &new.recent {
             self.add_recent(recent)?;
         }
-        if let Some((id, mail)) = &new.mail {
-            self.outbox.insert(id, encode(mail)?)?;
+        if let Some(mail) = &new.mail {
+            self.mail.insert(mail.metadata_id, encode(mail)?)?;
         }
         self.durable().await
     }
@@ -347,6 +369,7 @@ impl Store for Inner {
                 e.metadata.state = StoredState::Received;
                 e.metadata.received = Some(now);
                 e.metadata.updated = now;
+                e.metadata.cancel_queued_mail(now);
                 Change::Write(())
             }
             _ => Change::Keep,
@@ -354,6 +377,10 @@ impl Store for Inner {
         if taken.is_none() {
             return Ok(false);
         }
+        // The mail with the link goes in the same flush. It is a second write, not part of the
+        // swap (sled 0.34 transactions cost two synchronous log writes each): if the process
+        // dies between the two, `due_mail` finds the secret gone and drops the mail unsent.
+        self.mail.remove(metadata_id)?;
         // The pointer and expiry entry stay until the secret's time is up: the sweeper drops
         // them then, and a reveal costs one write instead of three.
         // The value goes out only after its removal is on disk: a crash right after the
@@ -395,9 +422,13 @@ impl Store for Inner {
             e.guesses = None;
             e.metadata.state = StoredState::Burned;
             e.metadata.updated = now;
+            e.metadata.cancel_queued_mail(now);
             Change::Write(e.metadata.clone())
         })?;
         if burned.is_some() {
+            // As in `take_secret`: the mail goes in the same flush, and `due_mail` drops it
+            // should a crash come between.
+            self.mail.remove(id)?;
             self.durable().await?;
         }
         Ok(burned)
@@ -433,8 +464,8 @@ impl Store for Inner {
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
         let bytes = customer.to_bytes()?;
         let added = self
-            .customers
-            .compare_and_swap(customer.email.as_bytes(), None::<&[u8]>, Some(bytes))?
+            .accounts
+            .compare_and_swap(customer.id, None::<&[u8]>, Some(bytes))?
             .is_ok();
         if added {
             self.durable().await?;
@@ -447,55 +478,39 @@ impl Store for Inner {
         old: &CustomerRecord,
         new: &CustomerRecord,
     ) -> Result<bool, StoreError> {
-        if old.email != new.email {
+        if old.id != new.id {
             return Ok(false);
         }
         let bytes = new.to_bytes()?;
-        let key = new.email.as_bytes();
-        loop {
-            let Some(current) = self.customers.get(key)? else {
-                return Ok(false);
-            };
-            // Compared as records, not bytes: a schema-1 record reads equal to what it decodes
-            // to, though the bytes of its new shape differ.
-            if CustomerRecord::from_bytes(&current)? != *old {
-                return Ok(false);
-            }
-            if self
-                .customers
-                .compare_and_swap(key, Some(current), Some(bytes.as_slice()))?
-                .is_ok()
-            {
-                break;
-            }
-        }
+        let Ok(()) = self
+            .accounts
+            .compare_and_swap(new.id, Some(old.to_bytes()?), Some(bytes))?
+        else {
+            return Ok(false);
+        };
         // A rotated token must stay rotated across a crash: the old one is revoked.
         self.durable().await?;
         Ok(true)
     }
 
-    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError> {
-        self.customers
-            .get(email.as_bytes())?
+    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError> {
+        self.accounts
+            .get(id)?
             .map(|bytes| CustomerRecord::from_bytes(&bytes))
             .transpose()
     }
 
     async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
-        self.customers
+        self.accounts
             .iter()
             .values()
             .map(|bytes| CustomerRecord::from_bytes(&bytes?))
             .collect()
     }
 
-    async fn remove_customer(
-        &self,
-        email: &str,
-        customer_id: &RecordId,
-    ) -> Result<bool, StoreError> {
-        let removed = self.customers.remove(email.as_bytes())?.is_some();
-        Self::remove_prefix(&self.recent, customer_id)?;
+    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError> {
+        let removed = self.accounts.remove(id)?.is_some();
+        Self::remove_prefix(&self.recent, id)?;
         self.durable().await?;
         Ok(removed)
     }
@@ -618,47 +633,61 @@ impl Store for Inner {
         Ok(guess)
     }
 
-    async fn due_mail(
-        &self,
-        now: u64,
-        limit: usize,
-    ) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError> {
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
         let mut due = Vec::new();
-        for item in self.outbox.iter() {
+        for item in self.mail.iter() {
             let (key, bytes) = item?;
             let mail: OutboxRecord = decode(&bytes)?;
-            if mail.next_attempt <= now {
-                let id = RecordId::try_from(key.as_ref())
-                    .map_err(|_| StoreError::Corrupt("outbox key".into()))?;
-                due.push((id, mail));
-                if due.len() == limit {
-                    break;
-                }
+            if mail.next_attempt > now {
+                continue;
+            }
+            // Left behind by a crash between a take and the mail's removal, or expired before
+            // the sweeper came: its link leads nowhere, so it goes unsent.
+            let live = self
+                .entry(&key)?
+                .and_then(|e| e.secret)
+                .is_some_and(|s| s.expires_at > now);
+            if !live {
+                self.mail.remove(&key)?;
+                continue;
+            }
+            due.push(mail);
+            if due.len() == limit {
+                break;
             }
         }
         Ok(due)
     }
 
-    async fn retry_mail(
-        &self,
-        id: &RecordId,
-        mail: &OutboxRecord,
-        delivery: Delivery,
-    ) -> Result<(), StoreError> {
-        self.outbox.insert(id, encode(mail)?)?;
-        self.set_delivery(&mail.metadata_id, &delivery)?;
+    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError> {
+        // Only over the mail still queued: a reveal or burn during the attempt removed it, and
+        // it must not come back.
+        let key = mail.metadata_id;
+        let bytes = encode(mail)?;
+        loop {
+            let Some(current) = self.mail.get(key)? else {
+                break;
+            };
+            if self
+                .mail
+                .compare_and_swap(key, Some(current), Some(bytes.as_slice()))?
+                .is_ok()
+            {
+                self.set_delivery(&key, &delivery)?;
+                break;
+            }
+        }
         self.durable().await
     }
 
     async fn finish_mail(
         &self,
-        id: &RecordId,
         metadata_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError> {
         // Outcome first, then removal: a crash in between resends rather than forgets.
         self.set_delivery(metadata_id, &delivery)?;
-        self.outbox.remove(id)?;
+        self.mail.remove(metadata_id)?;
         self.durable().await
     }
 
@@ -720,8 +749,9 @@ impl Store for Inner {
                 }));
             }
         }
-        for (id, mail) in self.due_mail(u64::MAX, usize::MAX).await? {
-            out.push(Exported::Mail(id, mail));
+        for item in self.mail.iter().values() {
+            let mail: OutboxRecord = decode(&item?)?;
+            out.push(Exported::Mail(mail));
         }
         Ok(out)
     }
@@ -742,12 +772,11 @@ impl Store for Inner {
                 self.write_entry(metadata_id, &entry)?;
             }
             Exported::Customer(customer) => {
-                self.customers
-                    .insert(customer.email.as_bytes(), customer.to_bytes()?)?;
+                self.accounts.insert(customer.id, customer.to_bytes()?)?;
             }
             Exported::Recent(entry) => self.add_recent(entry)?,
-            Exported::Mail(id, mail) => {
-                self.outbox.insert(id, encode(mail)?)?;
+            Exported::Mail(mail) => {
+                self.mail.insert(mail.metadata_id, encode(mail)?)?;
             }
         }
         Ok(())
@@ -758,6 +787,49 @@ impl Store for Inner {
         tokio::task::spawn_blocking(move || db.flush())
             .await
             .map_err(|e| StoreError::Backend(format!("flush task: {e}")))??;
+        Ok(())
+    }
+
+    async fn schema(&self) -> Result<u32, StoreError> {
+        read_version(&self.meta)
+    }
+
+    async fn upgrade(&self, keys: &dyn UpgradeKeys) -> Result<(), StoreError> {
+        if read_version(&self.meta)? >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        // Each record in its new form first, then the old one goes: a crash anywhere leaves
+        // both or the new one, and the next open picks up where this one stopped.
+        let customers = self.db.open_tree(LEGACY_CUSTOMERS)?;
+        for item in customers.iter() {
+            let (email, bytes) = item?;
+            let record = LegacyCustomer::from_bytes(&bytes)?.upgrade(keys);
+            self.accounts.insert(record.id, record.to_bytes()?)?;
+            customers.remove(email)?;
+        }
+        let outbox = self.db.open_tree(LEGACY_OUTBOX)?;
+        for item in outbox.iter() {
+            let (id, bytes) = item?;
+            let old_id = RecordId::try_from(id.as_ref())
+                .map_err(|_| StoreError::Corrupt("outbox key".into()))?;
+            // Kept only while its secret is unread, and only if it opens (else it could never
+            // be sent).
+            if let Some(mail) = rekey_mail(keys, &old_id, decode(&bytes)?) {
+                let unread = self
+                    .entry(&mail.metadata_id)?
+                    .is_some_and(|e| e.secret.is_some());
+                if unread {
+                    self.mail.insert(mail.metadata_id, encode(&mail)?)?;
+                }
+            }
+            outbox.remove(id)?;
+        }
+        self.flush().await?;
+        self.db.drop_tree(LEGACY_CUSTOMERS)?;
+        self.db.drop_tree(LEGACY_OUTBOX)?;
+        self.meta
+            .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        self.flush().await?;
         Ok(())
     }
 }
@@ -917,9 +989,9 @@ delegate! {
     async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
     async fn replace_customer(&self, old: &CustomerRecord, new: &CustomerRecord) -> Result<bool, StoreError>;
-    async fn customer(&self, email: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError>;
     async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError>;
-    async fn remove_customer(&self, email: &str, customer_id: &RecordId) -> Result<bool, StoreError>;
+    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError>;
     async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError>;
     async fn recent(&self, customer_id: &RecordId, since: u64) -> Result<Vec<RecentSeal>, StoreError>;
     async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError>;
@@ -928,14 +1000,16 @@ delegate! {
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
     async fn record_passphrase_failure(&self, secret_id: &RecordId, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> Result<bool, StoreError>;
     async fn reserve_guess(&self, secret_id: &RecordId, ip_tag: [u8; 8], now: u64, rules: GuessRules) -> Result<Guess, StoreError>;
-    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<(RecordId, OutboxRecord)>, StoreError>;
-    async fn retry_mail(&self, id: &RecordId, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError>;
-    async fn finish_mail(&self, id: &RecordId, metadata_id: &RecordId, delivery: Delivery) -> Result<(), StoreError>;
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
+    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError>;
+    async fn finish_mail(&self, metadata_id: &RecordId, delivery: Delivery) -> Result<(), StoreError>;
     async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError>;
     async fn import(&self, record: &Exported) -> Result<(), StoreError>;
     async fn flush(&self) -> Result<(), StoreError>;
+    async fn schema(&self) -> Result<u32, StoreError>;
+    async fn upgrade(&self, keys: &dyn UpgradeKeys) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]
@@ -971,61 +1045,69 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn schema_1_accounts_and_recent_entries_still_read() {
-        // Bytes exactly as schema 1 wrote them: the record's five fields, and a bare `Sealed`.
+    async fn a_schema_1_store_is_upgraded_on_open_and_keeps_its_accounts_and_mail() {
+        // Bytes exactly as schema 1 wrote them: accounts under their plain email in both of
+        // their shapes, a queued mail under a random id, a recent entry as a bare `Sealed`.
+        use super::super::upgrade::{self, PlainKeys};
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = open(dir.path());
-        let v1 = ("old@example.com", "default", 7u64, [9u8; 32], 8u64);
         let sealed = crate::crypto::Sealed {
             nonce: [4; 24],
             ciphertext: vec![5; 40],
         };
-        let inner = store.current().expect("open");
-        let entry = RecentEntry {
-            customer_id: [6; 32],
-            created: 100,
-            sealed: RecentSeal {
-                sealed: sealed.clone(),
-                key_boxes: Vec::new(),
-            },
+        let unread = super::super::conformance::sample(600, false);
+        let taken = super::super::conformance::sample(600, false);
+        let mail = |metadata_id| OutboxRecord {
+            metadata_id,
+            created: 1,
+            attempts: 2,
+            next_attempt: 3,
+            sealed: sealed.clone(),
         };
-        inner
-            .customers
-            .insert(v1.0, postcard::to_allocvec(&v1).expect("encode"))
-            .expect("insert");
-        inner
-            .recent
-            .insert(
-                recent_key(&entry, 1),
-                postcard::to_allocvec(&sealed).expect("encode"),
-            )
-            .expect("insert");
+        {
+            let store = open(dir.path());
+            store.create(&unread).await.expect("create");
+            store.create(&taken).await.expect("create");
+            assert!(store
+                .take_secret(&taken.secret_id, super::super::conformance::NOW)
+                .await
+                .expect("take"));
+            let inner = store.current().expect("open");
+            let customers = inner.db.open_tree(LEGACY_CUSTOMERS).expect("tree");
+            let outbox = inner.db.open_tree(LEGACY_OUTBOX).expect("tree");
+            for (email, bytes) in upgrade::schema_1_accounts() {
+                customers.insert(email, bytes).expect("insert");
+            }
+            for (old_id, m) in [
+                ([1u8; 32], unread.metadata_id),
+                ([2; 32], taken.metadata_id),
+            ] {
+                outbox
+                    .insert(old_id, encode(&mail(m)).expect("encode"))
+                    .expect("insert");
+            }
+            inner
+                .meta
+                .insert(SCHEMA_KEY, &1u32.to_be_bytes())
+                .expect("insert");
+        }
+        let store = open(dir.path());
+        assert_eq!(store.schema().await.expect("schema"), 1);
 
-        let record = store
-            .customer("old@example.com")
+        upgrade::upgrade_twice_and_check_accounts(&store).await;
+        let mut rekeyed = mail(unread.metadata_id);
+        rekeyed.sealed = PlainKeys
+            .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
+            .expect("reseal");
+        let inner = store.current().expect("open");
+        assert_eq!(inner.mail.len(), 1, "the taken secret's mail is not kept");
+        let due = store
+            .due_mail(super::super::conformance::NOW + 1, 10)
             .await
-            .expect("decodes")
-            .expect("present");
-        assert_eq!(
-            (record.plan.as_str(), record.created, record.token_hash),
-            ("default", 7, [9; 32])
-        );
-        assert_eq!((record.api_key, record.password), (None, None));
-        let list = store.recent(&[6; 32], 0).await.expect("decodes");
-        assert_eq!(list, vec![entry.sealed.clone()]);
-        // A replace against what was read succeeds though the stored bytes are the old shape.
-        let old = store
-            .customer("old@example.com")
-            .await
-            .expect("get")
-            .expect("present");
-        let mut new = old.clone();
-        new.token_created = 9;
-        assert!(store.replace_customer(&old, &new).await.expect("replace"));
-        assert_eq!(
-            store.customer("old@example.com").await.expect("get"),
-            Some(new)
-        );
+            .expect("due");
+        assert_eq!(due, vec![rekeyed]);
+        let names = inner.db.tree_names();
+        assert!(!names.iter().any(|n| n == LEGACY_CUSTOMERS.as_bytes()));
+        assert!(!names.iter().any(|n| n == LEGACY_OUTBOX.as_bytes()));
     }
 
     #[test]
@@ -1040,8 +1122,12 @@ mod tests {
         }
         let err = SledStore::open(dir.path(), true, 8 << 20).expect_err("newer schema");
         let text = err.to_string();
-        assert!(text.contains("schema version 2"), "{text}");
-        assert!(text.contains("supports up to 1"), "{text}");
+        let (found, supported) = (SCHEMA_VERSION + 1, SCHEMA_VERSION);
+        assert!(text.contains(&format!("schema version {found}")), "{text}");
+        assert!(
+            text.contains(&format!("supports up to {supported}")),
+            "{text}"
+        );
     }
 
     #[test]
