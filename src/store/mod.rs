@@ -361,12 +361,7 @@ impl Guesses {
                 ..Self::default()
             };
         }
-        let from_ip = self
-            .per_ip
-            .iter()
-            .find(|(tag, _)| *tag == ip_tag)
-            .map_or(0, |(_, n)| *n);
-        if from_ip >= rules.per_ip || self.total >= rules.total {
+        if self.budget_spent(ip_tag, rules) {
             self.locked_until = now.saturating_add(rules.lockout);
             return Guess::Locked { newly: true };
         }
@@ -386,16 +381,21 @@ impl Guesses {
         if self.locked(now) || self.fresh_window(now, rules) {
             return false;
         }
+        if self.budget_spent(ip_tag, rules) {
+            self.locked_until = now.saturating_add(rules.lockout);
+            return true;
+        }
+        false
+    }
+
+    /// Whether `ip_tag`, or all addresses together, have used the window's budget.
+    fn budget_spent(&self, ip_tag: [u8; 8], rules: GuessRules) -> bool {
         let from_ip = self
             .per_ip
             .iter()
             .find(|(tag, _)| *tag == ip_tag)
             .map_or(0, |(_, n)| *n);
-        if from_ip >= rules.per_ip || self.total >= rules.total {
-            self.locked_until = now.saturating_add(rules.lockout);
-            return true;
-        }
-        false
+        from_ip >= rules.per_ip || self.total >= rules.total
     }
 
     /// Whether the counters are stale at `now`: their window has passed, or a lock has ended

@@ -412,6 +412,27 @@ impl RedisStore {
         }
     }
 
+    /// `script` (RESERVE or SPENT) over the secret of the receipt `mid` and its counters, with
+    /// the arguments both take.
+    fn guess_step<'a>(
+        &self,
+        script: &'a Script,
+        mid: &[u8],
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> redis::ScriptInvocation<'a> {
+        let mut step = script.key(self.entry_key(mid, "s"));
+        step.key(self.entry_key(mid, "lock"))
+            .arg(now)
+            .arg(hex::encode(ip_tag))
+            .arg(rules.per_ip)
+            .arg(rules.total)
+            .arg(rules.window)
+            .arg(rules.lockout);
+        step
+    }
+
     /// The guess counters of the receipt `metadata_id`'s secret, as `export` carries them.
     async fn guesses(&self, metadata_id: &[u8]) -> Result<Option<Guesses>, StoreError> {
         let fields: Vec<(String, u64)> = self
@@ -655,15 +676,7 @@ impl Store for RedisStore {
             return Ok(false);
         };
         let locked: i64 = self
-            .spent
-            .key(self.entry_key(&mid, "s"))
-            .key(self.entry_key(&mid, "lock"))
-            .arg(now)
-            .arg(hex::encode(ip_tag))
-            .arg(rules.per_ip)
-            .arg(rules.total)
-            .arg(rules.window)
-            .arg(rules.lockout)
+            .guess_step(&self.spent, &mid, ip_tag, now, rules)
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(locked == 1)
@@ -679,23 +692,14 @@ impl Store for RedisStore {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(Guess::Gone);
         };
-        let s = self.entry_key(&mid, "s");
-        let Some(secret) = self.get::<SecretRecord>(&s).await? else {
+        let Some(secret) = self.get::<SecretRecord>(&self.entry_key(&mid, "s")).await? else {
             return Ok(Guess::Gone);
         };
         if secret.expires_at <= now {
             return Ok(Guess::Gone);
         }
         let outcome: i64 = self
-            .reserve
-            .key(&s)
-            .key(self.entry_key(&mid, "lock"))
-            .arg(now)
-            .arg(hex::encode(ip_tag))
-            .arg(rules.per_ip)
-            .arg(rules.total)
-            .arg(rules.window)
-            .arg(rules.lockout)
+            .guess_step(&self.reserve, &mid, ip_tag, now, rules)
             .arg(secret.expires_at)
             .invoke_async(&mut self.conn.clone())
             .await?;
