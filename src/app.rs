@@ -218,9 +218,16 @@ impl Application {
             settings.server.base_url.starts_with("https://"),
             settings.server.session_ttl,
         ));
+        let limits = web::Data::new(RateLimits::new(
+            &settings,
+            Arc::clone(&store),
+            Arc::clone(&sealer),
+        ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer));
-        let limits = web::Data::new(RateLimits::new(&settings, Arc::clone(&store)));
-        let limit = BodyLimit::for_secret(settings.largest_secret());
+        let limit = BodyLimit::for_secret(
+            settings.largest_secret(),
+            Duration::from_secs(settings.server.body_timeout),
+        );
         let admin_socket = admin::socket_path(&settings);
         let admin =
             admin::listen(&admin_socket, accounts.clone().into_inner()).map_err(|source| {

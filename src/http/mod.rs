@@ -10,6 +10,7 @@ use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web as aweb, HttpRequest, HttpResponse};
 
 pub mod api;
+pub mod client;
 pub mod error;
 pub mod params;
 pub mod ratelimit;
