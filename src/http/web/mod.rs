@@ -218,6 +218,8 @@ pub enum Failure {
     TooLarge,
     /// A body that cannot be read.
     BadRequest,
+    /// A body that did not arrive within `server.body_timeout`.
+    TimedOut,
     /// Missing or wrong anti-CSRF token.
     Csrf,
     /// The store is out of reach or the server is busy.
@@ -251,6 +253,7 @@ impl Failure {
     pub fn from_api(e: &ApiError) -> Self {
         match e {
             ApiError::RateLimited => Self::RateLimited,
+            ApiError::BodyTimeout => Self::TimedOut,
             ApiError::Invalid { status, .. } if *status == StatusCode::PAYLOAD_TOO_LARGE => {
                 Self::TooLarge
             }
@@ -277,6 +280,7 @@ impl Failure {
                 "error.too_large",
             ),
             Self::BadRequest => (StatusCode::BAD_REQUEST, "bad-request", "error.bad_request"),
+            Self::TimedOut => (StatusCode::REQUEST_TIMEOUT, "timed-out", "error.timeout"),
             Self::Csrf => (StatusCode::FORBIDDEN, "csrf-error", "error.csrf"),
             Self::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -401,6 +405,11 @@ impl Visitor {
         if failure == Failure::RateLimited {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        if failure == Failure::TimedOut {
+            // As in the API: the rest of the body is never read, so the connection ends.
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
         }
         res
     }
