@@ -111,6 +111,7 @@ pub struct Visitor {
     stale_session: bool,
     /// The store could not be asked about the session.
     session_unavailable: bool,
+    /// The request path; only ever compared, never put into a page or a header.
     path: String,
     web: web::Data<Web>,
 }
@@ -122,9 +123,9 @@ pub struct PageCtx {
     /// The signed-in email.
     pub signed_in: Option<String>,
     /// `(tag, name, current)` for the language switcher.
+    /// Each links to `?locale=TAG`: relative to the page itself, never built from the
+    /// request path (`//evil.example/` would make it a link off the site).
     pub languages: Vec<(&'static str, String, bool)>,
-    /// This page's path, for the language links.
-    pub path: String,
 }
 
 fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
@@ -319,7 +320,6 @@ impl Visitor {
                 .iter()
                 .map(|c| (c.lang, c.name.clone(), c.lang == self.t.lang))
                 .collect(),
-            path: self.path.clone(),
         }
     }
 
