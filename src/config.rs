@@ -578,13 +578,21 @@ mod tests {
             ("ONETIME__CRYPTO__SCRYPT_LOG_N", "40", "crypto.scrypt"),
             ("ONETIME__LOG__LEVEL", "=*=", "log.level"),
             ("ONETIME__SERVER__BODY_TIMEOUT", "0", "server.body_timeout"),
-            ("ONETIME__SERVER__MAX_CONNECTIONS", "0", "server.max_connections"),
+            (
+                "ONETIME__SERVER__MAX_CONNECTIONS",
+                "0",
+                "server.max_connections",
+            ),
             (
                 "ONETIME__SERVER__TRUSTED_PROXIES",
                 "10.0.0.0/8, proxy.example",
                 "server.trusted_proxies",
             ),
-            ("ONETIME__SERVER__TRUSTED_PROXIES", "10.0.0.0/33", "trusted_proxies"),
+            (
+                "ONETIME__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/33",
+                "trusted_proxies",
+            ),
             ("ONETIME__LIMITS__IPV6_PREFIX", "129", "limits.ipv6_prefix"),
         ];
         for (var, value, key) in cases {

@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod burn;
 mod durability;
+mod edges;
 mod expiry;
 mod generate;
 mod headers;
