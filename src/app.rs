@@ -275,6 +275,7 @@ impl Application {
                 .app_data(web::Data::from(Arc::clone(&health_store)))
                 .wrap(http::security_headers(https))
                 .wrap(from_fn(http::access_log))
+                .wrap(from_fn(http::close_on_unread_body))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })

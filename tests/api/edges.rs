@@ -89,6 +89,37 @@ async fn a_body_dribbled_a_byte_a_second_is_cut_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_chunked_body_a_handler_never_reads_does_not_hold_the_connection() {
+    let app = TestApp::spawn_with(&[("ONETIME__SERVER__BODY_TIMEOUT", "2")]).await;
+    for path in ["/api/v1/status", "/api/v1/nope", "/nope"] {
+        let mut stream = TcpStream::connect(app.addr).await.expect("connect");
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+            app.addr
+        );
+        stream.write_all(head.as_bytes()).await.expect("send");
+        let (mut read, mut write) = stream.into_split();
+        let writer = tokio::spawn(async move {
+            while write.write_all(b"1\r\na\r\n").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        let mut got = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(6), read.read_to_end(&mut got))
+            .await
+            .is_ok();
+        writer.abort();
+
+        assert!(
+            closed,
+            "{path}: a chunk every 500 ms holds the connection past 6 s"
+        );
+        let answer = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        assert!(answer.contains("connection: close"), "{path}: {answer}");
+    }
+}
+
+#[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout() {
     let app = TestApp::spawn_with(&[("ONETIME__SERVER__KEEPALIVE_TIMEOUT", "1")]).await;
     let mut stream = TcpStream::connect(app.addr).await.expect("connect");
