@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::accounts::{AccountError, AccountSummary, Accounts};
 use crate::config::Settings;
@@ -152,13 +152,41 @@ pub fn listen(path: &Path, accounts: Arc<Accounts>) -> io::Result<tokio::task::J
     }))
 }
 
-async fn serve_one(stream: UnixStream, accounts: &Accounts) -> io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    // The line may hold a password: zeroed once read.
-    let mut line = Zeroizing::new(String::new());
-    let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
-    reader.read_line(&mut line).await?;
-    let response = match serde_json::from_str::<AdminRequest>(&line) {
+/// `value` as one JSON line in a buffer that is zeroed when dropped, and the encoder's own
+/// buffer zeroed too (a request may hold a password, an answer a token).
+fn encode_line(value: &impl Serialize) -> io::Result<Zeroizing<Vec<u8>>> {
+    let mut encoded = serde_json::to_vec(value).map_err(io::Error::other)?;
+    let mut line = Zeroizing::new(Vec::with_capacity(encoded.len() + 1));
+    line.extend_from_slice(&encoded);
+    line.push(b'\n');
+    encoded.zeroize();
+    Ok(line)
+}
+
+/// Reads one request line (without a `BufReader`, whose buffer would keep a copy of it) into
+/// a buffer that is zeroed when dropped: the line may hold a password.
+async fn read_line(stream: &mut UnixStream) -> io::Result<Zeroizing<Vec<u8>>> {
+    // Sized once, so the buffer never reallocates and leaves an unzeroed copy behind.
+    let mut line = Zeroizing::new(vec![0u8; MAX_REQUEST]);
+    let mut len = 0;
+    while len < MAX_REQUEST {
+        let n = stream.read(&mut line[len..]).await?;
+        if n == 0 {
+            break;
+        }
+        len += n;
+        if line[len - n..len].contains(&b'\n') {
+            break;
+        }
+    }
+    let end = line[..len].iter().position(|&b| b == b'\n').unwrap_or(len);
+    line.truncate(end);
+    Ok(line)
+}
+
+async fn serve_one(mut stream: UnixStream, accounts: &Accounts) -> io::Result<()> {
+    let line = read_line(&mut stream).await?;
+    let response = match serde_json::from_slice::<AdminRequest>(&line) {
         Ok(request) => {
             let kind = match &request {
                 AdminRequest::Add { .. } => "add",
@@ -176,10 +204,14 @@ async fn serve_one(stream: UnixStream, accounts: &Accounts) -> io::Result<()> {
             message: "malformed admin request".into(),
         },
     };
-    let mut out = serde_json::to_vec(&response).map_err(io::Error::other)?;
-    out.push(b'\n');
-    write.write_all(&out).await?;
-    write.shutdown().await
+    // The answer may hold a fresh API token: the encoded copy and the response are zeroed.
+    let mut response = response;
+    let out = encode_line(&response);
+    if let AdminResponse::Token { token } = &mut response {
+        token.zeroize();
+    }
+    stream.write_all(&out?).await?;
+    stream.shutdown().await
 }
 
 /// Sends `request` to a running server. `Ok(None)` when no server listens on `path`.
@@ -197,10 +229,9 @@ pub async fn request(path: &Path, request: &AdminRequest) -> io::Result<Option<A
         Err(e) => return Err(e),
     };
     let (read, mut write) = stream.into_split();
-    let mut line = Zeroizing::new(serde_json::to_vec(request).map_err(io::Error::other)?);
-    line.push(b'\n');
-    write.write_all(&line).await?;
-    let mut answer = String::new();
+    write.write_all(&encode_line(request)?).await?;
+    // The answer may hold a token: zeroed once parsed (the caller prints it and drops it).
+    let mut answer = Zeroizing::new(String::new());
     BufReader::new(read).read_line(&mut answer).await?;
     serde_json::from_str(&answer)
         .map(Some)

@@ -70,6 +70,24 @@ fn prepare_data_dir(settings: &Settings) -> Result<(), StartError> {
     })
 }
 
+/// Connections the kernel queues for us while `server.max_connections` are open (actix's
+/// default; the kernel caps it at `net.core.somaxconn`). std's `bind` would queue only 128,
+/// and a client beyond the queue waits for SYN retransmits (1 s, 3 s, 7 s...).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// The listening socket for `addr`, with [`LISTEN_BACKLOG`].
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's bind does: a restarted server can bind while old connections sit in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
+}
+
 /// Opens the configured store.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
     let storage = &settings.storage;
@@ -261,9 +279,16 @@ impl Application {
             settings.server.base_url.starts_with("https://"),
             settings.server.session_ttl,
         ));
+        let limits = web::Data::new(RateLimits::new(
+            &settings,
+            Arc::clone(&store),
+            Arc::clone(&sealer),
+        ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer, kdf));
-        let limits = web::Data::new(RateLimits::new(&settings, Arc::clone(&store)));
-        let limit = BodyLimit::for_secret(settings.largest_secret());
+        let limit = BodyLimit::for_secret(
+            settings.largest_secret(),
+            Duration::from_secs(settings.server.body_timeout),
+        );
         let admin_socket = admin::socket_path(&settings);
         let admin =
             admin::listen(&admin_socket, accounts.clone().into_inner()).map_err(|source| {
@@ -274,11 +299,10 @@ impl Application {
             })?;
         let https = settings.server.base_url.starts_with("https://");
 
-        let listener =
-            TcpListener::bind(settings.bind_addr()).map_err(|source| StartError::Io {
-                what: format!("binding server.bind {}", settings.server.bind),
-                source,
-            })?;
+        let listener = bind(settings.bind_addr()).map_err(|source| StartError::Io {
+            what: format!("binding server.bind {}", settings.server.bind),
+            source,
+        })?;
         let addr = listener.local_addr().map_err(|source| StartError::Io {
             what: "reading the bound address".into(),
             source,
@@ -294,13 +318,25 @@ impl Application {
                 .app_data(web::Data::from(Arc::clone(&health_store)))
                 .wrap(http::security_headers(https))
                 .wrap(from_fn(http::access_log))
+                .wrap(from_fn(http::close_on_unread_body))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })
         .shutdown_timeout(settings.server.shutdown_timeout);
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
+        let workers = match settings.server.workers {
+            // actix's own default: one per core.
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        server = server
+            .workers(workers)
+            .keep_alive(Duration::from_secs(settings.server.keepalive_timeout))
+            // actix's request timeout covers the head only; `read_body` holds the body to the
+            // same deadline.
+            .client_request_timeout(Duration::from_secs(settings.server.body_timeout))
+            // actix counts connections per worker; the setting is for the whole process, which
+            // is what the open-file limit is about.
+            .max_connections((settings.server.max_connections / workers).max(1));
         let server = server
             .listen(listener)
             .map_err(|source| StartError::Io {

@@ -5,10 +5,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
+use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
 
@@ -71,6 +72,20 @@ fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
     })
 }
 
+/// One `server.trusted_proxies` entry: a CIDR network (`10.0.0.0/8`, `fd00::/8`) or a bare
+/// address (a network of one).
+fn parse_proxy(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    if let Ok(net) = entry.parse::<IpNet>() {
+        // `10.1.2.3/8` is accepted by ipnet; the operator surely meant the network.
+        return Ok(net.trunc());
+    }
+    entry
+        .parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| "not a CIDR network or an IP address".to_owned())
+}
+
 /// All settings, one section per table in `onetime.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +130,17 @@ pub struct ServerSettings {
     pub shutdown_timeout: u64,
     /// Seconds a web sign-in lasts (at least 60).
     pub session_ttl: u64,
+    /// Seconds a request may take to deliver its head, and then its whole body (at least 1).
+    pub body_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open (0 = close after each response).
+    pub keepalive_timeout: u64,
+    /// Open client connections across all workers; more wait in the listen backlog. Keep it
+    /// below the process's open-file limit (`LimitNOFILE`).
+    pub max_connections: usize,
+    /// Proxies whose `X-Forwarded-For` entries are skipped when finding the client (CIDR or
+    /// bare addresses; only with `trust_proxy`). From the environment: comma-separated.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[storage]`
@@ -235,6 +261,8 @@ pub struct Limits {
     pub passphrase_lockout: u64,
     /// Web sign-in attempts per IP per window.
     pub signin_per_ip: u32,
+    /// IPv6 clients are one client per prefix of this many bits (0 to 128).
+    pub ipv6_prefix: u8,
 }
 
 /// `[plans.NAME]`: what one kind of caller may create.
@@ -328,6 +356,23 @@ impl Settings {
                 "must be at least 60 (seconds)",
             ));
         }
+        if self.server.body_timeout == 0 {
+            return Err(invalid(
+                "server.body_timeout",
+                "must be at least 1 (seconds)",
+            ));
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be at least 1"));
+        }
+        for proxy in &self.server.trusted_proxies {
+            parse_proxy(proxy).map_err(|reason| {
+                invalid(
+                    "server.trusted_proxies",
+                    format!("`{proxy}`: {reason} (want CIDR like 10.0.0.0/8 or an address)"),
+                )
+            })?;
+        }
         for domain in &mut self.server.share_domains {
             *domain = domain.trim().to_ascii_lowercase();
             let valid = !domain.is_empty()
@@ -405,6 +450,9 @@ impl Settings {
                 return Err(invalid(key, "must be at least 1"));
             }
         }
+        if l.ipv6_prefix > 128 {
+            return Err(invalid("limits.ipv6_prefix", "want 0 to 128 (bits)"));
+        }
         let c = &self.crypto;
         KdfParams::check(c.scrypt_log_n, c.scrypt_r, c.scrypt_p)
             .map_err(|reason| invalid("crypto.scrypt_log_n/r/p", reason))?;
@@ -432,6 +480,15 @@ impl Settings {
             .bind
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7143)))
+    }
+
+    /// `server.trusted_proxies` as networks (validated at load).
+    pub fn trusted_proxies(&self) -> Vec<IpNet> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| parse_proxy(p).ok())
+            .collect()
     }
 
     /// The largest secret any plan allows, which bounds request bodies.
@@ -475,6 +532,22 @@ mod tests {
         assert_eq!(s.plans["default"].max_size, 10_000);
         assert!(s.mail.smtp_url.is_none());
         assert_eq!(s.mail.from, "onetime@localhost");
+        assert_eq!(s.server.body_timeout, 10);
+        assert_eq!(s.server.keepalive_timeout, 5);
+        assert_eq!(s.server.max_connections, 4096);
+        assert!(s.server.trusted_proxies.is_empty());
+        assert_eq!(s.limits.ipv6_prefix, 64);
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        let s = load_env(&[(
+            "ONETIME__SERVER__TRUSTED_PROXIES",
+            "10.1.2.3/8, 192.0.2.1, fd00::/8",
+        )])
+        .expect("loads");
+        let nets: Vec<String> = s.trusted_proxies().iter().map(|n| n.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.1/32", "fd00::/8"]);
     }
 
     #[test]
@@ -504,6 +577,23 @@ mod tests {
             ("ONETIME__SECRETS__MIN_TTL", "0", "secrets.min_ttl"),
             ("ONETIME__CRYPTO__SCRYPT_LOG_N", "40", "crypto.scrypt"),
             ("ONETIME__LOG__LEVEL", "=*=", "log.level"),
+            ("ONETIME__SERVER__BODY_TIMEOUT", "0", "server.body_timeout"),
+            (
+                "ONETIME__SERVER__MAX_CONNECTIONS",
+                "0",
+                "server.max_connections",
+            ),
+            (
+                "ONETIME__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/8, proxy.example",
+                "server.trusted_proxies",
+            ),
+            (
+                "ONETIME__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/33",
+                "trusted_proxies",
+            ),
+            ("ONETIME__LIMITS__IPV6_PREFIX", "129", "limits.ipv6_prefix"),
         ];
         for (var, value, key) in cases {
             let err = load_env(&[(var, value)]).expect_err(var).to_string();

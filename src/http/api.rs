@@ -228,7 +228,9 @@ async fn burn(
     (service, accounts, limits): Edge,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
-    caller(&req, &accounts).await?;
+    let caller = caller(&req, &accounts).await?;
+    // A burn with a passphrase runs the same scrypt as a reveal: same budget.
+    spend(&req, &limits, &caller, Action::Reveal).await?;
     let passphrase = params.sensitive("passphrase");
     let burned = service
         .burn(

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// Too many requests from this address.
     #[error("Rate limit exceeded. Please try again later.")]
     RateLimited,
+    /// The body did not arrive whole within `server.body_timeout`; the connection is closed.
+    #[error("Request body was not received in time")]
+    BodyTimeout,
     /// Too much work queued or the store is out of reach.
     #[error("service unavailable")]
     Unavailable,
@@ -85,6 +88,7 @@ impl ApiError {
             Self::Unknown { .. } => StatusCode::NOT_FOUND,
             Self::NotAuthorized => StatusCode::UNAUTHORIZED,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unexpected => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -106,14 +110,21 @@ impl ResponseError for ApiError {
         let body = match self {
             Self::Unknown { key } => json!({ "message": "Unknown secret", "secret_key": key }),
             Self::Invalid { message, .. } => json!({ "message": message }),
-            Self::NotAuthorized | Self::RateLimited => json!({ "message": self.to_string() }),
+            Self::NotAuthorized | Self::RateLimited | Self::BodyTimeout => {
+                json!({ "message": self.to_string() })
+            }
             Self::Unavailable | Self::Unexpected => {
                 json!({ "message": "An unexpected error occurred :[" })
             }
         };
         let intended = HeaderValue::from(self.intended().as_u16());
-        HttpResponse::NotFound()
-            .insert_header((INTENDED_STATUS, intended))
+        let mut res = HttpResponse::NotFound();
+        if matches!(self, Self::BodyTimeout) {
+            // The rest of the body may still be on its way: nothing more is read from this
+            // connection, so the next request can never start inside the old body.
+            res.force_close();
+        }
+        res.insert_header((INTENDED_STATUS, intended))
             .content_type(JSON_UTF8)
             .json(body)
     }

@@ -1,15 +1,18 @@
 //! Everything actix: routes, parameter extraction, error mapping, security headers and the
 //! access log.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{web as aweb, HttpRequest, HttpResponse};
 
 pub mod api;
+pub mod client;
 pub mod error;
 pub mod params;
 pub mod ratelimit;
@@ -69,6 +72,74 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
         ))
     } else {
         headers
+    }
+}
+
+/// Ends the connection after a response whose request body was left unread.
+///
+/// Why: a handler that does not read its body (status, receipts, unknown routes) drops it, and
+/// actix then drains a chunked body before the next request, with no deadline: a client
+/// sending a chunk a second held its connection for ever. Here the body stays owned until the
+/// response has been written, and actix closes a connection whose request body is still owned
+/// and unfinished instead of draining it. Bodies that handlers do read are held to
+/// `server.body_timeout` (`params::read_body`).
+pub async fn close_on_unread_body(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let body = Rc::new(RefCell::new(Some(actix_web::HttpMessage::take_payload(
+        &mut req,
+    ))));
+    req.set_payload(actix_web::dev::Payload::from(
+        Box::pin(SharedBody(Rc::clone(&body))) as BoxedBodyStream,
+    ));
+    let res = next.call(req).await?;
+    let unread = body.borrow_mut().take();
+    Ok(res.map_body(|_, inner| HoldBody {
+        inner: inner.boxed(),
+        _request_body: unread,
+    }))
+}
+
+type BoxedBodyStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<aweb::Bytes, actix_web::error::PayloadError>>>,
+>;
+
+/// The request body as the handler sees it, while [`close_on_unread_body`] keeps ownership.
+struct SharedBody(Rc<RefCell<Option<actix_web::dev::Payload>>>);
+
+impl futures_util::Stream for SharedBody {
+    type Item = Result<aweb::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.0.borrow_mut().as_mut() {
+            Some(payload) => std::pin::Pin::new(payload).poll_next(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+/// A response body that keeps the unread request body alive until it has been sent.
+struct HoldBody {
+    inner: BoxBody,
+    _request_body: Option<actix_web::dev::Payload>,
+}
+
+impl MessageBody for HoldBody {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.inner.size()
+    }
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<aweb::Bytes, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_next(cx)
     }
 }
 

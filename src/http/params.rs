@@ -3,38 +3,47 @@
 //!
 //! Decoding is strict: invalid UTF-8 is refused rather than silently replaced, so a secret is
 //! stored exactly as sent or not at all.
+//!
+//! A body must arrive whole within its deadline (`server.body_timeout`), or a client sending a
+//! byte a second holds a connection for as long as it likes. The raw body and the buffers
+//! parsed from it are zeroed when dropped: they hold secrets and passphrases.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::StatusCode;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use percent_encoding::percent_decode;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::error::ApiError;
 use crate::domain::Sensitive;
 
-/// Largest request body accepted, in bytes; set as app data from the largest plan size.
+/// Largest request body accepted, in bytes, and how long it may take to arrive; set as app
+/// data from the largest plan size and `server.body_timeout`.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit {
     /// Bytes.
     pub bytes: usize,
     /// The largest secret any plan allows, for the error message.
     pub secret_bytes: usize,
+    /// From the first byte read to the last.
+    pub deadline: Duration,
 }
 
 impl BodyLimit {
     /// Room for a secret of `secret_bytes` in any encoding (JSON `\uXXXX` escapes take six
-    /// bytes a byte) plus the other fields.
-    pub fn for_secret(secret_bytes: usize) -> Self {
+    /// bytes a byte) plus the other fields, delivered within `deadline`.
+    pub fn for_secret(secret_bytes: usize, deadline: Duration) -> Self {
         Self {
             bytes: secret_bytes.saturating_mul(6).saturating_add(16 * 1024),
             secret_bytes,
+            deadline,
         }
     }
 
@@ -115,7 +124,10 @@ fn parse_urlencoded(input: &[u8]) -> Result<Params, ApiError> {
                     .collect(),
             );
             let bytes: Vec<u8> = percent_decode(&spaced).collect();
-            String::from_utf8(bytes).map_err(|_| bad_utf8())
+            String::from_utf8(bytes).map_err(|e| {
+                e.into_bytes().zeroize();
+                bad_utf8()
+            })
         };
         params.push(decode(name)?, decode(value)?);
     }
@@ -151,43 +163,96 @@ fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
 }
 
 /// A `multipart/form-data` body; fields are read as strict UTF-8 text.
-async fn parse_multipart(content_type: &str, body: Bytes) -> Result<Params, ApiError> {
+async fn parse_multipart(content_type: &str, body: &[u8]) -> Result<Params, ApiError> {
     let malformed = || ApiError::invalid("Malformed multipart body");
     let boundary = multer::parse_boundary(content_type).map_err(|_| malformed())?;
-    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    // multer wants owned chunks: one copy, zeroed below once multer has let go of it.
+    let shared = Bytes::copy_from_slice(body);
+    let chunk = shared.clone();
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(chunk) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut params = Params::default();
-    while let Some(field) = multipart.next_field().await.map_err(|_| malformed())? {
+    let mut parsed = Ok(());
+    while let Some(field) = multipart.next_field().await.transpose() {
+        let Ok(field) = field else {
+            parsed = Err(malformed());
+            break;
+        };
         let Some(name) = field.name().map(str::to_owned) else {
             continue;
         };
-        let bytes = field.bytes().await.map_err(|_| malformed())?;
-        params.push(
-            name,
-            String::from_utf8(bytes.to_vec()).map_err(|_| bad_utf8())?,
-        );
+        let Ok(bytes) = field.bytes().await else {
+            parsed = Err(malformed());
+            break;
+        };
+        let value = Zeroizing::new(bytes.to_vec());
+        wipe(bytes);
+        match std::str::from_utf8(&value) {
+            Ok(text) => params.push(name, text.to_owned()),
+            Err(_) => {
+                parsed = Err(bad_utf8());
+                break;
+            }
+        }
     }
-    Ok(params)
+    drop(multipart);
+    wipe(shared);
+    parsed.map(|()| params)
 }
 
-async fn read_body(mut payload: Payload, limit: BodyLimit) -> Result<Bytes, ApiError> {
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::invalid("Request body could not be read"))?;
-        // Checked per chunk, so an endless or huge body costs at most `limit` bytes of memory.
-        if body.len() + chunk.len() > limit.bytes {
-            return Err(limit.exceeded());
-        }
-        body.extend_from_slice(&chunk);
+/// Zeroes a chunk of body bytes when nothing else shares it any more (our copy of the body,
+/// a multipart field); a shared one is left to its other owner.
+fn wipe(bytes: Bytes) {
+    if let Ok(mut owned) = bytes.try_into_mut() {
+        owned[..].zeroize();
     }
-    Ok(body.freeze())
+}
+
+/// The whole body, within `limit`'s size and deadline. `declared` (Content-Length, already
+/// checked against the limit) sizes the buffer up front.
+async fn read_body(
+    mut payload: Payload,
+    limit: BodyLimit,
+    declared: Option<usize>,
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let read = async move {
+        let mut body = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0)));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| ApiError::invalid("Request body could not be read"))?;
+            // Checked per chunk, so an endless or huge body costs at most `limit` bytes.
+            if body.len() + chunk.len() > limit.bytes {
+                return Err(limit.exceeded());
+            }
+            append(&mut body, &chunk);
+            wipe(chunk);
+        }
+        Ok(body)
+    };
+    // Why a deadline on the whole read, not per chunk: a byte every few seconds would pass
+    // any per-chunk timeout and still hold the connection for hours.
+    tokio::time::timeout(limit.deadline, read)
+        .await
+        .map_err(|_| ApiError::BodyTimeout)?
+}
+
+/// Appends `chunk`, growing by hand so that no outgrown buffer is freed without being zeroed
+/// (a plain `extend` would reallocate and leave the old copy of the secret behind).
+fn append(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
+    let needed = body.len() + chunk.len();
+    if needed > body.capacity() {
+        let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(body.capacity() * 2)));
+        grown.extend_from_slice(body);
+        // The old buffer is zeroed as it drops here.
+        *body = grown;
+    }
+    body.extend_from_slice(chunk);
 }
 
 async fn extract(req: HttpRequest, payload: Payload) -> Result<Params, ApiError> {
     let limit = req
         .app_data::<BodyLimit>()
         .copied()
-        .unwrap_or_else(|| BodyLimit::for_secret(10_000));
+        .unwrap_or_else(|| BodyLimit::for_secret(10_000, Duration::from_secs(10)));
     let header = |name| {
         req.headers()
             .get(name)
@@ -216,13 +281,13 @@ async fn extract(req: HttpRequest, payload: Payload) -> Result<Params, ApiError>
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let body = read_body(payload, limit).await?;
+    let body = read_body(payload, limit, declared).await?;
     let mut params = if body.is_empty() {
         Params::default()
     } else {
         match mime.as_str() {
             "application/json" => parse_json(&body)?,
-            "multipart/form-data" => parse_multipart(&content_type, body).await?,
+            "multipart/form-data" => parse_multipart(&content_type, &body).await?,
             // curl -d and most clients send urlencoded; a missing type is read the same way.
             "application/x-www-form-urlencoded" | "" => parse_urlencoded(&body)?,
             m if m.ends_with("+json") => parse_json(&body)?,

@@ -1,15 +1,19 @@
-//! Per-IP rate limits for anonymous callers, and working out who the client is.
+//! Per-IP rate limits for anonymous callers.
 //!
 //! The counters live in the store: in memory for sled (one process; they guard capacity, not
 //! secrets, and reset on restart), in Redis for several nodes, so a limit holds across them.
+//! A counter is named by a keyed hash of the address, never the address itself, so the Redis
+//! key space does not list who used the service.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::HttpRequest;
 
+use super::client::ClientResolver;
 use super::error::ApiError;
 use crate::config::Settings;
+use crate::crypto::{RecordKind, Sealer};
 use crate::service::ServiceError;
 use crate::store::Store;
 
@@ -18,7 +22,7 @@ use crate::store::Store;
 pub enum Action {
     /// share, create, generate.
     Create,
-    /// reveal.
+    /// reveal and burn (a burn with a passphrase costs the same work as a reveal).
     Reveal,
     /// web sign-in attempt (counted for everyone: nobody is signed in yet).
     SignIn,
@@ -27,7 +31,9 @@ pub enum Action {
 /// Fixed-window budgets per (action, client address).
 pub struct RateLimits {
     store: Arc<dyn Store>,
-    trust_proxy: bool,
+    /// Names the counters: HMAC of the address under the server key.
+    sealer: Arc<Sealer>,
+    clients: ClientResolver,
     create: u32,
     reveal: u32,
     signin: u32,
@@ -35,11 +41,13 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// Limits from `[limits]` and `server.trust_proxy`, counted in `store`.
-    pub fn new(settings: &Settings, store: Arc<dyn Store>) -> Self {
+    /// Limits from `[limits]`, clients as `[server]` says to find them, counted in `store`
+    /// under names `sealer` hashes.
+    pub fn new(settings: &Settings, store: Arc<dyn Store>, sealer: Arc<Sealer>) -> Self {
         Self {
             store,
-            trust_proxy: settings.server.trust_proxy,
+            sealer,
+            clients: ClientResolver::new(settings),
             create: settings.limits.create_per_ip,
             reveal: settings.limits.reveal_per_ip,
             signin: settings.limits.signin_per_ip,
@@ -47,19 +55,16 @@ impl RateLimits {
         }
     }
 
-    /// The client's address: the peer, or behind a trusted proxy the last `X-Forwarded-For`
-    /// entry (the one our proxy appended; earlier entries are the client's to forge).
+    /// The client's address as every per-IP limit and lockout counts it (see
+    /// [`ClientResolver`]).
     pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
-        let forwarded = self
-            .trust_proxy
-            .then(|| req.headers().get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').map(str::trim).find(|s| !s.is_empty()))
-            .and_then(|ip| ip.parse().ok());
-        forwarded
-            .or_else(|| req.peer_addr().map(|a| a.ip()))
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        self.clients.client_ip(req)
+    }
+
+    /// The counter for `action` by `ip`: the action in clear, the address as a keyed hash.
+    fn bucket(&self, name: &str, ip: IpAddr) -> String {
+        let id = self.sealer.record_id(RecordKind::Client, &ip.to_string());
+        format!("{name}:{}", hex::encode(id))
     }
 
     /// Spends one `action` for `ip` at `now`, or refuses when the window's budget is gone.
@@ -71,7 +76,7 @@ impl RateLimits {
         };
         let used = self
             .store
-            .hit(&format!("{name}:{ip}"), self.window, now)
+            .hit(&self.bucket(name, ip), self.window, now)
             .await
             .map_err(|e| ApiError::from_service(ServiceError::Storage(e), ""))?;
         if used > u64::from(limit) {

@@ -252,7 +252,22 @@ pub struct Process {
 impl Process {
     /// Starts the real binary over `data` with extra `env`, and waits until it listens.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
+        Self::start_under(&[], data, env)
+    }
+
+    /// [`Process::start`], run through `wrapper` (a command that runs the rest of its
+    /// arguments, e.g. `["prlimit", "--nofile=256:256", "--"]`); empty: the binary itself.
+    pub fn start_under(wrapper: &[&str], data: &Path, env: &[(&str, &str)]) -> Self {
+        let binary = env!("CARGO_BIN_EXE_onetime");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
             .env("ONETIME__STORAGE__PATH", data)
             .env("ONETIME__CRYPTO__SCRYPT_LOG_N", "10")

@@ -8,6 +8,7 @@ mod at_rest;
 mod attack;
 mod burn;
 mod durability;
+mod edges;
 mod expiry;
 mod generate;
 mod headers;

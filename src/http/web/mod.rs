@@ -111,6 +111,7 @@ pub struct Visitor {
     stale_session: bool,
     /// The store could not be asked about the session.
     session_unavailable: bool,
+    /// The request path; only ever compared, never put into a page or a header.
     path: String,
     web: web::Data<Web>,
 }
@@ -122,9 +123,9 @@ pub struct PageCtx {
     /// The signed-in email.
     pub signed_in: Option<String>,
     /// `(tag, name, current)` for the language switcher.
+    /// Each links to `?locale=TAG`: relative to the page itself, never built from the
+    /// request path (`//evil.example/` would make it a link off the site).
     pub languages: Vec<(&'static str, String, bool)>,
-    /// This page's path, for the language links.
-    pub path: String,
 }
 
 fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
@@ -218,6 +219,8 @@ pub enum Failure {
     TooLarge,
     /// A body that cannot be read.
     BadRequest,
+    /// A body that did not arrive within `server.body_timeout`.
+    TimedOut,
     /// Missing or wrong anti-CSRF token.
     Csrf,
     /// The store is out of reach or the server is busy.
@@ -251,6 +254,7 @@ impl Failure {
     pub fn from_api(e: &ApiError) -> Self {
         match e {
             ApiError::RateLimited => Self::RateLimited,
+            ApiError::BodyTimeout => Self::TimedOut,
             ApiError::Invalid { status, .. } if *status == StatusCode::PAYLOAD_TOO_LARGE => {
                 Self::TooLarge
             }
@@ -277,6 +281,7 @@ impl Failure {
                 "error.too_large",
             ),
             Self::BadRequest => (StatusCode::BAD_REQUEST, "bad-request", "error.bad_request"),
+            Self::TimedOut => (StatusCode::REQUEST_TIMEOUT, "timed-out", "error.timeout"),
             Self::Csrf => (StatusCode::FORBIDDEN, "csrf-error", "error.csrf"),
             Self::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -315,7 +320,6 @@ impl Visitor {
                 .iter()
                 .map(|c| (c.lang, c.name.clone(), c.lang == self.t.lang))
                 .collect(),
-            path: self.path.clone(),
         }
     }
 
@@ -401,6 +405,11 @@ impl Visitor {
         if failure == Failure::RateLimited {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        if failure == Failure::TimedOut {
+            // As in the API: the rest of the body is never read, so the connection ends.
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
         }
         res
     }

@@ -394,9 +394,11 @@ async fn burn(
     visitor: Visitor,
     key: web::Path<String>,
     service: web::Data<Service>,
+    limits: web::Data<RateLimits>,
     form: Form,
 ) -> HttpResponse {
-    let form = match checked(&visitor, form) {
+    // A burn with a passphrase runs the same scrypt as a reveal: same budget.
+    let form = match accept(&visitor, form, &limits, Action::Reveal).await {
         Ok(form) => form,
         Err(failure) => return visitor.failure(failure),
     };
