@@ -19,6 +19,8 @@ pub fn unix_now() -> u64 {
 
 /// Longest passphrase accepted, in characters (API.md).
 pub const PASSPHRASE_MAX_CHARS: usize = 128;
+/// Longest private note a creator may keep with a secret (characters).
+pub const MEMO_MAX_CHARS: usize = 200;
 /// Lengths a generated password may have.
 pub const GENERATE_LENGTH: RangeInclusive<usize> = 4..=128;
 /// A generated value is shown on the first receipt read only within this many seconds.
@@ -163,6 +165,11 @@ pub struct RecentAccess {
 }
 
 impl Caller {
+    /// Whether this caller is the account that created `receipt`.
+    pub fn owns(&self, receipt: &Receipt) -> bool {
+        matches!(self, Self::Customer { email, .. } if *email == receipt.custid)
+    }
+
     /// The `custid` recorded on receipts.
     pub fn custid(&self) -> &str {
         match self {
@@ -241,6 +248,10 @@ pub struct Receipt {
     /// How emailing the link went, when there is a recipient.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryStatus>,
+    /// The creator's private note ("db password for Anna"): on the receipt and the recent
+    /// list only, never shown to the recipient.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memo: Option<Sensitive>,
 }
 
 /// Where an emailed link stands.

@@ -15,8 +15,8 @@ use crate::crypto::{
 };
 use crate::domain::{
     is_plausible_key, normalize_email, resolve_length, resolve_ttl, Burned, Caller, Receipt,
-    RecentAccess, Revealed, Sensitive, State, GENERATED_VALUE_WINDOW, PASSPHRASE_MAX_CHARS,
-    RECENT_WINDOW, SHORTKEY_CHARS,
+    RecentAccess, Revealed, Sensitive, State, GENERATED_VALUE_WINDOW, MEMO_MAX_CHARS,
+    PASSPHRASE_MAX_CHARS, RECENT_WINDOW, SHORTKEY_CHARS,
 };
 use crate::domain::{obscure_email, DeliveryState, DeliveryStatus};
 use crate::mail;
@@ -77,6 +77,8 @@ pub struct CreateRequest {
     pub recipients: Vec<String>,
     /// Optional share domain.
     pub share_domain: Option<String>,
+    /// The creator's private note, kept with the receipt (empty counts as absent).
+    pub memo: Option<Sensitive>,
 }
 
 /// What the secret record seals.
@@ -87,12 +89,44 @@ pub struct SecretPayload {
 }
 
 /// What the receipt seals under the metadata key.
+///
+/// postcard is not self-describing: fields are only ever appended, and a receipt sealed before
+/// `memo` existed opens as [`ReceiptPayloadV1`].
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct ReceiptPayload {
     secret_key: String,
     custid: String,
     recipients: Vec<String>,
     share_domain: String,
+    memo: String,
+}
+
+/// A receipt's sealed payload as written before the private note.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+struct ReceiptPayloadV1 {
+    secret_key: String,
+    custid: String,
+    recipients: Vec<String>,
+    share_domain: String,
+}
+
+impl ReceiptPayload {
+    /// Decodes a receipt's opened bytes, of either shape.
+    fn decode(plain: &[u8]) -> Result<Self, ServiceError> {
+        if let Ok((payload, [])) = postcard::take_from_bytes::<Self>(plain) {
+            return Ok(payload);
+        }
+        let Ok((old, [])) = postcard::take_from_bytes::<ReceiptPayloadV1>(plain) else {
+            return Err(StoreError::Corrupt("receipt payload".into()).into());
+        };
+        Ok(Self {
+            secret_key: old.secret_key.clone(),
+            custid: old.custid.clone(),
+            recipients: old.recipients.clone(),
+            share_domain: old.share_domain.clone(),
+            memo: String::new(),
+        })
+    }
 }
 
 /// What `secret_status` tells about a secret that can still be revealed.
@@ -290,6 +324,13 @@ impl Service {
                 )));
             }
         }
+        if let Some(memo) = nonempty(req.memo.as_ref()) {
+            if memo.expose().chars().count() > MEMO_MAX_CHARS {
+                return Err(ServiceError::Invalid(format!(
+                    "Memo must be no more than {MEMO_MAX_CHARS} characters long"
+                )));
+            }
+        }
         if let Some(domain) = req.share_domain.as_deref().filter(|d| !d.is_empty()) {
             let wanted = domain.trim().to_ascii_lowercase();
             if !self.policy.share_domains.contains(&wanted) {
@@ -344,6 +385,9 @@ impl Service {
             custid: caller.custid().to_owned(),
             recipients: mail.iter().map(|(to, _)| obscure_email(to)).collect(),
             share_domain,
+            memo: nonempty(req.memo.as_ref())
+                .map(|m| m.expose().to_owned())
+                .unwrap_or_default(),
         };
         let sealed_secret = self.seal(
             RecordKind::Secret,
@@ -766,19 +810,23 @@ impl Service {
             .metadata(&id, now)
             .await?
             .ok_or(ServiceError::UnknownSecret)?;
-        let payload = self.open(
+        let plain = self.sealer.open(
             RecordKind::Metadata,
             &id,
             metadata_key,
             None,
             &record.sealed,
         )?;
-        Ok((id, record, payload))
+        Ok((id, record, ReceiptPayload::decode(&plain)?))
     }
 
     /// Destroys the unread secret of the receipt under `metadata_key`.
+    ///
+    /// A secret with a passphrase needs it, unless `caller` is the account that created it:
+    /// the account owns it, and may burn it even while wrong guesses keep it locked.
     pub async fn burn(
         &self,
+        caller: &Caller,
         metadata_key: &str,
         passphrase: Option<&Sensitive>,
         client: IpAddr,
@@ -788,7 +836,8 @@ impl Service {
         if record.state != StoredState::New || record.secret_expires_at <= now {
             return Err(ServiceError::UnknownSecret);
         }
-        if record.passphrase_required {
+        let owner = self.owns(caller, &payload);
+        if record.passphrase_required && !owner {
             let secret = self
                 .store
                 .secret(&record.secret_id, now)
@@ -817,7 +866,7 @@ impl Service {
                 return Err(ServiceError::WrongPassphrase);
             }
         }
-        let Some(burned) = self.store.burn(&id, now).await? else {
+        let Some(burned) = self.store.burn(&id, now, owner).await? else {
             return Err(self
                 .refusal(&record.secret_id, record.passphrase_required, now)
                 .await?);
@@ -826,6 +875,11 @@ impl Service {
             state: self.receipt_view(metadata_key, &burned, &payload, now),
             secret_shortkey: payload.secret_key.chars().take(SHORTKEY_CHARS).collect(),
         })
+    }
+
+    /// Whether `caller` is the account that created the receipt with `payload`.
+    fn owns(&self, caller: &Caller, payload: &ReceiptPayload) -> bool {
+        matches!(caller, Caller::Customer { email, .. } if *email == payload.custid)
     }
 
     /// The caller's receipts from the last 30 days, newest first, without secret keys.
@@ -898,6 +952,47 @@ impl Service {
                 reason: d.reason.clone(),
                 updated: d.updated,
             }),
+            memo: (!payload.memo.is_empty()).then(|| Sensitive::new(payload.memo.clone())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A receipt sealed before the private note existed (its payload without `memo`).
+    #[derive(Serialize)]
+    struct Schema1Payload<'a> {
+        secret_key: &'a str,
+        custid: &'a str,
+        recipients: Vec<String>,
+        share_domain: &'a str,
+    }
+
+    #[test]
+    fn receipts_sealed_before_memos_existed_still_open() {
+        let old = postcard::to_allocvec(&Schema1Payload {
+            secret_key: "k",
+            custid: "anon",
+            recipients: vec!["a***@e***.com".into()],
+            share_domain: "",
+        })
+        .expect("encode");
+        let payload = ReceiptPayload::decode(&old).expect("decode");
+        assert_eq!(payload.secret_key, "k");
+        assert_eq!(payload.recipients, ["a***@e***.com"]);
+        assert!(payload.memo.is_empty());
+
+        let new = ReceiptPayload {
+            secret_key: "k".into(),
+            custid: "anon".into(),
+            recipients: Vec::new(),
+            share_domain: String::new(),
+            memo: "note".into(),
+        };
+        let bytes = postcard::to_allocvec(&new).expect("encode");
+        assert_eq!(ReceiptPayload::decode(&bytes).expect("decode").memo, "note");
+        assert!(ReceiptPayload::decode(&bytes[..bytes.len() - 2]).is_err());
     }
 }

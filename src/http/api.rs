@@ -145,6 +145,7 @@ fn create_request(params: &Params) -> CreateRequest {
         passphrase: params.sensitive("passphrase"),
         recipients: params.all("recipient"),
         share_domain: params.get("share_domain").map(str::to_owned),
+        memo: params.sensitive("memo"),
     }
 }
 
@@ -234,6 +235,7 @@ async fn burn(
     let passphrase = params.sensitive("passphrase");
     let burned = service
         .burn(
+            &caller,
             &key,
             passphrase.as_ref(),
             limits.client_ip(&req),

@@ -147,7 +147,7 @@ pub async fn queued_mail_goes_with_its_secret(store: Arc<dyn Store>) {
         .await
         .expect("take"));
     assert!(store
-        .burn(&burned.metadata_id, NOW + 1)
+        .burn(&burned.metadata_id, NOW + 1, false)
         .await
         .expect("burn")
         .is_some());
@@ -596,10 +596,26 @@ pub async fn passphrase_counters_go_with_the_secret(store: Arc<dyn Store>) {
         .expect("locked"));
     assert!(!store.take_secret(&new.secret_id, NOW).await.expect("take"));
     assert!(store
-        .burn(&new.metadata_id, NOW)
+        .burn(&new.metadata_id, NOW, false)
         .await
         .expect("burn")
         .is_none());
+    // Its creator (an account) may burn it despite the lock.
+    let owned = sample(6000, false);
+    store.create(&owned).await.expect("create");
+    for _ in 0..4 {
+        reserve(&store, &owned.secret_id, [1; 8], NOW).await;
+    }
+    assert!(store
+        .burn(&owned.metadata_id, NOW, false)
+        .await
+        .expect("burn")
+        .is_none());
+    assert!(store
+        .burn(&owned.metadata_id, NOW, true)
+        .await
+        .expect("burn")
+        .is_some());
     // Once the lock is over, the take works and the counters go with the secret.
     assert!(store
         .take_secret(&new.secret_id, NOW + 1801)
@@ -682,7 +698,7 @@ pub async fn expired_secret_is_gone_before_any_sweep(store: Arc<dyn Store>) {
         .await
         .expect("take"));
     assert!(store
-        .burn(&new.metadata_id, NOW + 60)
+        .burn(&new.metadata_id, NOW + 60, false)
         .await
         .expect("burn")
         .is_none());
@@ -705,12 +721,15 @@ pub async fn expired_secret_is_gone_before_any_sweep(store: Arc<dyn Store>) {
 pub async fn burn_destroys_an_unread_secret_once(store: Arc<dyn Store>) {
     let new = sample(600, false);
     store.create(&new).await.expect("create");
-    let burned = store.burn(&new.metadata_id, NOW + 5).await.expect("burn");
+    let burned = store
+        .burn(&new.metadata_id, NOW + 5, false)
+        .await
+        .expect("burn");
     let burned = burned.expect("burnable");
     assert_eq!(burned.state, StoredState::Burned);
     assert_eq!(burned.updated, NOW + 5);
     assert!(store
-        .burn(&new.metadata_id, NOW + 6)
+        .burn(&new.metadata_id, NOW + 6, false)
         .await
         .expect("burn")
         .is_none());
@@ -730,7 +749,7 @@ pub async fn burn_destroys_an_unread_secret_once(store: Arc<dyn Store>) {
         .await
         .expect("take"));
     assert!(store
-        .burn(&read.metadata_id, NOW + 2)
+        .burn(&read.metadata_id, NOW + 2, false)
         .await
         .expect("burn")
         .is_none());
@@ -753,7 +772,11 @@ pub async fn burn_and_take_race_has_one_winner(store: Arc<dyn Store>) {
             if i % 2 == 0 {
                 store.take_secret(&sid, NOW + 1).await.expect("take")
             } else {
-                store.burn(&mid, NOW + 1).await.expect("burn").is_some()
+                store
+                    .burn(&mid, NOW + 1, false)
+                    .await
+                    .expect("burn")
+                    .is_some()
             }
         }));
     }

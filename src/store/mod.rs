@@ -475,7 +475,14 @@ pub trait Store: Send + Sync + 'static {
     /// atomically; its queued mail goes with it. Returns the updated receipt, or `None` if
     /// there was nothing to burn (already received, burned, expired or unknown) or wrong
     /// passphrases have locked it.
-    async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
+    /// `despite_lock` burns a secret wrong passphrases have locked (its creator's account
+    /// asks, which needs no passphrase).
+    async fn burn(
+        &self,
+        id: &RecordId,
+        now: u64,
+        despite_lock: bool,
+    ) -> Result<Option<MetadataRecord>, StoreError>;
 
     /// Deletes every record whose time is up at `now`.
     async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;

@@ -367,8 +367,9 @@ impl RedisStore {
 
     /// Rewrites the receipt under `metadata_id` with `change`, in one script that checks the
     /// receipt is unchanged since it was read (else it reads again). With `take_secret` (the
-    /// time now), the same script also removes the secret and its counters, and does nothing
-    /// if the secret is gone or locked. `None` if there was no receipt, `change` declined, or
+    /// time the guess lock is checked at: now, or `u64::MAX` to take despite a lock), the same script
+    /// also removes the secret and its counters, and does nothing if the secret is gone or
+    /// locked. `None` if there was no receipt, `change` declined, or
     /// there was nothing to take.
     async fn rewrite_metadata(
         &self,
@@ -541,8 +542,15 @@ impl Store for RedisStore {
         Ok(taken.is_some())
     }
 
-    async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError> {
-        self.rewrite_metadata(id, Some(now), |m| {
+    async fn burn(
+        &self,
+        id: &RecordId,
+        now: u64,
+        despite_lock: bool,
+    ) -> Result<Option<MetadataRecord>, StoreError> {
+        // The script compares the lock with the time it is given: no lock outlasts u64::MAX.
+        let lock_time = if despite_lock { u64::MAX } else { now };
+        self.rewrite_metadata(id, Some(lock_time), |m| {
             if m.state != StoredState::New || m.secret_expires_at <= now {
                 return false;
             }

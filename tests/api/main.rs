@@ -14,6 +14,7 @@ mod generate;
 mod headers;
 mod limits;
 mod mail;
+mod memo;
 mod params;
 mod redis;
 mod redis_tls;

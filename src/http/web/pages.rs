@@ -223,6 +223,7 @@ async fn create(
             vec![recipient.to_owned()]
         },
         share_domain: None,
+        memo: form.sensitive("memo"),
     };
     let now = unix_now();
     let created = if generate {
@@ -381,7 +382,9 @@ async fn burn_form(
 ) -> HttpResponse {
     match service.receipt_status(&key, unix_now()).await {
         Ok(r) if r.state == State::New => {
-            burn_page(&visitor, &key, r.passphrase_required, StatusCode::OK, None)
+            // The account that created it burns it without the passphrase.
+            let passphrase_required = r.passphrase_required && !visitor.caller.owns(&r);
+            burn_page(&visitor, &key, passphrase_required, StatusCode::OK, None)
         }
         // Nothing left to burn: the receipt says why.
         Ok(_) => visitor.redirect(&receipt_path(&visitor, &key)),
@@ -405,7 +408,13 @@ async fn burn(
     let t = visitor.t;
     let passphrase = form.sensitive("passphrase");
     match service
-        .burn(&key, passphrase.as_ref(), visitor.ip, unix_now())
+        .burn(
+            &visitor.caller,
+            &key,
+            passphrase.as_ref(),
+            visitor.ip,
+            unix_now(),
+        )
         .await
     {
         Ok(_) => visitor.redirect(&receipt_path(&visitor, &key)),

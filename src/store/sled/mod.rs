@@ -411,12 +411,18 @@ impl Store for Inner {
         Ok(taken.is_some())
     }
 
-    async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError> {
+    async fn burn(
+        &self,
+        id: &RecordId,
+        now: u64,
+        despite_lock: bool,
+    ) -> Result<Option<MetadataRecord>, StoreError> {
         let burned = self.update_entry(id, |e| {
             if e.metadata.state != StoredState::New || e.metadata.secret_expires_at <= now {
                 return Change::Keep;
             }
-            if e.guesses.as_ref().is_some_and(|g| g.locked(now)) || e.secret.take().is_none() {
+            let locked = !despite_lock && e.guesses.as_ref().is_some_and(|g| g.locked(now));
+            if locked || e.secret.take().is_none() {
                 return Change::Keep;
             }
             e.guesses = None;
@@ -985,7 +991,7 @@ delegate! {
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError>;
     async fn metadata(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError>;
-    async fn burn(&self, id: &RecordId, now: u64) -> Result<Option<MetadataRecord>, StoreError>;
+    async fn burn(&self, id: &RecordId, now: u64, despite_lock: bool) -> Result<Option<MetadataRecord>, StoreError>;
     async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
     async fn replace_customer(&self, old: &CustomerRecord, new: &CustomerRecord) -> Result<bool, StoreError>;

@@ -1,0 +1,131 @@
+//! The creator's private note (`memo`) and an account burning its own secret without the
+//! passphrase.
+
+use crate::helpers::{add_account, basic, contains, read_tree, Process, TestApp};
+
+#[tokio::test]
+async fn a_memo_shows_on_the_receipt_and_the_recent_list_but_never_to_the_recipient() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let token = add_account(&app.data(), "memo@example.com", None).await;
+    let auth = basic("memo@example.com", &token);
+
+    // Act
+    let created = app
+        .post_as(
+            &auth,
+            "/api/v1/share",
+            &[("secret", "s3cret"), ("memo", "db password for Anna")],
+        )
+        .await
+        .ok();
+    let mkey = created["metadata_key"].as_str().expect("mkey");
+    let key = created["secret_key"].as_str().expect("key");
+    let receipt = app.receipt(mkey).await.ok();
+    let recent = app.get_as(&auth, "/api/v1/private/recent").await.ok();
+    let revealed = app.reveal(key, None).await;
+
+    // Assert
+    assert_eq!(created["memo"], "db password for Anna");
+    assert_eq!(receipt["memo"], "db password for Anna");
+    assert_eq!(recent[0]["memo"], "db password for Anna");
+    assert!(!revealed.text.contains("Anna"), "{}", revealed.text);
+    assert_eq!(revealed.json["value"], "s3cret");
+    let plain = app.share_ok("no note", &[]).await;
+    assert!(app.receipt(&plain.1).await.ok().get("memo").is_none());
+}
+
+#[tokio::test]
+async fn a_memo_longer_than_200_characters_is_refused() {
+    let app = TestApp::spawn().await;
+    let long = "n".repeat(201);
+    app.share(&[("secret", "s"), ("memo", &long)])
+        .await
+        .assert_error(400, "Memo must be no more than 200 characters long");
+    let fits = "n".repeat(200);
+    app.share(&[("secret", "s"), ("memo", &fits)]).await.ok();
+}
+
+#[tokio::test]
+async fn a_memo_is_sealed_at_rest_and_never_logged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Process::start(&data, &[("ONETIME__LOG__LEVEL", "trace")]);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/share", server.base))
+        .form(&[("secret", "v"), ("memo", "unmistakable-memo-text")])
+        .send()
+        .await
+        .expect("send");
+    assert!(resp.status().is_success());
+    let logs = server.kill9();
+    assert!(!logs.contains("unmistakable-memo-text"), "memo in the logs");
+    for (name, bytes) in read_tree(&data) {
+        assert!(
+            !contains(&bytes, b"unmistakable-memo-text"),
+            "memo in {name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does() {
+    // Arrange: an account's secret with a passphrase.
+    let app = TestApp::spawn().await;
+    let owner = add_account(&app.data(), "owner@example.com", None).await;
+    let other = add_account(&app.data(), "other@example.com", None).await;
+    let owner = basic("owner@example.com", &owner);
+    let other = basic("other@example.com", &other);
+    let created = app
+        .post_as(
+            &owner,
+            "/api/v1/share",
+            &[("secret", "owned"), ("passphrase", "only the recipient")],
+        )
+        .await
+        .ok();
+    let mkey = created["metadata_key"].as_str().expect("mkey");
+    let burn = format!("/api/v1/private/{mkey}/burn");
+
+    // Act and assert: anonymous and another account still need the passphrase...
+    app.burn(mkey, None)
+        .await
+        .assert_error(400, "Double check that passphrase");
+    app.post_as(&other, &burn, &[])
+        .await
+        .assert_error(400, "Double check that passphrase");
+    assert_eq!(app.receipt(mkey).await.ok()["state"], "new");
+    // ...the creating account does not.
+    let burned = app.post_as(&owner, &burn, &[]).await.ok();
+    assert_eq!(burned["state"]["state"], "burned");
+}
+
+#[tokio::test]
+async fn the_creating_account_burns_a_secret_that_wrong_guesses_have_locked() {
+    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "2")]).await;
+    let owner = add_account(&app.data(), "locked@example.com", None).await;
+    let owner = basic("locked@example.com", &owner);
+    let created = app
+        .post_as(
+            &owner,
+            "/api/v1/share",
+            &[("secret", "guessed at"), ("passphrase", "the right one")],
+        )
+        .await
+        .ok();
+    let key = created["secret_key"].as_str().expect("key");
+    let mkey = created["metadata_key"].as_str().expect("mkey");
+    for _ in 0..2 {
+        app.reveal(key, Some("wrong")).await;
+    }
+    // Locked now: even the right passphrase is refused...
+    app.reveal(key, Some("the right one"))
+        .await
+        .assert_error(404, "Unknown secret");
+    // ...but the account that made it can still destroy it.
+    let burned = app
+        .post_as(&owner, &format!("/api/v1/private/{mkey}/burn"), &[])
+        .await
+        .ok();
+    assert_eq!(burned["state"]["state"], "burned");
+}
