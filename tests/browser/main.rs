@@ -8,6 +8,7 @@
 mod harness;
 mod pages;
 
+mod a11y;
 mod burn;
 mod errors;
 mod generate;
