@@ -8,12 +8,15 @@
 mod harness;
 mod pages;
 
-mod a11y;
+mod announce;
 mod burn;
+mod contrast;
 mod errors;
 mod generate;
+mod keyboard;
 mod locale;
 mod passphrase;
+mod refusals;
 mod reveal;
 mod screenshots;
 mod signin;
