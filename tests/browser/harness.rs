@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
@@ -21,6 +21,29 @@ use tempfile::TempDir;
 /// Debian's packages `chromium` and `chromium-driver` (`scripts/test` installs them).
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// axe-core, at the version `package-lock.json` pins (`npm ci`; `scripts/test` runs it).
+const AXE: &str = "node_modules/axe-core/axe.min.js";
+
+/// The WCAG success criteria axe checks: 2.0, 2.1 and 2.2, levels A and AA.
+const AXE_TAGS: [&str; 6] = [
+    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa",
+];
+
+/// The axe-core source, read once per test binary; a missing file fails the test clearly.
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(AXE);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; the accessibility checks need axe-core: run `npm ci` \
+                 (`bash scripts/test` does it when it is missing)",
+                path.display()
+            )
+        })
+    })
+}
 
 /// How long an element or a navigation may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -682,6 +705,79 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.find("body").await;
+    }
+
+    /// Runs axe-core's WCAG 2.0-2.2 A and AA rules on the page shown (injected through
+    /// WebDriver, which the page's CSP does not govern) and returns one readable line per
+    /// violation: rule id, impact, what it asks, and the selectors of the elements that fail.
+    pub async fn axe(&self) -> Vec<String> {
+        if self.eval("return typeof window.axe").await != json!("object") {
+            self.client
+                .execute(axe_source(), vec![])
+                .await
+                .unwrap_or_else(|e| panic!("inject axe-core: {e}"));
+        }
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: arguments[0] },
+                                     resultTypes: ['violations'] })
+                   .then(r => done(r.violations.map(v =>
+                     `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map(n =>
+                       n.target.join(' ')).join(', ')}`)))
+                   .catch(e => done([`axe failed: ${e}`]));",
+                vec![json!(AXE_TAGS)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("run axe-core: {e}"));
+        serde_json::from_value(found).expect("axe's violations as lines")
+    }
+
+    /// Presses and releases `key` as the keyboard does (WebDriver key actions), on whatever
+    /// has the focus.
+    pub async fn press(&self, key: fantoccini::key::Key) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let key = char::from(key);
+        let actions = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("press {key:?}: {e}"));
+    }
+
+    /// Types `text` key by key into whatever has the focus.
+    pub async fn type_keys(&self, text: &str) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".to_owned());
+        for c in text.chars() {
+            actions = actions
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
+        }
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("type {text:?}: {e}"));
+    }
+
+    /// The focused element, named for a failure message and a comparison: `#id` when it has
+    /// one, else `tag.class[href]`; `body` when nothing has the focus.
+    pub async fn focused(&self) -> String {
+        let name = self
+            .eval(
+                "const e = document.activeElement;
+                 if (!e) return 'body';
+                 if (e.id) return '#' + e.id;
+                 let name = e.tagName.toLowerCase();
+                 if (e.classList.length) name += '.' + [...e.classList].join('.');
+                 if (e.getAttribute('href')) name += `[href='${e.getAttribute('href')}']`;
+                 return name;",
+            )
+            .await;
+        name.as_str().unwrap_or("(none)").to_owned()
     }
 
     /// The text of an open alert, if one is open.

@@ -8,11 +8,15 @@
 mod harness;
 mod pages;
 
+mod announce;
 mod burn;
+mod contrast;
 mod errors;
 mod generate;
+mod keyboard;
 mod locale;
 mod passphrase;
+mod refusals;
 mod reveal;
 mod screenshots;
 mod signin;

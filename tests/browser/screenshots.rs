@@ -1,9 +1,11 @@
-//! A PNG of every page in three looks (light and dark desktop at 1280x900, a 390x844 phone) in
-//! `<target dir>/screenshots/<page>-<look>.png`, for people to look at. Asserted on the way: the
-//! look is really in effect on each page, and no page scrolls sideways.
+//! A PNG of every page in three looks (light and dark desktop at 1280x900, a 390x844 phone) and
+//! both languages in `<target dir>/screenshots/<page>[-nl]-<look>.png`, for people to look at.
+//! Asserted on the way: the look is really in effect on each page, no page scrolls sideways, and
+//! axe-core finds no WCAG 2.0-2.2 A/AA violation on any of them (error states included): the
+//! pages are visited once, for both.
 
 use crate::harness::{Browser, Look, Profile, Rig};
-use crate::pages::{create, open_link, reveal};
+use crate::pages::{create, open_link, reveal, REVEAL_FORM};
 
 /// What every page has, by the contract: a `lang`, `main#main` with a skip link to it, the site
 /// name linking home, a sign-in link or the signed-in email, and an anti-CSRF field in each form.
@@ -18,8 +20,11 @@ const FRAME: [(&str, &str); 5] = [
     ),
 ];
 
-/// Screenshots the page shown as `name`; notes a complaint if it does not fit its look or lacks
-/// part of the frame every page shares.
+/// The languages every page is checked in, with the suffix their screenshots get.
+const LANGUAGES: [(&str, &str); 2] = [("en", ""), ("nl", "-nl")];
+
+/// Screenshots the page shown as `name` and runs axe on it; notes a complaint if it does not fit
+/// its look, lacks part of the frame every page shares, or has an accessibility violation.
 async fn shoot(browser: &Browser, name: &str, complaints: &mut Vec<String>) {
     let seen = browser
         .eval(
@@ -30,6 +35,9 @@ async fn shoot(browser: &Browser, name: &str, complaints: &mut Vec<String>) {
         .await;
     browser.screenshot(name).await;
     let look = browser.profile.look;
+    for violation in browser.axe().await {
+        complaints.push(format!("{name}-{}: axe: {violation}", look.name()));
+    }
     if seen[3] != serde_json::json!(true) {
         complaints.push(format!("{name}-{}: a form without csrf", look.name()));
     }
@@ -58,7 +66,7 @@ async fn shoot(browser: &Browser, name: &str, complaints: &mut Vec<String>) {
 fn assert_no_complaints(complaints: &[String]) {
     assert!(
         complaints.is_empty(),
-        "pages that do not fit their look:\n{}",
+        "pages that do not fit their look or are not accessible:\n{}",
         complaints.join("\n")
     );
 }
@@ -80,34 +88,57 @@ async fn every_public_page_fits_light_dark_and_phone_looks() {
     for look in Look::ALL {
         let browser = open(&rig, look).await;
         let page = |path: &str| rig.server.url(path);
+        for (lang, suffix) in LANGUAGES {
+            let name = |page: &str| format!("{page}{suffix}");
+            // The choice is remembered (a cookie) for the pages that follow.
+            browser.goto(&page(&format!("/?locale={lang}"))).await;
+            shoot(&browser, &name("create"), &mut complaints).await;
+            let receipt = create(&browser, &rig.server, "a secret to look at", None).await;
+            shoot(&browser, &name("receipt"), &mut complaints).await;
+            open_link(&browser, &receipt.link).await;
+            shoot(&browser, &name("interstitial"), &mut complaints).await;
+            reveal(&browser, None).await;
+            shoot(&browser, &name("revealed"), &mut complaints).await;
+            browser.goto(&receipt.link).await;
+            browser.find("#gone").await;
+            shoot(&browser, &name("gone"), &mut complaints).await;
 
-        browser.goto(&page("/")).await;
-        shoot(&browser, "create", &mut complaints).await;
-        let receipt = create(&browser, &rig.server, "a secret to look at", None).await;
-        shoot(&browser, "receipt", &mut complaints).await;
-        open_link(&browser, &receipt.link).await;
-        shoot(&browser, "interstitial", &mut complaints).await;
-        reveal(&browser, None).await;
-        shoot(&browser, "revealed", &mut complaints).await;
-        browser.goto(&receipt.link).await;
-        browser.find("#gone").await;
-        shoot(&browser, "gone", &mut complaints).await;
+            let guarded = create(&browser, &rig.server, "one to burn", Some("passphrase!")).await;
+            shoot(&browser, &name("receipt-passphrase"), &mut complaints).await;
+            open_link(&browser, &guarded.link).await;
+            shoot(&browser, &name("interstitial-passphrase"), &mut complaints).await;
+            browser
+                .fill(&format!("{REVEAL_FORM} input#passphrase"), "not it")
+                .await;
+            browser.submit("button#reveal").await;
+            browser.find("#error").await;
+            shoot(&browser, &name("interstitial-error"), &mut complaints).await;
+            browser.goto(&format!("{}/burn", guarded.url)).await;
+            browser.find("button#confirm-burn").await;
+            shoot(&browser, &name("burn"), &mut complaints).await;
+            browser.fill("form#burn input#passphrase", "not it").await;
+            browser.submit("button#confirm-burn").await;
+            browser.find("#error").await;
+            shoot(&browser, &name("burn-error"), &mut complaints).await;
+            browser
+                .fill("form#burn input#passphrase", "passphrase!")
+                .await;
+            browser.submit("button#confirm-burn").await;
+            browser.find("#state[data-state=burned]").await;
+            shoot(&browser, &name("burned"), &mut complaints).await;
 
-        let burnable = create(&browser, &rig.server, "one to burn", Some("passphrase!")).await;
-        browser.submit("a#burn").await;
-        browser.find("button#confirm-burn").await;
-        shoot(&browser, "burn", &mut complaints).await;
-        browser.goto(&burnable.url).await;
-        shoot(&browser, "receipt-passphrase", &mut complaints).await;
+            browser.goto(&page("/")).await;
+            browser.submit("button#create-link").await;
+            browser.find("#error").await;
+            shoot(&browser, &name("create-error"), &mut complaints).await;
+            browser.submit("button#generate").await;
+            browser.find("#generated-value").await;
+            shoot(&browser, &name("generated"), &mut complaints).await;
 
-        browser.goto(&page("/")).await;
-        browser.submit("button#generate").await;
-        browser.find("#generated-value").await;
-        shoot(&browser, "generated", &mut complaints).await;
-
-        browser.goto(&page("/no-such-page")).await;
-        browser.find("#not-found").await;
-        shoot(&browser, "404", &mut complaints).await;
+            browser.goto(&page("/no-such-page")).await;
+            browser.find("#not-found").await;
+            shoot(&browser, &name("404"), &mut complaints).await;
+        }
     }
 
     assert_no_complaints(&complaints);
@@ -126,29 +157,37 @@ async fn every_account_page_fits_light_dark_and_phone_looks() {
     for look in Look::ALL {
         let browser = open(&rig, look).await;
         let page = |path: &str| rig.server.url(path);
-
-        browser.goto(&page("/signin")).await;
-        browser.find("button#signin").await;
-        shoot(&browser, "signin", &mut complaints).await;
-        browser.fill("input#email", email).await;
-        browser.fill("input#password", password).await;
-        browser.submit("button#signin").await;
-        browser.find("#signed-in-as").await;
-        assert!(
-            !browser.has("#recipient").await,
-            "no recipient field while the server sends no mail"
-        );
-        shoot(&browser, "create-signed-in", &mut complaints).await;
-        create(&browser, &rig.server, "listed", None).await;
-        browser.goto(&page("/recent")).await;
-        browser.find("tr.recent-row").await;
-        shoot(&browser, "recent", &mut complaints).await;
-        browser.goto(&page("/account")).await;
-        browser.find("button#rotate").await;
-        shoot(&browser, "account", &mut complaints).await;
-        browser.submit("button#rotate").await;
-        browser.find("#new-token").await;
-        shoot(&browser, "account-token", &mut complaints).await;
+        for (lang, suffix) in LANGUAGES {
+            let name = |page: &str| format!("{page}{suffix}");
+            browser.goto(&page(&format!("/signin?locale={lang}"))).await;
+            browser.find("button#signin").await;
+            shoot(&browser, &name("signin"), &mut complaints).await;
+            browser.fill("input#email", email).await;
+            browser.fill("input#password", "not the password").await;
+            browser.submit("button#signin").await;
+            browser.find("#error").await;
+            shoot(&browser, &name("signin-error"), &mut complaints).await;
+            browser.fill("input#password", password).await;
+            browser.submit("button#signin").await;
+            browser.find("#signed-in-as").await;
+            assert!(
+                !browser.has("#recipient").await,
+                "no recipient field while the server sends no mail"
+            );
+            shoot(&browser, &name("create-signed-in"), &mut complaints).await;
+            create(&browser, &rig.server, "listed", None).await;
+            browser.goto(&page("/recent")).await;
+            browser.find("tr.recent-row").await;
+            shoot(&browser, &name("recent"), &mut complaints).await;
+            browser.goto(&page("/account")).await;
+            browser.find("button#rotate").await;
+            shoot(&browser, &name("account"), &mut complaints).await;
+            browser.submit("button#rotate").await;
+            browser.find("#new-token").await;
+            shoot(&browser, &name("account-token"), &mut complaints).await;
+            browser.submit("button#signout").await;
+            browser.find("a#signin-link").await;
+        }
     }
 
     assert_no_complaints(&complaints);

@@ -10,6 +10,7 @@ use askama::Template;
 
 use super::i18n::Catalog;
 use super::pages::{state_words, when};
+use super::refusal::Refusal;
 use super::{Failure, Form, PageCtx, Visitor};
 use crate::accounts::{AccountError, Accounts};
 use crate::domain::{unix_now, Caller, Sensitive, State};
@@ -52,15 +53,10 @@ struct SignInPage<'a> {
     t: &'static Catalog,
     page: &'a PageCtx,
     email: &'a str,
-    error: Option<&'a str>,
+    error: Refusal,
 }
 
-fn signin_page(
-    visitor: &Visitor,
-    status: StatusCode,
-    email: &str,
-    error: Option<&str>,
-) -> HttpResponse {
+fn signin_page(visitor: &Visitor, status: StatusCode, email: &str, error: Refusal) -> HttpResponse {
     let page = visitor.ctx();
     visitor.render(
         status,
@@ -77,7 +73,7 @@ async fn signin_form(visitor: Visitor) -> HttpResponse {
     if let Caller::Customer { .. } = visitor.caller {
         return visitor.redirect("/");
     }
-    signin_page(&visitor, StatusCode::OK, "", None)
+    signin_page(&visitor, StatusCode::OK, "", Refusal::none())
 }
 
 /// `POST /signin`: email and password; a fresh session cookie on success.
@@ -112,8 +108,10 @@ async fn signin(
         }
         Ok(None) => {
             tracing::info!("web sign-in refused");
-            let error = visitor.t.get("error.signin_failed");
-            signin_page(&visitor, StatusCode::BAD_REQUEST, email, Some(error))
+            // Either may be wrong (saying which would tell who has an account): both are
+            // marked, the email first.
+            let error = Refusal::on(&["email", "password"], visitor.t.get("error.signin_failed"));
+            signin_page(&visitor, StatusCode::BAD_REQUEST, email, error)
         }
         Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(e)),
         Err(e) => {

@@ -36,6 +36,7 @@ pub mod account;
 pub mod assets;
 pub mod i18n;
 pub mod pages;
+pub mod refusal;
 
 use i18n::Catalog;
 

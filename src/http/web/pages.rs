@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::i18n::Catalog;
+use super::refusal::Refusal;
 use super::{Failure, Form, PageCtx, Visitor};
 use crate::domain::{unix_now, Caller, DeliveryState, Receipt, Sensitive, State};
 use crate::http::params::Params;
@@ -97,7 +98,7 @@ struct TtlOption {
 struct CreatePage<'a> {
     t: &'static Catalog,
     page: &'a PageCtx,
-    error: Option<String>,
+    error: Refusal,
     secret: &'a str,
     recipient: &'a str,
     ttl_options: Vec<TtlOption>,
@@ -135,7 +136,7 @@ fn ttl_options(t: &Catalog, rules: &CreateRules, chosen: Option<u64>) -> Vec<Ttl
 
 /// What the create form shows, with an error and the fields to keep after a refusal.
 struct Refill<'a> {
-    error: Option<String>,
+    error: Refusal,
     secret: &'a str,
     recipient: &'a str,
     ttl: Option<u64>,
@@ -168,7 +169,7 @@ fn create_page(
 
 async fn create_form(visitor: Visitor, service: web::Data<Service>) -> HttpResponse {
     let refill = Refill {
-        error: None,
+        error: Refusal::none(),
         secret: "",
         recipient: "",
         ttl: None,
@@ -194,9 +195,9 @@ async fn create(
     let passphrase = form.get("passphrase").unwrap_or("");
     let recipient = form.get("recipient").unwrap_or("").trim();
     let ttl = form.get("ttl").and_then(|s| s.trim().parse().ok());
-    let refuse = |error: String| {
+    let refuse = |error: Refusal| {
         let refill = Refill {
-            error: Some(error),
+            error,
             secret,
             recipient,
             ttl,
@@ -204,13 +205,15 @@ async fn create(
         create_page(&visitor, &service, StatusCode::BAD_REQUEST, refill)
     };
     if !generate && secret.trim().is_empty() {
-        return refuse(t.get("error.secret_empty").to_owned());
+        return refuse(Refusal::on(&["secret"], t.get("error.secret_empty")));
     }
     if !generate && secret.len() > rules.max_size {
-        return refuse(t.fill("error.secret_too_large", &rules.max_size.to_string()));
+        let message = t.fill("error.secret_too_large", &rules.max_size.to_string());
+        return refuse(Refusal::on(&["secret"], message));
     }
     if !passphrase.is_empty() && passphrase.chars().count() < rules.passphrase_min {
-        return refuse(t.fill("error.passphrase_short", &rules.passphrase_min.to_string()));
+        let message = t.fill("error.passphrase_short", &rules.passphrase_min.to_string());
+        return refuse(Refusal::on(&["passphrase"], message));
     }
     let request = CreateRequest {
         secret: (!generate).then(|| Sensitive::new(secret.to_owned())),
@@ -234,8 +237,9 @@ async fn create(
     match created {
         Ok(receipt) => visitor.redirect(&format!("/receipt/{}", receipt.metadata_key)),
         // The API's own words (English) for the rarer refusals: an undeliverable address,
-        // mail switched off.
-        Err(ServiceError::Invalid(message)) => refuse(message),
+        // mail switched off. Which field they are about is not known here (and never guessed
+        // from the words), so the message itself takes the focus.
+        Err(ServiceError::Invalid(message)) => refuse(Refusal::general(message)),
         Err(e) => visitor.failure(Failure::from_service(e)),
     }
 }
@@ -342,7 +346,7 @@ struct BurnPage<'a> {
     page: &'a PageCtx,
     key: &'a str,
     passphrase_required: bool,
-    error: Option<&'a str>,
+    error: Refusal,
 }
 
 fn burn_page(
@@ -350,7 +354,7 @@ fn burn_page(
     key: &str,
     passphrase_required: bool,
     status: StatusCode,
-    error: Option<&str>,
+    error: Refusal,
 ) -> HttpResponse {
     let page = visitor.ctx();
     visitor.render(
@@ -384,7 +388,13 @@ async fn burn_form(
         Ok(r) if r.state == State::New => {
             // The account that created it burns it without the passphrase.
             let passphrase_required = r.passphrase_required && !visitor.caller.owns(&r);
-            burn_page(&visitor, &key, passphrase_required, StatusCode::OK, None)
+            burn_page(
+                &visitor,
+                &key,
+                passphrase_required,
+                StatusCode::OK,
+                Refusal::none(),
+            )
         }
         // Nothing left to burn: the receipt says why.
         Ok(_) => visitor.redirect(&receipt_path(&visitor, &key)),
@@ -425,14 +435,15 @@ async fn burn(
             } else {
                 t.get("error.passphrase_wrong")
             };
-            burn_page(&visitor, &key, true, StatusCode::BAD_REQUEST, Some(error))
+            let error = Refusal::on(&["passphrase"], error);
+            burn_page(&visitor, &key, true, StatusCode::BAD_REQUEST, error)
         }
         Err(ServiceError::Locked) => burn_page(
             &visitor,
             &key,
             true,
             StatusCode::TOO_MANY_REQUESTS,
-            Some(t.get("error.locked")),
+            Refusal::general(t.get("error.locked")),
         ),
         // Already received, burned or expired: the receipt shows which; or no receipt at all.
         Err(ServiceError::UnknownSecret) => match service.receipt_status(&key, unix_now()).await {
@@ -450,7 +461,7 @@ struct SecretPage<'a> {
     page: &'a PageCtx,
     key: &'a str,
     passphrase_required: bool,
-    error: Option<&'a str>,
+    error: Refusal,
 }
 
 fn secret_page(
@@ -458,7 +469,7 @@ fn secret_page(
     key: &str,
     passphrase_required: bool,
     status: StatusCode,
-    error: Option<&str>,
+    error: Refusal,
 ) -> HttpResponse {
     let page = visitor.ctx();
     visitor.render(
@@ -482,7 +493,11 @@ async fn interstitial(
 ) -> HttpResponse {
     match service.secret_status(&key, unix_now()).await {
         Ok(Some(status)) => {
-            let error = status.locked.then(|| visitor.t.get("error.locked"));
+            let error = if status.locked {
+                Refusal::general(visitor.t.get("error.locked"))
+            } else {
+                Refusal::none()
+            };
             secret_page(
                 &visitor,
                 &key,
@@ -523,7 +538,7 @@ async fn reveal(
     let given = passphrase.as_ref().is_some_and(|p| !p.expose().is_empty());
     match service.secret_status(&key, now).await {
         Ok(Some(status)) if status.passphrase_required && !given => {
-            let error = Some(t.get("error.passphrase_missing"));
+            let error = Refusal::on(&["passphrase"], t.get("error.passphrase_missing"));
             return secret_page(&visitor, &key, true, StatusCode::BAD_REQUEST, error);
         }
         Ok(Some(_)) => {}
@@ -553,14 +568,14 @@ async fn reveal(
             &key,
             true,
             StatusCode::BAD_REQUEST,
-            Some(t.get("error.passphrase_wrong")),
+            Refusal::on(&["passphrase"], t.get("error.passphrase_wrong")),
         ),
         Err(ServiceError::Locked) => secret_page(
             &visitor,
             &key,
             true,
             StatusCode::TOO_MANY_REQUESTS,
-            Some(t.get("error.locked")),
+            Refusal::general(t.get("error.locked")),
         ),
         Err(e) => visitor.failure(Failure::from_service(e)),
     }
