@@ -208,22 +208,21 @@ pub fn normalize_email(raw: &str) -> Option<String> {
     valid.then_some(email)
 }
 
-/// The receipt object of the v1 API, fields in the documented order.
-#[derive(Debug, Clone, Serialize)]
+/// The receipt object of the v1 API, fields in the documented order; serialized with the
+/// aliases Onetime Secret v0.24 added beside them (see the `Serialize` impl).
+#[derive(Debug, Clone)]
 pub struct Receipt {
     /// Creator's email, or `anon`.
     pub custid: String,
     /// The receipt's own key.
     pub metadata_key: String,
     /// Omitted once received, and in `recent`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
     /// The applied TTL, after clamping.
     pub ttl: u64,
     /// Seconds left on the receipt.
     pub metadata_ttl: u64,
     /// Seconds left on the secret: omitted once received, `null` once gone otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_ttl: Option<Option<u64>>,
     /// `<base_url>/receipt/<metadata_key>`.
     pub metadata_url: String,
@@ -234,7 +233,6 @@ pub struct Receipt {
     /// Creation, unix seconds.
     pub created: u64,
     /// When it was revealed; only in state `received`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub received: Option<u64>,
     /// Obscured recipient addresses.
     pub recipient: Vec<String>,
@@ -243,15 +241,61 @@ pub struct Receipt {
     /// Whether reading the secret needs a passphrase (while it exists).
     pub passphrase_required: bool,
     /// A generated value: in the generate response and the first receipt read within 60 s.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<Sensitive>,
     /// How emailing the link went, when there is a recipient.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryStatus>,
     /// The creator's private note ("db password for Anna"): on the receipt and the recent
     /// list only, never shown to the recipient.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub memo: Option<Sensitive>,
+}
+
+impl Serialize for Receipt {
+    /// The v0.23 fields in their documented order, then the v0.24 aliases current clients and
+    /// upstream's response schemas read: `identifier` (metadata_key), `secret_identifier`
+    /// (secret_key), `has_passphrase` (passphrase_required), `recipients` (recipient),
+    /// `receipt_ttl` (metadata_ttl), `receipt_url` (metadata_url).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("custid", &self.custid)?;
+        map.serialize_entry("metadata_key", &self.metadata_key)?;
+        if let Some(key) = &self.secret_key {
+            map.serialize_entry("secret_key", key)?;
+        }
+        map.serialize_entry("ttl", &self.ttl)?;
+        map.serialize_entry("metadata_ttl", &self.metadata_ttl)?;
+        if let Some(ttl) = &self.secret_ttl {
+            map.serialize_entry("secret_ttl", ttl)?;
+        }
+        map.serialize_entry("metadata_url", &self.metadata_url)?;
+        map.serialize_entry("state", &self.state)?;
+        map.serialize_entry("updated", &self.updated)?;
+        map.serialize_entry("created", &self.created)?;
+        if let Some(received) = &self.received {
+            map.serialize_entry("received", received)?;
+        }
+        map.serialize_entry("recipient", &self.recipient)?;
+        map.serialize_entry("share_domain", &self.share_domain)?;
+        map.serialize_entry("passphrase_required", &self.passphrase_required)?;
+        if let Some(value) = &self.value {
+            map.serialize_entry("value", value)?;
+        }
+        if let Some(delivery) = &self.delivery {
+            map.serialize_entry("delivery", delivery)?;
+        }
+        if let Some(memo) = &self.memo {
+            map.serialize_entry("memo", memo)?;
+        }
+        map.serialize_entry("identifier", &self.metadata_key)?;
+        if let Some(key) = &self.secret_key {
+            map.serialize_entry("secret_identifier", key)?;
+        }
+        map.serialize_entry("has_passphrase", &self.passphrase_required)?;
+        map.serialize_entry("recipients", &self.recipient)?;
+        map.serialize_entry("receipt_ttl", &self.metadata_ttl)?;
+        map.serialize_entry("receipt_url", &self.metadata_url)?;
+        map.end()
+    }
 }
 
 /// Where an emailed link stands.

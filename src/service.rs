@@ -183,6 +183,19 @@ impl Policy {
             })
     }
 
+    /// The share domain a create names, as kept: one of `server.share_domains`, or `""` for
+    /// anything else (the host of `base_url`, or a domain this server does not serve), whose
+    /// links then use `base_url`, as Onetime Secret does. A link never points at a host the
+    /// operator did not name.
+    fn share_domain(&self, asked: Option<&str>) -> String {
+        let wanted = asked.unwrap_or_default().trim().to_ascii_lowercase();
+        if self.share_domains.contains(&wanted) {
+            wanted
+        } else {
+            String::new()
+        }
+    }
+
     /// Where links for `share_domain` point: the operator's base URL, or the named domain.
     fn link_base(&self, share_domain: &str) -> String {
         if share_domain.is_empty() {
@@ -331,13 +344,6 @@ impl Service {
                 )));
             }
         }
-        if let Some(domain) = req.share_domain.as_deref().filter(|d| !d.is_empty()) {
-            let wanted = domain.trim().to_ascii_lowercase();
-            if !self.policy.share_domains.contains(&wanted) {
-                let shown: String = domain.chars().take(253).collect();
-                return Err(ServiceError::Invalid(format!("Unknown domain: {shown}")));
-            }
-        }
         Ok(())
     }
 
@@ -352,11 +358,7 @@ impl Service {
     ) -> Result<Receipt, ServiceError> {
         let p = &self.policy;
         let ttl = resolve_ttl(req.ttl.as_deref(), p.default_ttl, p.min_ttl, plan.max_ttl);
-        let share_domain = req
-            .share_domain
-            .as_deref()
-            .map(|d| d.trim().to_ascii_lowercase())
-            .unwrap_or_default();
+        let share_domain = self.policy.share_domain(req.share_domain.as_deref());
         let secret_key = generate_key();
         let metadata_key = generate_key();
         let secret_id = self.sealer.record_id(RecordKind::Secret, &secret_key);

@@ -165,9 +165,21 @@ async fn ttl_is_defaulted_and_clamped_silently() {
 async fn share_domain_must_be_configured_and_shapes_links() {
     let app =
         TestApp::spawn_with(&[("ONETIME__SERVER__SHARE_DOMAINS", "secrets.example.com")]).await;
-    app.share(&[("secret", "s"), ("share_domain", "evil.example")])
-        .await
-        .assert_error(400, "Unknown domain: evil.example");
+    // A domain this server does not serve, and its own host, are ignored (as upstream does):
+    // the link uses base_url, never a host the operator did not name.
+    let (plain, _) = app.share_ok("s", &[]).await;
+    let base = app.reveal(&plain, None).await.ok()["share_domain"].clone();
+    let own_host = app.addr.to_string();
+    for ignored in ["evil.example", "127.0.0.1", own_host.as_str()] {
+        let body = app
+            .share(&[("secret", "s"), ("share_domain", ignored)])
+            .await
+            .ok();
+        assert_eq!(body["share_domain"], "", "{ignored}");
+        let key = body["secret_key"].as_str().expect("key");
+        let revealed = app.reveal(key, None).await.ok();
+        assert_eq!(revealed["share_domain"], base, "{ignored}");
+    }
     let body = app
         .share(&[("secret", "s"), ("share_domain", "secrets.example.com")])
         .await
@@ -195,4 +207,33 @@ async fn anonymous_creation_can_be_switched_off() {
     app.post_form("/api/v1/generate", &[])
         .await
         .assert_error(401, "Not authorized");
+}
+
+#[tokio::test]
+async fn receipts_carry_the_v0_24_aliases_with_upstreams_values() {
+    let app = TestApp::spawn().await;
+    let body = app
+        .share(&[("secret", "s"), ("passphrase", "letmein")])
+        .await
+        .ok();
+    for (alias, field) in [
+        ("identifier", "metadata_key"),
+        ("secret_identifier", "secret_key"),
+        ("has_passphrase", "passphrase_required"),
+        ("recipients", "recipient"),
+        ("receipt_ttl", "metadata_ttl"),
+        ("receipt_url", "metadata_url"),
+    ] {
+        assert!(!body[field].is_null(), "{field}");
+        assert_eq!(body[alias], body[field], "{alias}");
+    }
+    assert_eq!(body["has_passphrase"], true);
+    // Once read, the secret's key leaves the receipt, alias included.
+    let key = body["secret_key"].as_str().expect("key");
+    let mkey = body["metadata_key"].as_str().expect("mkey");
+    app.reveal(key, Some("letmein")).await.ok();
+    let receipt = app.receipt(mkey).await.ok();
+    assert!(receipt.get("secret_key").is_none());
+    assert!(receipt.get("secret_identifier").is_none());
+    assert_eq!(receipt["identifier"], mkey);
 }
