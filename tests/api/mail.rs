@@ -103,7 +103,7 @@ fn mail_env(port: u16) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn spawn_with_mail(port: u16) -> TestApp {
+pub(crate) async fn spawn_with_mail(port: u16) -> TestApp {
     let env = mail_env(port);
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     TestApp::spawn_with(&pairs).await

@@ -23,3 +23,4 @@ mod share;
 mod upgrade;
 mod web;
 mod web_accounts;
+mod web_words;

@@ -176,7 +176,7 @@ pub fn secret_path(receipt: &Page) -> String {
 }
 
 /// The API's view of a receipt's state.
-async fn api_state(app: &TestApp, receipt_path: &str) -> String {
+pub async fn api_state(app: &TestApp, receipt_path: &str) -> String {
     let key = receipt_path.rsplit('/').next().expect("key");
     let body = app.get(&format!("/api/v1/receipt/{key}")).await.ok();
     body["state"].as_str().expect("state").to_owned()

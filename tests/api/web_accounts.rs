@@ -8,8 +8,8 @@ use crate::helpers::{
 };
 use crate::web::{secret_path, Browser};
 
-const EMAIL: &str = "ada@example.com";
-const PASSWORD: &str = "a long web password";
+pub const EMAIL: &str = "ada@example.com";
+pub const PASSWORD: &str = "a long web password";
 
 /// The whole `Set-Cookie` header that sets `name`.
 fn set_cookie_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
@@ -22,7 +22,7 @@ fn set_cookie_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option
 }
 
 /// A server with an account that has a web password; returns its API token.
-async fn account(app: &TestApp) -> String {
+pub async fn account(app: &TestApp) -> String {
     let token = add_account(&app.data(), EMAIL, None).await;
     let out = cli_with_input(
         &app.data(),
@@ -38,7 +38,7 @@ async fn account(app: &TestApp) -> String {
     token
 }
 
-async fn sign_in(browser: &Browser, email: &str, password: &str) -> crate::web::Page {
+pub async fn sign_in(browser: &Browser, email: &str, password: &str) -> crate::web::Page {
     browser
         .submit(
             "/signin",
@@ -311,6 +311,7 @@ async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() 
         .create(&[
             ("secret", "page-secret-value-4711"),
             ("passphrase", "page-passphrase-0815"),
+            ("memo", "page-memo-canary-2207"),
         ])
         .await;
     let receipt_page = browser.get(&receipt).await;
@@ -356,6 +357,7 @@ async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() 
         "page-secret-value-4711",
         "page-passphrase-0815",
         "page-wrong-guess-1",
+        "page-memo-canary-2207",
         PASSWORD,
         session.as_str(),
         csrf.as_str(),

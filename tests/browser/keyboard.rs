@@ -31,10 +31,18 @@ async fn step_to_next_page(browser: &Browser, key: Key) {
 /// The top of every page for a signed-out visitor, as Tab reaches it.
 const HEADER: [&str; 3] = ["a.skip[href='#main']", "a.brand[href='/']", "#signin-link"];
 
+/// The top of a recipient's page under a secret link: no sign-in there.
+const RECIPIENT_HEADER: [&str; 2] = ["a.skip[href='#main']", "a.brand[href='/']"];
+
 /// From a fresh page, Tabs through the header and then `stops`, checking each focus.
 async fn tab_through(browser: &Browser, stops: &[&str]) {
+    tab_through_after(browser, &HEADER, stops).await;
+}
+
+/// From a fresh page, Tabs through `header` and then `stops`, checking each focus.
+async fn tab_through_after(browser: &Browser, header: &[&str], stops: &[&str]) {
     assert_eq!(browser.focused().await, "body", "a fresh page");
-    for expected in HEADER.iter().chain(stops) {
+    for expected in header.iter().chain(stops) {
         step(browser, Key::Tab, expected).await;
     }
 }
@@ -49,6 +57,7 @@ async fn create_by_keyboard(browser: &Browser, secret: &str, passphrase: &str) {
     step(browser, Key::Tab, "#passphrase").await;
     browser.type_keys(passphrase).await;
     step(browser, Key::Tab, "#ttl").await;
+    step(browser, Key::Tab, "#memo").await;
     step(browser, Key::Tab, "#create-link").await;
     step_to_next_page(browser, Key::Enter).await;
     assert!(
@@ -75,7 +84,12 @@ async fn the_keyboard_alone_creates_reveals_and_burns() {
     step(&browser, Key::Tab, "#reveal").await;
     step_to_next_page(&browser, Key::Enter).await;
     assert_eq!(browser.value("#secret-value").await, "typed, not pasted");
-    tab_through(&browser, &["#secret-value", "#copy-secret"]).await;
+    tab_through_after(
+        &browser,
+        &RECIPIENT_HEADER,
+        &["#secret-value", "#copy-secret"],
+    )
+    .await;
 
     // Burn another one from its receipt.
     browser.goto(&rig.server.url("/")).await;

@@ -128,3 +128,53 @@ async fn hostile_markup_in_a_secret_round_trips_as_text_and_never_runs() {
         );
     }
 }
+
+/// The space between `above` and `below` on the page shown, in CSS pixels.
+async fn gap(browser: &crate::harness::Browser, above: &str, below: &str) -> f64 {
+    let script = format!(
+        "return document.querySelector('{below}').getBoundingClientRect().top - \
+         document.querySelector('{above}').getBoundingClientRect().bottom"
+    );
+    browser.eval(&script).await.as_f64().expect("a distance")
+}
+
+#[tokio::test]
+async fn the_recipients_pages_have_no_sign_in_and_no_gap_above_their_buttons() {
+    // Arrange
+    let rig = Rig::start();
+    let creator = rig.browser(true).await;
+    let recipient = rig.browser(false).await;
+    let receipt = create(&creator, &rig.server, "no gaps", None).await;
+
+    // Act + Assert: the interstitial's button follows its lead at the lead's own margin.
+    open_link(&recipient, &receipt.link).await;
+    assert!(
+        !recipient.has("a#signin-link").await,
+        "a sign-in on the interstitial"
+    );
+    let above_button = gap(&recipient, "#secret-lead", "button#reveal").await;
+    assert!(
+        above_button <= 24.0,
+        "{above_button} px of empty space above the reveal button"
+    );
+    // Without JavaScript the copy button stays hidden: no empty row where it would be.
+    reveal(&recipient, None).await;
+    assert!(
+        !recipient.has("a#signin-link").await,
+        "a sign-in on the revealed page"
+    );
+    let above_notice = gap(&recipient, "#secret-value", "#deleted-notice").await;
+    assert!(
+        above_notice <= 24.0,
+        "{above_notice} px of empty space above the notice"
+    );
+    recipient.goto(&receipt.link).await;
+    assert_gone(&recipient).await;
+    assert!(
+        !recipient.has("a#signin-link").await,
+        "a sign-in on the gone page"
+    );
+    // The creator's pages keep it.
+    creator.goto(&receipt.url).await;
+    assert!(creator.has("a#signin-link").await);
+}

@@ -5,20 +5,23 @@
 //! pages are visited once, for both.
 
 use crate::harness::{Browser, Look, Profile, Rig};
-use crate::pages::{create, open_link, reveal, REVEAL_FORM};
+use crate::pages::{create, open_link, receipt_here, reveal, REVEAL_FORM};
+
+/// The private note the screenshots carry: long enough to wrap on a phone.
+const MEMO: &str = "db password for Anna, the staging cluster (rotate after the migration)";
 
 /// What every page has, by the contract: a `lang`, `main#main` with a skip link to it, the site
-/// name linking home, a sign-in link or the signed-in email, and an anti-CSRF field in each form.
-const FRAME: [(&str, &str); 5] = [
+/// name linking home, and an anti-CSRF field in each form.
+const FRAME: [(&str, &str); 4] = [
     ("html[lang='en'], html[lang='nl']", "no <html lang>"),
     ("main#main", "no main#main"),
     ("a[href='#main']", "no skip link"),
     ("header a[href='/']", "no site name linking home"),
-    (
-        "a#signin-link, #signed-in-as",
-        "neither a#signin-link nor #signed-in-as",
-    ),
 ];
+
+/// The pages a recipient sees under a secret link: they offer no sign-in; every other page
+/// has a sign-in link or the signed-in email.
+const RECIPIENT_PAGES: [&str; 3] = ["interstitial", "revealed", "gone"];
 
 /// The languages every page is checked in, with the suffix their screenshots get.
 const LANGUAGES: [(&str, &str); 2] = [("en", ""), ("nl", "-nl")];
@@ -45,6 +48,16 @@ async fn shoot(browser: &Browser, name: &str, complaints: &mut Vec<String>) {
         if !browser.has(css).await {
             complaints.push(format!("{name}-{}: {missing}", look.name()));
         }
+    }
+    if RECIPIENT_PAGES.iter().any(|page| name.starts_with(page)) {
+        if browser.has("a#signin-link").await {
+            complaints.push(format!("{name}-{}: a sign-in for a recipient", look.name()));
+        }
+    } else if !browser.has("a#signin-link, #signed-in-as").await {
+        complaints.push(format!(
+            "{name}-{}: neither a#signin-link nor #signed-in-as",
+            look.name()
+        ));
     }
     if seen[0] != serde_json::json!(look == Look::Dark) {
         complaints.push(format!(
@@ -102,9 +115,19 @@ async fn every_public_page_fits_light_dark_and_phone_looks() {
             browser.goto(&receipt.link).await;
             browser.find("#gone").await;
             shoot(&browser, &name("gone"), &mut complaints).await;
+            browser.goto(&receipt.url).await;
+            browser.find("#state[data-state=received]").await;
+            shoot(&browser, &name("receipt-received"), &mut complaints).await;
 
-            let guarded = create(&browser, &rig.server, "one to burn", Some("passphrase!")).await;
-            shoot(&browser, &name("receipt-passphrase"), &mut complaints).await;
+            // A passphrase and a private note, as a careful sender would.
+            browser.goto(&page("/")).await;
+            browser.fill("textarea#secret", "behind a passphrase").await;
+            browser.fill("input#passphrase", "passphrase!").await;
+            browser.fill("input#memo", MEMO).await;
+            browser.submit("button#create-link").await;
+            let guarded = receipt_here(&browser, &rig.server).await;
+            browser.find("#memo").await;
+            shoot(&browser, &name("receipt-passphrase-memo"), &mut complaints).await;
             open_link(&browser, &guarded.link).await;
             shoot(&browser, &name("interstitial-passphrase"), &mut complaints).await;
             browser
@@ -113,6 +136,10 @@ async fn every_public_page_fits_light_dark_and_phone_looks() {
             browser.submit("button#reveal").await;
             browser.find("#error").await;
             shoot(&browser, &name("interstitial-error"), &mut complaints).await;
+            reveal(&browser, Some("passphrase!")).await;
+            shoot(&browser, &name("revealed-passphrase"), &mut complaints).await;
+
+            let guarded = create(&browser, &rig.server, "one to burn", Some("passphrase!")).await;
             browser.goto(&format!("{}/burn", guarded.url)).await;
             browser.find("button#confirm-burn").await;
             shoot(&browser, &name("burn"), &mut complaints).await;
@@ -176,7 +203,14 @@ async fn every_account_page_fits_light_dark_and_phone_looks() {
             );
             shoot(&browser, &name("create-signed-in"), &mut complaints).await;
             create(&browser, &rig.server, "listed", None).await;
+            browser.goto(&page("/")).await;
+            browser.fill("textarea#secret", "listed with a note").await;
+            browser.fill("input#passphrase", "passphrase!").await;
+            browser.fill("input#memo", MEMO).await;
+            browser.submit("button#create-link").await;
+            receipt_here(&browser, &rig.server).await;
             browser.goto(&page("/recent")).await;
+            browser.find("tr.recent-row .memo").await;
             browser.find("tr.recent-row").await;
             shoot(&browser, &name("recent"), &mut complaints).await;
             browser.goto(&page("/account")).await;
@@ -187,6 +221,31 @@ async fn every_account_page_fits_light_dark_and_phone_looks() {
             shoot(&browser, &name("account-token"), &mut complaints).await;
             browser.submit("button#signout").await;
             browser.find("a#signin-link").await;
+        }
+    }
+
+    assert_no_complaints(&complaints);
+}
+
+#[tokio::test]
+async fn the_rate_limit_page_fits_light_dark_and_phone_looks() {
+    let rig = Rig::start_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "1")]);
+    let mut complaints = Vec::new();
+    // One create spends the address's budget; every later one is refused.
+    let first = open(&rig, Look::Light).await;
+    create(&first, &rig.server, "spends the budget", None).await;
+
+    for look in Look::ALL {
+        let browser = open(&rig, look).await;
+        for (lang, suffix) in LANGUAGES {
+            browser
+                .goto(&rig.server.url(&format!("/?locale={lang}")))
+                .await;
+            browser.fill("textarea#secret", "one too many").await;
+            browser.submit("button#create-link").await;
+            browser.find("#rate-limited").await;
+            assert_eq!(browser.status().await, 429, "the rate-limit page's status");
+            shoot(&browser, &format!("rate-limited{suffix}"), &mut complaints).await;
         }
     }
 

@@ -138,12 +138,20 @@ async fn signout(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) ->
     res
 }
 
+/// One line of the recent list: what tells one secret from another at a glance.
 struct RecentRow {
     key: String,
+    /// The creator's private note, when there is one.
+    memo: Option<String>,
     created: String,
     state: &'static str,
     state_words: String,
-    details: String,
+    /// "expires in 3 days", while it can still be read.
+    expires: Option<String>,
+    /// Whether it needs a passphrase; `None` once it can no longer be read.
+    passphrase: Option<bool>,
+    /// The obscured address the link was emailed to.
+    recipient: Option<String>,
 }
 
 #[derive(Template)]
@@ -168,19 +176,21 @@ async fn recent(visitor: Visitor, service: web::Data<Service>) -> HttpResponse {
         .iter()
         .map(|r| {
             let (state, words) = state_words(t, r);
-            let mut details = Vec::new();
-            if let (State::New, Some(Some(left))) = (r.state, r.secret_ttl) {
-                details.push(t.fill("recent.expires_in", &t.duration(left)));
-            }
-            if let Some(to) = r.recipient.first() {
-                details.push(to.clone());
-            }
+            let expires = match (r.state, r.secret_ttl) {
+                (State::New, Some(Some(left))) => {
+                    Some(t.fill("recent.expires_in", &t.duration(left)))
+                }
+                _ => None,
+            };
             RecentRow {
                 key: r.metadata_key.clone(),
+                memo: r.memo.as_ref().map(|m| m.expose().to_owned()),
                 created: when(r.created),
                 state,
                 state_words: words,
-                details: details.join(" · "),
+                expires,
+                passphrase: (r.state == State::New).then_some(r.passphrase_required),
+                recipient: r.recipient.first().cloned(),
             }
         })
         .collect();

@@ -123,6 +123,9 @@ pub struct PageCtx {
     pub csrf: String,
     /// The signed-in email.
     pub signed_in: Option<String>,
+    /// A page under a secret link: the recipient's. It offers no sign-in (a recipient has no
+    /// account to sign in to, and the link is not the place to ask for a password).
+    pub for_recipient: bool,
     /// `(tag, name, current)` for the language switcher.
     /// Each links to `?locale=TAG`: relative to the page itself, never built from the
     /// request path (`//evil.example/` would make it a link off the site).
@@ -317,6 +320,8 @@ impl Visitor {
                 Caller::Customer { email, .. } => Some(email.clone()),
                 Caller::Anonymous => None,
             },
+            // Every answer under `/secret/`, error pages included, is the recipient's.
+            for_recipient: self.path.starts_with("/secret/"),
             languages: i18n::catalogs()
                 .iter()
                 .map(|c| (c.lang, c.name.clone(), c.lang == self.t.lang))

@@ -7,7 +7,7 @@ use askama::Template;
 use super::i18n::Catalog;
 use super::refusal::Refusal;
 use super::{Failure, Form, PageCtx, Visitor};
-use crate::domain::{unix_now, Caller, DeliveryState, Receipt, Sensitive, State};
+use crate::domain::{unix_now, Caller, DeliveryState, Receipt, Sensitive, State, MEMO_MAX_CHARS};
 use crate::http::params::Params;
 use crate::http::ratelimit::{Action, RateLimits};
 use crate::service::{CreateRequest, CreateRules, Service, ServiceError};
@@ -101,6 +101,8 @@ struct CreatePage<'a> {
     error: Refusal,
     secret: &'a str,
     recipient: &'a str,
+    memo: &'a str,
+    memo_max: usize,
     ttl_options: Vec<TtlOption>,
     max_size: usize,
     passphrase_min: usize,
@@ -139,6 +141,7 @@ struct Refill<'a> {
     error: Refusal,
     secret: &'a str,
     recipient: &'a str,
+    memo: &'a str,
     ttl: Option<u64>,
 }
 
@@ -158,6 +161,8 @@ fn create_page(
             error: refill.error,
             secret: refill.secret,
             recipient: refill.recipient,
+            memo: refill.memo,
+            memo_max: MEMO_MAX_CHARS,
             ttl_options: ttl_options(visitor.t, &rules, refill.ttl),
             max_size: rules.max_size,
             passphrase_min: rules.passphrase_min,
@@ -172,6 +177,7 @@ async fn create_form(visitor: Visitor, service: web::Data<Service>) -> HttpRespo
         error: Refusal::none(),
         secret: "",
         recipient: "",
+        memo: "",
         ttl: None,
     };
     create_page(&visitor, &service, StatusCode::OK, refill)
@@ -194,12 +200,14 @@ async fn create(
     let secret = form.get("secret").unwrap_or("");
     let passphrase = form.get("passphrase").unwrap_or("");
     let recipient = form.get("recipient").unwrap_or("").trim();
+    let memo = form.get("memo").unwrap_or("");
     let ttl = form.get("ttl").and_then(|s| s.trim().parse().ok());
     let refuse = |error: Refusal| {
         let refill = Refill {
             error,
             secret,
             recipient,
+            memo,
             ttl,
         };
         create_page(&visitor, &service, StatusCode::BAD_REQUEST, refill)
@@ -214,6 +222,10 @@ async fn create(
     if !passphrase.is_empty() && passphrase.chars().count() < rules.passphrase_min {
         let message = t.fill("error.passphrase_short", &rules.passphrase_min.to_string());
         return refuse(Refusal::on(&["passphrase"], message));
+    }
+    if memo.chars().count() > MEMO_MAX_CHARS {
+        let message = t.fill("error.memo_too_long", &MEMO_MAX_CHARS.to_string());
+        return refuse(Refusal::on(&["memo"], message));
     }
     let request = CreateRequest {
         secret: (!generate).then(|| Sensitive::new(secret.to_owned())),
@@ -258,6 +270,8 @@ struct ReceiptPage<'a> {
     recipient: Option<String>,
     passphrase: bool,
     generated: Option<&'a str>,
+    /// The creator's private note: this page is the creator's (its address is the proof).
+    memo: Option<&'a str>,
     can_burn: bool,
 }
 
@@ -334,6 +348,7 @@ async fn receipt(
             recipient,
             passphrase: receipt.passphrase_required,
             generated: receipt.value.as_ref().map(Sensitive::expose),
+            memo: receipt.memo.as_ref().map(Sensitive::expose),
             can_burn: receipt.state == State::New,
         },
     )
@@ -346,6 +361,8 @@ struct BurnPage<'a> {
     page: &'a PageCtx,
     key: &'a str,
     passphrase_required: bool,
+    /// Why the passphrase is asked, for this visitor (signed in or not).
+    why: &'static str,
     error: Refusal,
 }
 
@@ -357,6 +374,12 @@ fn burn_page(
     error: Refusal,
 ) -> HttpResponse {
     let page = visitor.ctx();
+    // A signed-in visitor who is asked anyway did not create it from this account: telling
+    // them to sign in would not help.
+    let why = match visitor.caller {
+        Caller::Anonymous => visitor.t.get("burn.why"),
+        Caller::Customer { .. } => visitor.t.get("burn.why_signed_in"),
+    };
     visitor.render(
         status,
         &BurnPage {
@@ -364,6 +387,7 @@ fn burn_page(
             page: &page,
             key,
             passphrase_required,
+            why,
             error,
         },
     )
