@@ -436,3 +436,73 @@ async fn without_enough_replicas_or_a_primary_requests_fail_quickly_and_service_
     );
     assert_eq!(health(&node.base).await, 200);
 }
+
+/// Runs the real binary with `args` and `env`, off the runtime thread.
+async fn run_onetime(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG");
+    tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
+        .await
+        .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_commands_reach_the_primary_through_the_sentinels() {
+    let group = tokio::task::spawn_blocking(SentinelGroup::start)
+        .await
+        .expect("sentinels");
+    let url = group.url();
+    let offline = tempfile::tempdir().expect("dir");
+    let data = offline.path().join("data").display().to_string();
+    let mut env = node_env(
+        &url,
+        "offline:",
+        &[("ONETIME__STORAGE__REDIS_REPLICAS_ACK", "2")],
+    );
+    env.push(("ONETIME__STORAGE__PATH", &data));
+
+    // `account add` opens the store itself (no server runs on its data dir).
+    let added = run_onetime(&["account", "add", "ops@example.com"], &env).await;
+    let stdout = String::from_utf8_lossy(&added.stdout).to_string();
+    assert!(
+        added.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let token = stdout.lines().last().expect("token").trim().to_owned();
+    let served = tempfile::tempdir().expect("dir");
+    let node = Process::start(&served.path().join("data"), &env[..env.len() - 1]);
+    let started = Instant::now();
+    let auth = crate::helpers::basic("ops@example.com", &token);
+    let answer = loop {
+        let created = reqwest::Client::new()
+            .post(format!("{}/api/v1/share", node.base))
+            .header("authorization", &auth)
+            .form(&[("secret", "through the sentinels")])
+            .send()
+            .await
+            .expect("send");
+        let answer = Answer::from(created).await;
+        if answer.status.is_success() || started.elapsed() > Duration::from_secs(10) {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!("first acknowledged create after {:?}", started.elapsed());
+    assert!(answer.status.is_success(), "{}", node.logs());
+    assert_eq!(answer.json["custid"], "ops@example.com");
+
+    // `migrate` reads everything back through the sentinels.
+    let to = format!("sled:{}", offline.path().join("moved").display());
+    let moved = run_onetime(&["migrate", "--from", &url, "--to", &to], &env).await;
+    let said = String::from_utf8_lossy(&moved.stdout).to_string();
+    assert!(
+        moved.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+    assert!(said.contains('1'), "{said}");
+}
