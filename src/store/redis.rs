@@ -865,7 +865,7 @@ impl Store for RedisStore {
             .query_async(&mut self.conn.clone())
             .await?;
         // Healthy only while writes can be acknowledged.
-        self.conn.check_replicas(self.ack).await
+        self.conn.check_writable(self.ack).await
     }
 
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {

@@ -217,9 +217,13 @@ impl Connection {
         ack.check(confirmed)
     }
 
-    /// With `ack`, whether enough replicas are connected and caught up: `WAIT` on the one
-    /// endpoint, on every primary of a cluster (the fewest counts).
-    pub async fn check_replicas(&self, ack: ReplicasAck) -> Result<(), StoreError> {
+    /// Whether writes can be acknowledged: through Sentinel, that the node is still the primary;
+    /// with `ack`, that enough replicas are connected and caught up (`WAIT` on the one endpoint,
+    /// on every primary of a cluster: the fewest counts).
+    pub async fn check_writable(&self, ack: ReplicasAck) -> Result<(), StoreError> {
+        if let Self::Sentinel(conn) = self {
+            conn.check_primary().await?;
+        }
         if ack.replicas == 0 {
             return Ok(());
         }

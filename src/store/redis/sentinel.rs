@@ -247,6 +247,30 @@ impl SentinelConnection {
         }
     }
 
+    /// Whether the node this connection reaches still says `ROLE master`; if not (it was
+    /// demoted while the connection stayed up), forgets it so the next command asks the
+    /// sentinels. For health checks: a load balancer's probe then also heals the connection.
+    pub async fn check_primary(&self) -> Result<(), RedisError> {
+        let (generation, mut conn) = self.primary().await?;
+        let role: Vec<Value> = redis::cmd("ROLE")
+            .query_async(&mut conn)
+            .await
+            .inspect_err(|e| {
+                if lost_primary(e) {
+                    self.forget(generation);
+                }
+            })?;
+        let master = matches!(role.first(), Some(Value::BulkString(r)) if r == b"master");
+        if !master {
+            self.forget(generation);
+            return Err(RedisError::from((
+                redis::ErrorKind::Io,
+                "the node the sentinels named is no longer the primary",
+            )));
+        }
+        Ok(())
+    }
+
     /// Runs `send` on the primary's connection, and forgets it if the reply says it is no
     /// longer the primary's.
     async fn on_primary<T>(
