@@ -69,6 +69,8 @@ use crate::domain::RECENT_WINDOW;
 mod connection;
 mod sentinel;
 #[cfg(test)]
+mod test_ack;
+#[cfg(test)]
 pub mod test_cluster;
 #[cfg(test)]
 pub mod test_tls;
