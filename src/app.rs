@@ -18,7 +18,7 @@ use crate::http::params::BodyLimit;
 use crate::http::ratelimit::RateLimits;
 use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::service::Service;
-use crate::store::redis::{RedisStore, RedisTls};
+use crate::store::redis::{RedisStore, RedisTls, ReplicasAck};
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError, SCHEMA_VERSION};
 use crate::{admin, http, sweeper};
@@ -100,11 +100,21 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartErro
             .map_err(|e| {
                 // The URL may hold a password: never echo it.
                 StartError::Unsupported(format!("cannot use storage.redis_url: {e}"))
-            })?;
+            })?
+            .with_replicas_ack(replicas_ack(settings));
         return Ok(Arc::new(store));
     }
     let store = SledStore::open(&storage.path, storage.sync, storage.cache_mb << 20)?;
     Ok(Arc::new(store))
+}
+
+/// `storage.redis_replicas_ack`, each `WAIT` bounded by `storage.redis_timeout_ms`.
+fn replicas_ack(settings: &Settings) -> ReplicasAck {
+    let storage = &settings.storage;
+    ReplicasAck::new(
+        storage.redis_replicas_ack,
+        Duration::from_millis(storage.redis_timeout_ms),
+    )
 }
 
 /// The `storage.redis_tls_*` files, read and checked; errors name the key, never the contents.
@@ -125,8 +135,9 @@ async fn upgrade(store: &dyn Store, sealer: &Sealer) -> Result<(), StartError> {
 }
 
 /// Opens the store a `onetime migrate` endpoint names: `sled:PATH`, a `redis://` or
-/// `rediss://` URL, or a cluster's `redis+cluster://` or `rediss+cluster://` URL (with
-/// `storage.redis_prefix` and `storage.redis_timeout_ms`; a TLS endpoint with
+/// `rediss://` URL, a cluster's `redis+cluster://` or `rediss+cluster://` URL, or Sentinel's
+/// `redis+sentinel://` or `rediss+sentinel://` (with `storage.redis_prefix`,
+/// `storage.redis_timeout_ms` and `storage.redis_replicas_ack`; a TLS endpoint with
 /// `storage.redis_tls_*`, as the server uses them).
 pub async fn open_named_store(
     settings: &Settings,
@@ -142,17 +153,22 @@ pub async fn open_named_store(
         "rediss://",
         "redis+cluster://",
         "rediss+cluster://",
+        "redis+sentinel://",
+        "rediss+sentinel://",
     ];
     if redis_schemes.iter().any(|scheme| spec.starts_with(scheme)) {
         let timeout = Duration::from_millis(settings.storage.redis_timeout_ms);
         let tls = redis_tls(settings)?;
         let store = RedisStore::open(spec, &settings.storage.redis_prefix, timeout, &tls)
             .await
-            .map_err(|e| StartError::Unsupported(format!("cannot use the Redis store: {e}")))?;
+            .map_err(|e| StartError::Unsupported(format!("cannot use the Redis store: {e}")))?
+            .with_replicas_ack(replicas_ack(settings));
         return current_schema(Arc::new(store), spec).await;
     }
     Err(StartError::Unsupported(
-        "a store is `sled:PATH`, `redis://...`, `rediss://...` or `redis+cluster://...`".into(),
+        "a store is `sled:PATH`, `redis://...`, `rediss://...`, `redis+cluster://...` or \
+         `redis+sentinel://...`"
+            .into(),
     ))
 }
 

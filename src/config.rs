@@ -21,6 +21,10 @@ pub const DEFAULTS: &str = include_str!("../onetime.toml");
 /// Name of the config file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "onetime.toml";
 
+/// The most replicas `storage.redis_replicas_ack` may ask for: a larger number is a typo that
+/// would make every write fail.
+const MAX_REPLICAS_ACK: u32 = 16;
+
 /// A configuration problem that stops the start. The message names the key.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -168,6 +172,9 @@ pub struct StorageSettings {
     pub redis_prefix: String,
     /// Milliseconds a Redis connect or command may take.
     pub redis_timeout_ms: u64,
+    /// Replicas that must confirm each state change (`WAIT`) before it is acknowledged;
+    /// 0 = do not wait.
+    pub redis_replicas_ack: u32,
     /// Flush before acknowledging a write.
     pub sync: bool,
     /// Seconds between sweeps of expired records.
@@ -199,12 +206,14 @@ impl StorageSettings {
         }
         let tls_set = self.redis_tls_ca.is_some() || self.redis_tls_cert.is_some();
         let url = &self.redis_url.0;
-        let tls_url = url.starts_with("rediss://") || url.starts_with("rediss+cluster://");
+        let tls_url = ["rediss://", "rediss+cluster://", "rediss+sentinel://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
         if self.backend == "redis" && tls_set && !tls_url {
             return Err(invalid(
                 "storage.redis_url",
                 "storage.redis_tls_* are set but the URL does not start with rediss:// (or \
-                 rediss+cluster://), so the connection would not use TLS",
+                 rediss+cluster://, rediss+sentinel://), so the connection would not use TLS",
             ));
         }
         Ok(())
@@ -393,6 +402,18 @@ impl Settings {
         if self.storage.redis_timeout_ms == 0 {
             return Err(invalid("storage.redis_timeout_ms", "must be at least 1"));
         }
+        if self.storage.redis_replicas_ack > MAX_REPLICAS_ACK {
+            return Err(invalid(
+                "storage.redis_replicas_ack",
+                format!("at most {MAX_REPLICAS_ACK} (the replicas of one primary)"),
+            ));
+        }
+        if self.storage.redis_replicas_ack > 0 && self.storage.redis_timeout_ms < 2 {
+            return Err(invalid(
+                "storage.redis_replicas_ack",
+                "needs storage.redis_timeout_ms of at least 2: WAIT gets half of it",
+            ));
+        }
         if self.storage.sweep_interval == 0 {
             return Err(invalid("storage.sweep_interval", "must be at least 1"));
         }
@@ -574,6 +595,21 @@ mod tests {
             ("ONETIME__SERVER__SESSION_TTL", "59", "server.session_ttl"),
             ("ONETIME__STORAGE__BACKEND", "postgres", "storage.backend"),
             ("ONETIME__STORAGE__SWEEP_INTERVAL", "soon", "sweep_interval"),
+            (
+                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
+                "17",
+                "storage.redis_replicas_ack",
+            ),
+            (
+                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
+                "-1",
+                "redis_replicas_ack",
+            ),
+            (
+                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
+                "two",
+                "redis_replicas_ack",
+            ),
             ("ONETIME__SECRETS__MIN_TTL", "0", "secrets.min_ttl"),
             ("ONETIME__CRYPTO__SCRYPT_LOG_N", "40", "crypto.scrypt"),
             ("ONETIME__LOG__LEVEL", "=*=", "log.level"),

@@ -73,7 +73,8 @@ impl ApiError {
                 tracing::error!(error = %cause, "store operation failed");
                 match cause {
                     // Unreachable, full or reopening: try again later.
-                    StoreError::Backend(_) => Self::Unavailable,
+                    // Unreplicated: the same, until a primary has enough replicas again.
+                    StoreError::Backend(_) | StoreError::NotReplicated { .. } => Self::Unavailable,
                     // A record that does not decode, a store from a newer version: a bug or
                     // damage, not something a retry fixes.
                     StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => Self::Unexpected,

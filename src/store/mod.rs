@@ -28,6 +28,15 @@ pub enum StoreError {
     /// The backend failed (I/O, full disk, lost connection).
     #[error("storage backend: {0}")]
     Backend(String),
+    /// Fewer replicas than `storage.redis_replicas_ack` confirmed a write in time: it was not
+    /// acknowledged (and a reveal's value is not handed out).
+    #[error("only {confirmed} of {wanted} replicas confirmed the write in time")]
+    NotReplicated {
+        /// `storage.redis_replicas_ack`.
+        wanted: u32,
+        /// Replicas that confirmed.
+        confirmed: i64,
+    },
     /// A stored record could not be decoded.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),

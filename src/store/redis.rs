@@ -33,7 +33,22 @@
 //! may resend a script whose reply was lost; being compare-and-swap, a resent reveal finds
 //! the secret gone: still the safe side.
 //!
-//! TLS: `rediss://` and `rediss+cluster://`, with a private CA and client certificates from
+//! Sentinel (`redis+sentinel://host:port,host:port/master`, see [`sentinel`]): the primary the
+//! sentinels name, found again after a failover; never a replica.
+//!
+//! Replicas (`storage.redis_replicas_ack = N`, see [`ReplicasAck`]): every create, reveal,
+//! burn, generated-value take, guess reservation or lockout, and session change is followed by
+//! `WAIT N` on the connection (the shard) that took it, and answers only once N replicas hold
+//! it; otherwise [`StoreError::NotReplicated`], which the API answers like a dead Redis:
+//! - a create that is not confirmed is deleted again (best effort, mail first, so no node
+//!   sends its link); its link was never handed out, so if the delete is itself lost in a
+//!   failover the records are unreachable and expire by their TTLs;
+//! - a reveal or burn that is not confirmed hands out nothing: the secret is gone on the
+//!   primary, and comes back only if that primary dies before any replica got the delete and
+//!   one without it is promoted; then it can be revealed once more, but its value was never
+//!   handed out, so it is still revealed at most once.
+//!
+//! TLS: `rediss://`, `rediss+cluster://` and `rediss+sentinel://`, with a private CA and client certificates from
 //! `storage.redis_tls_*` ([`RedisTls`], read and checked at start).
 
 use std::time::Duration;
@@ -52,11 +67,15 @@ use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 
 mod connection;
+mod sentinel;
+#[cfg(test)]
+mod test_ack;
 #[cfg(test)]
 pub mod test_cluster;
 #[cfg(test)]
 pub mod test_tls;
 mod tls;
+pub use connection::ReplicasAck;
 use connection::{Batch, Connection};
 pub use tls::{RedisTls, TlsFileError};
 
@@ -170,6 +189,8 @@ return n
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Connection,
+    /// `storage.redis_replicas_ack`: the replicas every acknowledged state change waits for.
+    ack: ReplicasAck,
     prefix: String,
     take: Script,
     swap: Script,
@@ -201,6 +222,7 @@ impl RedisStore {
         let conn = Connection::open(url, timeout, tls).await?;
         Ok(Self {
             conn,
+            ack: ReplicasAck::default(),
             prefix: prefix.to_owned(),
             take: Script::new(TAKE),
             swap: Script::new(SWAP),
@@ -209,6 +231,14 @@ impl RedisStore {
             claim: Script::new(CLAIM),
             hit: Script::new(HIT),
         })
+    }
+
+    /// Acknowledges state changes only once `ack`'s replicas hold them
+    /// (`storage.redis_replicas_ack`).
+    #[must_use]
+    pub fn with_replicas_ack(mut self, ack: ReplicasAck) -> Self {
+        self.ack = ack;
+        self
     }
 
     fn entry_key(&self, metadata_id: &[u8], part: &str) -> String {
@@ -351,6 +381,42 @@ impl RedisStore {
         Ok(())
     }
 
+    /// Deletes what an unconfirmed create wrote, best effort: the mail first (so no node sends
+    /// its link), then the pointer, then the records. Not waited for: if it is lost too, the
+    /// records are known to no one and expire by their TTLs.
+    async fn unwrite(&self, new: &NewSecret) {
+        let mid = &new.metadata_id;
+        let mut batch = Batch::default();
+        if new.mail.is_some() {
+            batch
+                .step()
+                .zrem(self.outbox_queue(), mid.as_slice())
+                .ignore();
+            batch.step().del(self.entry_key(mid, "o")).ignore();
+        }
+        batch
+            .step()
+            .del(self.pointer_key(&new.metadata.secret_id))
+            .ignore();
+        batch
+            .step()
+            .del(&[self.entry_key(mid, "s"), self.entry_key(mid, "m")])
+            .ignore();
+        if let Some(recent) = &new.recent {
+            if let Ok(sealed) = recent.sealed.to_bytes() {
+                let mut member = mid.to_vec();
+                member.extend_from_slice(&sealed);
+                batch
+                    .step()
+                    .zrem(self.recent_key(&recent.customer_id), member)
+                    .ignore();
+            }
+        }
+        if let Err(e) = batch.run(&self.conn, ReplicasAck::default()).await {
+            tracing::warn!(error = %e, "redis: could not delete an unconfirmed create");
+        }
+    }
+
     /// Every key matching `pattern` (SCAN, so a large Redis is not blocked; on a cluster, on
     /// every primary).
     async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
@@ -404,7 +470,8 @@ impl RedisStore {
                     swap
                 }
             };
-            let outcome: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
+            // With replicas to wait for, a reveal answers only once they hold the removal.
+            let outcome: i64 = self.conn.script(&invocation, self.ack).await?;
             match outcome {
                 1 => return Ok(Some(record)),
                 0 => return Ok(None),
@@ -495,7 +562,11 @@ impl Store for RedisStore {
         if let Some(mail) = &new.mail {
             self.queue_mail(&mut batch, mail, new.secret.expires_at)?;
         }
-        batch.run(&mut self.conn.clone()).await
+        let written = batch.run(&self.conn, self.ack).await;
+        if let Err(StoreError::NotReplicated { .. }) = &written {
+            self.unwrite(new).await;
+        }
+        written
     }
 
     async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
@@ -647,8 +718,7 @@ impl Store for RedisStore {
             &encode(session)?,
             session.expires_at,
         );
-        let () = pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(())
+        self.conn.write(pipe, self.ack).await
     }
 
     async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError> {
@@ -657,8 +727,10 @@ impl Store for RedisStore {
     }
 
     async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError> {
-        let _: i64 = self.conn.clone().del(self.session_key(id)).await?;
-        Ok(())
+        let mut pipe = redis::pipe();
+        pipe.del(self.session_key(id)).ignore();
+        // A sign-out answers once the replicas have it: a failover must not sign it back in.
+        self.conn.write(pipe, self.ack).await
     }
 
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
@@ -684,8 +756,11 @@ impl Store for RedisStore {
             return Ok(false);
         };
         let locked: i64 = self
-            .guess_step(&self.spent, &mid, ip_tag, now, rules)
-            .invoke_async(&mut self.conn.clone())
+            .conn
+            .script(
+                &self.guess_step(&self.spent, &mid, ip_tag, now, rules),
+                self.ack,
+            )
             .await?;
         Ok(locked == 1)
     }
@@ -706,11 +781,10 @@ impl Store for RedisStore {
         if secret.expires_at <= now {
             return Ok(Guess::Gone);
         }
-        let outcome: i64 = self
-            .guess_step(&self.reserve, &mid, ip_tag, now, rules)
-            .arg(secret.expires_at)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
+        let mut reserve = self.guess_step(&self.reserve, &mid, ip_tag, now, rules);
+        reserve.arg(secret.expires_at);
+        // A guess is tried only once the replicas count it: a failover must not refund it.
+        let outcome: i64 = self.conn.script(&reserve, self.ack).await?;
         Ok(match outcome {
             1 => Guess::Granted,
             2 => Guess::Locked { newly: false },
@@ -809,7 +883,8 @@ impl Store for RedisStore {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
             .await?;
-        Ok(())
+        // Healthy only while writes can be acknowledged.
+        self.conn.check_writable(self.ack).await
     }
 
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
@@ -882,7 +957,7 @@ impl Store for RedisStore {
                     secret.as_ref(),
                     guesses.as_ref(),
                 )?;
-                batch.run(&mut self.conn.clone()).await?;
+                batch.run(&self.conn, self.ack).await?;
             }
             Exported::Customer(customer) => {
                 let () = self
@@ -905,7 +980,7 @@ impl Store for RedisStore {
                 if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
                     let mut batch = Batch::default();
                     self.queue_mail(&mut batch, mail, m.secret_expires_at)?;
-                    batch.run(&mut self.conn.clone()).await?;
+                    batch.run(&self.conn, self.ack).await?;
                 }
             }
         }
@@ -973,7 +1048,7 @@ impl Store for RedisStore {
                 if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
                     let mut batch = Batch::default();
                     self.queue_mail(&mut batch, &mail, m.secret_expires_at)?;
-                    batch.run(&mut conn).await?;
+                    batch.run(&conn, self.ack).await?;
                 }
             }
             let () = redis::pipe()

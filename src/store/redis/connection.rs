@@ -7,7 +7,10 @@
 //! a few seed nodes, from which the client learns the whole cluster. Every other URL is one
 //! endpoint, as before. A cluster has only database 0.
 //!
-//! TLS (`rediss://`, `rediss+cluster://`): every endpoint, and every node a cluster names,
+//! A primary found through Sentinel: `redis+sentinel://[:password@]host:port,host:port/master[/db]`
+//! (`rediss+sentinel://` for TLS), see [`super::sentinel`].
+//!
+//! TLS (`rediss://`, `rediss+cluster://`, `rediss+sentinel://`): every endpoint, and every node a cluster names,
 //! trusts the CA of `storage.redis_tls_ca` (else the system's store) and presents the client
 //! certificate of `storage.redis_tls_cert`, if set ([`RedisTls`]); certificates and host names
 //! are always checked.
@@ -29,8 +32,9 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, SingleNodeRoutingInfo};
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, ScriptInvocation, ServerErrorKind, Value};
 
+use super::sentinel::{SentinelConnection, SentinelUrl};
 use super::tls::{self, RedisTls};
 use crate::store::StoreError;
 
@@ -45,11 +49,16 @@ enum Endpoint {
     Single(String),
     /// Seed node URLs of a cluster, each in the redis crate's form.
     Cluster(Vec<String>),
+    /// Sentinels and the name of the primary they watch.
+    Sentinel(SentinelUrl),
 }
 
 impl Endpoint {
     /// Reads `url`. Errors name what is wrong, never the URL itself.
     fn parse(url: &str) -> Result<Self, String> {
+        if let Some(sentinel) = SentinelUrl::parse(url)? {
+            return Ok(Self::Sentinel(sentinel));
+        }
         let (scheme, rest) = if let Some(rest) = url.strip_prefix("redis+cluster://") {
             ("redis", rest)
         } else if let Some(rest) = url.strip_prefix("rediss+cluster://") {
@@ -92,6 +101,8 @@ pub enum Connection {
     Single(ConnectionManager),
     /// A cluster: one multiplexed connection per node, kept up by the cluster client.
     Cluster(ClusterConnection),
+    /// The primary the sentinels name, found again after a failover.
+    Sentinel(SentinelConnection),
 }
 
 impl Connection {
@@ -152,7 +163,74 @@ impl Connection {
                     .map_err(|e| tls.explain(e, is_tls))?;
                 Ok(Self::Cluster(conn))
             }
+            Endpoint::Sentinel(url) => {
+                let conn = SentinelConnection::open(&url, certs, timeout).await?;
+                Ok(Self::Sentinel(conn))
+            }
         }
+    }
+
+    /// Runs `script` and, with `ack`, `WAIT`s for the replicas right after it on the same
+    /// connection (WAIT cannot run inside a script; see [`ReplicasAck`]). A script the node
+    /// does not know (a new primary after a failover) is loaded and run once more: it had not
+    /// run. The script's reply is returned only once enough replicas hold its writes.
+    pub async fn script<T: FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+        ack: ReplicasAck,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.clone();
+        if ack.replicas == 0 {
+            return Ok(invocation.invoke_async(&mut conn).await?);
+        }
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors().invoke_script(invocation);
+        ack.add_wait(&mut pipe);
+        let mut loaded = false;
+        loop {
+            let replies: Vec<Value> = pipe.query_async(&mut conn).await?;
+            let [outcome, confirmed]: [Value; 2] = replies
+                .try_into()
+                .map_err(|_| StoreError::Backend("redis: unexpected reply to WAIT".into()))?;
+            if let Value::ServerError(e) = &outcome {
+                if e.kind() == Some(ServerErrorKind::NoScript) && !loaded {
+                    invocation.load_async(&mut conn).await?;
+                    loaded = true;
+                    continue;
+                }
+            }
+            let outcome = T::from_redis_value(outcome).map_err(redis::RedisError::from)?;
+            ack.check(confirmed)?;
+            return Ok(outcome);
+        }
+    }
+
+    /// Sends `pipe` (its replies ignored) and, with `ack`, `WAIT`s on the same connection.
+    pub async fn write(&self, mut pipe: Pipeline, ack: ReplicasAck) -> Result<(), StoreError> {
+        let mut conn = self.clone();
+        if ack.replicas == 0 {
+            let () = pipe.query_async(&mut conn).await?;
+            return Ok(());
+        }
+        ack.add_wait(&mut pipe);
+        let (confirmed,): (Value,) = pipe.query_async(&mut conn).await?;
+        ack.check(confirmed)
+    }
+
+    /// Whether writes can be acknowledged: through Sentinel, that the node is still the primary;
+    /// with `ack`, that enough replicas are connected and caught up (`WAIT` on the one endpoint,
+    /// on every primary of a cluster: the fewest counts).
+    pub async fn check_writable(&self, ack: ReplicasAck) -> Result<(), StoreError> {
+        if let Self::Sentinel(conn) = self {
+            conn.check_primary().await?;
+        }
+        if ack.replicas == 0 {
+            return Ok(());
+        }
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(ack.replicas).arg(ack.wait_ms);
+        let confirmed: Value = wait.query_async(&mut self.clone()).await?;
+        ack.check(confirmed)
     }
 
     /// Every key matching `pattern`, by SCAN (a large Redis is not blocked) on the one endpoint
@@ -161,8 +239,8 @@ impl Connection {
     pub async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = BTreeSet::new();
         match self {
-            Self::Single(conn) => {
-                scan_node(&mut Node::Single(conn.clone()), pattern, &mut keys).await?;
+            Self::Single(_) | Self::Sentinel(_) => {
+                scan_node(&mut Node::Single(self.clone()), pattern, &mut keys).await?;
             }
             Self::Cluster(conn) => {
                 for (host, port) in primaries(&mut conn.clone()).await? {
@@ -182,6 +260,7 @@ impl ConnectionLike for Connection {
         match self {
             Self::Single(conn) => conn.req_packed_command(cmd),
             Self::Cluster(conn) => conn.req_packed_command(cmd),
+            Self::Sentinel(conn) => conn.req_packed_command(cmd),
         }
     }
 
@@ -194,6 +273,7 @@ impl ConnectionLike for Connection {
         match self {
             Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -201,13 +281,14 @@ impl ConnectionLike for Connection {
         match self {
             Self::Single(conn) => conn.get_db(),
             Self::Cluster(conn) => conn.get_db(),
+            Self::Sentinel(conn) => conn.get_db(),
         }
     }
 }
 
 /// Where one SCAN runs.
 enum Node {
-    Single(ConnectionManager),
+    Single(Connection),
     Cluster(ClusterConnection, RoutingInfo),
 }
 
@@ -265,6 +346,50 @@ async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, S
         .collect()
 }
 
+/// `storage.redis_replicas_ack`: how many replicas must hold a write before it is acknowledged,
+/// and how long a `WAIT` for them may block. Off at 0 replicas.
+///
+/// `WAIT` counts the writes this client connection sent before it, so it goes out on the
+/// connection that carried the write, right behind it in one pipeline. On a multiplexed
+/// connection that also covers the writes of other requests sent before it: it may wait for
+/// more than its own write, never for less. It holds the connection while it blocks, so it
+/// blocks for at most half of `storage.redis_timeout_ms`: the reply (enough replicas or not)
+/// comes back before the request's own timeout.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReplicasAck {
+    /// Replicas that must confirm; 0 = do not wait.
+    replicas: u32,
+    /// Milliseconds one `WAIT` may block (never 0: that would block forever).
+    wait_ms: u64,
+}
+
+impl ReplicasAck {
+    /// Waits for `replicas` within half of `timeout`.
+    pub fn new(replicas: u32, timeout: Duration) -> Self {
+        let half = u64::try_from(timeout.as_millis() / 2).unwrap_or(u64::MAX);
+        Self {
+            replicas,
+            wait_ms: half.max(1),
+        }
+    }
+
+    fn add_wait(&self, pipe: &mut Pipeline) {
+        pipe.cmd("WAIT").arg(self.replicas).arg(self.wait_ms);
+    }
+
+    /// The reply to `WAIT`: enough replicas, or [`StoreError::NotReplicated`].
+    fn check(&self, reply: Value) -> Result<(), StoreError> {
+        let confirmed = i64::from_redis_value(reply).map_err(redis::RedisError::from)?;
+        if confirmed < i64::from(self.replicas) {
+            return Err(StoreError::NotReplicated {
+                wanted: self.replicas,
+                confirmed,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Writes that belong together but may span hash slots, as ordered steps that each stay in
 /// one slot. Replies are not read (every command is `ignore`d).
 ///
@@ -287,19 +412,25 @@ impl Batch {
         &mut self.steps[last]
     }
 
-    /// Sends the steps in order.
-    pub async fn run(self, conn: &mut Connection) -> Result<(), StoreError> {
+    /// Sends the steps in order; with `ack`, each pipeline ends with a `WAIT` on the
+    /// connection that sent it (on a cluster, the shard that took the step), and a step whose
+    /// writes too few replicas confirm stops the rest with [`StoreError::NotReplicated`].
+    pub async fn run(self, conn: &Connection, ack: ReplicasAck) -> Result<(), StoreError> {
         match conn {
-            Connection::Single(_) => {
+            Connection::Single(_) | Connection::Sentinel(_) => {
                 let mut all = redis::pipe();
                 for cmd in self.steps.iter().flat_map(Pipeline::cmd_iter) {
                     all.add_command(cmd.clone()).ignore();
                 }
-                let () = all.query_async(conn).await?;
+                conn.write(all, ack).await?;
             }
             Connection::Cluster(_) => {
-                for step in self.steps.iter().filter(|s| s.cmd_iter().next().is_some()) {
-                    let () = step.query_async(conn).await?;
+                for step in self
+                    .steps
+                    .into_iter()
+                    .filter(|s| s.cmd_iter().next().is_some())
+                {
+                    conn.write(step, ack).await?;
                 }
             }
         }
@@ -314,7 +445,7 @@ mod tests {
     fn cluster(url: &str) -> Vec<String> {
         match Endpoint::parse(url) {
             Ok(Endpoint::Cluster(seeds)) => seeds,
-            Ok(Endpoint::Single(_)) => panic!("read as one endpoint"),
+            Ok(_) => panic!("not read as a cluster"),
             Err(e) => panic!("refused: {e}"),
         }
     }

@@ -150,9 +150,12 @@ pub fn refuse_insecure(url: &str) -> Result<(), String> {
     }
 }
 
-/// Whether `url` names a TLS endpoint (`rediss://` or `rediss+cluster://`).
+/// Whether `url` names a TLS endpoint (`rediss://`, `rediss+cluster://` or
+/// `rediss+sentinel://`).
 pub fn is_tls_url(url: &str) -> bool {
-    url.starts_with("rediss://") || url.starts_with("rediss+cluster://")
+    ["rediss://", "rediss+cluster://", "rediss+sentinel://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
 }
 
 impl RedisTls {
@@ -459,6 +462,7 @@ mod tests {
         };
         assert!(!e.contains("hunter2"));
         assert!(is_tls_url("rediss://h:1") && is_tls_url("rediss+cluster://h:1,h:2"));
+        assert!(is_tls_url("rediss+sentinel://h:1/m") && !is_tls_url("redis+sentinel://h:1/m"));
         assert!(!is_tls_url("redis://h:1") && !is_tls_url("redis+cluster://h:1"));
     }
 }

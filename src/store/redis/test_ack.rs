@@ -1,0 +1,159 @@
+//! `storage.redis_replicas_ack` against a real primary with one replica: every state change
+//! answers once the replica has it, and none is acknowledged (nor a value handed out) while
+//! the replica is gone.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{RedisStore, RedisTls, ReplicasAck};
+use crate::store::{conformance, GuessRules, SessionRecord, Store, StoreError};
+
+/// A redis-server on a free loopback port (a replica of `primary`, if given), killed when
+/// dropped.
+struct Server {
+    port: u16,
+    child: Child,
+}
+
+impl Server {
+    fn start(primary: Option<u16>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args([
+                "--repl-diskless-sync",
+                "yes",
+                "--repl-diskless-sync-delay",
+                "0",
+            ]);
+        if let Some(primary) = primary {
+            command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Self { port, child }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unreplicated<T>(result: &Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::NotReplicated { wanted: 1, .. }))
+}
+
+#[tokio::test]
+async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
+    let primary = Server::start(None);
+    let replica = Server::start(Some(primary.port));
+    let timeout = Duration::from_millis(400);
+    let store = RedisStore::open(
+        &format!("redis://127.0.0.1:{}", primary.port),
+        "ack:",
+        timeout,
+        &RedisTls::default(),
+    )
+    .await
+    .expect("open")
+    .with_replicas_ack(ReplicasAck::new(1, timeout));
+    // Until the replica is in sync (and, seen with Redis 7.0, for about a second after its
+    // first sync) nothing is acknowledged; then everything is.
+    let mut ready = false;
+    for _ in 0..100 {
+        if store.create(&conformance::sample(600, false)).await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the replica never confirmed");
+    let now = crate::domain::unix_now();
+    let rules = GuessRules {
+        per_ip: 3,
+        total: 10,
+        window: 600,
+        lockout: 600,
+    };
+    let session = SessionRecord {
+        created: now,
+        expires_at: now + 600,
+        sealed: crate::crypto::Sealed {
+            nonce: [1; 24],
+            ciphertext: vec![2; 20],
+        },
+    };
+    let kept = conformance::sample(600, false);
+    let taken = conformance::sample(600, false);
+    let burned = conformance::sample(600, false);
+    let burned_late = conformance::sample(600, false);
+    for new in [&kept, &taken, &burned, &burned_late] {
+        store.create(new).await.expect("create");
+    }
+    let guess = store
+        .reserve_guess(&kept.secret_id, [1; 8], now, rules)
+        .await;
+    assert!(guess.is_ok(), "{guess:?}");
+    let spent = store.record_passphrase_failure(&kept.secret_id, [1; 8], now, rules);
+    assert!(spent.await.is_ok());
+    assert!(store
+        .take_secret(&taken.secret_id, now)
+        .await
+        .expect("take"));
+    assert!(store
+        .burn(&burned.metadata_id, now, false)
+        .await
+        .expect("burn")
+        .is_some());
+    store
+        .put_session(&[7; 32], &session)
+        .await
+        .expect("session");
+    store.remove_session(&[7; 32]).await.expect("sign out");
+
+    drop(replica);
+    let late = conformance::sample(600, false);
+
+    assert!(unreplicated(&store.create(&late).await));
+    assert!(
+        store
+            .secret(&late.secret_id, now)
+            .await
+            .expect("read")
+            .is_none(),
+        "an unconfirmed create is deleted again"
+    );
+    assert!(unreplicated(
+        &store
+            .reserve_guess(&kept.secret_id, [1; 8], now, rules)
+            .await
+    ));
+    assert!(unreplicated(
+        &store
+            .record_passphrase_failure(&kept.secret_id, [1; 8], now, rules)
+            .await
+    ));
+    assert!(unreplicated(&store.take_secret(&kept.secret_id, now).await));
+    assert!(unreplicated(
+        &store.burn(&burned_late.metadata_id, now, false).await
+    ));
+    assert!(unreplicated(&store.put_session(&[8; 32], &session).await));
+    assert!(unreplicated(&store.remove_session(&[8; 32]).await));
+    assert!(unreplicated(&store.ping().await));
+}
