@@ -10,6 +10,7 @@ mod burn;
 mod durability;
 mod edges;
 mod expiry;
+mod first_hour;
 mod generate;
 mod headers;
 mod limits;
