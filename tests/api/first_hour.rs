@@ -55,11 +55,15 @@ async fn sigint_lets_slow_creates_in_flight_finish() {
             let base = server.base.clone();
             tokio::spawn(async move {
                 let secret = format!("in flight {i}");
-                share(
-                    &base,
-                    &[("secret", &secret), ("passphrase", "correct horse")],
-                )
-                .await
+                let form = [("secret", secret.as_str()), ("passphrase", "correct horse")];
+                // A dropped request is an error here, not a panic: it is counted below.
+                let resp = reqwest::Client::new()
+                    .post(format!("{base}/api/v1/share"))
+                    .form(&form)
+                    .send()
+                    .await
+                    .ok()?;
+                Some(Answer::from(resp).await)
             })
         })
         .collect();
@@ -73,10 +77,10 @@ async fn sigint_lets_slow_creates_in_flight_finish() {
     assert!(status.success());
     let mut answered = 0;
     for create in creates {
-        let answer = create.await.expect("join");
-        if answer.status == reqwest::StatusCode::OK && answer.json["secret_key"].is_string() {
-            answered += 1;
-        }
+        let answered_ok = create.await.expect("join").is_some_and(|answer| {
+            answer.status == reqwest::StatusCode::OK && answer.json["secret_key"].is_string()
+        });
+        answered += usize::from(answered_ok);
     }
     let exit = server.child.wait().expect("wait");
     std::thread::sleep(Duration::from_millis(100));
@@ -265,7 +269,23 @@ fn a_misspelt_log_level_is_refused_naming_the_key() {
         ("ONETIME__SERVER__BIND", "127.0.0.1:0"),
     ];
 
-    let serve = onetime_in(cwd.path(), &["serve"], &env);
+    // Bounded: a server that accepted the level would run (silently) until killed.
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_onetime"))
+        .arg("serve")
+        .current_dir(cwd.path())
+        .env_remove("RUST_LOG")
+        .env_remove("ONETIME_CONFIG")
+        .envs(env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run onetime");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while serve.try_wait().expect("try_wait").is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = serve.kill();
+    let serve = serve.wait_with_output().expect("output");
     let check = onetime_in(cwd.path(), &["config", "check"], &env);
 
     for out in [serve, check] {
