@@ -26,13 +26,14 @@ use crate::{admin, http, sweeper};
 /// Why the server could not start. Each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data directory or key file could not be prepared.
-    #[error("{what}: {source}")]
+    /// The data directory or key file could not be prepared. The message holds the cause, so
+    /// it is not a `source` (a printed chain would repeat it).
+    #[error("{what}: {cause}")]
     Io {
         /// What was being done.
         what: String,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The store refused to open.
     #[error(transparent)]
@@ -42,7 +43,28 @@ pub enum StartError {
     Unsupported(String),
     /// The mail settings are unusable.
     #[error("configuration: {0}")]
-    Mail(#[from] crate::mail::MailError),
+    Mail(crate::mail::MailError),
+    /// A configuration value could not be used.
+    #[error(transparent)]
+    Settings(#[from] crate::config::SettingsError),
+    /// An offline command found no store where the configuration points: it never makes one.
+    #[error(
+        "no store at {path}, the storage.path of {config}: start the server once to create \
+         it, or point --config (or ONETIME_CONFIG) at the server's configuration"
+    )]
+    NoStore {
+        /// The configured store.
+        path: String,
+        /// Where the configuration came from.
+        config: String,
+    },
+}
+
+impl From<crate::mail::MailError> for StartError {
+    fn from(e: crate::mail::MailError) -> Self {
+        // Not a `source`: the message holds it, and a printed chain would repeat it.
+        Self::Mail(e)
+    }
 }
 
 /// A built, bound server, not yet running.
@@ -59,14 +81,14 @@ pub struct Application {
 /// Creates `storage.path` (server key, admin socket, sled files) with owner-only access.
 fn prepare_data_dir(settings: &Settings) -> Result<(), StartError> {
     let dir = &settings.storage.path;
-    fs::create_dir_all(dir).map_err(|source| StartError::Io {
+    fs::create_dir_all(dir).map_err(|cause| StartError::Io {
         what: format!("creating storage.path {}", dir.display()),
-        source,
+        cause,
     })?;
     // The directory holds the server key and sealed records: owner only.
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|source| StartError::Io {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|cause| StartError::Io {
         what: format!("restricting permissions of {}", dir.display()),
-        source,
+        cause,
     })
 }
 
@@ -74,6 +96,72 @@ fn prepare_data_dir(settings: &Settings) -> Result<(), StartError> {
 /// default; the kernel caps it at `net.core.somaxconn`). std's `bind` would queue only 128,
 /// and a client beyond the queue waits for SYN retransmits (1 s, 3 s, 7 s...).
 const LISTEN_BACKLOG: u32 = 1024;
+
+/// The listening socket for the first of `server.bind`'s addresses that binds (a name like
+/// `localhost` may resolve to `::1` on a host without IPv6, then to `127.0.0.1`).
+fn bind_configured(settings: &Settings) -> Result<TcpListener, StartError> {
+    let mut last = None;
+    for addr in settings.bind_addrs()? {
+        match bind(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(cause) => last = Some(cause),
+        }
+    }
+    Err(StartError::Io {
+        what: format!("binding server.bind {}", settings.server.bind),
+        cause: last.unwrap_or_else(|| std::io::ErrorKind::AddrNotAvailable.into()),
+    })
+}
+
+/// The base of links when `server.base_url` is unset: the bound address, by the host name
+/// `server.bind` gives, or by loopback when bound to every interface (`0.0.0.0`, `::`).
+fn bound_base_url(settings: &Settings, addr: SocketAddr) -> String {
+    let configured_host = settings
+        .server
+        .bind
+        .rsplit_once(':')
+        .map_or("", |(host, _)| host);
+    let named =
+        configured_host.parse::<std::net::IpAddr>().is_err() && !configured_host.starts_with('[');
+    let host = if named {
+        configured_host.to_owned()
+    } else {
+        match addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_owned(),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        }
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+/// Says where links point, and warns when they likely lead nowhere.
+fn check_links(settings: &Settings, addr: SocketAddr, base_url: &str) {
+    match &settings.server.base_url {
+        None if addr.ip().is_unspecified() => tracing::warn!(
+            links = base_url,
+            "server.base_url is unset and the server listens on every interface: links name \
+             loopback, which only this machine reaches; set server.base_url to the URL people \
+             use"
+        ),
+        None => {}
+        Some(configured) => {
+            let port = url::Url::parse(configured)
+                .ok()
+                .and_then(|u| u.port_or_known_default());
+            if addr.ip().is_loopback() && port.is_some_and(|p| p != addr.port()) {
+                tracing::warn!(
+                    base_url = %configured,
+                    address = %addr,
+                    "server.base_url names another port than the loopback address the server \
+                     is bound to; links lead nowhere unless a proxy on that port forwards here \
+                     (unset server.base_url to have links follow server.bind)"
+                );
+            }
+        }
+    }
+}
 
 /// The listening socket for `addr`, with [`LISTEN_BACKLOG`].
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -88,10 +176,64 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)?.into_std()
 }
 
-/// Opens the configured store.
+/// Opens the configured store, creating it (and `storage.path`) if missing: for the server.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
-    let storage = &settings.storage;
     prepare_data_dir(settings)?;
+    connect_store(settings).await
+}
+
+/// Whether a sled store lives at `storage.path` (sled writes `conf` and `db` when it creates
+/// one).
+fn sled_store_exists(path: &std::path::Path) -> bool {
+    path.join("conf").is_file() && path.join("db").is_file()
+}
+
+/// Opens the configured store for an offline command, which never creates one: a command
+/// run with the wrong configuration (or in the wrong directory) must not quietly make a second
+/// store that the real server never sees.
+pub async fn open_existing_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    if settings.storage.backend == "sled" && !sled_store_exists(&settings.storage.path) {
+        return Err(StartError::NoStore {
+            path: settings.storage.path.display().to_string(),
+            config: settings.described_file(),
+        });
+    }
+    connect_store(settings).await
+}
+
+/// Which store the settings name, for a command to say what it used: the sled directory, or
+/// the Redis URL without its credentials.
+pub fn store_description(settings: &Settings) -> String {
+    let storage = &settings.storage;
+    if storage.backend == "redis" {
+        format!(
+            "redis {} (prefix {})",
+            without_credentials(&storage.redis_url.0),
+            storage.redis_prefix
+        )
+    } else {
+        let path = &storage.path;
+        let shown = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        format!("sled {}", shown.display())
+    }
+}
+
+/// `url` without the `user:password@` part of its authority (works for cluster URLs, which
+/// list several hosts and are no valid URL to the `url` crate).
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "[unparsable URL]".into();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Opens the store the settings name, as it is.
+async fn connect_store(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    let storage = &settings.storage;
     if storage.backend == "redis" {
         let timeout = Duration::from_millis(storage.redis_timeout_ms);
         let tls = redis_tls(settings)?;
@@ -139,12 +281,21 @@ async fn upgrade(store: &dyn Store, sealer: &Sealer) -> Result<(), StartError> {
 /// `redis+sentinel://` or `rediss+sentinel://` (with `storage.redis_prefix`,
 /// `storage.redis_timeout_ms` and `storage.redis_replicas_ack`; a TLS endpoint with
 /// `storage.redis_tls_*`, as the server uses them).
+///
+/// A source (`create` false) must exist; a sled destination is created when missing.
 pub async fn open_named_store(
     settings: &Settings,
     spec: &str,
+    create: bool,
 ) -> Result<Arc<dyn Store>, StartError> {
     if let Some(path) = spec.strip_prefix("sled:") {
         let path = std::path::Path::new(path);
+        if !create && !sled_store_exists(path) {
+            return Err(StartError::NoStore {
+                path: path.display().to_string(),
+                config: format!("--from {spec}"),
+            });
+        }
         let store = SledStore::open(path, true, settings.storage.cache_mb << 20)?;
         return current_schema(Arc::new(store), spec).await;
     }
@@ -195,9 +346,9 @@ pub fn server_key(settings: &Settings) -> Result<ServerKey, StartError> {
         });
     }
     let path = settings.storage.path.join("server.key");
-    ServerKey::load_or_create(&path).map_err(|source| StartError::Io {
+    ServerKey::load_or_create(&path).map_err(|cause| StartError::Io {
         what: format!("reading or creating {}", path.display()),
-        source,
+        cause,
     })
 }
 
@@ -229,11 +380,25 @@ pub fn accounts(
     )
 }
 
-/// Opens the store and the server key for a command run without the server.
+/// The server key for an offline command: from `server.secret`, or the existing key file
+/// (a new one would seal records no server can read).
+fn existing_server_key(settings: &Settings) -> Result<ServerKey, StartError> {
+    let path = settings.storage.path.join("server.key");
+    if settings.server.secret.is_none() && !path.is_file() {
+        return Err(StartError::Unsupported(format!(
+            "no server key: server.secret is unset (in {}) and {} does not exist",
+            settings.described_file(),
+            path.display()
+        )));
+    }
+    server_key(settings)
+}
+
+/// Opens the existing store and the server key for a command run without the server.
 pub async fn open_offline(
     settings: &Settings,
 ) -> Result<(Arc<dyn Store>, Arc<Sealer>), StartError> {
-    let store = open_store(settings).await.map_err(|e| match e {
+    let store = open_existing_store(settings).await.map_err(|e| match e {
         StartError::Store(StoreError::Backend(msg)) if msg.contains("lock") => {
             StartError::Unsupported(format!(
                 "the store at {} is in use by a running server, but its admin socket {} does not answer",
@@ -243,14 +408,31 @@ pub async fn open_offline(
         }
         other => other,
     })?;
-    let sealer = Arc::new(Sealer::new(server_key(settings)?));
+    let sealer = Arc::new(Sealer::new(existing_server_key(settings)?));
     upgrade(store.as_ref(), &sealer).await?;
     Ok((store, sealer))
 }
 
 impl Application {
-    /// Opens the store, binds the listener and builds the server.
-    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+    /// Binds the listener, opens the store and builds the server. The bind comes first, so a
+    /// server that cannot listen leaves no data directory behind.
+    pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
+        let listener = bind_configured(&settings)?;
+        let addr = listener.local_addr().map_err(|cause| StartError::Io {
+            what: "reading the bound address".into(),
+            cause,
+        })?;
+        let links_from = if settings.server.base_url.is_some() {
+            "server.base_url"
+        } else {
+            "server.bind"
+        };
+        let base_url = settings
+            .link_base(&bound_base_url(&settings, addr))
+            .to_owned();
+        check_links(&settings, addr, &base_url);
+        // From here on every link (API, pages, mail) uses it.
+        settings.server.base_url = Some(base_url.clone());
         let store = open_store(&settings).await?;
         let sealer = Arc::new(Sealer::new(server_key(&settings)?));
         upgrade(store.as_ref(), &sealer).await?;
@@ -292,7 +474,7 @@ impl Application {
         ));
         let pages = web::Data::new(http::web::Web::new(
             Arc::clone(&sealer),
-            settings.server.base_url.starts_with("https://"),
+            base_url.starts_with("https://"),
             settings.server.session_ttl,
         ));
         let limits = web::Data::new(RateLimits::new(
@@ -307,22 +489,13 @@ impl Application {
         );
         let admin_socket = admin::socket_path(&settings);
         let admin =
-            admin::listen(&admin_socket, accounts.clone().into_inner()).map_err(|source| {
+            admin::listen(&admin_socket, accounts.clone().into_inner()).map_err(|cause| {
                 StartError::Io {
                     what: format!("creating the admin socket {}", admin_socket.display()),
-                    source,
+                    cause,
                 }
             })?;
-        let https = settings.server.base_url.starts_with("https://");
-
-        let listener = bind(settings.bind_addr()).map_err(|source| StartError::Io {
-            what: format!("binding server.bind {}", settings.server.bind),
-            source,
-        })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Io {
-            what: "reading the bound address".into(),
-            source,
-        })?;
+        let https = base_url.starts_with("https://");
         let health_store = Arc::clone(&store);
         let mut server = HttpServer::new(move || {
             App::new()
@@ -338,7 +511,10 @@ impl Application {
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })
-        .shutdown_timeout(settings.server.shutdown_timeout);
+        .shutdown_timeout(settings.server.shutdown_timeout)
+        // actix treats SIGINT as a forced shutdown that drops requests in flight; `main`
+        // handles both signals with the graceful stop (`stop_on_signals`).
+        .disable_signals();
         let workers = match settings.server.workers {
             // actix's own default: one per core.
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -355,9 +531,9 @@ impl Application {
             .max_connections((settings.server.max_connections / workers).max(1));
         let server = server
             .listen(listener)
-            .map_err(|source| StartError::Io {
+            .map_err(|cause| StartError::Io {
                 what: "listening".into(),
-                source,
+                cause,
             })?
             .run();
         // Redis expires records itself; sled needs its space reclaimed.
@@ -369,11 +545,12 @@ impl Application {
         });
         tracing::info!(
             address = %addr,
-            store = %settings.storage.path.display(),
-            backend = %settings.storage.backend,
+            links_from,
+            store = %store_description(&settings),
+            config = %settings.described_file(),
             sync = settings.storage.sync,
             mail = settings.mail.smtp_url.is_some(),
-            "onetime listening"
+            "onetime listening on {base_url}"
         );
         Ok(Self {
             server,
@@ -394,6 +571,25 @@ impl Application {
     /// A handle to stop the server from elsewhere (tests).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+
+    /// Stops the server gracefully on SIGTERM or SIGINT (Ctrl-C) alike: no new connections,
+    /// in-flight requests get `server.shutdown_timeout` seconds. For the binary only: in a
+    /// test process it would take Ctrl-C away from the test runner.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let handle = self.handle();
+        tokio::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{name} received; finishing requests in flight, then stopping");
+            handle.stop(true).await;
+        });
+        Ok(())
     }
 
     /// Serves until SIGTERM/SIGINT (or a stop through the handle), lets in-flight requests
@@ -422,9 +618,9 @@ impl Application {
         }
         let flushed = self.store.flush().await;
         tracing::info!("onetime stopped; store flushed");
-        served.map_err(|source| StartError::Io {
+        served.map_err(|cause| StartError::Io {
             what: "serving".into(),
-            source,
+            cause,
         })?;
         flushed.map_err(StartError::Store)
     }

@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::crypto::{KdfParams, SERVER_KEY_LEN};
@@ -28,12 +28,19 @@ const MAX_REPLICAS_ACK: u32 = 16;
 /// A configuration problem that stops the start. The message names the key.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// The sources could not be read or a value has the wrong type.
+    /// The sources could not be read or a value has the wrong type. Not marked as a source:
+    /// the message already holds it, and a printed cause chain would repeat it.
     #[error("configuration: {0}")]
-    Load(#[from] config::ConfigError),
+    Load(config::ConfigError),
     /// A value has the right type but is not acceptable.
     #[error("configuration: invalid `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+}
+
+impl From<config::ConfigError> for SettingsError {
+    fn from(e: config::ConfigError) -> Self {
+        Self::Load(e)
+    }
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
@@ -43,7 +50,8 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
     }
 }
 
-/// A string that never shows up in `Debug` output (keys, URLs with passwords).
+/// A string that never shows up in `Debug` output or in `config check`'s TOML (keys, URLs
+/// with passwords).
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Redacted(pub String);
@@ -51,6 +59,12 @@ pub struct Redacted(pub String);
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Redacted {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
     }
 }
 
@@ -91,7 +105,7 @@ fn parse_proxy(entry: &str) -> Result<IpNet, String> {
 }
 
 /// All settings, one section per table in `onetime.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// `[server]`: listening, links, keys.
@@ -110,19 +124,29 @@ pub struct Settings {
     pub mail: MailSettings,
     /// `[log]`: log filter.
     pub log: LogSettings,
+    /// The configuration file these settings were read from; `None`: built-in defaults (and
+    /// the environment) only. Named by commands, so an operator sees which file was used.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 /// `[server]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
-    /// Listen address; port 0 picks a free one.
+    /// Listen address, `host:port`; a host name is resolved at load; port 0 picks a free one.
     pub bind: String,
-    /// Scheme and host used in links; no trailing slash after loading.
-    pub base_url: String,
+    /// Scheme and host used in links; no trailing slash after loading. Unset: links follow
+    /// the bound address (`Application::build` fills it in once the port is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
     /// The server key as 64 hex characters; unset means `<storage.path>/server.key`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Redacted>,
+    /// A file holding `secret` (e.g. a systemd credential), read at load so the key need not
+    /// sit in a file every local user may read; trailing whitespace is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
     /// Believe `X-Forwarded-For` for client addresses.
     pub trust_proxy: bool,
     /// Hosts a create may name in `share_domain`. From the environment: comma-separated.
@@ -148,7 +172,7 @@ pub struct ServerSettings {
 }
 
 /// `[storage]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
     /// `sled` or `redis`.
@@ -159,14 +183,14 @@ pub struct StorageSettings {
     pub redis_url: Redacted,
     /// PEM file of the CA certificate(s) trusted for a `rediss://` server, instead of the
     /// system's trust store; unset = the system's store.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_tls_ca: Option<PathBuf>,
     /// PEM client certificate (chain) presented to a Redis that requires one
     /// (`tls-auth-clients yes`); set together with `redis_tls_key`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_tls_cert: Option<PathBuf>,
     /// PEM private key of `redis_tls_cert`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_tls_key: Option<PathBuf>,
     /// Prefix of every Redis key.
     pub redis_prefix: String,
@@ -221,7 +245,7 @@ impl StorageSettings {
 }
 
 /// `[secrets]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretsSettings {
     /// May anonymous callers create secrets.
@@ -237,7 +261,7 @@ pub struct SecretsSettings {
 }
 
 /// `[crypto]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CryptoSettings {
     /// scrypt cost: N = 2^scrypt_log_n.
@@ -251,7 +275,7 @@ pub struct CryptoSettings {
 }
 
 /// `[limits]`
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Anonymous creates per IP per window.
@@ -275,7 +299,7 @@ pub struct Limits {
 }
 
 /// `[plans.NAME]`: what one kind of caller may create.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// Longest lifetime in seconds.
@@ -285,12 +309,16 @@ pub struct Plan {
 }
 
 /// `[mail]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailSettings {
     /// SMTP URL; unset means mail is off.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_url: Option<Redacted>,
+    /// A file holding `smtp_url` (it may carry the SMTP password), read at load; trailing
+    /// whitespace is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_url_file: Option<PathBuf>,
     /// Sender address.
     pub from: String,
     /// Seconds an SMTP exchange may take.
@@ -302,7 +330,7 @@ pub struct MailSettings {
 }
 
 /// `[log]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// A `tracing_subscriber::EnvFilter` directive.
@@ -323,7 +351,13 @@ impl Settings {
             Some(path) => File::from(path).required(true),
             None => File::with_name(DEFAULT_FILE).required(false),
         };
-        let settings: Settings = Config::builder()
+        let used = match file {
+            Some(path) => Some(path.to_owned()),
+            None => Path::new(DEFAULT_FILE)
+                .is_file()
+                .then(|| PathBuf::from(DEFAULT_FILE)),
+        };
+        let mut settings: Settings = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(user_file.format(FileFormat::Toml))
             .add_source(
@@ -334,24 +368,64 @@ impl Settings {
             )
             .build()?
             .try_deserialize()?;
+        settings.file = used;
         settings.validated()
+    }
+
+    /// Where these settings came from, for messages: the file's path, or the built-in defaults.
+    pub fn described_file(&self) -> String {
+        match &self.file {
+            Some(path) => format!("config file {}", path.display()),
+            None => {
+                format!("built-in defaults (no {DEFAULT_FILE} here, no --config or ONETIME_CONFIG)")
+            }
+        }
+    }
+
+    /// The effective configuration as TOML, every secret shown as `[redacted]`.
+    pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
     }
 
     /// Checks every value whose type alone does not make it valid, and normalises a few.
     fn validated(mut self) -> Result<Self, SettingsError> {
-        self.server
-            .bind
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("server.bind", format!("{e} (want host:port)")))?;
-        let base = Url::parse(&self.server.base_url)
-            .map_err(|e| invalid("server.base_url", e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(invalid(
-                "server.base_url",
-                "want http:// or https:// with a host",
-            ));
+        resolve_bind(&self.server.bind)?;
+        // An empty value (from an environment variable) means unset, as for the other options.
+        self.server.base_url = self.server.base_url.take().filter(|u| !u.trim().is_empty());
+        if let Some(base_url) = &mut self.server.base_url {
+            check_base_url(base_url)?;
+            *base_url = base_url.trim_end_matches('/').to_owned();
         }
-        self.server.base_url = self.server.base_url.trim_end_matches('/').to_owned();
+        if let Some(path) = self
+            .server
+            .secret_file
+            .take()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            if self.server.secret.is_some() {
+                return Err(invalid(
+                    "server.secret_file",
+                    "server.secret is set too: set one of them",
+                ));
+            }
+            self.server.secret = Some(read_secret_file("server.secret_file", &path)?);
+            self.server.secret_file = Some(path);
+        }
+        if let Some(path) = self
+            .mail
+            .smtp_url_file
+            .take()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            if self.mail.smtp_url.is_some() {
+                return Err(invalid(
+                    "mail.smtp_url_file",
+                    "mail.smtp_url is set too: set one of them",
+                ));
+            }
+            self.mail.smtp_url = Some(read_secret_file("mail.smtp_url_file", &path)?);
+            self.mail.smtp_url_file = Some(path);
+        }
         if let Some(secret) = &self.server.secret {
             let ok = secret.0.len() == SERVER_KEY_LEN * 2
                 && secret.0.bytes().all(|b| b.is_ascii_hexdigit());
@@ -489,18 +563,20 @@ impl Settings {
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(invalid("mail.from", "not an email address"));
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map_err(|e| invalid("log.level", e.to_string()))?;
+        check_log_level(&self.log.level).map_err(|reason| invalid("log.level", reason))?;
         Ok(self)
     }
 
-    /// The parsed listen address (validated at load).
-    pub fn bind_addr(&self) -> SocketAddr {
-        // Checked in `validated`, so this cannot fail for a loaded `Settings`.
-        self.server
-            .bind
-            .parse()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7143)))
+    /// The addresses `server.bind` names, in the resolver's order (checked at load, resolved
+    /// again here: a name's addresses may have changed since).
+    pub fn bind_addrs(&self) -> Result<Vec<SocketAddr>, SettingsError> {
+        resolve_bind(&self.server.bind)
+    }
+
+    /// The base of links: `server.base_url`, or, when that is unset, `fallback` (the server
+    /// fills in its bound address).
+    pub fn link_base<'a>(&'a self, fallback: &'a str) -> &'a str {
+        self.server.base_url.as_deref().unwrap_or(fallback)
     }
 
     /// `server.trusted_proxies` as networks (validated at load).
@@ -516,6 +592,89 @@ impl Settings {
     pub fn largest_secret(&self) -> usize {
         self.plans.values().map(|p| p.max_size).max().unwrap_or(0)
     }
+}
+
+/// `server.bind` as socket addresses: `IP:port`, `[IPv6]:port` or `name:port` (resolved).
+fn resolve_bind(bind: &str) -> Result<Vec<SocketAddr>, SettingsError> {
+    if let Ok(addr) = bind.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let want = "want host:port, e.g. 127.0.0.1:7143, [::1]:7143 or localhost:7143";
+    if bind
+        .rsplit_once(':')
+        .is_none_or(|(host, _)| host.is_empty())
+    {
+        return Err(invalid("server.bind", format!("`{bind}`: {want}")));
+    }
+    let addrs: Vec<SocketAddr> = bind
+        .to_socket_addrs()
+        .map_err(|e| invalid("server.bind", format!("`{bind}`: {e} ({want})")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(invalid(
+            "server.bind",
+            format!("`{bind}` resolves to no address"),
+        ));
+    }
+    Ok(addrs)
+}
+
+/// `server.base_url` must be an absolute http(s) URL with a host.
+fn check_base_url(base_url: &str) -> Result<(), SettingsError> {
+    let example = "e.g. https://secrets.example.com or http://127.0.0.1:7143";
+    let base = match Url::parse(base_url) {
+        Ok(base) => base,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            return Err(invalid(
+                "server.base_url",
+                format!(
+                    "`{base_url}` has no scheme: start it with https:// or http:// ({example})"
+                ),
+            ))
+        }
+        Err(e) => return Err(invalid("server.base_url", format!("`{base_url}`: {e}"))),
+    };
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        // `example.com:8080` parses with the scheme `example.com`.
+        return Err(invalid(
+            "server.base_url",
+            format!("`{base_url}`: want http:// or https:// and a host ({example})"),
+        ));
+    }
+    Ok(())
+}
+
+/// The levels a directive may name.
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// `log.level` must be a filter whose every directive sets a level. `EnvFilter` takes a bare
+/// word as a target name (`loud` = "everything under the target `loud`"), so a misspelt level
+/// would silence every log line, the start line included: a bare word must be a level.
+fn check_log_level(level: &str) -> Result<(), String> {
+    tracing_subscriber::EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare_word = !directive.contains(['=', '[', ':']);
+        if bare_word && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "`{directive}` is not a level: want one of {} or directives like \
+                 \"onetime=debug,info\"",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The secret held in `path`, for a `*_file` setting: the whole file, trailing whitespace
+/// (the newline editors add) removed. Errors name the key and the path, never the contents.
+fn read_secret_file(key: &'static str, path: &Path) -> Result<Redacted, SettingsError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))?;
+    let value = text.trim_end();
+    if value.is_empty() {
+        return Err(invalid(key, format!("{} is empty", path.display())));
+    }
+    Ok(Redacted(value.to_owned()))
 }
 
 #[cfg(test)]
@@ -536,7 +695,7 @@ mod tests {
     fn defaults_match_the_design_table() {
         let s = load_env(&[]).expect("defaults load");
         assert_eq!(s.server.bind, "127.0.0.1:7143");
-        assert_eq!(s.server.base_url, "http://127.0.0.1:7143");
+        assert!(s.server.base_url.is_none(), "links follow server.bind");
         assert!(s.server.secret.is_none());
         assert!(!s.server.trust_proxy);
         assert!(s.server.share_domains.is_empty());
@@ -674,6 +833,58 @@ mod tests {
         );
         assert!(!plain.contains("hunter2"));
         assert!(sled.storage.redis_tls_ca.is_some());
+    }
+
+    #[test]
+    fn log_level_takes_levels_and_directives_but_no_stray_word() {
+        for good in [
+            "info",
+            "WARN",
+            "onetime=debug,info",
+            "off",
+            "actix_web=warn,debug",
+        ] {
+            assert!(check_log_level(good).is_ok(), "{good}");
+        }
+        for bad in ["loud", "info,verbose", "=*="] {
+            assert!(check_log_level(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_their_files_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = "ef".repeat(32);
+        let key_file = dir.path().join("key");
+        let url_file = dir.path().join("url");
+        std::fs::write(&key_file, format!("{key}\n")).expect("write");
+        std::fs::write(&url_file, "smtps://u:hunter2@mail.example:465\n").expect("write");
+        let key_file = key_file.display().to_string();
+        let url_file = url_file.display().to_string();
+
+        let s = load_env(&[
+            ("ONETIME__SERVER__SECRET_FILE", &key_file),
+            ("ONETIME__MAIL__SMTP_URL_FILE", &url_file),
+        ])
+        .expect("loads");
+        let both = load_env(&[
+            ("ONETIME__SERVER__SECRET_FILE", &key_file),
+            ("ONETIME__SERVER__SECRET", &key),
+        ])
+        .expect_err("both");
+
+        assert_eq!(s.server.secret, Some(Redacted(key.clone())));
+        assert_eq!(
+            s.mail.smtp_url,
+            Some(Redacted("smtps://u:hunter2@mail.example:465".into()))
+        );
+        assert!(both.to_string().contains("server.secret_file"), "{both}");
+        let shown = s.to_redacted_toml().expect("toml");
+        assert!(
+            !shown.contains(&key) && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains(&key_file), "{shown}");
     }
 
     #[test]

@@ -16,8 +16,9 @@ use zeroize::Zeroizing;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Configuration file (default: ./onetime.toml if present, else built-in defaults).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Configuration file (default: ./onetime.toml if present, else built-in defaults). The
+    /// systemd unit sets ONETIME_CONFIG; set it in an admin shell too, or pass --config.
+    #[arg(long, global = true, value_name = "PATH", env = "ONETIME_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -28,8 +29,9 @@ enum Command {
     /// Run the server (the default).
     Serve,
     /// Delete expired records once and exit (the server does this on its own while running).
+    /// Needs an existing store; never creates one.
     Sweep,
-    /// Manage accounts (works whether the server is running or not).
+    /// Manage accounts (works whether the server is running or not; never creates a store).
     ///
     /// An account has two credentials, its API token and its web password, and each sees the
     /// account's recent list: every secret created since that credential was issued, whether
@@ -111,8 +113,8 @@ enum MailCommand {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Load and validate the configuration (and the storage.redis_tls_* files), then print the
-    /// effective settings (keys redacted).
+    /// Load and validate the configuration (and the storage.redis_tls_* and *_file files),
+    /// then print the effective settings as TOML (secrets redacted).
     Check,
 }
 
@@ -152,10 +154,22 @@ async fn account(settings: &Settings, command: AccountCommand) -> anyhow::Result
         },
         AccountCommand::Remove { email } => AdminRequest::Remove { email },
     };
-    let response = match admin::request(&admin::socket_path(settings), &request).await? {
-        Some(response) => response,
+    let socket = admin::socket_path(settings);
+    let used = app::store_description(settings);
+    let response = match admin::request(&socket, &request).await? {
+        Some(response) => {
+            eprintln!(
+                "store: {used}, through the running server ({})",
+                settings.described_file()
+            );
+            response
+        }
         None => {
             let (store, sealer) = app::open_offline(settings).await?;
+            eprintln!(
+                "store: {used}, opened directly: no server is running ({})",
+                settings.described_file()
+            );
             let accounts = app::accounts(
                 settings,
                 std::sync::Arc::clone(&store),
@@ -235,8 +249,8 @@ fn read_password() -> anyhow::Result<Sensitive> {
 /// `onetime migrate`: export everything live from one store, import it into the other.
 async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     use onetime::store::Exported;
-    let source = app::open_named_store(settings, from).await?;
-    let destination = app::open_named_store(settings, to).await?;
+    let source = app::open_named_store(settings, from, false).await?;
+    let destination = app::open_named_store(settings, to, true).await?;
     let records = source.export(onetime::domain::unix_now()).await?;
     let (mut secrets, mut unread, mut accounts, mut recent, mut mails) = (0, 0, 0, 0, 0);
     for record in &records {
@@ -270,14 +284,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let _log = init_logging(&settings);
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await?;
+            let application = Application::build(settings).await?;
+            application.stop_on_signals()?;
+            application.run_until_stopped().await?;
         }
         Command::Sweep => {
             let _log = init_logging(&settings);
-            let store = app::open_store(&settings).await?;
+            let store = app::open_existing_store(&settings).await?;
+            eprintln!(
+                "store: {} ({})",
+                app::store_description(&settings),
+                settings.described_file()
+            );
             onetime::sweeper::sweep_once(store.as_ref()).await;
             store.flush().await?;
         }
@@ -286,11 +304,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mail {
             command: MailCommand::Test { address },
         } => {
-            let mailer = Mailer::from_settings(&settings.mail)?
-                .ok_or_else(|| anyhow::anyhow!("mail is off: set mail.smtp_url"))?;
+            eprintln!(
+                "mail settings from {}; no store is used",
+                settings.described_file()
+            );
+            let mailer = Mailer::from_settings(&settings.mail)?.ok_or_else(|| {
+                anyhow::anyhow!("mail is off: set mail.smtp_url (or mail.smtp_url_file)")
+            })?;
+            let bound = format!("http://{}", settings.server.bind);
             let link = format!(
                 "{}/secret/(test message: no secret)",
-                settings.server.base_url
+                settings.link_base(&bound)
             );
             let mut message = onetime::mail::compose(&settings.mail.from, &address, &link, false);
             message.subject = "onetime test message".into();
@@ -307,7 +331,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             // The files storage.redis_tls_* name are read and checked as a start would.
             app::redis_tls(&settings)?;
-            println!("configuration is valid:\n{settings:#?}");
+            let effective = settings.to_redacted_toml()?;
+            println!(
+                "# configuration is valid: the effective settings, from {} and ONETIME__* \
+                 variables; secrets are [redacted]\n{effective}",
+                settings.described_file()
+            );
         }
     }
     Ok(())

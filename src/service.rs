@@ -238,7 +238,8 @@ impl Service {
             outbox,
             kdf,
             policy: Policy {
-                base_url: settings.server.base_url.clone(),
+                // `Application::build` fills it in from the bound address when it is unset.
+                base_url: settings.link_base("").to_owned(),
                 share_domains: settings.server.share_domains.clone(),
                 allow_anonymous: settings.secrets.allow_anonymous,
                 default_ttl: settings.secrets.default_ttl,

@@ -35,7 +35,8 @@ async fn account_add_prints_a_token_that_authenticates_through_the_running_serve
 
 #[tokio::test]
 async fn account_commands_work_on_the_store_when_no_server_runs() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    // The server made the store and is stopped; the commands never make one themselves.
+    let dir = TestApp::spawn().await.stop().await;
     let data = dir.path().join("data");
     let token = add_account(&data, "bob@example.com", None).await;
     add_account(&data, "carol@example.com", None).await;
@@ -472,7 +473,7 @@ async fn account_passwd_through_the_running_server_gives_a_session_that_shares_t
 
 #[tokio::test]
 async fn account_passwd_refuses_bad_input_and_works_without_a_server() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = TestApp::spawn().await.stop().await;
     let data = dir.path().join("data");
     add_account(&data, "oto@example.com", None).await;
     let long = format!("{}\n", "x".repeat(1025));

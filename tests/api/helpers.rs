@@ -83,6 +83,12 @@ pub fn test_settings(dir: &Path, overrides: &[(&str, &str)]) -> Settings {
             dir.join("data").display().to_string(),
         ),
         ("ONETIME__CRYPTO__SCRYPT_LOG_N".into(), "10".into()),
+        // Links as a configured deployment has them, so tests can name them in advance; an
+        // override of "" unsets it and links follow the bound address.
+        (
+            "ONETIME__SERVER__BASE_URL".into(),
+            "http://127.0.0.1:7143".into(),
+        ),
     ]);
     for (k, v) in overrides {
         env.insert((*k).into(), (*v).into());

@@ -11,6 +11,7 @@ mod durability;
 mod edges;
 mod expiry;
 mod failover;
+mod first_hour;
 mod generate;
 mod headers;
 mod limits;
