@@ -167,7 +167,13 @@ pub struct RecentAccess {
 impl Caller {
     /// Whether this caller is the account that created `receipt`.
     pub fn owns(&self, receipt: &Receipt) -> bool {
-        matches!(self, Self::Customer { email, .. } if *email == receipt.custid)
+        self.created(&receipt.custid)
+    }
+
+    /// Whether this caller is the account recorded as `custid` (never an anonymous caller,
+    /// though anonymous receipts say `anon`).
+    pub fn created(&self, custid: &str) -> bool {
+        matches!(self, Self::Customer { email, .. } if email == custid)
     }
 
     /// The `custid` recorded on receipts.

@@ -839,7 +839,7 @@ impl Service {
         if record.state != StoredState::New || record.secret_expires_at <= now {
             return Err(ServiceError::UnknownSecret);
         }
-        let owner = self.owns(caller, &payload);
+        let owner = caller.created(&payload.custid);
         if record.passphrase_required && !owner {
             let secret = self
                 .store
@@ -878,11 +878,6 @@ impl Service {
             state: self.receipt_view(metadata_key, &burned, &payload, now),
             secret_shortkey: payload.secret_key.chars().take(SHORTKEY_CHARS).collect(),
         })
-    }
-
-    /// Whether `caller` is the account that created the receipt with `payload`.
-    fn owns(&self, caller: &Caller, payload: &ReceiptPayload) -> bool {
-        matches!(caller, Caller::Customer { email, .. } if *email == payload.custid)
     }
 
     /// The caller's receipts from the last 30 days, newest first, without secret keys.

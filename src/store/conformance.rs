@@ -26,7 +26,8 @@ fn random_id() -> RecordId {
     id
 }
 
-fn sealed(byte: u8) -> Sealed {
+/// A sealed blob of `byte`s, for records whose contents the test does not open.
+pub(crate) fn sealed(byte: u8) -> Sealed {
     Sealed {
         nonce: [byte; 24],
         ciphertext: vec![byte; 40],

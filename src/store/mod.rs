@@ -112,9 +112,30 @@ pub struct MetadataRecord {
 }
 
 impl MetadataRecord {
+    /// The receipt of a secret revealed at `now`. Every backend's take writes this.
+    pub fn mark_received(&mut self, now: u64) {
+        self.state = StoredState::Received;
+        self.received = Some(now);
+        self.updated = now;
+        self.cancel_queued_mail(now);
+    }
+
+    /// The receipt of a secret burned at `now`; `false` (and unchanged) when there is nothing
+    /// to burn: already received or burned, or the secret's time is up. Every backend's burn
+    /// writes this.
+    pub fn mark_burned(&mut self, now: u64) -> bool {
+        if self.state != StoredState::New || self.secret_expires_at <= now {
+            return false;
+        }
+        self.state = StoredState::Burned;
+        self.updated = now;
+        self.cancel_queued_mail(now);
+        true
+    }
+
     /// Notes on the receipt that a mail still queued for it will not be sent: its secret was
     /// revealed or burned, so the mail (and the link in it) is deleted in the same step.
-    pub fn cancel_queued_mail(&mut self, now: u64) {
+    fn cancel_queued_mail(&mut self, now: u64) {
         if let Some(d) = self
             .delivery
             .as_mut()
@@ -608,12 +629,7 @@ pub trait Store: Send + Sync + 'static {
 mod tests {
     use super::*;
 
-    fn sealed(byte: u8) -> Sealed {
-        Sealed {
-            nonce: [byte; 24],
-            ciphertext: vec![byte; 30],
-        }
-    }
+    use crate::store::conformance::sealed;
 
     #[test]
     fn recent_seals_of_both_shapes_round_trip() {

@@ -587,10 +587,7 @@ impl Store for RedisStore {
                 if m.secret_expires_at <= now {
                     return false;
                 }
-                m.state = StoredState::Received;
-                m.received = Some(now);
-                m.updated = now;
-                m.cancel_queued_mail(now);
+                m.mark_received(now);
                 true
             })
             .await?;
@@ -621,16 +618,8 @@ impl Store for RedisStore {
     ) -> Result<Option<MetadataRecord>, StoreError> {
         // The script compares the lock with the time it is given: no lock outlasts u64::MAX.
         let lock_time = if despite_lock { u64::MAX } else { now };
-        self.rewrite_metadata(id, Some(lock_time), |m| {
-            if m.state != StoredState::New || m.secret_expires_at <= now {
-                return false;
-            }
-            m.state = StoredState::Burned;
-            m.updated = now;
-            m.cancel_queued_mail(now);
-            true
-        })
-        .await
+        self.rewrite_metadata(id, Some(lock_time), |m| m.mark_burned(now))
+            .await
     }
 
     async fn sweep_expired(&self, _now: u64) -> Result<SweepReport, StoreError> {

@@ -183,12 +183,7 @@ pub async fn upgrade_twice_and_check_accounts(store: &dyn super::Store) {
 mod tests {
     use super::*;
 
-    fn sealed(byte: u8) -> Sealed {
-        Sealed {
-            nonce: [byte; 24],
-            ciphertext: vec![byte; 30],
-        }
-    }
+    use crate::store::conformance::sealed;
 
     #[test]
     fn schema_1_customer_records_of_both_shapes_decode_and_damaged_ones_do_not() {

@@ -34,7 +34,7 @@ use super::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
 use super::{
     CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
     OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
-    StoredState, SweepReport, SCHEMA_VERSION,
+    SweepReport, SCHEMA_VERSION,
 };
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
@@ -366,10 +366,7 @@ impl Store for Inner {
             Some(s) if s.expires_at > now && !e.guesses.as_ref().is_some_and(|g| g.locked(now)) => {
                 e.secret = None;
                 e.guesses = None;
-                e.metadata.state = StoredState::Received;
-                e.metadata.received = Some(now);
-                e.metadata.updated = now;
-                e.metadata.cancel_queued_mail(now);
+                e.metadata.mark_received(now);
                 Change::Write(())
             }
             _ => Change::Keep,
@@ -418,17 +415,12 @@ impl Store for Inner {
         despite_lock: bool,
     ) -> Result<Option<MetadataRecord>, StoreError> {
         let burned = self.update_entry(id, |e| {
-            if e.metadata.state != StoredState::New || e.metadata.secret_expires_at <= now {
-                return Change::Keep;
-            }
             let locked = !despite_lock && e.guesses.as_ref().is_some_and(|g| g.locked(now));
-            if locked || e.secret.take().is_none() {
+            if locked || e.secret.is_none() || !e.metadata.mark_burned(now) {
                 return Change::Keep;
             }
+            e.secret = None;
             e.guesses = None;
-            e.metadata.state = StoredState::Burned;
-            e.metadata.updated = now;
-            e.metadata.cancel_queued_mail(now);
             Change::Write(e.metadata.clone())
         })?;
         if burned.is_some() {
