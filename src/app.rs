@@ -208,26 +208,13 @@ pub fn store_description(settings: &Settings) -> String {
     if storage.backend == "redis" {
         format!(
             "redis {} (prefix {})",
-            without_credentials(&storage.redis_url.0),
+            crate::store::redis::redacted_url(&storage.redis_url.0),
             storage.redis_prefix
         )
     } else {
         let path = &storage.path;
         let shown = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         format!("sled {}", shown.display())
-    }
-}
-
-/// `url` without the `user:password@` part of its authority (works for cluster URLs, which
-/// list several hosts and are no valid URL to the `url` crate).
-fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "[unparsable URL]".into();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
     }
 }
 

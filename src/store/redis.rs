@@ -75,7 +75,7 @@ pub mod test_cluster;
 #[cfg(test)]
 pub mod test_tls;
 mod tls;
-pub use connection::ReplicasAck;
+pub use connection::{redacted_url, ReplicasAck};
 use connection::{Batch, Connection};
 pub use tls::{RedisTls, TlsFileError};
 

@@ -53,6 +53,31 @@ enum Endpoint {
     Sentinel(SentinelUrl),
 }
 
+/// What follows `scheme://` in a Redis URL that may list several hosts (cluster seeds,
+/// sentinels): the userinfo with its `@` (or `""`), the comma-separated hosts, and the tail
+/// (`/db`, `/master/db`, `?query`, `#fragment`; or `""`).
+pub fn split_hosts(rest: &str) -> (&str, &str, &str) {
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hosts) = match authority.rfind('@') {
+        Some(at) => authority.split_at(at + 1),
+        None => ("", authority),
+    };
+    (userinfo, hosts, tail)
+}
+
+/// `url` without its `user:password@`, to name the store in output (cluster and Sentinel
+/// URLs included, which the `url` crate does not read).
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "[unparsable URL]".into();
+    };
+    match split_hosts(rest) {
+        ("", _, _) => url.to_owned(),
+        (_, hosts, tail) => format!("{scheme}://{hosts}{tail}"),
+    }
+}
+
 impl Endpoint {
     /// Reads `url`. Errors name what is wrong, never the URL itself.
     fn parse(url: &str) -> Result<Self, String> {
@@ -68,12 +93,7 @@ impl Endpoint {
         };
         // `[userinfo@]host:port,host:port[/0][?query][#fragment]`: the userinfo and the tail
         // apply to every seed.
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        let (userinfo, hosts) = match authority.rfind('@') {
-            Some(at) => authority.split_at(at + 1),
-            None => ("", authority),
-        };
+        let (userinfo, hosts, tail) = split_hosts(rest);
         let db = tail.strip_prefix('/').map(|t| {
             t.split(['?', '#'])
                 .next()
@@ -441,6 +461,22 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_urls_lose_their_credentials_and_keep_the_rest() {
+        for (url, shown) in [
+            ("redis://:pw@host:6379/2", "redis://host:6379/2"),
+            ("redis://host:6379", "redis://host:6379"),
+            ("rediss+cluster://u:p@a:1,b:2", "rediss+cluster://a:1,b:2"),
+            (
+                "redis+sentinel://:p@s1:26379,s2:26379/main/1",
+                "redis+sentinel://s1:26379,s2:26379/main/1",
+            ),
+            ("no scheme", "[unparsable URL]"),
+        ] {
+            assert_eq!(redacted_url(url), shown);
+        }
+    }
 
     fn cluster(url: &str) -> Vec<String> {
         match Endpoint::parse(url) {

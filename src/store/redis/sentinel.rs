@@ -56,11 +56,8 @@ impl SentinelUrl {
             return Ok(None);
         };
         let form = "want redis+sentinel://[:password@]host:port,host:port/master[/db]";
-        let (authority, path) = rest.split_once('/').ok_or(form)?;
-        let (userinfo, hosts) = match authority.rfind('@') {
-            Some(at) => authority.split_at(at + 1),
-            None => ("", authority),
-        };
+        let (userinfo, hosts, tail) = super::connection::split_hosts(rest);
+        let path = tail.strip_prefix('/').ok_or(form)?;
         let mut sentinels = Vec::new();
         let mut credentials = None;
         for host in hosts.split(',') {
