@@ -30,6 +30,10 @@ impl Server {
                 "yes",
                 "--repl-diskless-sync-delay",
                 "0",
+                // A replica loads the primary's stream from the socket: no dump.rdb is written
+                // into the working directory (the crate's root under `cargo test`).
+                "--repl-diskless-load",
+                "on-empty-db",
             ]);
         if let Some(primary) = primary {
             command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
