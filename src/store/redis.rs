@@ -427,6 +427,17 @@ impl RedisStore {
         Ok(self.conn.clone().get(key).await?)
     }
 
+    /// `found`, once an absence in it can be trusted. With replicas to wait for (and through
+    /// Sentinel), "not there" is only said while this node is a primary whose replicas still
+    /// answer: a primary a failover left behind would call a secret unknown that the new
+    /// primary still holds (say, one an unconfirmed reveal removed only here).
+    async fn confirmed_absence<T>(&self, found: Option<T>) -> Result<Option<T>, StoreError> {
+        if found.is_none() {
+            self.conn.check_writable(self.ack).await?;
+        }
+        Ok(found)
+    }
+
     async fn pointer(&self, secret_id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.conn.clone().get(self.pointer_key(secret_id)).await?)
     }
@@ -571,14 +582,16 @@ impl Store for RedisStore {
 
     async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
         let Some(mid) = self.pointer(id).await? else {
-            return Ok(None);
+            return self.confirmed_absence(None).await;
         };
         let secret: Option<SecretRecord> = self.get(&self.entry_key(&mid, "s")).await?;
-        Ok(secret.filter(|s| s.expires_at > now))
+        self.confirmed_absence(secret.filter(|s| s.expires_at > now))
+            .await
     }
 
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
         let Some(mid) = self.pointer(id).await? else {
+            self.confirmed_absence(None::<()>).await?;
             return Ok(false);
         };
         // The script checks that the secret still exists; its expiry is on the receipt.
@@ -591,7 +604,7 @@ impl Store for RedisStore {
                 true
             })
             .await?;
-        Ok(taken.is_some())
+        Ok(self.confirmed_absence(taken).await?.is_some())
     }
 
     async fn metadata(
@@ -600,7 +613,8 @@ impl Store for RedisStore {
         now: u64,
     ) -> Result<Option<MetadataRecord>, StoreError> {
         let record: Option<MetadataRecord> = self.get(&self.entry_key(id, "m")).await?;
-        Ok(record.filter(|m| m.expires_at > now))
+        self.confirmed_absence(record.filter(|m| m.expires_at > now))
+            .await
     }
 
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
@@ -618,8 +632,10 @@ impl Store for RedisStore {
     ) -> Result<Option<MetadataRecord>, StoreError> {
         // The script compares the lock with the time it is given: no lock outlasts u64::MAX.
         let lock_time = if despite_lock { u64::MAX } else { now };
-        self.rewrite_metadata(id, Some(lock_time), |m| m.mark_burned(now))
-            .await
+        let burned = self
+            .rewrite_metadata(id, Some(lock_time), |m| m.mark_burned(now))
+            .await?;
+        self.confirmed_absence(burned).await
     }
 
     async fn sweep_expired(&self, _now: u64) -> Result<SweepReport, StoreError> {

@@ -220,7 +220,7 @@ impl Connection {
                 }
             }
             let outcome = T::from_redis_value(outcome).map_err(redis::RedisError::from)?;
-            ack.check(confirmed)?;
+            self.confirmed(ack, confirmed)?;
             return Ok(outcome);
         }
     }
@@ -234,7 +234,18 @@ impl Connection {
         }
         ack.add_wait(&mut pipe);
         let (confirmed,): (Value,) = pipe.query_async(&mut conn).await?;
-        ack.check(confirmed)
+        self.confirmed(ack, confirmed)
+    }
+
+    /// `ack.check(reply)`; through Sentinel, a primary whose replicas do not confirm is also
+    /// dropped, so the next command asks the sentinels again: a failover may have left it
+    /// behind, still taking writes that the new primary will never see.
+    fn confirmed(&self, ack: ReplicasAck, reply: Value) -> Result<(), StoreError> {
+        let checked = ack.check(reply);
+        if let (Err(_), Self::Sentinel(conn)) = (&checked, self) {
+            conn.reconsider();
+        }
+        checked
     }
 
     /// Whether writes can be acknowledged: through Sentinel, that the node is still the primary;
@@ -250,7 +261,7 @@ impl Connection {
         let mut wait = redis::cmd("WAIT");
         wait.arg(ack.replicas).arg(ack.wait_ms);
         let confirmed: Value = wait.query_async(&mut self.clone()).await?;
-        ack.check(confirmed)
+        self.confirmed(ack, confirmed)
     }
 
     /// Every key matching `pattern`, by SCAN (a large Redis is not blocked) on the one endpoint

@@ -244,6 +244,14 @@ impl SentinelConnection {
         }
     }
 
+    /// Drops the current connection, whichever it is: its primary could not get its replicas
+    /// to confirm a write. The next command asks the sentinels.
+    pub fn reconsider(&self) {
+        if let Some((generation, _)) = self.current() {
+            self.forget(generation);
+        }
+    }
+
     /// Whether the node this connection reaches still says `ROLE master`; if not (it was
     /// demoted while the connection stayed up), forgets it so the next command asks the
     /// sentinels. For health checks: a load balancer's probe then also heals the connection.

@@ -134,15 +134,21 @@ async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
     drop(replica);
     let late = conformance::sample(600, false);
 
+    let mut raw = redis::Client::open(format!("redis://127.0.0.1:{}", primary.port))
+        .and_then(|c| c.get_connection())
+        .expect("a plain connection to the primary");
+    let keys =
+        |raw: &mut redis::Connection| -> i64 { redis::cmd("DBSIZE").query(raw).expect("DBSIZE") };
+    let before = keys(&mut raw);
     assert!(unreplicated(&store.create(&late).await));
-    assert!(
-        store
-            .secret(&late.secret_id, now)
-            .await
-            .expect("read")
-            .is_none(),
+    assert_eq!(
+        keys(&mut raw),
+        before,
         "an unconfirmed create is deleted again"
     );
+    // Nor does the store call anything absent while no replica confirms.
+    assert!(unreplicated(&store.secret(&late.secret_id, now).await));
+    assert!(unreplicated(&store.metadata(&late.metadata_id, now).await));
     assert!(unreplicated(
         &store
             .reserve_guess(&kept.secret_id, [1; 8], now, rules)
