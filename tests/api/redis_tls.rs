@@ -20,10 +20,8 @@ fn path(p: &Path) -> &str {
 fn refused_start(env: &[(&str, &str)]) -> (String, Duration) {
     let dir = tempfile::tempdir().expect("dir");
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
+    let mut child = Process::command(&dir.path().join("data"))
         .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
-        .env("ONETIME__STORAGE__PATH", dir.path().join("data"))
-        .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
