@@ -118,10 +118,16 @@ impl<B: Binary> Process<B> {
     /// `onetime` for one command over the store in `data`: no `RUST_LOG` from the test's
     /// environment, so its output is what a user sees.
     pub fn command(data: &Path) -> Command {
-        let mut command = Command::new(B::PATH);
+        let mut command = Self::bare_command();
+        command.env("ONETIME__STORAGE__PATH", data);
         command
-            .env("ONETIME__STORAGE__PATH", data)
-            .env_remove("RUST_LOG");
+    }
+
+    /// `onetime` for one command with no store named: its arguments and configuration decide.
+    /// No `RUST_LOG` from the test's environment either.
+    pub fn bare_command() -> Command {
+        let mut command = Command::new(B::PATH);
+        command.env_remove("RUST_LOG");
         command
     }
 

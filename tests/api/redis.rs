@@ -412,8 +412,8 @@ async fn await_recovery(node: &Process, secret: &str, ip: &str, tries: usize) {
 
 /// Runs the real binary with `args` and `env`, off the runtime thread.
 async fn run_onetime(args: Vec<String>, env: Vec<(String, String)>) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
-    command.args(&args).envs(env).env_remove("RUST_LOG");
+    let mut command = Process::bare_command();
+    command.args(&args).envs(env);
     tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
         .await
         .expect("join")
