@@ -118,8 +118,10 @@ impl RedisServer {
         format!("{scheme}://{host}:{}", self.port)
     }
 
-    /// Starts (again) on the same port and waits until it accepts connections.
+    /// Starts (again) on the same port and waits until it accepts connections; a server that
+    /// still runs is killed first.
     pub fn restart(&mut self) {
+        self.kill();
         let child = self
             .command()
             .stdout(Stdio::null())
