@@ -71,9 +71,9 @@ mod sentinel;
 #[cfg(test)]
 mod test_ack;
 #[cfg(test)]
-pub mod test_cluster;
+mod test_cluster;
 #[cfg(test)]
-pub mod test_tls;
+mod test_tls;
 mod tls;
 pub use connection::{redacted_url, ReplicasAck};
 use connection::{Batch, Connection};
@@ -1069,47 +1069,12 @@ impl Store for RedisStore {
     }
 }
 
-/// A redis-server for tests: `ONETIME_TEST_REDIS_URL` when `scripts/test` started one, else one
-/// started here on a free loopback port, which stops when the test process is gone.
+/// The test Redis (`onetime_test_support::shared`), and key prefixes that keep tests apart on it.
 #[cfg(test)]
 pub mod test_server {
-    use std::process::{Command, Stdio};
-    use std::sync::OnceLock;
-    use std::time::Duration;
-
     /// The URL of a running test Redis.
     pub fn url() -> String {
-        static URL: OnceLock<String> = OnceLock::new();
-        URL.get_or_init(|| {
-            if let Ok(url) = std::env::var("ONETIME_TEST_REDIS_URL") {
-                return url;
-            }
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port");
-            // The watcher loop stops redis-server once this test process has exited.
-            let script = format!(
-                "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
-                 >/dev/null 2>&1 & r=$!; while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
-                 kill $r",
-                parent = std::process::id()
-            );
-            let mut watcher = Command::new("sh")
-                .args(["-c", &script])
-                .stdin(Stdio::null())
-                .spawn()
-                .expect("redis-server (apt-get install redis-server, or run scripts/test)");
-            std::thread::spawn(move || watcher.wait());
-            for _ in 0..200 {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            }
-            format!("redis://127.0.0.1:{port}")
-        })
-        .clone()
+        onetime_test_support::shared::redis_url()
     }
 
     /// A key prefix no other test uses.

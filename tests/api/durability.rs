@@ -177,9 +177,8 @@ async fn a_second_server_on_the_same_store_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let server = Process::start(&data, &[]);
-    let output = Command::new(env!("CARGO_BIN_EXE_onetime"))
+    let output = Process::command(&data)
         .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
-        .env("ONETIME__STORAGE__PATH", &data)
         .output()
         .expect("second onetime");
     assert!(!output.status.success());
@@ -190,7 +189,7 @@ async fn a_second_server_on_the_same_store_is_refused_with_a_clear_message() {
 
 #[tokio::test]
 async fn an_invalid_setting_stops_the_start_naming_the_key() {
-    let output = Command::new(env!("CARGO_BIN_EXE_onetime"))
+    let output = Process::bare_command()
         .env("ONETIME__STORAGE__SWEEP_INTERVAL", "often")
         .output()
         .expect("onetime");

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use crate::helpers::{Answer, Process};
+use crate::helpers::{
+    online_replicas, wait_until, Answer, Process, ReplicatedCluster, SentinelGroup,
+};
 use crate::redis::node_env;
-use crate::replicated::{online_replicas, wait_until, ReplicatedCluster, SentinelGroup};
 
 /// What the load saw answered, and what it finds afterwards.
 #[derive(Default)]

@@ -10,10 +10,9 @@ use crate::helpers::{Answer, Process, TestApp};
 /// `onetime ARGS` in `cwd` with `env` and nothing else set for it (no storage path: the
 /// configuration decides, as for an operator).
 fn onetime_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onetime"))
+    Process::bare_command()
         .args(args)
         .current_dir(cwd)
-        .env_remove("RUST_LOG")
         .env_remove("ONETIME_CONFIG")
         .envs(env.iter().copied())
         .output()
@@ -270,10 +269,9 @@ fn a_misspelt_log_level_is_refused_naming_the_key() {
     ];
 
     // Bounded: a server that accepted the level would run (silently) until killed.
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_onetime"))
+    let mut serve = Process::bare_command()
         .arg("serve")
         .current_dir(cwd.path())
-        .env_remove("RUST_LOG")
         .env_remove("ONETIME_CONFIG")
         .envs(env)
         .stdout(std::process::Stdio::piped())

@@ -1,12 +1,9 @@
 //! `TestApp`: one real server per test, with typed helpers for the v1 API.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::process::Output;
 
 use actix_web::dev::ServerHandle;
 use onetime::app::Application;
@@ -15,10 +12,20 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
-// The library's TLS tests make their certificates with this same file.
-#[path = "../../src/store/redis/test_pki.rs"]
-mod test_pki;
-pub use test_pki::TestPki;
+pub use onetime_test_support::{
+    online_replicas, wait_until, RedisCluster, RedisServer, ReplicatedCluster, SentinelGroup,
+    TestPki,
+};
+
+/// The binary these tests run.
+pub struct Onetime;
+
+impl onetime_test_support::Binary for Onetime {
+    const PATH: &'static str = env!("CARGO_BIN_EXE_onetime");
+}
+
+/// A running `onetime` process and everything it has logged, killed when dropped.
+pub type Process = onetime_test_support::Process<Onetime>;
 
 /// A running server and a client for it.
 pub struct TestApp {
@@ -248,106 +255,12 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A running `onetime` process and everything it has logged.
-pub struct Process {
-    pub child: Child,
-    pub base: String,
-    logs: Arc<Mutex<String>>,
-}
-
-impl Process {
-    /// Starts the real binary over `data` with extra `env`, and waits until it listens.
-    pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
-        Self::start_under(&[], data, env)
-    }
-
-    /// [`Process::start`], run through `wrapper` (a command that runs the rest of its
-    /// arguments, e.g. `["prlimit", "--nofile=256:256", "--"]`); empty: the binary itself.
-    pub fn start_under(wrapper: &[&str], data: &Path, env: &[(&str, &str)]) -> Self {
-        let binary = env!("CARGO_BIN_EXE_onetime");
-        let mut command = match wrapper.split_first() {
-            Some((program, args)) => {
-                let mut c = Command::new(program);
-                c.args(args).arg(binary);
-                c
-            }
-            None => Command::new(binary),
-        };
-        let mut child = command
-            .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
-            .env("ONETIME__STORAGE__PATH", data)
-            .env("ONETIME__CRYPTO__SCRYPT_LOG_N", "10")
-            .env("ONETIME__LOG__LEVEL", "info")
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .current_dir(data.parent().expect("parent"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn onetime");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        for (stream, tx) in [
-            (Box::new(stdout) as Box<dyn std::io::Read + Send>, Some(tx)),
-            (Box::new(stderr), None),
-        ] {
-            let logs = Arc::clone(&logs);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if let (Some(tx), Some(at)) = (&tx, line.find("address=")) {
-                        let addr = line[at + 8..].split_whitespace().next().unwrap_or("");
-                        let _ = tx.send(addr.to_owned());
-                    }
-                    let mut logs = logs.lock().expect("logs");
-                    logs.push_str(&line);
-                    logs.push('\n');
-                }
-            });
-        }
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no listening line; logs: {}", logs.lock().expect("l")));
-        Self {
-            child,
-            base: format!("http://{addr}"),
-            logs,
-        }
-    }
-
-    /// SIGKILL, and everything it logged.
-    pub fn kill9(mut self) -> String {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("wait");
-        std::thread::sleep(Duration::from_millis(100));
-        let logs = self.logs.lock().expect("logs").clone();
-        logs
-    }
-
-    /// Everything logged so far.
-    pub fn logs(&self) -> String {
-        self.logs.lock().expect("logs").clone()
-    }
-}
-
-/// A test that fails before `kill9` leaves no server behind.
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs `onetime ARGS` over the store in `data` (reaching a running server through its admin
 /// socket, or opening the store itself). Off the test's runtime thread: an in-process server's
 /// admin socket is served on that runtime.
 pub async fn cli(data: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onetime"));
-    command
-        .args(args)
-        .env("ONETIME__STORAGE__PATH", data)
-        .env_remove("RUST_LOG");
+    let mut command = Process::command(data);
+    command.args(args);
     tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
         .await
         .expect("join")
@@ -355,23 +268,11 @@ pub async fn cli(data: &Path, args: &[&str]) -> Output {
 
 /// Runs `onetime ARGS` like [`cli`], with `input` on its standard input.
 pub async fn cli_with_input(data: &Path, args: &[&str], input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onetime"));
-    command
-        .args(args)
-        .env("ONETIME__STORAGE__PATH", data)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = Process::command(data);
+    command.args(args);
     let input = input.to_vec();
     tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().expect("run onetime");
-        let mut stdin = child.stdin.take().expect("stdin");
-        // The command may refuse before reading all of it: a broken pipe is fine.
-        let _ = stdin.write_all(&input);
-        drop(stdin);
-        child.wait_with_output().expect("onetime output")
+        onetime_test_support::process::run_with_input(command, &input)
     })
     .await
     .expect("join")
@@ -383,14 +284,7 @@ pub async fn add_account(data: &Path, email: &str, plan: Option<&str>) -> String
     if let Some(plan) = plan {
         args.extend(["--plan", plan]);
     }
-    let out = cli(data, &args).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout.lines().last().expect("token line").trim().to_owned()
+    last_line_of(&cli(data, &args).await)
 }
 
 /// `onetime account rotate EMAIL`; returns the new token from the last stdout line.
@@ -398,6 +292,7 @@ pub async fn rotate_account(data: &Path, email: &str) -> String {
     last_line_of(&cli(data, &["account", "rotate", email]).await)
 }
 
+/// The last stdout line of a command that must have succeeded.
 fn last_line_of(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -416,277 +311,4 @@ pub fn basic(email: &str, token: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(pair)
     )
-}
-
-/// A real redis-server on a free loopback port, stopped when dropped.
-pub struct RedisServer {
-    pub port: u16,
-    /// For a TLS server: its `--tls-*` arguments.
-    tls: Option<Vec<String>>,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    pub fn start() -> Self {
-        Self::start_with(None)
-    }
-
-    /// A server that speaks only TLS on its port, with `pki`'s server certificate, listening on
-    /// 127.0.0.1 (in the certificate) and 127.0.0.2 (not in it). With `require_client_cert`, it
-    /// wants a client certificate signed by `pki.ca` (`tls-auth-clients yes`).
-    pub fn start_tls(pki: &TestPki, require_client_cert: bool) -> Self {
-        let path = |p: &Path| p.display().to_string();
-        let auth = if require_client_cert { "yes" } else { "no" };
-        Self::start_with(Some(vec![
-            "--tls-cert-file".into(),
-            path(&pki.server_cert),
-            "--tls-key-file".into(),
-            path(&pki.server_key),
-            "--tls-ca-cert-file".into(),
-            path(&pki.ca),
-            "--tls-auth-clients".into(),
-            auth.into(),
-        ]))
-    }
-
-    fn start_with(tls: Option<Vec<String>>) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let mut server = Self {
-            port,
-            tls,
-            child: None,
-        };
-        server.restart();
-        server
-    }
-
-    /// `redis://127.0.0.1:PORT`, or `rediss://` for a TLS server.
-    pub fn url(&self) -> String {
-        self.url_on("127.0.0.1")
-    }
-
-    /// The URL by another host name or address than 127.0.0.1.
-    pub fn url_on(&self, host: &str) -> String {
-        let scheme = if self.tls.is_some() {
-            "rediss"
-        } else {
-            "redis"
-        };
-        format!("{scheme}://{host}:{}", self.port)
-    }
-
-    /// Starts (again) on the same port and waits until it accepts connections.
-    pub fn restart(&mut self) {
-        let port = self.port.to_string();
-        let mut command = Command::new("redis-server");
-        match &self.tls {
-            None => command.args(["--port", &port, "--bind", "127.0.0.1"]),
-            Some(tls) => command
-                .args(["--port", "0", "--tls-port", &port])
-                .args(["--bind", "127.0.0.1 127.0.0.2"])
-                .args(tls),
-        };
-        let child = command
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test installs it)");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start on {}", self.port);
-    }
-
-    /// Kills it (SIGKILL): a Redis that vanishes.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A real 3-primary Redis Cluster from `redis-server` and `redis-cli --cluster create`, on free
-/// loopback ports, stopped when dropped.
-pub struct RedisCluster {
-    /// Client ports of the primaries.
-    pub ports: Vec<u16>,
-    /// `requirepass` of every node, if any.
-    password: Option<String>,
-    /// Cluster bus ports, given explicitly (the default, port + 10000, may be taken).
-    bus: Vec<u16>,
-    /// `nodes-<port>.conf` files: a restarted node rejoins the same cluster from its file.
-    dir: TempDir,
-    children: Vec<Child>,
-}
-
-impl RedisCluster {
-    pub fn start() -> Self {
-        Self::start_with(None)
-    }
-
-    /// A cluster whose nodes require `password`.
-    pub fn start_with_password(password: &str) -> Self {
-        Self::start_with(Some(password.to_owned()))
-    }
-
-    fn start_with(password: Option<String>) -> Self {
-        // Held together until all are picked, so they differ.
-        let listeners: Vec<_> = (0..6)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"))
-            .collect();
-        let mut ports: Vec<u16> = listeners
-            .iter()
-            .map(|l| l.local_addr().expect("addr").port())
-            .collect();
-        drop(listeners);
-        let bus = ports.split_off(3);
-        let mut cluster = Self {
-            ports,
-            password,
-            bus,
-            dir: tempfile::tempdir().expect("tempdir"),
-            children: Vec::new(),
-        };
-        cluster.restart();
-        let nodes: Vec<String> = cluster
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let created = cluster
-            .redis_cli()
-            .arg("--cluster")
-            .arg("create")
-            .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .output()
-            .expect("redis-cli (scripts/test installs redis-tools)");
-        assert!(
-            created.status.success(),
-            "redis-cli --cluster create: {}",
-            String::from_utf8_lossy(&created.stdout)
-        );
-        cluster.wait_until_ok();
-        cluster
-    }
-
-    /// `redis+cluster://` with every primary as a seed (and the password, if any).
-    pub fn url(&self) -> String {
-        let seeds: Vec<String> = self
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let auth = self
-            .password
-            .as_ref()
-            .map(|p| format!(":{p}@"))
-            .unwrap_or_default();
-        format!("redis+cluster://{auth}{}", seeds.join(","))
-    }
-
-    /// `redis-cli`, with the password if there is one.
-    fn redis_cli(&self) -> Command {
-        let mut command = Command::new("redis-cli");
-        if let Some(password) = &self.password {
-            command.args(["--no-auth-warning", "-a", password]);
-        }
-        command
-    }
-
-    /// Starts every node (again, from its nodes file) and waits until each accepts connections.
-    pub fn restart(&mut self) {
-        for (port, bus) in self.ports.iter().zip(&self.bus) {
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-port",
-                    &bus.to_string(),
-                ])
-                .arg("--cluster-config-file")
-                .arg(self.dir.path().join(format!("nodes-{port}.conf")))
-                .arg("--dir")
-                .arg(self.dir.path())
-                .args(["--save", "", "--appendonly", "no"])
-                .args(self.password.iter().flat_map(|p| ["--requirepass", p]))
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("redis-server (scripts/test installs it)");
-            self.children.push(child);
-        }
-        for port in &self.ports {
-            let up = (0..200).any(|_| {
-                let up = std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok();
-                if !up {
-                    std::thread::sleep(Duration::from_millis(25));
-                }
-                up
-            });
-            assert!(up, "redis-server did not start on {port}");
-        }
-    }
-
-    /// Waits until every node says `cluster_state:ok`.
-    pub fn wait_until_ok(&self) {
-        for port in &self.ports {
-            let ok = (0..300).any(|_| {
-                let info = self
-                    .redis_cli()
-                    .args(["-p", &port.to_string(), "cluster", "info"])
-                    .output()
-                    .expect("redis-cli");
-                let ok = String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok");
-                if !ok {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                ok
-            });
-            assert!(ok, "the cluster is not ok on {port}");
-        }
-    }
-
-    /// How many keys matching `pattern` the primary on `port` holds itself.
-    pub fn keys_on(&self, port: u16, pattern: &str) -> usize {
-        let out = self
-            .redis_cli()
-            .args(["-p", &port.to_string(), "--scan", "--pattern", pattern])
-            .output()
-            .expect("redis-cli");
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    }
-
-    /// Whether every primary holds at least one key matching `pattern`.
-    pub fn on_every_primary(&self, pattern: &str) -> bool {
-        self.ports.iter().all(|p| self.keys_on(*p, pattern) > 0)
-    }
-
-    /// Kills every node (SIGKILL): a cluster that vanishes.
-    pub fn kill(&mut self) {
-        for mut child in self.children.drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisCluster {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }

@@ -270,10 +270,9 @@ async fn mail_test_reports_the_smtp_outcome() {
     let run = |url: String| {
         let data = data.clone();
         async move {
-            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
+            let mut command = Process::command(&data);
             command
                 .args(["mail", "test", "ops@example.org"])
-                .env("ONETIME__STORAGE__PATH", &data)
                 .env("ONETIME__MAIL__SMTP_URL", url);
             tokio::task::spawn_blocking(move || command.output().expect("run"))
                 .await

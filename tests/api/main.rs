@@ -20,7 +20,6 @@ mod memo;
 mod params;
 mod redis;
 mod redis_tls;
-mod replicated;
 mod reveal;
 mod share;
 mod upgrade;

@@ -137,6 +137,23 @@ async fn secrets_reveal_exactly_once_across_racing_nodes_and_limits_are_shared()
     b.kill9();
 }
 
+/// With its Redis gone, `node` refuses to share `secret` (from `ip`) within 5 s, and its health
+/// check fails.
+async fn assert_quick_outage(node: &Process, secret: &str, ip: &str) {
+    let started = Instant::now();
+    let answer = post(&node.base, "/api/v1/share", &[("secret", secret)], ip).await;
+    answer.assert_error(503, "An unexpected error occurred :[");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let health = reqwest::get(format!("{}/health", node.base))
+        .await
+        .expect("send");
+    assert_eq!(health.status(), 503);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_redis_gets_quick_errors_and_the_node_recovers_when_it_returns() {
     let mut redis = RedisServer::start();
@@ -161,26 +178,7 @@ async fn a_dead_redis_gets_quick_errors_and_the_node_recovers_when_it_returns() 
     assert_eq!(health.status(), 200);
 
     redis.kill();
-    let started = Instant::now();
-    let answer = post(
-        &node.base,
-        "/api/v1/share",
-        &[("secret", "during")],
-        "10.8.0.1",
-    )
-    .await;
-    answer.assert_error(503, "An unexpected error occurred :[");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    let health = client
-        .get(format!("{}/health", node.base))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(health.status(), 503);
+    assert_quick_outage(&node, "during", "10.8.0.1").await;
     let status = client
         .get(format!("{}/api/v1/status", node.base))
         .send()
@@ -414,8 +412,8 @@ async fn await_recovery(node: &Process, secret: &str, ip: &str, tries: usize) {
 
 /// Runs the real binary with `args` and `env`, off the runtime thread.
 async fn run_onetime(args: Vec<String>, env: Vec<(String, String)>) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onetime"));
-    command.args(&args).envs(env).env_remove("RUST_LOG");
+    let mut command = Process::bare_command();
+    command.args(&args).envs(env);
     tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
         .await
         .expect("join")
@@ -564,7 +562,6 @@ async fn a_dead_cluster_gets_quick_errors_and_the_node_recovers_when_it_returns(
     let env = node_env(&url, "clfault:", &[]);
     let dir = tempfile::tempdir().expect("dir");
     let node = Process::start(&dir.path().join("data"), &env);
-    let client = reqwest::Client::new();
     post(
         &node.base,
         "/api/v1/share",
@@ -575,26 +572,7 @@ async fn a_dead_cluster_gets_quick_errors_and_the_node_recovers_when_it_returns(
     .ok();
 
     cluster.kill();
-    let started = Instant::now();
-    let answer = post(
-        &node.base,
-        "/api/v1/share",
-        &[("secret", "while it is down")],
-        "10.4.0.1",
-    )
-    .await;
-    answer.assert_error(503, "An unexpected error occurred :[");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
-    let health = client
-        .get(format!("{}/health", node.base))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(health.status(), 503);
+    assert_quick_outage(&node, "while it is down", "10.4.0.1").await;
 
     cluster.restart();
     await_recovery(&node, "after the return", "10.4.0.1", 120).await;

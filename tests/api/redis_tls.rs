@@ -5,7 +5,7 @@
 //! the node's client certificate.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{Process, RedisServer, TestPki};
@@ -20,10 +20,8 @@ fn path(p: &Path) -> &str {
 fn refused_start(env: &[(&str, &str)]) -> (String, Duration) {
     let dir = tempfile::tempdir().expect("dir");
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
+    let mut child = Process::command(&dir.path().join("data"))
         .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
-        .env("ONETIME__STORAGE__PATH", dir.path().join("data"))
-        .env_remove("RUST_LOG")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -90,13 +88,12 @@ async fn over_tls_with_its_ca_a_node_reveals_a_secret_once_and_migrate_reads_it_
     // it refuses the same way a node does.
     let migrate = |with_ca: bool| {
         let back = dir.path().join(if with_ca { "back" } else { "never" });
-        let mut command = Command::new(env!("CARGO_BIN_EXE_onetime"));
+        let mut command = Process::bare_command();
         command
             .args(["migrate", "--from", &url, "--to"])
             .arg(format!("sled:{}", back.display()))
             .env("ONETIME__STORAGE__REDIS_PREFIX", "tls:")
-            .env("ONETIME__STORAGE__REDIS_TIMEOUT_MS", "500")
-            .env_remove("RUST_LOG");
+            .env("ONETIME__STORAGE__REDIS_TIMEOUT_MS", "500");
         if with_ca {
             command.envs(ca);
         }

@@ -5,16 +5,17 @@
 //! Everything started here is stopped on drop, also when a test panics: the sessions are deleted
 //! (Chromium quits), then chromedriver's process group is killed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
+pub use onetime_test_support::free_port;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -47,14 +48,6 @@ fn axe_source() -> &'static str {
 
 /// How long an element or a navigation may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(15);
-
-/// A free loopback port (free when asked; callers retry if someone takes it in between).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
 
 /// Fails the test clearly when a browser package is missing: a browser test that cannot run must
 /// not pass.
@@ -108,12 +101,20 @@ impl Rig {
     }
 }
 
+/// The binary these tests run.
+pub struct Onetime;
+
+impl onetime_test_support::Binary for Onetime {
+    const PATH: &'static str = env!("CARGO_BIN_EXE_onetime");
+}
+
+type Process = onetime_test_support::Process<Onetime>;
+
 /// The real `onetime` binary, serving on a free loopback port.
 pub struct Server {
     /// `http://127.0.0.1:PORT`, also its `server.base_url`.
     pub base: String,
-    child: Child,
-    logs: Arc<Mutex<String>>,
+    process: Process,
     http: reqwest::Client,
     dir: TempDir,
 }
@@ -123,56 +124,15 @@ impl Server {
     /// listens; `env` adds settings as `ONETIME__*` variables.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        for _ in 0..5 {
-            // base_url must be known before the start, so the port is chosen here, not by bind.
-            let base = format!("http://127.0.0.1:{}", free_port());
-            let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
-                .envs(Self::env_for(dir.path()))
-                .env("ONETIME__SERVER__BIND", &base["http://".len()..])
-                .env("ONETIME__SERVER__BASE_URL", &base)
-                .env("ONETIME__SERVER__WORKERS", "2")
-                .env("ONETIME__LOG__LEVEL", "info")
-                .env_remove("RUST_LOG")
-                .envs(env.iter().copied())
-                .current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn onetime");
-            let logs = Arc::new(Mutex::new(String::new()));
-            let (tx, rx) = mpsc::channel();
-            let stdout = child.stdout.take().expect("stdout");
-            let stderr = child.stderr.take().expect("stderr");
-            collect(Box::new(stdout), Arc::clone(&logs), Some(tx));
-            collect(Box::new(stderr), Arc::clone(&logs), None);
-            // The stdout reader drops its sender when the process exits (say the port was
-            // taken in the meantime): then try another port.
-            if rx.recv_timeout(Duration::from_secs(30)).is_ok() {
-                return Self {
-                    base,
-                    child,
-                    logs,
-                    http: reqwest::Client::new(),
-                    dir,
-                };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!("onetime did not start; its log:\n{}", lock(&logs));
+        let mut settings = vec![("ONETIME__SERVER__WORKERS", "2")];
+        settings.extend_from_slice(env);
+        let process = Process::start_with_base_url(&dir.path().join("data"), &settings);
+        Self {
+            base: process.base.clone(),
+            process,
+            http: reqwest::Client::new(),
+            dir,
         }
-        panic!("onetime did not start on any of five free ports");
-    }
-
-    /// The settings every run of the binary over this server's store shares.
-    fn env_for(dir: &Path) -> [(&'static str, String); 2] {
-        [
-            (
-                "ONETIME__STORAGE__PATH",
-                dir.join("data").display().to_string(),
-            ),
-            ("ONETIME__CRYPTO__SCRYPT_LOG_N", "10".to_owned()),
-        ]
     }
 
     /// The absolute URL of `path` on this server.
@@ -182,20 +142,12 @@ impl Server {
 
     /// Runs `onetime ARGS` against this server's store (through its admin socket), with `stdin`.
     pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_onetime"))
+        let mut command = Process::command(&self.dir.path().join("data"));
+        command
             .args(args)
-            .envs(Self::env_for(self.dir.path()))
-            .env_remove("RUST_LOG")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn onetime");
-        let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("write stdin");
-        drop(input);
-        child.wait_with_output().expect("run onetime")
+            .env("ONETIME__CRYPTO__SCRYPT_LOG_N", "10")
+            .current_dir(self.dir.path());
+        onetime_test_support::process::run_with_input(command, stdin.as_bytes())
     }
 
     /// Like `cli`, and fails the test unless it succeeded; returns its last stdout line.
@@ -243,40 +195,8 @@ impl Server {
 
     /// Everything the server has logged so far.
     pub fn logs(&self) -> String {
-        lock(&self.logs).clone()
+        self.process.logs()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lock(logs: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
-    logs.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Appends each line of `stream` to `logs`; the first `address=` line is sent to `tx`.
-fn collect(
-    stream: Box<dyn Read + Send>,
-    logs: Arc<Mutex<String>>,
-    mut tx: Option<mpsc::Sender<()>>,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if line.contains("address=") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
-            }
-            let mut logs = lock(&logs);
-            logs.push_str(&line);
-            logs.push('\n');
-        }
-    });
 }
 
 /// A chromedriver process on a free loopback port, in its own process group (with the

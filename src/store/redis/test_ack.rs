@@ -2,62 +2,12 @@
 //! answers once the replica has it, and none is acknowledged (nor a value handed out) while
 //! the replica is gone.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use onetime_test_support::RedisServer;
 
 use super::{RedisStore, RedisTls, ReplicasAck};
 use crate::store::{conformance, GuessRules, SessionRecord, Store, StoreError};
-
-/// A redis-server on a free loopback port (a replica of `primary`, if given), killed when
-/// dropped.
-struct Server {
-    port: u16,
-    child: Child,
-}
-
-impl Server {
-    fn start(primary: Option<u16>) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let mut command = Command::new("redis-server");
-        command
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args([
-                "--repl-diskless-sync",
-                "yes",
-                "--repl-diskless-sync-delay",
-                "0",
-                // A replica loads the primary's stream from the socket: no dump.rdb is written
-                // into the working directory (the crate's root under `cargo test`).
-                "--repl-diskless-load",
-                "on-empty-db",
-            ]);
-        if let Some(primary) = primary {
-            command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test installs it)");
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        Self { port, child }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn unreplicated<T>(result: &Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::NotReplicated { wanted: 1, .. }))
@@ -65,8 +15,8 @@ fn unreplicated<T>(result: &Result<T, StoreError>) -> bool {
 
 #[tokio::test]
 async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
-    let primary = Server::start(None);
-    let replica = Server::start(Some(primary.port));
+    let primary = RedisServer::start();
+    let replica = RedisServer::start_replica_of(primary.port);
     let timeout = Duration::from_millis(400);
     let store = RedisStore::open(
         &format!("redis://127.0.0.1:{}", primary.port),

@@ -1,113 +1,18 @@
-//! Real TLS Redis servers for tests, and the store's tests over them: Debian's `redis-server`
-//! with a TLS port only (`--port 0`), certificates from [`TestPki`], started once per test
-//! process on free loopback ports and stopped when the process is gone.
+//! The store's tests over real TLS Redis servers (`onetime_test_support::shared`): Debian's
+//! `redis-server` with a TLS port only, certificates from a throwaway CA.
 //!
 //! Two servers: one that asks no client certificate, listening on 127.0.0.1 and 127.0.0.2 (its
 //! certificate names only the first: the host-name check), and one with
 //! `tls-auth-clients yes` (mutual TLS). The same tests on a TLS Redis Cluster that requires
-//! client certificates use [`tls_cluster`](super::test_cluster::tls_cluster).
-
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::time::Duration;
-
-#[path = "test_pki.rs"]
-mod test_pki;
-pub use test_pki::TestPki;
-
-/// The running TLS servers and the files they use.
-pub struct TlsRedis {
-    /// Certificates: the servers present `server_cert`; the mTLS one trusts clients of `ca`.
-    pub pki: TestPki,
-    /// TLS port of the server that asks no client certificate.
-    pub port: u16,
-    /// TLS port of the server that requires a client certificate signed by `pki.ca`.
-    pub mtls_port: u16,
-}
-
-impl TlsRedis {
-    /// `rediss://` to the server without client certificates, on `host` (`127.0.0.1` is in
-    /// its certificate, `127.0.0.2` is not).
-    pub fn url(&self, host: &str) -> String {
-        format!("rediss://{host}:{}", self.port)
-    }
-
-    /// `rediss://` to the server that requires a client certificate.
-    pub fn mtls_url(&self) -> String {
-        format!("rediss://127.0.0.1:{}", self.mtls_port)
-    }
-}
-
-/// The servers, started on first use.
-pub fn servers() -> &'static TlsRedis {
-    static SERVERS: OnceLock<TlsRedis> = OnceLock::new();
-    SERVERS.get_or_init(start)
-}
-
-fn start() -> TlsRedis {
-    let pki = TestPki::generate();
-    // Held together until both are picked, so they differ.
-    let listeners: Vec<_> = (0..2)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().expect("addr").port())
-        .collect();
-    drop(listeners);
-    let tls = format!(
-        "--tls-cert-file {} --tls-key-file {} --tls-ca-cert-file {}",
-        pki.server_cert.display(),
-        pki.server_key.display(),
-        pki.ca.display()
-    );
-    let common = "--port 0 --save '' --appendonly no";
-    // The watcher loop stops both servers (and removes the certificates) once this test
-    // process has exited.
-    let script = format!(
-        "redis-server {common} --bind '127.0.0.1 127.0.0.2' --tls-port {p} {tls} \
-         --tls-auth-clients no >/dev/null 2>&1 & a=$!; \
-         redis-server {common} --bind 127.0.0.1 --tls-port {m} {tls} \
-         --tls-auth-clients yes >/dev/null 2>&1 & b=$!; \
-         while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $a $b; rm -rf {files}",
-        p = ports[0],
-        m = ports[1],
-        parent = std::process::id(),
-        // The certificates too: a `TestPki` in a static is never dropped.
-        files = pki
-            .ca
-            .parent()
-            .expect("the certificates' directory")
-            .display()
-    );
-    let mut watcher = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server, or run scripts/test)");
-    std::thread::spawn(move || watcher.wait());
-    for port in &ports {
-        let up = (0..200).any(|_| {
-            let up = std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok();
-            if !up {
-                std::thread::sleep(Duration::from_millis(25));
-            }
-            up
-        });
-        assert!(up, "the TLS redis-server did not start on {port}");
-    }
-    TlsRedis {
-        pki,
-        port: ports[0],
-        mtls_port: ports[1],
-    }
-}
+//! client certificates are in [`tests::cluster`].
 
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::*;
+    use onetime_test_support::shared::tls_redis as servers;
+    use onetime_test_support::TestPki;
+
     use crate::store::redis::{test_server, RedisStore, RedisTls};
     use crate::store::Store;
 
@@ -221,7 +126,7 @@ mod tests {
     /// refusals as one endpoint.
     mod cluster {
         use super::*;
-        use crate::store::redis::test_cluster::tls_cluster;
+        use onetime_test_support::shared::tls_cluster;
 
         fn client_of(pki: &TestPki) -> RedisTls {
             RedisTls::from_files(Some(&pki.ca), Some((&pki.client_cert, &pki.client_key)))

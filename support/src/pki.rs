@@ -2,9 +2,6 @@
 //! CA, a server certificate it signs for `localhost` and `127.0.0.1` (not `127.0.0.2`, which
 //! the host-name tests use), a client certificate it signs for mutual TLS, and a second,
 //! unrelated CA that signed only a stranger's client certificate.
-//!
-//! Self-contained (std and rcgen only): the integration tests include this same file with
-//! `#[path]`, so the library's and the server's TLS tests use one set of rules.
 
 use std::path::PathBuf;
 
@@ -14,9 +11,10 @@ use rcgen::{
 };
 
 /// PEM files in one directory; the directory lives as long as this value.
+#[derive(Debug)]
 pub struct TestPki {
     /// Holds the files; removed on drop.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// The CA that signs the server and client certificates.
     pub ca: PathBuf,
     /// Another CA, which signed nothing here.
@@ -74,8 +72,15 @@ impl TestPki {
             client_key: write("client.key", &client_key),
             stranger_cert: write("stranger.pem", &stranger_cert),
             stranger_key: write("stranger.key", &stranger_key),
-            _dir: dir,
+            dir,
         }
+    }
+}
+
+impl TestPki {
+    /// The directory holding every file.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 }
 
