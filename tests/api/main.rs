@@ -7,6 +7,7 @@ mod accounts;
 mod at_rest;
 mod attack;
 mod burn;
+mod deploy;
 mod durability;
 mod edges;
 mod expiry;
