@@ -19,6 +19,7 @@ mod limits;
 mod mail;
 mod memo;
 mod params;
+mod proxy;
 mod redis;
 mod redis_tls;
 mod replicated;
