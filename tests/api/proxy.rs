@@ -32,7 +32,7 @@ impl Nginx {
         )
         .expect("deploy/nginx.conf");
         let cert_dir = "/etc/letsencrypt/live/secrets.example.com";
-        let mut site = shipped.clone();
+        let mut site = shipped;
         for (from, to) in [
             ("listen [::]:80;", String::new()),
             ("listen [::]:443 ssl http2;", String::new()),
