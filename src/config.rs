@@ -122,7 +122,7 @@ pub struct Settings {
     pub plans: BTreeMap<String, Plan>,
     /// `[mail]`: SMTP delivery of links to recipients.
     pub mail: MailSettings,
-    /// `[log]`: log filter.
+    /// `[log]`: log filter and format.
     pub log: LogSettings,
     /// The configuration file these settings were read from; `None`: built-in defaults (and
     /// the environment) only. Named by commands, so an operator sees which file was used.
@@ -335,6 +335,19 @@ pub struct MailSettings {
 pub struct LogSettings {
     /// A `tracing_subscriber::EnvFilter` directive.
     pub level: String,
+    /// `text` (one line per event, for people and the journal) or `json` (one JSON object per
+    /// line, for log shippers).
+    pub format: LogFormat,
+}
+
+/// `log.format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `key=value` lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message` and the event's fields.
+    Json,
 }
 
 impl Settings {

@@ -7,6 +7,7 @@ mod accounts;
 mod at_rest;
 mod attack;
 mod burn;
+mod cli;
 mod deploy;
 mod durability;
 mod edges;

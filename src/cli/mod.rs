@@ -1,0 +1,4 @@
+//! The binary's commands, one module each; `main.rs` holds the clap definitions and dispatch.
+
+pub mod completions;
+pub mod man;
