@@ -20,6 +20,7 @@
 //!   conformance suite.
 //! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
+//! - [`metrics`]: the Prometheus counters, gauges and request histogram, and their listener.
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
 
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod sweeper;

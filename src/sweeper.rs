@@ -26,11 +26,14 @@ pub fn spawn(store: Arc<dyn Store>, interval: Duration) -> JoinHandle<()> {
 /// One sweep at the current time, logged.
 pub async fn sweep_once(store: &dyn Store) {
     match store.sweep_expired(unix_now()).await {
-        Ok(report) if report.secrets + report.receipts > 0 => tracing::info!(
-            secrets = report.secrets,
-            receipts = report.receipts,
-            "swept expired records"
-        ),
+        Ok(report) if report.secrets + report.receipts > 0 => {
+            crate::metrics::secrets_expired(report.secrets);
+            tracing::info!(
+                secrets = report.secrets,
+                receipts = report.receipts,
+                "swept expired records"
+            )
+        }
         Ok(_) => tracing::debug!("sweep found nothing expired"),
         Err(e) => tracing::warn!(error = %e, "sweep failed; will retry next interval"),
     }

@@ -19,6 +19,7 @@ mod headers;
 mod limits;
 mod mail;
 mod memo;
+mod metrics;
 mod params;
 mod proxy;
 mod redis;
