@@ -299,10 +299,13 @@ async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
     use onetime::store::Exported;
     let source = app::open_named_store(settings, from, false).await?;
     let destination = app::open_named_store(settings, to, true).await?;
+    eprintln!("migrate: reading everything live from {from}");
     let records = source.export(onetime::domain::unix_now()).await?;
+    let progress = cli::progress::Progress::start("migrate", "records", Some(records.len() as u64));
     let (mut secrets, mut unread, mut accounts, mut recent, mut mails) = (0, 0, 0, 0, 0);
     for record in &records {
         destination.import(record).await?;
+        progress.inc(1);
         match record {
             Exported::Secret { secret, .. } => {
                 secrets += 1;
@@ -314,6 +317,7 @@ async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
         }
     }
     destination.flush().await?;
+    progress.finish(&format!("copied into {to}"));
     println!(
         "copied {secrets} receipts ({unread} with unread secrets), {accounts} accounts, \
          {recent} recent entries, {mails} queued mails"
@@ -346,8 +350,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 app::store_description(&settings),
                 settings.described_file()
             );
-            onetime::sweeper::sweep_once(store.as_ref()).await;
+            let progress = cli::progress::Progress::start("sweep", "records", None);
+            let report = onetime::sweeper::sweep_once(store.as_ref()).await;
             store.flush().await?;
+            progress.inc(report.map_or(0, |r| (r.secrets + r.receipts) as u64));
+            progress.finish(&match report {
+                Some(r) => format!(
+                    "removed {} expired secrets and {} expired receipts",
+                    r.secrets, r.receipts
+                ),
+                None => "the sweep failed (see the log line above)".to_owned(),
+            });
         }
         Command::Account { command } => account(&settings, command).await?,
         Command::Migrate { from, to } => migrate(&settings, &from, &to).await?,

@@ -21,6 +21,7 @@ mod mail;
 mod memo;
 mod metrics;
 mod params;
+mod progress;
 mod proxy;
 mod redis;
 mod redis_tls;
