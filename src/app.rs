@@ -530,13 +530,15 @@ impl Application {
             Duration::from_secs(settings.server.body_timeout),
         );
         let admin_socket = admin::socket_path(&settings);
-        let admin =
-            admin::listen(&admin_socket, accounts.clone().into_inner()).map_err(|cause| {
-                StartError::Io {
-                    what: format!("creating the admin socket {}", admin_socket.display()),
-                    cause,
-                }
-            })?;
+        let admin = admin::listen(
+            &admin_socket,
+            accounts.clone().into_inner(),
+            Arc::clone(&store),
+        )
+        .map_err(|cause| StartError::Io {
+            what: format!("creating the admin socket {}", admin_socket.display()),
+            cause,
+        })?;
         let https = base_url.starts_with("https://");
         let health_store = Arc::clone(&store);
         let mut server = HttpServer::new(move || {

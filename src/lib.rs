@@ -8,7 +8,9 @@
 //! Imports point down this list only.
 //!
 //! - [`app`]: wiring from settings to a running server; one `build` for `main` and tests.
-//! - [`admin`]: the Unix socket through which `onetime account ...` reaches a running server.
+//! - [`admin`]: the Unix socket through which `onetime account ...` and `onetime backup`
+//!   reach a running server.
+//! - [`backup`]: the backup file: a header and every live record, sealed as stored.
 //! - [`http`]: everything actix: the v1 API, the browser pages (`http::web`: templates,
 //!   catalogues, CSRF, sessions' cookies), parameters, errors, headers, access log.
 //! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
@@ -28,6 +30,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod domain;

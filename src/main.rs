@@ -72,6 +72,25 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Write a snapshot of every live record to a new file, while the server runs.
+    ///
+    /// Taken through the running server's admin socket (or from the store when no server
+    /// runs). Records stay sealed; the file holds the server key only with --with-key.
+    Backup {
+        /// The file to write (mode 0600; never overwritten).
+        dest: PathBuf,
+        /// Include the server key (warns: with it, the file and a link reveal that secret).
+        #[arg(long)]
+        with_key: bool,
+    },
+    /// Restore a backup into an empty store, with the server stopped.
+    ///
+    /// Puts the backup's server key in place when it holds one; otherwise the original key
+    /// must be copied by hand.
+    Restore {
+        /// The backup file.
+        src: PathBuf,
+    },
     /// Email tools: send a test message.
     Mail {
         #[command(subcommand)]
@@ -364,6 +383,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Account { command } => account(&settings, command).await?,
         Command::Migrate { from, to } => migrate(&settings, &from, &to).await?,
+        Command::Backup { dest, with_key } => cli::backup::run(&settings, &dest, with_key).await?,
+        Command::Restore { src } => cli::restore::run(&settings, &src).await?,
         Command::Mail {
             command: MailCommand::Test { address },
         } => {

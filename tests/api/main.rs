@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod at_rest;
 mod attack;
+mod backup;
 mod burn;
 mod cli;
 mod deploy;
