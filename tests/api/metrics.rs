@@ -240,3 +240,46 @@ async fn metrics_carry_no_key_or_value_and_stay_off_the_public_port() {
     }
     assert_eq!(public.status(), 404);
 }
+
+/// One sample's value from the exposition text, by its full name with labels.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_the_store_gauge_follows_whether_redis_answers() {
+    // Arrange: a node over a real redis-server, metrics on.
+    let mut redis = crate::helpers::RedisServer::start();
+    let url = redis.url();
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let mut env = crate::redis::node_env(&url, "metrics:", &[]);
+    env.push(("ONETIME__METRICS__BIND", metrics_addr.as_str()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _node = Process::start(&dir.path().join("data"), &env);
+    let client = reqwest::Client::new();
+    let scrape = || {
+        let request = client.get(format!("http://{metrics_addr}/metrics"));
+        async move {
+            request
+                .send()
+                .await
+                .expect("scrape")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+
+    // Act
+    let up = scrape().await;
+    redis.kill();
+    let down = scrape().await;
+
+    // Assert: reachable, then not; the outbox is read from Redis; sled-only gauges stay 0.
+    let series = r#"onetime_store_up{backend="redis"}"#;
+    assert_eq!(sample(&up, series), Some(1.0), "{up}");
+    assert_eq!(sample(&up, "onetime_outbox_depth"), Some(0.0), "{up}");
+    assert_eq!(sample(&down, series), Some(0.0), "{down}");
+}
