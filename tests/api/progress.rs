@@ -37,7 +37,7 @@ fn migrate_args(dir: &Path) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_without_a_terminal_prints_plain_lines_and_a_summary() {
+async fn migrate_without_a_terminal_prints_no_escape_codes_and_a_summary() {
     // Arrange
     let dir = store_with(30).await;
 
