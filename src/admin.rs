@@ -19,6 +19,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::accounts::{AccountError, AccountSummary, Accounts};
 use crate::config::Settings;
 use crate::domain::{unix_now, Sensitive};
+use crate::store::Store;
 
 /// Longest request line accepted on the socket: room for a 1024-byte password even when JSON
 /// escapes every byte of it.
@@ -54,6 +55,8 @@ pub enum AdminRequest {
         /// Email.
         email: String,
     },
+    /// A snapshot of every live record, for `onetime backup` (served by a running server).
+    Backup,
 }
 
 /// What a command answered.
@@ -72,6 +75,15 @@ pub enum AdminResponse {
     },
     /// Done (remove, passwd).
     Done,
+    /// A snapshot (backup): the store's schema and every live record as backup lines.
+    Snapshot {
+        /// The store's schema version.
+        schema: u32,
+        /// Unix seconds when it was taken.
+        created: u64,
+        /// [`crate::backup`] lines, sealed as stored.
+        records: Vec<String>,
+    },
     /// The command failed.
     Error {
         /// Why, for the admin's terminal.
@@ -117,6 +129,11 @@ pub async fn execute(accounts: &Accounts, request: AdminRequest) -> AdminRespons
             AdminRequest::Remove { email } => {
                 accounts.remove(&email).await.map(|()| AdminResponse::Done)
             }
+            // Served by `serve_one` from the store; without a server, `onetime backup` opens
+            // the store itself.
+            AdminRequest::Backup => Ok(AdminResponse::Error {
+                message: "a backup is taken from the store, not through accounts".into(),
+            }),
         };
     result.into()
 }
@@ -127,7 +144,11 @@ pub fn socket_path(settings: &Settings) -> PathBuf {
 }
 
 /// Listens on `path` and serves commands until the task is aborted.
-pub fn listen(path: &Path, accounts: Arc<Accounts>) -> io::Result<tokio::task::JoinHandle<()>> {
+pub fn listen(
+    path: &Path,
+    accounts: Arc<Accounts>,
+    store: Arc<dyn Store>,
+) -> io::Result<tokio::task::JoinHandle<()>> {
     // A socket file left by a crashed server: the store lock already proved none is running.
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -140,8 +161,9 @@ pub fn listen(path: &Path, accounts: Arc<Accounts>) -> io::Result<tokio::task::J
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let accounts = Arc::clone(&accounts);
+                    let store = Arc::clone(&store);
                     tokio::spawn(async move {
-                        if let Err(e) = serve_one(stream, &accounts).await {
+                        if let Err(e) = serve_one(stream, &accounts, store.as_ref()).await {
                             tracing::warn!(error = %e, "admin socket request failed");
                         }
                     });
@@ -184,7 +206,11 @@ async fn read_line(stream: &mut UnixStream) -> io::Result<Zeroizing<Vec<u8>>> {
     Ok(line)
 }
 
-async fn serve_one(mut stream: UnixStream, accounts: &Accounts) -> io::Result<()> {
+async fn serve_one(
+    mut stream: UnixStream,
+    accounts: &Accounts,
+    store: &dyn Store,
+) -> io::Result<()> {
     let line = read_line(&mut stream).await?;
     let response = match serde_json::from_slice::<AdminRequest>(&line) {
         Ok(request) => {
@@ -194,8 +220,12 @@ async fn serve_one(mut stream: UnixStream, accounts: &Accounts) -> io::Result<()
                 AdminRequest::Rotate { .. } => "rotate",
                 AdminRequest::Passwd { .. } => "passwd",
                 AdminRequest::Remove { .. } => "remove",
+                AdminRequest::Backup => "backup",
             };
-            let response = execute(accounts, request).await;
+            let response = match request {
+                AdminRequest::Backup => snapshot(store).await,
+                other => execute(accounts, other).await,
+            };
             let ok = !matches!(response, AdminResponse::Error { .. });
             tracing::info!(command = kind, ok, "admin command");
             response
@@ -212,6 +242,29 @@ async fn serve_one(mut stream: UnixStream, accounts: &Accounts) -> io::Result<()
     }
     stream.write_all(&out?).await?;
     stream.shutdown().await
+}
+
+/// Every live record, read while the server keeps serving.
+pub async fn snapshot(store: &dyn Store) -> AdminResponse {
+    let created = unix_now();
+    let schema = match store.schema().await {
+        Ok(schema) => schema,
+        Err(e) => {
+            return AdminResponse::Error {
+                message: format!("reading the store's schema: {e}"),
+            }
+        }
+    };
+    match crate::backup::snapshot(store, created).await {
+        Ok(records) => AdminResponse::Snapshot {
+            schema,
+            created,
+            records,
+        },
+        Err(e) => AdminResponse::Error {
+            message: format!("reading the store: {e}"),
+        },
+    }
 }
 
 /// Sends `request` to a running server. `Ok(None)` when no server listens on `path`.

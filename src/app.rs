@@ -21,7 +21,7 @@ use crate::service::Service;
 use crate::store::redis::{RedisStore, RedisTls, ReplicasAck};
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError, SCHEMA_VERSION};
-use crate::{admin, http, sweeper};
+use crate::{admin, http, metrics, sweeper};
 
 /// Why the server could not start. Each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,46 @@ pub struct Application {
     admin: tokio::task::JoinHandle<()>,
     admin_socket: std::path::PathBuf,
     outbox: Option<tokio::task::JoinHandle<()>>,
+    /// The `/metrics` listener (`metrics.bind`), stopped before the store is closed.
+    metrics: Option<MetricsServer>,
+}
+
+/// The running metrics listener: its handle and its task.
+struct MetricsServer {
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    addr: SocketAddr,
+}
+
+/// Starts the `/metrics` listener on its own actix server.
+fn start_metrics(
+    listener: TcpListener,
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    kdf: &KdfPool,
+) -> Result<MetricsServer, StartError> {
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |cause| StartError::Io { what, cause }
+    };
+    let addr = listener
+        .local_addr()
+        .map_err(io("reading the metrics address"))?;
+    let sources = metrics::Sources {
+        store: Arc::clone(store),
+        backend: if settings.storage.backend == "redis" {
+            "redis"
+        } else {
+            "sled"
+        },
+        kdf: kdf.clone(),
+    };
+    let server = metrics::serve(listener, sources).map_err(io("serving metrics"))?;
+    Ok(MetricsServer {
+        handle: server.handle(),
+        task: tokio::spawn(server),
+        addr,
+    })
 }
 
 /// Creates `storage.path` (server key, admin socket, sled files) with owner-only access.
@@ -405,6 +445,17 @@ impl Application {
     /// server that cannot listen leaves no data directory behind.
     pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
         let listener = bind_configured(&settings)?;
+        // Bound before anything is created too, so a taken port leaves nothing behind.
+        let metrics_listener = settings
+            .metrics
+            .addr()
+            .map(|addr| {
+                metrics::bind(addr).map_err(|cause| StartError::Io {
+                    what: format!("binding metrics.bind {addr}"),
+                    cause,
+                })
+            })
+            .transpose()?;
         let addr = listener.local_addr().map_err(|cause| StartError::Io {
             what: "reading the bound address".into(),
             cause,
@@ -452,6 +503,10 @@ impl Application {
         });
         // One scrypt pool for every use case: the memory bound is the process's.
         let kdf = kdf_pool(&settings);
+        let metrics = match metrics_listener {
+            Some(listener) => Some(start_metrics(listener, &settings, &store, &kdf)?),
+            None => None,
+        };
         let service = web::Data::new(Service::new(
             Arc::clone(&store),
             Arc::clone(&sealer),
@@ -475,13 +530,15 @@ impl Application {
             Duration::from_secs(settings.server.body_timeout),
         );
         let admin_socket = admin::socket_path(&settings);
-        let admin =
-            admin::listen(&admin_socket, accounts.clone().into_inner()).map_err(|cause| {
-                StartError::Io {
-                    what: format!("creating the admin socket {}", admin_socket.display()),
-                    cause,
-                }
-            })?;
+        let admin = admin::listen(
+            &admin_socket,
+            accounts.clone().into_inner(),
+            Arc::clone(&store),
+        )
+        .map_err(|cause| StartError::Io {
+            what: format!("creating the admin socket {}", admin_socket.display()),
+            cause,
+        })?;
         let https = base_url.starts_with("https://");
         let health_store = Arc::clone(&store);
         let mut server = HttpServer::new(move || {
@@ -539,6 +596,9 @@ impl Application {
             mail = settings.mail.smtp_url.is_some(),
             "onetime listening on {base_url}"
         );
+        if let Some(m) = &metrics {
+            tracing::info!("metrics on http://{}/metrics", m.addr);
+        }
         Ok(Self {
             server,
             addr,
@@ -547,6 +607,7 @@ impl Application {
             admin,
             admin_socket,
             outbox,
+            metrics,
         })
     }
 
@@ -583,6 +644,10 @@ impl Application {
     /// finish, then flushes the store.
     pub async fn run_until_stopped(self) -> Result<(), StartError> {
         let served = self.server.await;
+        if let Some(m) = self.metrics {
+            m.handle.stop(false).await;
+            let _ = m.task.await;
+        }
         // Stop the background tasks and wait until they are gone: each holds the store, and
         // sled's directory lock is only released once the last holder drops it.
         let mut tasks = vec![self.admin];

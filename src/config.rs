@@ -122,8 +122,12 @@ pub struct Settings {
     pub plans: BTreeMap<String, Plan>,
     /// `[mail]`: SMTP delivery of links to recipients.
     pub mail: MailSettings,
-    /// `[log]`: log filter.
+    /// `[log]`: log filter and format.
     pub log: LogSettings,
+    /// `[metrics]`: the Prometheus endpoint. Every key is optional, so the table may be
+    /// absent.
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// The configuration file these settings were read from; `None`: built-in defaults (and
     /// the environment) only. Named by commands, so an operator sees which file was used.
     #[serde(skip)]
@@ -335,6 +339,35 @@ pub struct MailSettings {
 pub struct LogSettings {
     /// A `tracing_subscriber::EnvFilter` directive.
     pub level: String,
+    /// `text` (one line per event, for people and the journal) or `json` (one JSON object per
+    /// line, for log shippers).
+    pub format: LogFormat,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// `IP:port` of the separate `/metrics` listener; unset (or empty): no listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+}
+
+impl MetricsSettings {
+    /// The listener's address, if metrics are on (checked at load).
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.bind.as_deref().and_then(|b| b.parse().ok())
+    }
+}
+
+/// `log.format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `key=value` lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `message` and the event's fields.
+    Json,
 }
 
 impl Settings {
@@ -390,6 +423,15 @@ impl Settings {
     /// Checks every value whose type alone does not make it valid, and normalises a few.
     fn validated(mut self) -> Result<Self, SettingsError> {
         resolve_bind(&self.server.bind)?;
+        self.metrics.bind = self.metrics.bind.take().filter(|b| !b.trim().is_empty());
+        if let Some(bind) = &self.metrics.bind {
+            bind.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "metrics.bind",
+                    format!("`{bind}`: want IP:port, e.g. 127.0.0.1:9143"),
+                )
+            })?;
+        }
         // An empty value (from an environment variable) means unset, as for the other options.
         self.server.base_url = self.server.base_url.take().filter(|u| !u.trim().is_empty());
         if let Some(base_url) = &mut self.server.base_url {

@@ -274,6 +274,9 @@ impl KdfParams {
 pub struct KdfPool {
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
+    /// The two semaphores' sizes, so [`KdfPool::load`] can tell what is in use.
+    parallel: usize,
+    capacity: usize,
 }
 
 impl KdfPool {
@@ -282,7 +285,16 @@ impl KdfPool {
         Self {
             running: Arc::new(Semaphore::new(parallel.max(1))),
             admitted: Arc::new(Semaphore::new(parallel.max(1) + queue)),
+            parallel: parallel.max(1),
+            capacity: parallel.max(1) + queue,
         }
+    }
+
+    /// `(running, waiting)` derivations right now, for the metrics.
+    pub fn load(&self) -> (usize, usize) {
+        let running = self.parallel - self.running.available_permits().min(self.parallel);
+        let admitted = self.capacity - self.admitted.available_permits().min(self.capacity);
+        (running, admitted.saturating_sub(running))
     }
 
     /// A pool of one derivation per core with up to `queue` more waiting.

@@ -8,7 +8,9 @@
 //! Imports point down this list only.
 //!
 //! - [`app`]: wiring from settings to a running server; one `build` for `main` and tests.
-//! - [`admin`]: the Unix socket through which `onetime account ...` reaches a running server.
+//! - [`admin`]: the Unix socket through which `onetime account ...` and `onetime backup`
+//!   reach a running server.
+//! - [`backup`]: the backup file: a header and every live record, sealed as stored.
 //! - [`http`]: everything actix: the v1 API, the browser pages (`http::web`: templates,
 //!   catalogues, CSRF, sessions' cookies), parameters, errors, headers, access log.
 //! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
@@ -20,6 +22,7 @@
 //!   conformance suite.
 //! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
+//! - [`metrics`]: the Prometheus counters, gauges and request histogram, and their listener.
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
 
 #![forbid(unsafe_code)]
@@ -27,11 +30,13 @@
 pub mod accounts;
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod sweeper;

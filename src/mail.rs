@@ -291,6 +291,7 @@ impl Outbox {
                         updated: now,
                     };
                     self.store.finish_mail(&id, sent).await?;
+                    crate::metrics::mail_sent();
                 }
                 Err(e) => {
                     let (reason, permanent) = match e {
@@ -318,6 +319,7 @@ impl Outbox {
                     };
                     if give_up {
                         self.store.finish_mail(&id, delivery).await?;
+                        crate::metrics::mail_failed();
                     } else {
                         mail.next_attempt = now + self.retry.delay(mail.attempts - 1);
                         self.store.retry_mail(&mail, delivery).await?;

@@ -1,20 +1,30 @@
 //! `onetime`: settings, telemetry, build, run.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use onetime::admin::{self, AdminRequest, AdminResponse};
 use onetime::app::{self, Application};
-use onetime::config::Settings;
+use onetime::config::{LogFormat, Settings};
 use onetime::domain::{Sensitive, PASSWORD_MAX_BYTES};
 use onetime::mail::Mailer;
 use tracing_subscriber::EnvFilter;
 use zeroize::Zeroizing;
 
+/// `--version`: the crate version and the git commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("ONETIME_GIT_COMMIT"),
+    ")"
+);
+
 /// Share secrets through links that work exactly once.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// Configuration file (default: ./onetime.toml if present, else built-in defaults). The
     /// systemd unit sets ONETIME_CONFIG; set it in an admin shell too, or pass --config.
@@ -28,10 +38,15 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
-    /// Delete expired records once and exit (the server does this on its own while running).
-    /// Needs an existing store; never creates one.
+    /// Delete expired records once and exit.
+    ///
+    /// The server does this on its own while running; this is for a stopped server. Needs an
+    /// existing store; never creates one.
     Sweep,
-    /// Manage accounts (works whether the server is running or not; never creates a store).
+    /// Manage accounts and their API tokens and web passwords.
+    ///
+    /// Works whether the server is running or not (through its admin socket, or on the store
+    /// directly); never creates a store.
     ///
     /// An account has two credentials, its API token and its web password, and each sees the
     /// account's recent list: every secret created since that credential was issued, whether
@@ -41,8 +56,10 @@ enum Command {
         #[command(subcommand)]
         command: AccountCommand,
     },
-    /// Copy every live secret, receipt, account, recent entry and queued mail from one store
-    /// to another, expiry preserved: `--from sled:./data --to redis://host:6379` (or
+    /// Copy everything live from one store to another (sled <-> Redis).
+    ///
+    /// Every live secret, receipt, account, recent entry and queued mail, expiry preserved:
+    /// `--from sled:./data --to redis://host:6379` (or
     /// `redis+cluster://host1:6379,host2:6379`) or back. A `rediss://` endpoint uses
     /// storage.redis_tls_* as the server does.
     /// Run it with the servers stopped; the destination needs the same server key. Web
@@ -55,15 +72,51 @@ enum Command {
         #[arg(long)]
         to: String,
     },
-    /// Email tools.
+    /// Write a snapshot of every live record to a new file, while the server runs.
+    ///
+    /// Taken through the running server's admin socket (or from the store when no server
+    /// runs). Records stay sealed; the file holds the server key only with --with-key.
+    Backup {
+        /// The file to write (mode 0600; never overwritten).
+        dest: PathBuf,
+        /// Include the server key (warns: with it, the file and a link reveal that secret).
+        #[arg(long)]
+        with_key: bool,
+    },
+    /// Restore a backup into an empty store, with the server stopped.
+    ///
+    /// Puts the backup's server key in place when it holds one; otherwise the original key
+    /// must be copied by hand.
+    Restore {
+        /// The backup file.
+        src: PathBuf,
+    },
+    /// Email tools: send a test message.
     Mail {
         #[command(subcommand)]
         command: MailCommand,
     },
-    /// Configuration tools.
+    /// Configuration tools: validate and print the effective settings.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Print a shell completion script (bash, zsh or fish).
+    ///
+    /// bash: `onetime completions bash > /etc/bash_completion.d/onetime`; zsh: write it as
+    /// `_onetime` into a directory on $fpath; fish: `> ~/.config/fish/completions/onetime.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one per command into a directory.
+    ///
+    /// `onetime man | man -l -`, or `onetime man --dir /usr/local/share/man/man1`.
+    Man {
+        /// Write onetime.1 and a page for every subcommand here instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -77,20 +130,24 @@ enum AccountCommand {
         #[arg(long, default_value = "default")]
         plan: String,
     },
-    /// List accounts: email, plan, whether a web password is set, created (never tokens or
-    /// passwords).
+    /// List accounts: email, plan, web password set or not, created.
+    ///
+    /// Never tokens or passwords.
     List,
-    /// Issue a new API token; the old one stops working at once. The recent list seen with
-    /// the token starts afresh; the web side's keeps everything (without a web password, the
-    /// list is cleared, as nothing can open it any more).
+    /// Issue a new API token; the old one stops working at once.
+    ///
+    /// The recent list seen with the token starts afresh; the web side's keeps everything
+    /// (without a web password, the list is cleared, as nothing can open it any more).
     Rotate {
         /// The account's email.
         email: String,
     },
-    /// Set the web password from the first line of standard input (at least 10 characters,
-    /// at most 1024 bytes): `read -rs PW; printf '%s\n' "$PW" | onetime account passwd EMAIL`.
-    /// Browsers signed in with the old password are signed out, and the recent list seen on
-    /// the web starts afresh; the API token's keeps everything.
+    /// Set the web password from the first line of standard input.
+    ///
+    /// At least 10 characters, at most 1024 bytes:
+    /// `read -rs PW; printf '%s\n' "$PW" | onetime account passwd EMAIL`. Browsers signed in
+    /// with the old password are signed out, and the recent list seen on the web starts
+    /// afresh; the API token's keeps everything.
     Passwd {
         /// The account's email.
         email: String,
@@ -104,7 +161,7 @@ enum AccountCommand {
 
 #[derive(Debug, Subcommand)]
 enum MailCommand {
-    /// Send a test message with the configured mail settings and print the SMTP outcome.
+    /// Send a test message with the configured mail settings; prints the SMTP answer.
     Test {
         /// Where to send it.
         address: String,
@@ -113,8 +170,10 @@ enum MailCommand {
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Load and validate the configuration (and the storage.redis_tls_* and *_file files),
-    /// then print the effective settings as TOML (secrets redacted).
+    /// Validate the configuration and print the effective settings as TOML.
+    ///
+    /// Reads the storage.redis_tls_* and *_file files as a start would; secrets are printed
+    /// as [redacted].
     Check,
 }
 
@@ -129,12 +188,20 @@ fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGu
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .finish(std::io::stdout());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(writer)
-        .init();
+        .with_writer(writer);
+    match settings.log.format {
+        LogFormat::Text => logs.with_ansi(ansi).init(),
+        // Fields at the top level beside `message`, as shippers expect; no span lists.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
     guard
 }
 
@@ -251,10 +318,13 @@ async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
     use onetime::store::Exported;
     let source = app::open_named_store(settings, from, false).await?;
     let destination = app::open_named_store(settings, to, true).await?;
+    eprintln!("migrate: reading everything live from {from}");
     let records = source.export(onetime::domain::unix_now()).await?;
+    let progress = cli::progress::Progress::start("migrate", "records", Some(records.len() as u64));
     let (mut secrets, mut unread, mut accounts, mut recent, mut mails) = (0, 0, 0, 0, 0);
     for record in &records {
         destination.import(record).await?;
+        progress.inc(1);
         match record {
             Exported::Secret { secret, .. } => {
                 secrets += 1;
@@ -266,6 +336,7 @@ async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
         }
     }
     destination.flush().await?;
+    progress.finish(&format!("copied into {to}"));
     println!(
         "copied {secrets} receipts ({unread} with unread secrets), {accounts} accounts, \
          {recent} recent entries, {mails} queued mails"
@@ -282,6 +353,8 @@ async fn migrate(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref(), None)?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Completions { shell } => cli::completions::run(shell, Cli::command()),
+        Command::Man { dir } => cli::man::run(Cli::command(), dir.as_deref())?,
         Command::Serve => {
             let _log = init_logging(&settings);
             let application = Application::build(settings).await?;
@@ -296,11 +369,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 app::store_description(&settings),
                 settings.described_file()
             );
-            onetime::sweeper::sweep_once(store.as_ref()).await;
+            let progress = cli::progress::Progress::start("sweep", "records", None);
+            let report = onetime::sweeper::sweep_once(store.as_ref()).await;
             store.flush().await?;
+            progress.inc(report.map_or(0, |r| (r.secrets + r.receipts) as u64));
+            progress.finish(&match report {
+                Some(r) => format!(
+                    "removed {} expired secrets and {} expired receipts",
+                    r.secrets, r.receipts
+                ),
+                None => "the sweep failed (see the log line above)".to_owned(),
+            });
         }
         Command::Account { command } => account(&settings, command).await?,
         Command::Migrate { from, to } => migrate(&settings, &from, &to).await?,
+        Command::Backup { dest, with_key } => cli::backup::run(&settings, &dest, with_key).await?,
+        Command::Restore { src } => cli::restore::run(&settings, &src).await?,
         Command::Mail {
             command: MailCommand::Test { address },
         } => {

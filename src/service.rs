@@ -448,7 +448,13 @@ impl Service {
             metadata,
         };
         self.store.create(&new).await?;
+        crate::metrics::secret_created(if generated {
+            crate::metrics::Kind::Generated
+        } else {
+            crate::metrics::Kind::Text
+        });
         if new.mail.is_some() {
+            crate::metrics::mail_queued();
             self.outbox.notify_one();
         }
         let mut receipt = self.receipt_view(&metadata_key, &new.metadata, &receipt_payload, now);
@@ -655,6 +661,7 @@ impl Service {
         if !self.store.take_secret(&id, now).await? {
             return Err(self.refusal(&id, record.kdf.is_some(), now).await?);
         }
+        crate::metrics::secret_revealed();
         Ok(Revealed {
             value: Sensitive::new(payload.value.clone()),
             secret_key: secret_key.to_owned(),
@@ -693,6 +700,7 @@ impl Service {
             Guess::Granted => {}
             Guess::Locked { newly } => {
                 if newly {
+                    crate::metrics::secret_locked();
                     tracing::warn!("a secret was locked after repeated wrong passphrases");
                 }
                 return Err(ServiceError::Locked);
@@ -709,12 +717,14 @@ impl Service {
         client: IpAddr,
         now: u64,
     ) -> Result<(), ServiceError> {
+        crate::metrics::passphrase_failed();
         let tag = self.client_tag(client);
         if self
             .store
             .record_passphrase_failure(secret_id, tag, now, self.policy.guesses)
             .await?
         {
+            crate::metrics::secret_locked();
             tracing::warn!("a secret was locked after repeated wrong passphrases");
         }
         Ok(())
@@ -874,6 +884,7 @@ impl Service {
                 .refusal(&record.secret_id, record.passphrase_required, now)
                 .await?);
         };
+        crate::metrics::secret_burned();
         Ok(Burned {
             state: self.receipt_view(metadata_key, &burned, &payload, now),
             secret_shortkey: payload.secret_key.chars().take(SHORTKEY_CHARS).collect(),

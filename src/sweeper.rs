@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::domain::unix_now;
-use crate::store::Store;
+use crate::store::{Store, SweepReport};
 
 /// Starts a task that sweeps `store` every `interval` until aborted.
 pub fn spawn(store: Arc<dyn Store>, interval: Duration) -> JoinHandle<()> {
@@ -23,15 +23,20 @@ pub fn spawn(store: Arc<dyn Store>, interval: Duration) -> JoinHandle<()> {
     })
 }
 
-/// One sweep at the current time, logged.
-pub async fn sweep_once(store: &dyn Store) {
-    match store.sweep_expired(unix_now()).await {
-        Ok(report) if report.secrets + report.receipts > 0 => tracing::info!(
-            secrets = report.secrets,
-            receipts = report.receipts,
-            "swept expired records"
-        ),
+/// One sweep at the current time, logged; what it removed, or `None` when it failed.
+pub async fn sweep_once(store: &dyn Store) -> Option<SweepReport> {
+    let swept = store.sweep_expired(unix_now()).await;
+    match &swept {
+        Ok(report) if report.secrets + report.receipts > 0 => {
+            crate::metrics::secrets_expired(report.secrets);
+            tracing::info!(
+                secrets = report.secrets,
+                receipts = report.receipts,
+                "swept expired records"
+            )
+        }
         Ok(_) => tracing::debug!("sweep found nothing expired"),
         Err(e) => tracing::warn!(error = %e, "sweep failed; will retry next interval"),
     }
+    swept.ok()
 }

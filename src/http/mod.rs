@@ -161,6 +161,12 @@ pub async fn access_log(
         .and_then(|v: &HeaderValue| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    crate::metrics::request_finished(
+        route.as_deref(),
+        method.as_str(),
+        res.status().as_u16(),
+        started.elapsed(),
+    );
     tracing::info!(
         method = %method,
         route = route.as_deref().unwrap_or("(unmatched)"),

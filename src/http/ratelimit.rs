@@ -80,6 +80,7 @@ impl RateLimits {
             .await
             .map_err(|e| ApiError::from_service(ServiceError::Storage(e), ""))?;
         if used > u64::from(limit) {
+            crate::metrics::rate_limited(name);
             return Err(ApiError::RateLimited);
         }
         Ok(())

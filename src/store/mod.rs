@@ -465,6 +465,17 @@ pub enum Exported {
     Mail(OutboxRecord),
 }
 
+/// What a store holds, for the metrics (`None`: this backend does not tell).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Footprint {
+    /// Receipts, with their secrets while unread (expired ones not yet swept included).
+    pub records: Option<u64>,
+    /// Mails waiting in the outbox.
+    pub outbox: Option<u64>,
+    /// Bytes on disk.
+    pub bytes: Option<u64>,
+}
+
 /// What a sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
@@ -605,6 +616,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the backend answers (for `/health` and `/api/v1/status`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// What the store holds, for the metrics; read-only. A backend that cannot tell cheaply
+    /// leaves a count out.
+    async fn footprint(&self) -> Result<Footprint, StoreError> {
+        Ok(Footprint::default())
+    }
 
     /// Every live record at `now` (for `onetime migrate`), web sessions excepted: they are
     /// short-lived, and after a migration people sign in again.

@@ -59,9 +59,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
 use super::{
-    CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
-    OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
-    StoredState, SweepReport, SCHEMA_VERSION,
+    CustomerRecord, Delivery, Exported, Footprint, Guess, GuessRules, Guesses, MetadataRecord,
+    NewSecret, OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store,
+    StoreError, StoredState, SweepReport, SCHEMA_VERSION,
 };
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
@@ -882,6 +882,15 @@ impl Store for RedisStore {
             .arg(window.max(1))
             .invoke_async(&mut self.conn.clone())
             .await?)
+    }
+
+    /// The outbox's length only: counting records would walk the key space.
+    async fn footprint(&self) -> Result<Footprint, StoreError> {
+        let queued: u64 = self.conn.clone().zcard(self.outbox_queue()).await?;
+        Ok(Footprint {
+            outbox: Some(queued),
+            ..Footprint::default()
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -32,9 +32,9 @@ use sled::{Db, Tree};
 use self::flusher::Flusher;
 use super::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
 use super::{
-    CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
-    OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store, StoreError,
-    SweepReport, SCHEMA_VERSION,
+    CustomerRecord, Delivery, Exported, Footprint, Guess, GuessRules, Guesses, MetadataRecord,
+    NewSecret, OutboxRecord, RecentEntry, RecentSeal, SecretRecord, SessionRecord, Store,
+    StoreError, SweepReport, SCHEMA_VERSION,
 };
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
@@ -708,6 +708,21 @@ impl Store for Inner {
         Ok(())
     }
 
+    /// Counting walks the trees (sled keeps no counts), so it runs on the blocking pool.
+    async fn footprint(&self) -> Result<Footprint, StoreError> {
+        let (db, entries, mail) = (self.db.clone(), self.entries.clone(), self.mail.clone());
+        let counted = tokio::task::spawn_blocking(move || {
+            Ok::<_, StoreError>(Footprint {
+                records: Some(entries.len() as u64),
+                outbox: Some(mail.len() as u64),
+                bytes: Some(db.size_on_disk()?),
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("counting the store: {e}")))?;
+        counted
+    }
+
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
         let mut out = Vec::new();
         for item in self.entries.iter() {
@@ -1003,6 +1018,7 @@ delegate! {
     async fn finish_mail(&self, metadata_id: &RecordId, delivery: Delivery) -> Result<(), StoreError>;
     async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
+    async fn footprint(&self) -> Result<Footprint, StoreError>;
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError>;
     async fn import(&self, record: &Exported) -> Result<(), StoreError>;
     async fn flush(&self) -> Result<(), StoreError>;

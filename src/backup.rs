@@ -1,0 +1,146 @@
+//! Backups: every live record of a store, as stored (sealed), in a file of lines.
+//!
+//! The first line is a JSON [`Header`]; each further line is one record, postcard-encoded and
+//! base64'd. Records travel sealed, exactly as `onetime migrate` moves them: a backup holds no
+//! value, link, passphrase or email in the clear, and is readable only with the server key,
+//! which it carries only when asked to (`onetime backup --with-key`).
+//!
+//! Built on the store's export and import (the transfer seam `migrate` uses).
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::RecordId;
+use crate::store::{
+    CustomerRecord, Exported, Guesses, MetadataRecord, OutboxRecord, RecentEntry, RecentSeal,
+    SecretRecord, Store, StoreError,
+};
+
+/// The header's `format`.
+pub const FORMAT: &str = "onetime-backup";
+
+/// The header's `version`: how the lines are encoded.
+pub const VERSION: u32 = 1;
+
+/// A backup that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// Not a backup, a newer format, or a damaged line.
+    #[error("not a usable onetime backup: {0}")]
+    Malformed(String),
+}
+
+/// The first line of a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`] when written.
+    pub version: u32,
+    /// The store's schema version the records are in.
+    pub schema: u32,
+    /// Unix seconds when the snapshot was taken.
+    pub created: u64,
+    /// How many record lines follow.
+    pub records: u64,
+    /// The server key (64 hex characters), only with `--with-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<String>,
+}
+
+/// One record line, before base64. Mirrors [`Exported`], which stays free of serde.
+#[derive(Serialize, Deserialize)]
+enum Line {
+    Secret {
+        metadata_id: RecordId,
+        metadata: MetadataRecord,
+        secret: Option<SecretRecord>,
+        guesses: Option<Guesses>,
+    },
+    Customer(CustomerRecord),
+    Recent {
+        customer_id: RecordId,
+        created: u64,
+        sealed: RecentSeal,
+    },
+    Mail(OutboxRecord),
+}
+
+/// One record as a backup line.
+pub fn encode(record: &Exported) -> String {
+    let line = match record.clone() {
+        Exported::Secret {
+            metadata_id,
+            metadata,
+            secret,
+            guesses,
+        } => Line::Secret {
+            metadata_id,
+            metadata,
+            secret,
+            guesses,
+        },
+        Exported::Customer(c) => Line::Customer(c),
+        Exported::Recent(r) => Line::Recent {
+            customer_id: r.customer_id,
+            created: r.created,
+            sealed: r.sealed,
+        },
+        Exported::Mail(m) => Line::Mail(m),
+    };
+    // Encoding plain data into a Vec cannot fail.
+    let bytes = postcard::to_allocvec(&line).unwrap_or_default();
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+}
+
+/// A backup line as the record it holds.
+pub fn decode(line: &str) -> Result<Exported, BackupError> {
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(line.trim())
+        .map_err(|e| BackupError::Malformed(format!("a record line is not base64: {e}")))?;
+    let line: Line = postcard::from_bytes(&bytes)
+        .map_err(|e| BackupError::Malformed(format!("a record line does not decode: {e}")))?;
+    Ok(match line {
+        Line::Secret {
+            metadata_id,
+            metadata,
+            secret,
+            guesses,
+        } => Exported::Secret {
+            metadata_id,
+            metadata,
+            secret,
+            guesses,
+        },
+        Line::Customer(c) => Exported::Customer(c),
+        Line::Recent {
+            customer_id,
+            created,
+            sealed,
+        } => Exported::Recent(RecentEntry {
+            customer_id,
+            created,
+            sealed,
+        }),
+        Line::Mail(m) => Exported::Mail(m),
+    })
+}
+
+/// Reads and checks a header line.
+pub fn header(line: &str) -> Result<Header, BackupError> {
+    let header: Header = serde_json::from_str(line)
+        .map_err(|_| BackupError::Malformed("the first line is not a backup header".into()))?;
+    if header.format != FORMAT || header.version != VERSION {
+        return Err(BackupError::Malformed(format!(
+            "format {} version {}; this onetime reads {FORMAT} version {VERSION}",
+            header.format, header.version
+        )));
+    }
+    Ok(header)
+}
+
+/// Every live record of `store` at `now`, as backup lines. Each record is read in one atomic
+/// step of the store, so everything acknowledged before the call is in it.
+pub async fn snapshot(store: &dyn Store, now: u64) -> Result<Vec<String>, StoreError> {
+    Ok(store.export(now).await?.iter().map(encode).collect())
+}
