@@ -50,6 +50,7 @@ use crate::domain::{
     is_plausible_key, normalize_email, Caller, RecentAccess, Sensitive, PASSWORD_MAX_BYTES,
     PASSWORD_MIN_CHARS,
 };
+use crate::service::StorageFailure;
 use crate::store::{CustomerRecord, SealedListKey, SessionRecord, Store, StoreError, WebPassword};
 
 #[cfg(test)]
@@ -85,7 +86,13 @@ pub enum AccountError {
     Crypto(CryptoError),
     /// The store failed.
     #[error(transparent)]
-    Storage(#[from] StoreError),
+    Storage(#[from] StorageFailure),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        Self::Storage(e.into())
+    }
 }
 
 impl From<CryptoError> for AccountError {
@@ -437,7 +444,7 @@ impl Accounts {
 
     /// The signed-in caller for a session cookie value, or `None` (unknown, expired, account
     /// removed or its password changed since).
-    pub async fn session(&self, cookie: &str, now: u64) -> Result<Option<Caller>, StoreError> {
+    pub async fn session(&self, cookie: &str, now: u64) -> Result<Option<Caller>, StorageFailure> {
         if cookie.len() != KEY_CHARS || !is_plausible_key(cookie) {
             return Ok(None);
         }
@@ -477,12 +484,12 @@ impl Accounts {
     }
 
     /// Ends the session with this cookie value (nothing happens for an unknown one).
-    pub async fn sign_out(&self, cookie: &str) -> Result<(), StoreError> {
+    pub async fn sign_out(&self, cookie: &str) -> Result<(), StorageFailure> {
         if cookie.len() != KEY_CHARS || !is_plausible_key(cookie) {
             return Ok(());
         }
         let id = self.sealer.record_id(RecordKind::Session, cookie);
-        self.store.remove_session(&id).await
+        Ok(self.store.remove_session(&id).await?)
     }
 
     /// Deletes an account and its recent list. Its secrets stay readable by their links; its
@@ -508,7 +515,7 @@ impl Accounts {
         &self,
         email: &str,
         token: &str,
-    ) -> Result<Option<Caller>, StoreError> {
+    ) -> Result<Option<Caller>, StorageFailure> {
         let lookup = email.trim().to_ascii_lowercase();
         let customer = if lookup.is_empty() {
             None

@@ -14,10 +14,11 @@ use actix_web::{web, App, HttpServer};
 use crate::accounts::{Accounts, SignInSettings};
 use crate::config::Settings;
 use crate::crypto::{KdfParams, KdfPool, Sealer, ServerKey};
+use crate::http::client::ClientResolver;
 use crate::http::params::BodyLimit;
 use crate::http::ratelimit::RateLimits;
 use crate::mail::{Mailer, Outbox, RetryPolicy};
-use crate::service::Service;
+use crate::service::{RateLimiter, Service};
 use crate::store::redis::{RedisStore, RedisTls, ReplicasAck};
 use crate::store::sled::SledStore;
 use crate::store::{Store, StoreError, SCHEMA_VERSION};
@@ -459,15 +460,14 @@ impl Application {
             kdf.clone(),
             &settings,
         ));
-        let pages = web::Data::new(http::web::Web::new(
+        let cookies = web::Data::new(http::web::Cookies::new(
             Arc::clone(&sealer),
             base_url.starts_with("https://"),
             settings.server.session_ttl,
         ));
         let limits = web::Data::new(RateLimits::new(
-            &settings,
-            Arc::clone(&store),
-            Arc::clone(&sealer),
+            RateLimiter::new(&settings, Arc::clone(&store), Arc::clone(&sealer)),
+            ClientResolver::new(&settings),
         ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer, kdf));
         let limit = BodyLimit::for_secret(
@@ -483,20 +483,18 @@ impl Application {
                 }
             })?;
         let https = base_url.starts_with("https://");
-        let health_store = Arc::clone(&store);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(service.clone())
                 .app_data(accounts.clone())
                 .app_data(limits.clone())
-                .app_data(pages.clone())
+                .app_data(cookies.clone())
                 .app_data(limit)
-                .app_data(web::Data::from(Arc::clone(&health_store)))
                 .wrap(http::security_headers(https))
                 .wrap(from_fn(http::access_log))
                 .wrap(from_fn(http::close_on_unread_body))
                 .configure(http::configure)
-                .default_service(web::to(http::not_found))
+                .default_service(web::to(http::unknown_route))
         })
         .shutdown_timeout(settings.server.shutdown_timeout)
         // actix treats SIGINT as a forced shutdown that drops requests in flight; `main`

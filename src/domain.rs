@@ -53,18 +53,47 @@ pub enum State {
     Expired,
 }
 
-/// The TTL a create gets: missing = `default`, unparsable = 0, then clamped into
-/// `[min, max]` silently (Onetime Secret's behaviour, which clients rely on).
-pub fn resolve_ttl(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
-    let requested = match raw.map(str::trim) {
-        None | Some("") => default,
-        Some(text) => text
+/// A lifetime as a create asks for it, read once where it arrives (API parameter or form
+/// field), before the plan's limits apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedTtl(u64);
+
+impl RequestedTtl {
+    /// Onetime Secret's reading, which clients rely on: empty means not given (`None`, the
+    /// default applies); a negative or unreadable number asks for 0 seconds; fractions are cut.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let seconds = text
             .parse::<i64>()
             .map(|n| u64::try_from(n).unwrap_or(0))
             .or_else(|_| text.parse::<f64>().map(|f| f.max(0.0) as u64))
-            .unwrap_or(0),
-    };
-    requested.clamp(min, max.max(min))
+            .unwrap_or(0);
+        Some(Self(seconds))
+    }
+
+    /// Asks for exactly `seconds`.
+    pub fn seconds(seconds: u64) -> Self {
+        Self(seconds)
+    }
+
+    /// The seconds asked for.
+    pub fn asked(self) -> u64 {
+        self.0
+    }
+
+    /// The TTL a create gets: not given = `default`, then clamped into `[min, max]` silently.
+    pub fn resolve(asked: Option<Self>, default: u64, min: u64, max: u64) -> u64 {
+        asked.map_or(default, Self::asked).clamp(min, max.max(min))
+    }
+}
+
+/// The TTL a create gets: missing = `default`, unparsable = 0, then clamped into
+/// `[min, max]` silently (Onetime Secret's behaviour, which clients rely on).
+pub fn resolve_ttl(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
+    RequestedTtl::resolve(raw.and_then(RequestedTtl::parse), default, min, max)
 }
 
 /// The generated password length: missing or unparsable = `default`, then clamped to 4..=128.

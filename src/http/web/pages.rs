@@ -7,7 +7,10 @@ use askama::Template;
 use super::i18n::Catalog;
 use super::refusal::Refusal;
 use super::{Failure, Form, PageCtx, Visitor};
-use crate::domain::{unix_now, Caller, DeliveryState, Receipt, Sensitive, State, MEMO_MAX_CHARS};
+use crate::domain::{
+    unix_now, Caller, DeliveryState, Receipt, RequestedTtl, Sensitive, State, MEMO_MAX_CHARS,
+};
+use crate::http::error::refusal_words;
 use crate::http::params::Params;
 use crate::http::ratelimit::{Action, RateLimits};
 use crate::service::{CreateRequest, CreateRules, Service, ServiceError};
@@ -21,19 +24,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/")
             .route(web::get().to(create_form))
             .route(web::post().to(create))
-            .default_service(web::to(super::not_found)),
+            .default_service(web::to(super::page_not_found)),
     );
     for prefix in ["receipt", "private"] {
         cfg.service(
             web::resource(format!("/{prefix}/{{key}}"))
                 .route(web::get().to(receipt))
-                .default_service(web::to(super::not_found)),
+                .default_service(web::to(super::page_not_found)),
         )
         .service(
             web::resource(format!("/{prefix}/{{key}}/burn"))
                 .route(web::get().to(burn_form))
                 .route(web::post().to(burn))
-                .default_service(web::to(super::not_found)),
+                .default_service(web::to(super::page_not_found)),
         );
     }
     cfg.service(
@@ -42,7 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(interstitial))
             .route(web::head().to(interstitial))
             .route(web::post().to(reveal))
-            .default_service(web::to(super::not_found)),
+            .default_service(web::to(super::page_not_found)),
     );
 }
 
@@ -194,43 +197,16 @@ async fn create(
         Ok(form) => form,
         Err(failure) => return visitor.failure(failure),
     };
-    let rules = service.create_rules(&visitor.caller);
-    let t = visitor.t;
     let generate = form.get("action") == Some("generate");
     let secret = form.get("secret").unwrap_or("");
-    let passphrase = form.get("passphrase").unwrap_or("");
     let recipient = form.get("recipient").unwrap_or("").trim();
     let memo = form.get("memo").unwrap_or("");
-    let ttl = form.get("ttl").and_then(|s| s.trim().parse().ok());
-    let refuse = |error: Refusal| {
-        let refill = Refill {
-            error,
-            secret,
-            recipient,
-            memo,
-            ttl,
-        };
-        create_page(&visitor, &service, StatusCode::BAD_REQUEST, refill)
-    };
-    if !generate && secret.trim().is_empty() {
-        return refuse(Refusal::on(&["secret"], t.get("error.secret_empty")));
-    }
-    if !generate && secret.len() > rules.max_size {
-        let message = t.fill("error.secret_too_large", &rules.max_size.to_string());
-        return refuse(Refusal::on(&["secret"], message));
-    }
-    if !passphrase.is_empty() && passphrase.chars().count() < rules.passphrase_min {
-        let message = t.fill("error.passphrase_short", &rules.passphrase_min.to_string());
-        return refuse(Refusal::on(&["passphrase"], message));
-    }
-    if memo.chars().count() > MEMO_MAX_CHARS {
-        let message = t.fill("error.memo_too_long", &MEMO_MAX_CHARS.to_string());
-        return refuse(Refusal::on(&["memo"], message));
-    }
+    let ttl = form.get("ttl").and_then(RequestedTtl::parse);
     let request = CreateRequest {
-        secret: (!generate).then(|| Sensitive::new(secret.to_owned())),
+        // A secret of blanks is no secret: the form says so, as for an empty one.
+        secret: (!generate && !secret.trim().is_empty()).then(|| Sensitive::new(secret.to_owned())),
         length: None,
-        ttl: form.get("ttl").map(str::to_owned),
+        ttl,
         passphrase: form.sensitive("passphrase"),
         recipients: if recipient.is_empty() {
             Vec::new()
@@ -246,14 +222,44 @@ async fn create(
     } else {
         service.share(&visitor.caller, request, now).await
     };
-    match created {
-        Ok(receipt) => visitor.redirect(&format!("/receipt/{}", receipt.metadata_key)),
+    let error = match created {
+        Ok(receipt) => return visitor.redirect(&format!("/receipt/{}", receipt.metadata_key)),
+        Err(e) => match create_refusal(visitor.t, &e) {
+            Some(error) => error,
+            None => return visitor.failure(Failure::from_service(e)),
+        },
+    };
+    let refill = Refill {
+        error,
+        secret,
+        recipient,
+        memo,
+        ttl: ttl.map(RequestedTtl::asked),
+    };
+    create_page(&visitor, &service, StatusCode::BAD_REQUEST, refill)
+}
+
+/// A refused create in the visitor's words, on the field it is about; `None` for errors that
+/// are not the form's (they get an error page).
+fn create_refusal(t: &Catalog, e: &ServiceError) -> Option<Refusal> {
+    Some(match e {
+        ServiceError::NothingToShare => Refusal::on(&["secret"], t.get("error.secret_empty")),
+        ServiceError::TooLarge { max } => Refusal::on(
+            &["secret"],
+            t.fill("error.secret_too_large", &max.to_string()),
+        ),
+        ServiceError::PassphraseTooShort { min } => Refusal::on(
+            &["passphrase"],
+            t.fill("error.passphrase_short", &min.to_string()),
+        ),
+        ServiceError::MemoTooLong { max } => {
+            Refusal::on(&["memo"], t.fill("error.memo_too_long", &max.to_string()))
+        }
         // The API's own words (English) for the rarer refusals: an undeliverable address,
-        // mail switched off. Which field they are about is not known here (and never guessed
-        // from the words), so the message itself takes the focus.
-        Err(ServiceError::Invalid(message)) => refuse(Refusal::general(message)),
-        Err(e) => visitor.failure(Failure::from_service(e)),
-    }
+        // mail switched off, a passphrase over the API's maximum. The message itself takes the
+        // focus.
+        other => Refusal::general(refusal_words(other)?),
+    })
 }
 
 #[derive(Template)]
@@ -313,7 +319,6 @@ async fn receipt(
 ) -> HttpResponse {
     let receipt = match service.receipt(&key, unix_now()).await {
         Ok(receipt) => receipt,
-        Err(ServiceError::UnknownSecret) => return visitor.failure(Failure::ReceiptGone),
         Err(e) => return visitor.failure(Failure::from_service(e)),
     };
     let t = visitor.t;
@@ -422,7 +427,6 @@ async fn burn_form(
         }
         // Nothing left to burn: the receipt says why.
         Ok(_) => visitor.redirect(&receipt_path(&visitor, &key)),
-        Err(ServiceError::UnknownSecret) => visitor.failure(Failure::ReceiptGone),
         Err(e) => visitor.failure(Failure::from_service(e)),
     }
 }
@@ -452,14 +456,12 @@ async fn burn(
         .await
     {
         Ok(_) => visitor.redirect(&receipt_path(&visitor, &key)),
+        Err(ServiceError::PassphraseRequired) => {
+            let error = Refusal::on(&["passphrase"], t.get("error.passphrase_missing"));
+            burn_page(&visitor, &key, true, StatusCode::BAD_REQUEST, error)
+        }
         Err(ServiceError::WrongPassphrase) => {
-            let missing = passphrase.as_ref().is_none_or(|p| p.expose().is_empty());
-            let error = if missing {
-                t.get("error.passphrase_missing")
-            } else {
-                t.get("error.passphrase_wrong")
-            };
-            let error = Refusal::on(&["passphrase"], error);
+            let error = Refusal::on(&["passphrase"], t.get("error.passphrase_wrong"));
             burn_page(&visitor, &key, true, StatusCode::BAD_REQUEST, error)
         }
         Err(ServiceError::Locked) => burn_page(
@@ -469,11 +471,8 @@ async fn burn(
             StatusCode::TOO_MANY_REQUESTS,
             Refusal::general(t.get("error.locked")),
         ),
-        // Already received, burned or expired: the receipt shows which; or no receipt at all.
-        Err(ServiceError::UnknownSecret) => match service.receipt_status(&key, unix_now()).await {
-            Ok(_) => visitor.redirect(&receipt_path(&visitor, &key)),
-            Err(_) => visitor.failure(Failure::ReceiptGone),
-        },
+        // Already received, burned or expired: the receipt shows which.
+        Err(ServiceError::UnknownSecret) => visitor.redirect(&receipt_path(&visitor, &key)),
         Err(e) => visitor.failure(Failure::from_service(e)),
     }
 }
@@ -559,16 +558,6 @@ async fn reveal(
     let t = visitor.t;
     let now = unix_now();
     let passphrase = form.sensitive("passphrase");
-    let given = passphrase.as_ref().is_some_and(|p| !p.expose().is_empty());
-    match service.secret_status(&key, now).await {
-        Ok(Some(status)) if status.passphrase_required && !given => {
-            let error = Refusal::on(&["passphrase"], t.get("error.passphrase_missing"));
-            return secret_page(&visitor, &key, true, StatusCode::BAD_REQUEST, error);
-        }
-        Ok(Some(_)) => {}
-        Ok(None) => return visitor.failure(Failure::Gone),
-        Err(e) => return visitor.failure(Failure::from_service(e)),
-    }
     match service
         .reveal(&key, passphrase.as_ref(), visitor.ip, now)
         .await
@@ -587,6 +576,13 @@ async fn reveal(
                 },
             )
         }
+        Err(ServiceError::PassphraseRequired) => secret_page(
+            &visitor,
+            &key,
+            true,
+            StatusCode::BAD_REQUEST,
+            Refusal::on(&["passphrase"], t.get("error.passphrase_missing")),
+        ),
         Err(ServiceError::WrongPassphrase) => secret_page(
             &visitor,
             &key,

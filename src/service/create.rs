@@ -1,0 +1,268 @@
+//! share and generate: a new secret, its receipt, its recent-list entry and its mail, stored in
+//! one atomic step.
+
+use zeroize::Zeroizing;
+
+use super::error::ServiceError;
+use super::payload::{ReceiptPayload, SecretPayload};
+use super::{nonempty, Service};
+use crate::config::Plan;
+use crate::crypto::{generate_key, generate_password, seal_to, KdfParams, RecordId, RecordKind};
+use crate::domain::{
+    normalize_email, obscure_email, resolve_length, Caller, DeliveryState, Receipt, RequestedTtl,
+    Sensitive,
+};
+use crate::mail;
+use crate::store::{
+    Delivery, MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal, SecretRecord,
+    StoredState,
+};
+
+/// What a create asks for, read from any of the API's parameter sources or the create form.
+#[derive(Debug, Default)]
+pub struct CreateRequest {
+    /// The value to share (share only).
+    pub secret: Option<Sensitive>,
+    /// Generated password length (generate only), unparsed: unreadable means the default.
+    pub length: Option<String>,
+    /// Requested lifetime; `None` for the default.
+    pub ttl: Option<RequestedTtl>,
+    /// Optional passphrase (empty counts as absent).
+    pub passphrase: Option<Sensitive>,
+    /// Recipient addresses as given (only the first is mailed).
+    pub recipients: Vec<String>,
+    /// Optional share domain.
+    pub share_domain: Option<String>,
+    /// The creator's private note, kept with the receipt (empty counts as absent).
+    pub memo: Option<Sensitive>,
+}
+
+/// A create that passed the policy: what to store.
+struct Accepted<'a> {
+    caller: &'a Caller,
+    req: &'a CreateRequest,
+    plan: Plan,
+    value: Sensitive,
+    /// A generated value, which the first receipt read shows.
+    generated: bool,
+}
+
+impl Service {
+    /// Stores `req.secret` and returns its receipt (state `new`, no value).
+    pub async fn share(
+        &self,
+        caller: &Caller,
+        req: CreateRequest,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let plan = self.policy.plan(caller);
+        let value = self.policy.check_share(caller, &req, plan)?;
+        let accepted = Accepted {
+            caller,
+            req: &req,
+            plan,
+            value,
+            generated: false,
+        };
+        self.create(accepted, now).await
+    }
+
+    /// Stores a fresh random password and returns its receipt with the value.
+    pub async fn generate(
+        &self,
+        caller: &Caller,
+        req: CreateRequest,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let plan = self.policy.plan(caller);
+        self.policy.check_create(caller, &req)?;
+        let length = resolve_length(req.length.as_deref(), self.policy.generate_length);
+        let accepted = Accepted {
+            caller,
+            req: &req,
+            plan,
+            value: Sensitive::new(generate_password(length).to_string()),
+            generated: true,
+        };
+        self.create(accepted, now).await
+    }
+
+    async fn create(&self, new: Accepted<'_>, now: u64) -> Result<Receipt, ServiceError> {
+        let Accepted {
+            caller,
+            req,
+            plan,
+            value,
+            generated,
+        } = new;
+        let ttl = self.policy.ttl(req.ttl, plan);
+        let share_domain = self.policy.share_domain(req.share_domain.as_deref());
+        let secret_key = generate_key();
+        let metadata_key = generate_key();
+        let secret_id = self.sealer.record_id(RecordKind::Secret, &secret_key);
+        let metadata_id = self.sealer.record_id(RecordKind::Metadata, &metadata_key);
+
+        let (kdf, pass_key) = match nonempty(req.passphrase.as_ref()) {
+            Some(pass) => {
+                let (log_n, r, par) = self.policy.scrypt;
+                let params = KdfParams::fresh(log_n, r, par);
+                let key = self.kdf.derive(pass.to_zeroizing(), params).await?;
+                (Some(params), Some(key))
+            }
+            None => (None, None),
+        };
+        let secret_payload = SecretPayload {
+            value: value.expose().to_owned(),
+            share_domain: share_domain.clone(),
+        };
+        let link = format!(
+            "{}/secret/{secret_key}",
+            self.policy.link_base(&share_domain)
+        );
+        let mail = self.queue_mail(caller, req, &link, kdf.is_some(), metadata_id, now)?;
+        let receipt_payload = ReceiptPayload {
+            secret_key: secret_key.clone(),
+            custid: caller.custid().to_owned(),
+            recipients: mail.iter().map(|(to, _)| obscure_email(to)).collect(),
+            share_domain,
+            memo: nonempty(req.memo.as_ref())
+                .map(|m| m.expose().to_owned())
+                .unwrap_or_default(),
+        };
+        let sealed_secret = self.seal(
+            RecordKind::Secret,
+            &secret_id,
+            &secret_key,
+            pass_key.as_ref(),
+            &secret_payload,
+        )?;
+        let sealed_receipt = self.seal(
+            RecordKind::Metadata,
+            &metadata_id,
+            &metadata_key,
+            None,
+            &receipt_payload,
+        )?;
+        let sealed_generated = generated.then(|| {
+            self.sealer.seal(
+                RecordKind::Generated,
+                &metadata_id,
+                &metadata_key,
+                None,
+                value.expose().as_bytes(),
+            )
+        });
+        let metadata = MetadataRecord {
+            secret_id,
+            state: StoredState::New,
+            created: now,
+            updated: now,
+            received: None,
+            ttl,
+            secret_expires_at: now + ttl,
+            expires_at: now + 2 * ttl,
+            passphrase_required: kdf.is_some(),
+            sealed: sealed_receipt,
+            generated: sealed_generated,
+            delivery: mail.as_ref().map(|_| Delivery {
+                state: DeliveryState::Queued,
+                reason: None,
+                updated: now,
+            }),
+        };
+        let new = NewSecret {
+            recent: self.recent_entry(caller, &metadata_key, now),
+            mail: mail.map(|(_, record)| record),
+            secret_id,
+            secret: SecretRecord {
+                metadata_id,
+                created: now,
+                expires_at: now + ttl,
+                kdf,
+                sealed: sealed_secret,
+            },
+            metadata_id,
+            metadata,
+        };
+        self.store.create(&new).await?;
+        if new.mail.is_some() {
+            self.outbox.notify_one();
+        }
+        let mut receipt = self.receipt_view(&metadata_key, &new.metadata, &receipt_payload, now);
+        receipt.value = generated.then_some(value);
+        Ok(receipt)
+    }
+
+    /// The creator's recent-list entry: the metadata key sealed under a fresh entry key, and
+    /// that entry key in a sealed box for each of the account's list keys, so the entry lists
+    /// through the API token and a web session alike (see [`crate::accounts`]).
+    fn recent_entry(&self, caller: &Caller, metadata_key: &str, now: u64) -> Option<RecentEntry> {
+        let Caller::Customer { email, recent, .. } = caller else {
+            return None;
+        };
+        let customer_id = self.sealer.record_id(RecordKind::Customer, email);
+        let sealed = if !recent.recipients.is_empty() {
+            let entry_key = Zeroizing::new(generate_key());
+            RecentSeal {
+                sealed: self.sealer.seal(
+                    RecordKind::Recent,
+                    &customer_id,
+                    &entry_key,
+                    None,
+                    metadata_key.as_bytes(),
+                ),
+                key_boxes: recent
+                    .recipients
+                    .iter()
+                    .map(|public| seal_to(public, entry_key.as_bytes()))
+                    .collect(),
+            }
+        } else {
+            // An account from schema 1 whose API list key could not be added yet: sealed under
+            // the token, as schema 1 did.
+            let token = recent.token.as_ref()?;
+            RecentSeal {
+                sealed: self.sealer.seal(
+                    RecordKind::Recent,
+                    &customer_id,
+                    token.expose(),
+                    None,
+                    metadata_key.as_bytes(),
+                ),
+                key_boxes: Vec::new(),
+            }
+        };
+        Some(RecentEntry {
+            customer_id,
+            created: now,
+            sealed,
+        })
+    }
+
+    /// The outbox entry mailing `link` to the first recipient (checked by the policy):
+    /// `(recipient, record)`. Kept under its receipt's id, so the step that reveals, burns or
+    /// sweeps the secret removes it too.
+    fn queue_mail(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+        link: &str,
+        passphrase_required: bool,
+        metadata_id: RecordId,
+        now: u64,
+    ) -> Result<Option<(String, OutboxRecord)>, ServiceError> {
+        let Some(to) = req.recipients.iter().find_map(|r| normalize_email(r)) else {
+            return Ok(None);
+        };
+        let mail = mail::compose(caller.custid(), &to, link, passphrase_required);
+        let sealed = self.seal(RecordKind::Mail, &metadata_id, "", None, &mail)?;
+        let record = OutboxRecord {
+            metadata_id,
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            sealed,
+        };
+        Ok(Some((to, record)))
+    }
+}
