@@ -243,6 +243,67 @@ pub fn normalize_email(raw: &str) -> Option<String> {
     valid.then_some(email)
 }
 
+/// An email address that can be mailed: only [`EmailAddress::parse`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// The address, lowercased, when `raw` looks deliverable (see [`normalize_email`]).
+    pub fn parse(raw: &str) -> Option<Self> {
+        normalize_email(raw).map(Self)
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A key from a link, of one kind. The only constructor, `parse`, checks
+/// `^[0-9a-z]{20,128}$` ([`is_plausible_key`]): past the HTTP edge a key that cannot be ours
+/// does not exist, and it never reaches the store.
+macro_rules! url_key {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The key, if `raw` can be one we issued.
+            pub fn parse(raw: &str) -> Option<Self> {
+                is_plausible_key(raw).then(|| Self(raw.to_owned()))
+            }
+
+            /// A fresh key: 62 base36 characters from the OS CSPRNG.
+            pub fn generate() -> Self {
+                Self(crate::crypto::generate_key())
+            }
+
+            /// The key's text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// A key opens what it names: never printed.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+url_key!(
+    /// The key of a secret link (`/secret/{key}`): it opens the secret.
+    SecretKey
+);
+url_key!(
+    /// The key of a receipt link (`/receipt/{key}`), the API's `metadata_key`: it opens the
+    /// receipt.
+    MetadataKey
+);
+
 /// The receipt object of the v1 API, fields in the documented order; serialized with the
 /// aliases Onetime Secret v0.24 added beside them (see the `Serialize` impl).
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use super::error::{api_not_found, ApiError, JSON_UTF8};
 use super::params::Params;
 use super::ratelimit::{Action, RateLimits};
 use crate::accounts::Accounts;
-use crate::domain::{unix_now, Caller, RequestedTtl};
+use crate::domain::{unix_now, Caller, MetadataKey, RequestedTtl, SecretKey};
 use crate::service::{CreateRequest, Service, ServiceError};
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
@@ -91,6 +91,14 @@ async fn spend(
                 .spend(action, limits.client_ip(req), unix_now())
                 .await
         }
+    }
+}
+
+/// `Unknown secret` for `key` as the path gave it: a key that cannot be ours, or one the use
+/// case does not know.
+fn unknown(key: &str) -> ApiError {
+    ApiError::Unknown {
+        key: key.to_owned(),
     }
 }
 
@@ -196,10 +204,11 @@ async fn reveal(
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req, &accounts).await?;
     spend(&req, &limits, &caller, Action::Reveal).await?;
+    let secret_key = SecretKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let passphrase = params.sensitive("passphrase");
     let revealed = service
         .reveal(
-            &key,
+            &secret_key,
             passphrase.as_ref(),
             limits.client_ip(&req),
             unix_now(),
@@ -224,8 +233,9 @@ async fn receipt(
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
     caller(&req, &accounts).await?;
+    let receipt_key = MetadataKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let receipt = service
-        .receipt(&key, unix_now())
+        .receipt(&receipt_key, unix_now())
         .await
         .map_err(|e| ApiError::from_service(e, &key))?;
     Ok(ok_json(&receipt))
@@ -240,11 +250,12 @@ async fn burn(
     let caller = caller(&req, &accounts).await?;
     // A burn with a passphrase runs the same scrypt as a reveal: same budget.
     spend(&req, &limits, &caller, Action::Reveal).await?;
+    let receipt_key = MetadataKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let passphrase = params.sensitive("passphrase");
     let burned = service
         .burn(
             &caller,
-            &key,
+            &receipt_key,
             passphrase.as_ref(),
             limits.client_ip(&req),
             unix_now(),

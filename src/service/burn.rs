@@ -6,7 +6,7 @@ use super::error::ServiceError;
 use super::payload::SecretPayload;
 use super::Service;
 use crate::crypto::RecordKind;
-use crate::domain::{Burned, Caller, Sensitive, SHORTKEY_CHARS};
+use crate::domain::{Burned, Caller, MetadataKey, Sensitive, SHORTKEY_CHARS};
 use crate::store::StoredState;
 
 impl Service {
@@ -19,7 +19,7 @@ impl Service {
     pub async fn burn(
         &self,
         caller: &Caller,
-        metadata_key: &str,
+        metadata_key: &MetadataKey,
         passphrase: Option<&Sensitive>,
         client: IpAddr,
         now: u64,

@@ -9,8 +9,8 @@ use super::{nonempty, Service};
 use crate::config::Plan;
 use crate::crypto::{generate_key, generate_password, seal_to, KdfParams, RecordId, RecordKind};
 use crate::domain::{
-    normalize_email, obscure_email, resolve_length, Caller, DeliveryState, Receipt, RequestedTtl,
-    Sensitive,
+    obscure_email, resolve_length, Caller, DeliveryState, EmailAddress, MetadataKey, Receipt,
+    RequestedTtl, SecretKey, Sensitive,
 };
 use crate::mail;
 use crate::store::{
@@ -45,6 +45,8 @@ struct Accepted<'a> {
     value: Sensitive,
     /// A generated value, which the first receipt read shows.
     generated: bool,
+    /// Who gets the link by mail.
+    recipient: Option<EmailAddress>,
 }
 
 impl Service {
@@ -56,13 +58,14 @@ impl Service {
         now: u64,
     ) -> Result<Receipt, ServiceError> {
         let plan = self.policy.plan(caller);
-        let value = self.policy.check_share(caller, &req, plan)?;
+        let (value, recipient) = self.policy.check_share(caller, &req, plan)?;
         let accepted = Accepted {
             caller,
             req: &req,
             plan,
             value,
             generated: false,
+            recipient,
         };
         self.create(accepted, now).await
     }
@@ -75,7 +78,7 @@ impl Service {
         now: u64,
     ) -> Result<Receipt, ServiceError> {
         let plan = self.policy.plan(caller);
-        self.policy.check_create(caller, &req)?;
+        let recipient = self.policy.check_create(caller, &req)?;
         let length = resolve_length(req.length.as_deref(), self.policy.generate_length);
         let accepted = Accepted {
             caller,
@@ -83,6 +86,7 @@ impl Service {
             plan,
             value: Sensitive::new(generate_password(length).to_string()),
             generated: true,
+            recipient,
         };
         self.create(accepted, now).await
     }
@@ -94,13 +98,18 @@ impl Service {
             plan,
             value,
             generated,
+            recipient,
         } = new;
         let ttl = self.policy.ttl(req.ttl, plan);
         let share_domain = self.policy.share_domain(req.share_domain.as_deref());
-        let secret_key = generate_key();
-        let metadata_key = generate_key();
-        let secret_id = self.sealer.record_id(RecordKind::Secret, &secret_key);
-        let metadata_id = self.sealer.record_id(RecordKind::Metadata, &metadata_key);
+        let secret_key = SecretKey::generate();
+        let metadata_key = MetadataKey::generate();
+        let secret_id = self
+            .sealer
+            .record_id(RecordKind::Secret, secret_key.as_str());
+        let metadata_id = self
+            .sealer
+            .record_id(RecordKind::Metadata, metadata_key.as_str());
 
         let (kdf, pass_key) = match nonempty(req.passphrase.as_ref()) {
             Some(pass) => {
@@ -116,12 +125,18 @@ impl Service {
             share_domain: share_domain.clone(),
         };
         let link = format!(
-            "{}/secret/{secret_key}",
-            self.policy.link_base(&share_domain)
+            "{}/secret/{}",
+            self.policy.link_base(&share_domain),
+            secret_key.as_str()
         );
-        let mail = self.queue_mail(caller, req, &link, kdf.is_some(), metadata_id, now)?;
+        let mail = match &recipient {
+            Some(to) => {
+                Some(self.queue_mail(caller, to, &link, kdf.is_some(), metadata_id, now)?)
+            }
+            None => None,
+        };
         let receipt_payload = ReceiptPayload {
-            secret_key: secret_key.clone(),
+            secret_key: secret_key.as_str().to_owned(),
             custid: caller.custid().to_owned(),
             recipients: mail.iter().map(|(to, _)| obscure_email(to)).collect(),
             share_domain,
@@ -132,14 +147,14 @@ impl Service {
         let sealed_secret = self.seal(
             RecordKind::Secret,
             &secret_id,
-            &secret_key,
+            secret_key.as_str(),
             pass_key.as_ref(),
             &secret_payload,
         )?;
         let sealed_receipt = self.seal(
             RecordKind::Metadata,
             &metadata_id,
-            &metadata_key,
+            metadata_key.as_str(),
             None,
             &receipt_payload,
         )?;
@@ -147,7 +162,7 @@ impl Service {
             self.sealer.seal(
                 RecordKind::Generated,
                 &metadata_id,
-                &metadata_key,
+                metadata_key.as_str(),
                 None,
                 value.expose().as_bytes(),
             )
@@ -196,7 +211,12 @@ impl Service {
     /// The creator's recent-list entry: the metadata key sealed under a fresh entry key, and
     /// that entry key in a sealed box for each of the account's list keys, so the entry lists
     /// through the API token and a web session alike (see [`crate::accounts`]).
-    fn recent_entry(&self, caller: &Caller, metadata_key: &str, now: u64) -> Option<RecentEntry> {
+    fn recent_entry(
+        &self,
+        caller: &Caller,
+        metadata_key: &MetadataKey,
+        now: u64,
+    ) -> Option<RecentEntry> {
         let Caller::Customer { email, recent, .. } = caller else {
             return None;
         };
@@ -209,7 +229,7 @@ impl Service {
                     &customer_id,
                     &entry_key,
                     None,
-                    metadata_key.as_bytes(),
+                    metadata_key.as_str().as_bytes(),
                 ),
                 key_boxes: recent
                     .recipients
@@ -227,7 +247,7 @@ impl Service {
                     &customer_id,
                     token.expose(),
                     None,
-                    metadata_key.as_bytes(),
+                    metadata_key.as_str().as_bytes(),
                 ),
                 key_boxes: Vec::new(),
             }
@@ -239,21 +259,18 @@ impl Service {
         })
     }
 
-    /// The outbox entry mailing `link` to the first recipient (checked by the policy):
-    /// `(recipient, record)`. Kept under its receipt's id, so the step that reveals, burns or
-    /// sweeps the secret removes it too.
+    /// The outbox entry mailing `link` to `to`: `(recipient, record)`. Kept under its
+    /// receipt's id, so the step that reveals, burns or sweeps the secret removes it too.
     fn queue_mail(
         &self,
         caller: &Caller,
-        req: &CreateRequest,
+        to: &EmailAddress,
         link: &str,
         passphrase_required: bool,
         metadata_id: RecordId,
         now: u64,
-    ) -> Result<Option<(String, OutboxRecord)>, ServiceError> {
-        let Some(to) = req.recipients.iter().find_map(|r| normalize_email(r)) else {
-            return Ok(None);
-        };
+    ) -> Result<(String, OutboxRecord), ServiceError> {
+        let to = to.as_str().to_owned();
         let mail = mail::compose(caller.custid(), &to, link, passphrase_required);
         let sealed = self.seal(RecordKind::Mail, &metadata_id, "", None, &mail)?;
         let record = OutboxRecord {
@@ -263,6 +280,6 @@ impl Service {
             next_attempt: now,
             sealed,
         };
-        Ok(Some((to, record)))
+        Ok((to, record))
     }
 }

@@ -8,7 +8,7 @@ use super::error::ServiceError;
 use super::nonempty;
 use crate::config::{Plan, Settings};
 use crate::domain::{
-    normalize_email, Caller, RequestedTtl, Sensitive, MEMO_MAX_CHARS, PASSPHRASE_MAX_CHARS,
+    Caller, EmailAddress, RequestedTtl, Sensitive, MEMO_MAX_CHARS, PASSPHRASE_MAX_CHARS,
 };
 use crate::store::GuessRules;
 
@@ -103,47 +103,51 @@ impl Policy {
         RequestedTtl::resolve(asked, self.default_ttl, self.min_ttl, plan.max_ttl)
     }
 
-    /// The value a share stores, after the checks in the API's order: size, then those of
-    /// every create ([`Self::check_create`]), then that there is something to share.
+    /// The value a share stores and the recipient to mail, after the checks in the API's
+    /// order: size, then those of every create ([`Self::check_create`]), then that there is
+    /// something to share.
     pub(super) fn check_share(
         &self,
         caller: &Caller,
         req: &CreateRequest,
         plan: Plan,
-    ) -> Result<Sensitive, ServiceError> {
+    ) -> Result<(Sensitive, Option<EmailAddress>), ServiceError> {
         if let Some(secret) = &req.secret {
             if secret.expose().len() > plan.max_size {
                 return Err(ServiceError::TooLarge { max: plan.max_size });
             }
         }
-        self.check_create(caller, req)?;
-        nonempty(req.secret.as_ref())
+        let recipient = self.check_create(caller, req)?;
+        let value = nonempty(req.secret.as_ref())
             .cloned()
-            .ok_or(ServiceError::NothingToShare)
+            .ok_or(ServiceError::NothingToShare)?;
+        Ok((value, recipient))
     }
 
     /// Checks shared by share and generate, in the API's order: who may create, recipient,
-    /// passphrase, memo.
+    /// passphrase, memo. Gives the recipient to mail: the first one named (only it is mailed).
     pub(super) fn check_create(
         &self,
         caller: &Caller,
         req: &CreateRequest,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Option<EmailAddress>, ServiceError> {
         if !self.allow_anonymous && *caller == Caller::Anonymous {
             return Err(ServiceError::NotAuthorized);
         }
+        let mut recipient = None;
         if let Some(first) = req.recipients.iter().find(|r| !r.trim().is_empty()) {
             if *caller == Caller::Anonymous {
                 return Err(ServiceError::AccountRequiredForEmail);
             }
-            if normalize_email(first).is_none() {
+            let Some(address) = EmailAddress::parse(first) else {
                 return Err(ServiceError::Undeliverable {
                     address: first.clone(),
                 });
-            }
+            };
             if !self.mail_enabled {
                 return Err(ServiceError::MailOff);
             }
+            recipient = Some(address);
         }
         if let Some(pass) = nonempty(req.passphrase.as_ref()) {
             let chars = pass.expose().chars().count();
@@ -165,7 +169,7 @@ impl Policy {
                 });
             }
         }
-        Ok(())
+        Ok(recipient)
     }
 
     /// The share domain a create names, as kept: one of `server.share_domains`, or `""` for

@@ -5,7 +5,7 @@ use super::payload::ReceiptPayload;
 use super::Service;
 use crate::crypto::{RecordId, RecordKind};
 use crate::domain::{
-    is_plausible_key, DeliveryStatus, Receipt, Sensitive, State, GENERATED_VALUE_WINDOW,
+    DeliveryStatus, MetadataKey, Receipt, Sensitive, State, GENERATED_VALUE_WINDOW,
 };
 use crate::store::{MetadataRecord, StoreError, StoredState};
 
@@ -13,7 +13,7 @@ impl Service {
     /// The receipt under `metadata_key` without its generated value, changing nothing.
     pub async fn receipt_status(
         &self,
-        metadata_key: &str,
+        metadata_key: &MetadataKey,
         now: u64,
     ) -> Result<Receipt, ServiceError> {
         let (_, record, payload) = self.load_receipt(metadata_key, now).await?;
@@ -33,7 +33,11 @@ impl Service {
     }
 
     /// The receipt under `metadata_key`; the generated value on the first read within 60 s.
-    pub async fn receipt(&self, metadata_key: &str, now: u64) -> Result<Receipt, ServiceError> {
+    pub async fn receipt(
+        &self,
+        metadata_key: &MetadataKey,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
         let (id, record, payload) = self.load_receipt(metadata_key, now).await?;
         let mut receipt = self.receipt_view(metadata_key, &record, &payload, now);
         if let Some(sealed) = &record.generated {
@@ -42,7 +46,13 @@ impl Service {
             if self.store.take_generated(&id).await? && fresh {
                 let value = self
                     .sealer
-                    .open(RecordKind::Generated, &id, metadata_key, None, sealed)
+                    .open(
+                        RecordKind::Generated,
+                        &id,
+                        metadata_key.as_str(),
+                        None,
+                        sealed,
+                    )
                     .map_err(|e| unknown_receipt(e.into()))?;
                 let text = String::from_utf8(value.to_vec())
                     .map_err(|_| StoreError::Corrupt("generated value".into()))?;
@@ -55,13 +65,12 @@ impl Service {
     /// The receipt record under `metadata_key` and its opened payload, or `UnknownReceipt`.
     pub(super) async fn load_receipt(
         &self,
-        metadata_key: &str,
+        metadata_key: &MetadataKey,
         now: u64,
     ) -> Result<(RecordId, MetadataRecord, ReceiptPayload), ServiceError> {
-        if !is_plausible_key(metadata_key) {
-            return Err(ServiceError::UnknownReceipt);
-        }
-        let id = self.sealer.record_id(RecordKind::Metadata, metadata_key);
+        let id = self
+            .sealer
+            .record_id(RecordKind::Metadata, metadata_key.as_str());
         let record = self
             .store
             .metadata(&id, now)
@@ -72,7 +81,7 @@ impl Service {
             .open(
                 RecordKind::Metadata,
                 &id,
-                metadata_key,
+                metadata_key.as_str(),
                 None,
                 &record.sealed,
             )
@@ -83,7 +92,7 @@ impl Service {
     /// The receipt object for a stored record at `now`.
     pub(super) fn receipt_view(
         &self,
-        metadata_key: &str,
+        metadata_key: &MetadataKey,
         record: &MetadataRecord,
         payload: &ReceiptPayload,
         now: u64,
@@ -101,12 +110,12 @@ impl Service {
         };
         Receipt {
             custid: payload.custid.clone(),
-            metadata_key: metadata_key.to_owned(),
+            metadata_key: metadata_key.as_str().to_owned(),
             secret_key: (state != State::Received).then(|| payload.secret_key.clone()),
             ttl: record.ttl,
             metadata_ttl: record.expires_at.saturating_sub(now),
             secret_ttl,
-            metadata_url: format!("{}/receipt/{metadata_key}", self.policy.base_url),
+            metadata_url: format!("{}/receipt/{}", self.policy.base_url, metadata_key.as_str()),
             state,
             updated: record.updated,
             created: record.created,

@@ -6,7 +6,7 @@ use super::error::ServiceError;
 use super::payload::SecretPayload;
 use super::{nonempty, Service};
 use crate::crypto::{PassKey, RecordId, RecordKind};
-use crate::domain::{is_plausible_key, Revealed, Sensitive};
+use crate::domain::{Revealed, SecretKey, Sensitive};
 use crate::store::{Guess, SecretRecord};
 
 /// What `secret_status` tells about a secret that can still be revealed.
@@ -23,13 +23,12 @@ impl Service {
     /// Changes nothing: link previews and mail scanners may call this as often as they like.
     pub async fn secret_status(
         &self,
-        secret_key: &str,
+        secret_key: &SecretKey,
         now: u64,
     ) -> Result<Option<SecretStatus>, ServiceError> {
-        if !is_plausible_key(secret_key) {
-            return Ok(None);
-        }
-        let id = self.sealer.record_id(RecordKind::Secret, secret_key);
+        let id = self
+            .sealer
+            .record_id(RecordKind::Secret, secret_key.as_str());
         let Some(record) = self.store.secret(&id, now).await? else {
             return Ok(None);
         };
@@ -45,15 +44,14 @@ impl Service {
     /// the lockout), a locked secret `Locked`; everything gone is `UnknownSecret`.
     pub async fn reveal(
         &self,
-        secret_key: &str,
+        secret_key: &SecretKey,
         passphrase: Option<&Sensitive>,
         client: IpAddr,
         now: u64,
     ) -> Result<Revealed, ServiceError> {
-        if !is_plausible_key(secret_key) {
-            return Err(ServiceError::UnknownSecret);
-        }
-        let id = self.sealer.record_id(RecordKind::Secret, secret_key);
+        let id = self
+            .sealer
+            .record_id(RecordKind::Secret, secret_key.as_str());
         let record = self
             .store
             .secret(&id, now)
@@ -65,7 +63,7 @@ impl Service {
         let payload: SecretPayload = match self.open(
             RecordKind::Secret,
             &id,
-            secret_key,
+            secret_key.as_str(),
             pass_key.as_ref(),
             &record.sealed,
         ) {
@@ -85,7 +83,7 @@ impl Service {
         }
         Ok(Revealed {
             value: Sensitive::new(payload.value.clone()),
-            secret_key: secret_key.to_owned(),
+            secret_key: secret_key.as_str().to_owned(),
             share_domain: self.policy.link_base(&payload.share_domain),
         })
     }

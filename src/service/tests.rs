@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::crypto::{KdfPool, ServerKey};
-use crate::domain::{RequestedTtl, State};
+use crate::domain::{MetadataKey, Receipt, RequestedTtl, SecretKey, State};
 use crate::store::sled::SledStore;
 
 const NOW: u64 = 1_800_000_000;
@@ -39,6 +39,10 @@ fn request(secret: &str, passphrase: Option<&str>) -> CreateRequest {
     }
 }
 
+fn receipt_key(receipt: &Receipt) -> MetadataKey {
+    MetadataKey::parse(&receipt.metadata_key).expect("ours")
+}
+
 fn pass(text: &str) -> Sensitive {
     Sensitive::new(text.into())
 }
@@ -54,7 +58,7 @@ async fn a_shared_secret_is_revealed_once_with_its_clamped_lifetime() {
         .await
         .expect("share");
     assert_eq!(receipt.ttl, 60, "clamped up to min_ttl");
-    let key = receipt.secret_key.clone().expect("secret key");
+    let key = SecretKey::parse(receipt.secret_key.as_deref().expect("secret key")).expect("ours");
 
     let revealed = service
         .reveal(&key, None, CLIENT, NOW + 1)
@@ -66,7 +70,7 @@ async fn a_shared_secret_is_revealed_once_with_its_clamped_lifetime() {
         Err(ServiceError::UnknownSecret)
     ));
     let after = service
-        .receipt_status(&receipt.metadata_key, NOW + 3)
+        .receipt_status(&receipt_key(&receipt), NOW + 3)
         .await
         .expect("receipt");
     assert_eq!(after.state, State::Received);
@@ -80,7 +84,7 @@ async fn a_missing_passphrase_is_required_and_a_wrong_one_is_wrong() {
         .share(&Caller::Anonymous, request("v", Some("open sesame")), NOW)
         .await
         .expect("share");
-    let key = receipt.secret_key.clone().expect("secret key");
+    let key = SecretKey::parse(receipt.secret_key.as_deref().expect("secret key")).expect("ours");
 
     for missing in [None, Some(pass(""))] {
         assert!(matches!(
@@ -94,7 +98,13 @@ async fn a_missing_passphrase_is_required_and_a_wrong_one_is_wrong() {
     ));
     assert!(matches!(
         service
-            .burn(&Caller::Anonymous, &receipt.metadata_key, None, CLIENT, NOW)
+            .burn(
+                &Caller::Anonymous,
+                &receipt_key(&receipt),
+                None,
+                CLIENT,
+                NOW
+            )
             .await,
         Err(ServiceError::PassphraseRequired)
     ));
@@ -109,7 +119,7 @@ async fn a_missing_passphrase_is_required_and_a_wrong_one_is_wrong() {
 async fn a_burn_tells_a_missing_receipt_from_a_secret_already_gone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let service = service(&dir);
-    let unknown = "a".repeat(62);
+    let unknown = MetadataKey::parse(&"a".repeat(62)).expect("plausible");
     assert!(matches!(
         service
             .burn(&Caller::Anonymous, &unknown, None, CLIENT, NOW)
@@ -125,13 +135,25 @@ async fn a_burn_tells_a_missing_receipt_from_a_secret_already_gone() {
         .await
         .expect("share");
     let burned = service
-        .burn(&Caller::Anonymous, &receipt.metadata_key, None, CLIENT, NOW)
+        .burn(
+            &Caller::Anonymous,
+            &receipt_key(&receipt),
+            None,
+            CLIENT,
+            NOW,
+        )
         .await
         .expect("burn");
     assert_eq!(burned.state.state, State::Burned);
     assert!(matches!(
         service
-            .burn(&Caller::Anonymous, &receipt.metadata_key, None, CLIENT, NOW)
+            .burn(
+                &Caller::Anonymous,
+                &receipt_key(&receipt),
+                None,
+                CLIENT,
+                NOW
+            )
             .await,
         Err(ServiceError::UnknownSecret)
     ));
