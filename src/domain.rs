@@ -301,7 +301,7 @@ url_key!(
 url_key!(
     /// The key of a receipt link (`/receipt/{key}`), the API's `metadata_key`: it opens the
     /// receipt.
-    MetadataKey
+    ReceiptKey
 );
 
 /// The receipt object of the v1 API, fields in the documented order; serialized with the

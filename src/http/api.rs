@@ -9,7 +9,7 @@ use super::error::{api_not_found, ApiError, JSON_UTF8};
 use super::params::Params;
 use super::ratelimit::{Action, RateLimits};
 use crate::accounts::Accounts;
-use crate::domain::{unix_now, Caller, MetadataKey, RequestedTtl, SecretKey};
+use crate::domain::{unix_now, Caller, ReceiptKey, RequestedTtl, SecretKey};
 use crate::service::{CreateRequest, Service, ServiceError};
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
@@ -233,7 +233,7 @@ async fn receipt(
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
     caller(&req, &accounts).await?;
-    let receipt_key = MetadataKey::parse(&key).ok_or_else(|| unknown(&key))?;
+    let receipt_key = ReceiptKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let receipt = service
         .receipt(&receipt_key, unix_now())
         .await
@@ -250,7 +250,7 @@ async fn burn(
     let caller = caller(&req, &accounts).await?;
     // A burn with a passphrase runs the same scrypt as a reveal: same budget.
     spend(&req, &limits, &caller, Action::Reveal).await?;
-    let receipt_key = MetadataKey::parse(&key).ok_or_else(|| unknown(&key))?;
+    let receipt_key = ReceiptKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let passphrase = params.sensitive("passphrase");
     let burned = service
         .burn(

@@ -6,11 +6,11 @@ use super::error::ServiceError;
 use super::payload::SecretPayload;
 use super::Service;
 use crate::crypto::RecordKind;
-use crate::domain::{Burned, Caller, MetadataKey, Sensitive, SHORTKEY_CHARS};
+use crate::domain::{Burned, Caller, ReceiptKey, Sensitive, SHORTKEY_CHARS};
 use crate::store::StoredState;
 
 impl Service {
-    /// Destroys the unread secret of the receipt under `metadata_key`.
+    /// Destroys the unread secret of the receipt under `receipt_key`.
     ///
     /// A secret with a passphrase needs it, unless `caller` is the account that created it:
     /// the account owns it, and may burn it even while wrong guesses keep it locked.
@@ -19,12 +19,12 @@ impl Service {
     pub async fn burn(
         &self,
         caller: &Caller,
-        metadata_key: &MetadataKey,
+        receipt_key: &ReceiptKey,
         passphrase: Option<&Sensitive>,
         client: IpAddr,
         now: u64,
     ) -> Result<Burned, ServiceError> {
-        let (id, record, payload) = self.load_receipt(metadata_key, now).await?;
+        let (id, record, payload) = self.load_receipt(receipt_key, now).await?;
         if record.state != StoredState::New || record.secret_expires_at <= now {
             return Err(ServiceError::UnknownSecret);
         }
@@ -57,7 +57,7 @@ impl Service {
                 .await?);
         };
         Ok(Burned {
-            state: self.receipt_view(metadata_key, &burned, &payload, now),
+            state: self.receipt_view(receipt_key, &burned, &payload, now),
             secret_shortkey: payload.secret_key.chars().take(SHORTKEY_CHARS).collect(),
         })
     }

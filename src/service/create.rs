@@ -9,7 +9,7 @@ use super::{nonempty, Service};
 use crate::config::Plan;
 use crate::crypto::{generate_key, generate_password, seal_to, KdfParams, RecordId, RecordKind};
 use crate::domain::{
-    obscure_email, resolve_length, Caller, DeliveryState, EmailAddress, MetadataKey, Receipt,
+    obscure_email, resolve_length, Caller, DeliveryState, EmailAddress, Receipt, ReceiptKey,
     RequestedTtl, SecretKey, Sensitive,
 };
 use crate::mail;
@@ -103,13 +103,13 @@ impl Service {
         let ttl = self.policy.ttl(req.ttl, plan);
         let share_domain = self.policy.share_domain(req.share_domain.as_deref());
         let secret_key = SecretKey::generate();
-        let metadata_key = MetadataKey::generate();
+        let receipt_key = ReceiptKey::generate();
         let secret_id = self
             .sealer
             .record_id(RecordKind::Secret, secret_key.as_str());
         let metadata_id = self
             .sealer
-            .record_id(RecordKind::Metadata, metadata_key.as_str());
+            .record_id(RecordKind::Metadata, receipt_key.as_str());
 
         let (kdf, pass_key) = match nonempty(req.passphrase.as_ref()) {
             Some(pass) => {
@@ -154,7 +154,7 @@ impl Service {
         let sealed_receipt = self.seal(
             RecordKind::Metadata,
             &metadata_id,
-            metadata_key.as_str(),
+            receipt_key.as_str(),
             None,
             &receipt_payload,
         )?;
@@ -162,7 +162,7 @@ impl Service {
             self.sealer.seal(
                 RecordKind::Generated,
                 &metadata_id,
-                metadata_key.as_str(),
+                receipt_key.as_str(),
                 None,
                 value.expose().as_bytes(),
             )
@@ -186,7 +186,7 @@ impl Service {
             }),
         };
         let new = NewSecret {
-            recent: self.recent_entry(caller, &metadata_key, now),
+            recent: self.recent_entry(caller, &receipt_key, now),
             mail: mail.map(|(_, record)| record),
             secret_id,
             secret: SecretRecord {
@@ -203,7 +203,7 @@ impl Service {
         if new.mail.is_some() {
             self.outbox.notify_one();
         }
-        let mut receipt = self.receipt_view(&metadata_key, &new.metadata, &receipt_payload, now);
+        let mut receipt = self.receipt_view(&receipt_key, &new.metadata, &receipt_payload, now);
         receipt.value = generated.then_some(value);
         Ok(receipt)
     }
@@ -214,7 +214,7 @@ impl Service {
     fn recent_entry(
         &self,
         caller: &Caller,
-        metadata_key: &MetadataKey,
+        receipt_key: &ReceiptKey,
         now: u64,
     ) -> Option<RecentEntry> {
         let Caller::Customer { email, recent, .. } = caller else {
@@ -229,7 +229,7 @@ impl Service {
                     &customer_id,
                     &entry_key,
                     None,
-                    metadata_key.as_str().as_bytes(),
+                    receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: recent
                     .recipients
@@ -247,7 +247,7 @@ impl Service {
                     &customer_id,
                     token.expose(),
                     None,
-                    metadata_key.as_str().as_bytes(),
+                    receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: Vec::new(),
             }

@@ -5,19 +5,19 @@ use super::payload::ReceiptPayload;
 use super::Service;
 use crate::crypto::{RecordId, RecordKind};
 use crate::domain::{
-    DeliveryStatus, MetadataKey, Receipt, Sensitive, State, GENERATED_VALUE_WINDOW,
+    DeliveryStatus, Receipt, ReceiptKey, Sensitive, State, GENERATED_VALUE_WINDOW,
 };
 use crate::store::{MetadataRecord, StoreError, StoredState};
 
 impl Service {
-    /// The receipt under `metadata_key` without its generated value, changing nothing.
+    /// The receipt under `receipt_key` without its generated value, changing nothing.
     pub async fn receipt_status(
         &self,
-        metadata_key: &MetadataKey,
+        receipt_key: &ReceiptKey,
         now: u64,
     ) -> Result<Receipt, ServiceError> {
-        let (_, record, payload) = self.load_receipt(metadata_key, now).await?;
-        Ok(self.receipt_view(metadata_key, &record, &payload, now))
+        let (_, record, payload) = self.load_receipt(receipt_key, now).await?;
+        Ok(self.receipt_view(receipt_key, &record, &payload, now))
     }
 
     /// The link a receipt's secret is read at, while it can still be read.
@@ -32,14 +32,14 @@ impl Service {
         ))
     }
 
-    /// The receipt under `metadata_key`; the generated value on the first read within 60 s.
+    /// The receipt under `receipt_key`; the generated value on the first read within 60 s.
     pub async fn receipt(
         &self,
-        metadata_key: &MetadataKey,
+        receipt_key: &ReceiptKey,
         now: u64,
     ) -> Result<Receipt, ServiceError> {
-        let (id, record, payload) = self.load_receipt(metadata_key, now).await?;
-        let mut receipt = self.receipt_view(metadata_key, &record, &payload, now);
+        let (id, record, payload) = self.load_receipt(receipt_key, now).await?;
+        let mut receipt = self.receipt_view(receipt_key, &record, &payload, now);
         if let Some(sealed) = &record.generated {
             let fresh = now.saturating_sub(record.created) <= GENERATED_VALUE_WINDOW;
             // Taken even when stale, so a generated value never outlives its window on disk.
@@ -49,7 +49,7 @@ impl Service {
                     .open(
                         RecordKind::Generated,
                         &id,
-                        metadata_key.as_str(),
+                        receipt_key.as_str(),
                         None,
                         sealed,
                     )
@@ -62,15 +62,15 @@ impl Service {
         Ok(receipt)
     }
 
-    /// The receipt record under `metadata_key` and its opened payload, or `UnknownReceipt`.
+    /// The receipt record under `receipt_key` and its opened payload, or `UnknownReceipt`.
     pub(super) async fn load_receipt(
         &self,
-        metadata_key: &MetadataKey,
+        receipt_key: &ReceiptKey,
         now: u64,
     ) -> Result<(RecordId, MetadataRecord, ReceiptPayload), ServiceError> {
         let id = self
             .sealer
-            .record_id(RecordKind::Metadata, metadata_key.as_str());
+            .record_id(RecordKind::Metadata, receipt_key.as_str());
         let record = self
             .store
             .metadata(&id, now)
@@ -81,7 +81,7 @@ impl Service {
             .open(
                 RecordKind::Metadata,
                 &id,
-                metadata_key.as_str(),
+                receipt_key.as_str(),
                 None,
                 &record.sealed,
             )
@@ -92,7 +92,7 @@ impl Service {
     /// The receipt object for a stored record at `now`.
     pub(super) fn receipt_view(
         &self,
-        metadata_key: &MetadataKey,
+        receipt_key: &ReceiptKey,
         record: &MetadataRecord,
         payload: &ReceiptPayload,
         now: u64,
@@ -110,12 +110,12 @@ impl Service {
         };
         Receipt {
             custid: payload.custid.clone(),
-            metadata_key: metadata_key.as_str().to_owned(),
+            metadata_key: receipt_key.as_str().to_owned(),
             secret_key: (state != State::Received).then(|| payload.secret_key.clone()),
             ttl: record.ttl,
             metadata_ttl: record.expires_at.saturating_sub(now),
             secret_ttl,
-            metadata_url: format!("{}/receipt/{}", self.policy.base_url, metadata_key.as_str()),
+            metadata_url: format!("{}/receipt/{}", self.policy.base_url, receipt_key.as_str()),
             state,
             updated: record.updated,
             created: record.created,

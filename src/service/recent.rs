@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 use super::error::ServiceError;
 use super::Service;
 use crate::crypto::{RecordId, RecordKind};
-use crate::domain::{Caller, MetadataKey, Receipt, RecentAccess, RECENT_WINDOW};
+use crate::domain::{Caller, Receipt, ReceiptKey, RecentAccess, RECENT_WINDOW};
 use crate::store::RecentSeal;
 
 impl Service {
@@ -22,13 +22,13 @@ impl Service {
             let Some(key) = self.open_recent(&customer_id, recent, &seal) else {
                 continue;
             };
-            let Some(metadata_key) = std::str::from_utf8(&key).ok().and_then(MetadataKey::parse)
+            let Some(receipt_key) = std::str::from_utf8(&key).ok().and_then(ReceiptKey::parse)
             else {
                 continue;
             };
-            match self.load_receipt(&metadata_key, now).await {
+            match self.load_receipt(&receipt_key, now).await {
                 Ok((_, record, payload)) => {
-                    let mut receipt = self.receipt_view(&metadata_key, &record, &payload, now);
+                    let mut receipt = self.receipt_view(&receipt_key, &record, &payload, now);
                     receipt.secret_key = None;
                     receipts.push(receipt);
                 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::crypto::{KdfPool, ServerKey};
-use crate::domain::{MetadataKey, Receipt, RequestedTtl, SecretKey, State};
+use crate::domain::{Receipt, ReceiptKey, RequestedTtl, SecretKey, State};
 use crate::store::sled::SledStore;
 
 const NOW: u64 = 1_800_000_000;
@@ -39,8 +39,8 @@ fn request(secret: &str, passphrase: Option<&str>) -> CreateRequest {
     }
 }
 
-fn receipt_key(receipt: &Receipt) -> MetadataKey {
-    MetadataKey::parse(&receipt.metadata_key).expect("ours")
+fn receipt_key(receipt: &Receipt) -> ReceiptKey {
+    ReceiptKey::parse(&receipt.metadata_key).expect("ours")
 }
 
 fn pass(text: &str) -> Sensitive {
@@ -119,7 +119,7 @@ async fn a_missing_passphrase_is_required_and_a_wrong_one_is_wrong() {
 async fn a_burn_tells_a_missing_receipt_from_a_secret_already_gone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let service = service(&dir);
-    let unknown = MetadataKey::parse(&"a".repeat(62)).expect("plausible");
+    let unknown = ReceiptKey::parse(&"a".repeat(62)).expect("plausible");
     assert!(matches!(
         service
             .burn(&Caller::Anonymous, &unknown, None, CLIENT, NOW)

@@ -8,7 +8,7 @@ use super::super::i18n::Catalog;
 use super::super::refusal::Refusal;
 use super::super::{Failure, Form, PageCtx, Visitor};
 use super::accept;
-use crate::domain::{unix_now, Caller, DeliveryState, MetadataKey, Receipt, Sensitive, State};
+use crate::domain::{unix_now, Caller, DeliveryState, Receipt, ReceiptKey, Sensitive, State};
 use crate::http::ratelimit::{Action, RateLimits};
 use crate::service::{Service, ServiceError};
 
@@ -69,7 +69,7 @@ pub(super) async fn receipt(
     key: web::Path<String>,
     service: web::Data<Service>,
 ) -> HttpResponse {
-    let Some(receipt_key) = MetadataKey::parse(&key) else {
+    let Some(receipt_key) = ReceiptKey::parse(&key) else {
         return visitor.failure(Failure::ReceiptGone);
     };
     let receipt = match service.receipt(&receipt_key, unix_now()).await {
@@ -168,7 +168,7 @@ pub(super) async fn burn_form(
     key: web::Path<String>,
     service: web::Data<Service>,
 ) -> HttpResponse {
-    let Some(receipt_key) = MetadataKey::parse(&key) else {
+    let Some(receipt_key) = ReceiptKey::parse(&key) else {
         return visitor.failure(Failure::ReceiptGone);
     };
     match service.receipt_status(&receipt_key, unix_now()).await {
@@ -201,7 +201,7 @@ pub(super) async fn burn(
         Ok(form) => form,
         Err(failure) => return visitor.failure(failure),
     };
-    let Some(receipt_key) = MetadataKey::parse(&key) else {
+    let Some(receipt_key) = ReceiptKey::parse(&key) else {
         return visitor.failure(Failure::ReceiptGone);
     };
     let t = visitor.t;
