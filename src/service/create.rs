@@ -7,7 +7,9 @@ use super::error::ServiceError;
 use super::payload::{ReceiptPayload, SecretPayload};
 use super::{nonempty, Service};
 use crate::config::Plan;
-use crate::crypto::{generate_key, generate_password, seal_to, KdfParams, RecordId, RecordKind};
+use crate::crypto::{
+    generate_key, generate_password, seal_to, KdfParams, PassKey, RecordId, RecordKind, Sealed,
+};
 use crate::domain::{
     obscure_email, resolve_length, Caller, DeliveryState, EmailAddress, Receipt, ReceiptKey,
     RequestedTtl, SecretKey, Sensitive,
@@ -47,6 +49,14 @@ struct Accepted<'a> {
     generated: bool,
     /// Who gets the link by mail.
     recipient: Option<EmailAddress>,
+}
+
+/// The keys of a secret being created and the ids its records are stored under.
+struct NewKeys {
+    secret_key: SecretKey,
+    receipt_key: ReceiptKey,
+    secret_id: RecordId,
+    metadata_id: RecordId,
 }
 
 impl Service {
@@ -102,41 +112,38 @@ impl Service {
         } = new;
         let ttl = self.policy.ttl(req.ttl, plan);
         let share_domain = self.policy.share_domain(req.share_domain.as_deref());
-        let secret_key = SecretKey::generate();
-        let receipt_key = ReceiptKey::generate();
-        let secret_id = self
-            .sealer
-            .record_id(RecordKind::Secret, secret_key.as_str());
-        let metadata_id = self
-            .sealer
-            .record_id(RecordKind::Metadata, receipt_key.as_str());
-
-        let (kdf, pass_key) = match nonempty(req.passphrase.as_ref()) {
-            Some(pass) => {
-                let (log_n, r, par) = self.policy.scrypt;
-                let params = KdfParams::fresh(log_n, r, par);
-                let key = self.kdf.derive(pass.to_zeroizing(), params).await?;
-                (Some(params), Some(key))
+        let keys = self.new_keys();
+        let (kdf, pass_key) = self.new_passphrase(req).await?;
+        let link = format!(
+            "{}/secret/{}",
+            self.policy.link_base(&share_domain),
+            keys.secret_key.as_str()
+        );
+        let mail = match &recipient {
+            Some(to) => {
+                Some(self.queue_mail(caller, to, &link, kdf.is_some(), keys.metadata_id, now)?)
             }
-            None => (None, None),
+            None => None,
         };
         let secret_payload = SecretPayload {
             value: value.expose().to_owned(),
             share_domain: share_domain.clone(),
         };
-        let link = format!(
-            "{}/secret/{}",
-            self.policy.link_base(&share_domain),
-            secret_key.as_str()
-        );
-        let mail = match &recipient {
-            Some(to) => {
-                Some(self.queue_mail(caller, to, &link, kdf.is_some(), metadata_id, now)?)
-            }
-            None => None,
+        let secret = SecretRecord {
+            metadata_id: keys.metadata_id,
+            created: now,
+            expires_at: now + ttl,
+            kdf,
+            sealed: self.seal(
+                RecordKind::Secret,
+                &keys.secret_id,
+                keys.secret_key.as_str(),
+                pass_key.as_ref(),
+                &secret_payload,
+            )?,
         };
         let receipt_payload = ReceiptPayload {
-            secret_key: secret_key.as_str().to_owned(),
+            secret_key: keys.secret_key.as_str().to_owned(),
             custid: caller.custid().to_owned(),
             recipients: mail.iter().map(|(to, _)| obscure_email(to)).collect(),
             share_domain,
@@ -144,31 +151,10 @@ impl Service {
                 .map(|m| m.expose().to_owned())
                 .unwrap_or_default(),
         };
-        let sealed_secret = self.seal(
-            RecordKind::Secret,
-            &secret_id,
-            secret_key.as_str(),
-            pass_key.as_ref(),
-            &secret_payload,
-        )?;
-        let sealed_receipt = self.seal(
-            RecordKind::Metadata,
-            &metadata_id,
-            receipt_key.as_str(),
-            None,
-            &receipt_payload,
-        )?;
-        let sealed_generated = generated.then(|| {
-            self.sealer.seal(
-                RecordKind::Generated,
-                &metadata_id,
-                receipt_key.as_str(),
-                None,
-                value.expose().as_bytes(),
-            )
-        });
+        let (sealed, sealed_generated) =
+            self.seal_receipt(&keys, &receipt_payload, generated.then_some(&value))?;
         let metadata = MetadataRecord {
-            secret_id,
+            secret_id: keys.secret_id,
             state: StoredState::New,
             created: now,
             updated: now,
@@ -177,7 +163,7 @@ impl Service {
             secret_expires_at: now + ttl,
             expires_at: now + 2 * ttl,
             passphrase_required: kdf.is_some(),
-            sealed: sealed_receipt,
+            sealed,
             generated: sealed_generated,
             delivery: mail.as_ref().map(|_| Delivery {
                 state: DeliveryState::Queued,
@@ -186,26 +172,81 @@ impl Service {
             }),
         };
         let new = NewSecret {
-            recent: self.recent_entry(caller, &receipt_key, now),
+            recent: self.recent_entry(caller, &keys.receipt_key, now),
             mail: mail.map(|(_, record)| record),
-            secret_id,
-            secret: SecretRecord {
-                metadata_id,
-                created: now,
-                expires_at: now + ttl,
-                kdf,
-                sealed: sealed_secret,
-            },
-            metadata_id,
+            secret_id: keys.secret_id,
+            secret,
+            metadata_id: keys.metadata_id,
             metadata,
         };
         self.store.create(&new).await?;
         if new.mail.is_some() {
             self.outbox.notify_one();
         }
-        let mut receipt = self.receipt_view(&receipt_key, &new.metadata, &receipt_payload, now);
+        let mut receipt =
+            self.receipt_view(&keys.receipt_key, &new.metadata, &receipt_payload, now);
         receipt.value = generated.then_some(value);
         Ok(receipt)
+    }
+
+    /// Fresh keys for a new secret and its receipt, and the ids their records are stored
+    /// under.
+    fn new_keys(&self) -> NewKeys {
+        let secret_key = SecretKey::generate();
+        let receipt_key = ReceiptKey::generate();
+        NewKeys {
+            secret_id: self
+                .sealer
+                .record_id(RecordKind::Secret, secret_key.as_str()),
+            metadata_id: self
+                .sealer
+                .record_id(RecordKind::Metadata, receipt_key.as_str()),
+            secret_key,
+            receipt_key,
+        }
+    }
+
+    /// The scrypt parameters and derived key of a new secret's passphrase, when it has one:
+    /// fresh parameters at the configured cost, a fresh salt.
+    async fn new_passphrase(
+        &self,
+        req: &CreateRequest,
+    ) -> Result<(Option<KdfParams>, Option<PassKey>), ServiceError> {
+        let Some(pass) = nonempty(req.passphrase.as_ref()) else {
+            return Ok((None, None));
+        };
+        let (log_n, r, p) = self.policy.scrypt;
+        let params = KdfParams::fresh(log_n, r, p);
+        let key = self.kdf.derive(pass.to_zeroizing(), params).await?;
+        Ok((Some(params), Some(key)))
+    }
+
+    /// The receipt sealed under its key, and a generated value sealed beside it (shown on the
+    /// first receipt read only).
+    fn seal_receipt(
+        &self,
+        keys: &NewKeys,
+        payload: &ReceiptPayload,
+        generated: Option<&Sensitive>,
+    ) -> Result<(Sealed, Option<Sealed>), ServiceError> {
+        let receipt_key = keys.receipt_key.as_str();
+        let sealed = self.seal(
+            RecordKind::Metadata,
+            &keys.metadata_id,
+            receipt_key,
+            None,
+            payload,
+        )?;
+        let generated = generated.map(|value| {
+            self.sealer.seal(
+                RecordKind::Generated,
+                &keys.metadata_id,
+                receipt_key,
+                None,
+                value.expose().as_bytes(),
+            )
+        });
+        Ok((sealed, generated))
     }
 
     /// The creator's recent-list entry: the metadata key sealed under a fresh entry key, and
