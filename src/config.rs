@@ -175,12 +175,22 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
 }
 
+/// Where records live: `storage.backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Embedded, in `storage.path`; one process.
+    Sled,
+    /// A Redis server, Cluster or Sentinel set at `storage.redis_url`; any number of nodes.
+    Redis,
+}
+
 /// `[storage]`
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
     /// `sled` or `redis`.
-    pub backend: String,
+    pub backend: Backend,
     /// sled directory and default home of `server.key`.
     pub path: PathBuf,
     /// Redis URL for the Redis backend.
@@ -237,7 +247,7 @@ impl StorageSettings {
         let tls_url = ["rediss://", "rediss+cluster://", "rediss+sentinel://"]
             .iter()
             .any(|scheme| url.starts_with(scheme));
-        if self.backend == "redis" && tls_set && !tls_url {
+        if self.backend == Backend::Redis && tls_set && !tls_url {
             return Err(invalid(
                 "storage.redis_url",
                 "storage.redis_tls_* are set but the URL does not start with rediss:// (or \
@@ -511,9 +521,6 @@ impl Settings {
                 ));
             }
         }
-        if !matches!(self.storage.backend.as_str(), "sled" | "redis") {
-            return Err(invalid("storage.backend", "want \"sled\" or \"redis\""));
-        }
         self.storage.check_redis_tls()?;
         if self.storage.redis_timeout_ms == 0 {
             return Err(invalid("storage.redis_timeout_ms", "must be at least 1"));
@@ -742,7 +749,7 @@ mod tests {
         assert!(!s.server.trust_proxy);
         assert!(s.server.share_domains.is_empty());
         assert_eq!(s.server.session_ttl, 28_800, "8 hours");
-        assert_eq!(s.storage.backend, "sled");
+        assert_eq!(s.storage.backend, Backend::Sled);
         assert_eq!(s.storage.path, PathBuf::from("./data"));
         assert!(s.storage.sync);
         assert_eq!(s.storage.sweep_interval, 60);

@@ -53,18 +53,47 @@ pub enum State {
     Expired,
 }
 
-/// The TTL a create gets: missing = `default`, unparsable = 0, then clamped into
-/// `[min, max]` silently (Onetime Secret's behaviour, which clients rely on).
-pub fn resolve_ttl(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
-    let requested = match raw.map(str::trim) {
-        None | Some("") => default,
-        Some(text) => text
+/// A lifetime as a create asks for it, read once where it arrives (API parameter or form
+/// field), before the plan's limits apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedTtl(u64);
+
+impl RequestedTtl {
+    /// Onetime Secret's reading, which clients rely on: empty means not given (`None`, the
+    /// default applies); a negative or unreadable number asks for 0 seconds; fractions are cut.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let seconds = text
             .parse::<i64>()
             .map(|n| u64::try_from(n).unwrap_or(0))
             .or_else(|_| text.parse::<f64>().map(|f| f.max(0.0) as u64))
-            .unwrap_or(0),
-    };
-    requested.clamp(min, max.max(min))
+            .unwrap_or(0);
+        Some(Self(seconds))
+    }
+
+    /// Asks for exactly `seconds`.
+    pub fn seconds(seconds: u64) -> Self {
+        Self(seconds)
+    }
+
+    /// The seconds asked for.
+    pub fn asked(self) -> u64 {
+        self.0
+    }
+
+    /// The TTL a create gets: not given = `default`, then clamped into `[min, max]` silently.
+    pub fn resolve(asked: Option<Self>, default: u64, min: u64, max: u64) -> u64 {
+        asked.map_or(default, Self::asked).clamp(min, max.max(min))
+    }
+}
+
+/// The TTL a create gets: missing = `default`, unparsable = 0, then clamped into
+/// `[min, max]` silently (Onetime Secret's behaviour, which clients rely on).
+pub fn resolve_ttl(raw: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
+    RequestedTtl::resolve(raw.and_then(RequestedTtl::parse), default, min, max)
 }
 
 /// The generated password length: missing or unparsable = `default`, then clamped to 4..=128.
@@ -213,6 +242,67 @@ pub fn normalize_email(raw: &str) -> Option<String> {
             .all(|c| !c.is_whitespace() && !c.is_control() && !"<>()[],;:\\\"".contains(c));
     valid.then_some(email)
 }
+
+/// An email address that can be mailed: only [`EmailAddress::parse`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// The address, lowercased, when `raw` looks deliverable (see [`normalize_email`]).
+    pub fn parse(raw: &str) -> Option<Self> {
+        normalize_email(raw).map(Self)
+    }
+
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A key from a link, of one kind. The only constructor, `parse`, checks
+/// `^[0-9a-z]{20,128}$` ([`is_plausible_key`]): past the HTTP edge a key that cannot be ours
+/// does not exist, and it never reaches the store.
+macro_rules! url_key {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The key, if `raw` can be one we issued.
+            pub fn parse(raw: &str) -> Option<Self> {
+                is_plausible_key(raw).then(|| Self(raw.to_owned()))
+            }
+
+            /// A fresh key: 62 base36 characters from the OS CSPRNG.
+            pub fn generate() -> Self {
+                Self(crate::crypto::generate_key())
+            }
+
+            /// The key's text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// A key opens what it names: never printed.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+url_key!(
+    /// The key of a secret link (`/secret/{key}`): it opens the secret.
+    SecretKey
+);
+url_key!(
+    /// The key of a receipt link (`/receipt/{key}`), the API's `metadata_key`: it opens the
+    /// receipt.
+    ReceiptKey
+);
 
 /// The receipt object of the v1 API, fields in the documented order; serialized with the
 /// aliases Onetime Secret v0.24 added beside them (see the `Serialize` impl).

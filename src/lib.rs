@@ -7,23 +7,27 @@
 //!
 //! Imports point down this list only.
 //!
-//! - [`app`]: wiring from settings to a running server; one `build` for `main` and tests.
+//! - [`app`]: wiring from settings to a running server; one `build` for `main` and tests;
+//!   opening stores (sled, Redis) and binding the listener.
 //! - [`admin`]: the Unix socket through which `onetime account ...` and `onetime backup`
 //!   reach a running server.
 //! - [`backup`]: the backup file: a header and every live record, sealed as stored.
 //! - [`http`]: everything actix: the v1 API, the browser pages (`http::web`: templates,
-//!   catalogues, CSRF, sessions' cookies), parameters, errors, headers, access log.
-//! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
+//!   catalogues, CSRF, sessions' cookies), parameters, errors, headers, access log. It names
+//!   the use cases and domain types only, never the store.
 //! - [`accounts`]: account use cases (add, list, rotate, remove, web password, sign-in and
 //!   sessions, authenticate), and how a recent list opens through either credential.
-//! - [`domain`]: states, key formats, TTL rules, the receipt object.
-//! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
-//! - [`store`]: the `Store` trait, the sled and Redis backends, the schema upgrade and the
-//!   conformance suite.
+//! - [`service`]: the secrets' use cases (share, generate, reveal, receipt, burn, recent), their
+//!   typed errors, the create policy, rate-limit budgets and health.
 //! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
 //! - [`metrics`]: the Prometheus counters, gauges and request histogram, and their listener.
+//! - [`store`]: the `Store` trait, the sled and Redis backends, the schema upgrade and the
+//!   conformance suite.
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
+//! - [`domain`]: states, keys, lifetimes and email addresses parsed at the edge, the receipt
+//!   object.
+//! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
 
 #![forbid(unsafe_code)]
 

@@ -8,7 +8,8 @@ use zeroize::Zeroizing;
 
 use super::*;
 use crate::config::Settings;
-use crate::crypto::ServerKey;
+use crate::crypto::{verify_password, KdfParams, ServerKey};
+use crate::domain::RecentAccess;
 use crate::service::{CreateRequest, Service};
 use crate::store::redis::{test_server, RedisStore};
 use crate::store::sled::SledStore;

@@ -5,14 +5,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use serde_json::json;
 
-use super::error::{route_not_found, ApiError, JSON_UTF8};
+use super::error::{api_not_found, ApiError, JSON_UTF8};
 use super::params::Params;
 use super::ratelimit::{Action, RateLimits};
 use crate::accounts::Accounts;
-use crate::domain::unix_now;
-use crate::domain::Caller;
+use crate::domain::{unix_now, Caller, ReceiptKey, RequestedTtl, SecretKey};
 use crate::service::{CreateRequest, Service, ServiceError};
-use crate::store::Store;
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
 const RECEIPT_PREFIXES: [&str; 3] = ["private", "metadata", "receipt"];
@@ -37,12 +35,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(receipt)),
             );
     }
-    cfg.service(scope.default_service(web::to(route_not_found)));
+    cfg.service(scope.default_service(web::to(api_not_found)));
 }
 
 /// A resource whose unsupported methods answer like unknown routes.
 fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(route_not_found))
+    web::resource(path).default_service(web::to(api_not_found))
 }
 
 /// `(email, token)` from `Authorization: Basic base64(email:token)`, or `None` for any header
@@ -75,7 +73,7 @@ async fn caller(req: &HttpRequest, accounts: &Accounts) -> Result<Caller, ApiErr
     accounts
         .authenticate(&email, &token)
         .await
-        .map_err(|e| ApiError::from_service(e.into(), ""))?
+        .map_err(|e| ApiError::from_storage(&e))?
         .ok_or(ApiError::NotAuthorized)
 }
 
@@ -96,6 +94,14 @@ async fn spend(
     }
 }
 
+/// `Unknown secret` for `key` as the path gave it: a key that cannot be ours, or one the use
+/// case does not know.
+fn unknown(key: &str) -> ApiError {
+    ApiError::Unknown {
+        key: key.to_owned(),
+    }
+}
+
 fn ok_json<T: serde::Serialize>(body: &T) -> HttpResponse {
     HttpResponse::Ok().content_type(JSON_UTF8).json(body)
 }
@@ -108,10 +114,10 @@ fn nominal() -> HttpResponse {
 async fn status(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
-    store: web::Data<dyn Store>,
+    service: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     caller(&req, &accounts).await?;
-    if store.ping().await.is_err() {
+    if service.health().await.is_err() {
         return Ok(ok_json(&json!({ "status": "offline", "locale": "en" })));
     }
     Ok(nominal())
@@ -141,7 +147,7 @@ fn create_request(params: &Params) -> CreateRequest {
     CreateRequest {
         secret: params.sensitive("secret"),
         length: params.get("length").map(str::to_owned),
-        ttl: params.get("ttl").map(str::to_owned),
+        ttl: params.get("ttl").and_then(RequestedTtl::parse),
         passphrase: params.sensitive("passphrase"),
         recipients: params.all("recipient"),
         share_domain: params.get("share_domain").map(str::to_owned),
@@ -149,25 +155,33 @@ fn create_request(params: &Params) -> CreateRequest {
     }
 }
 
-/// What every handler needs besides its own parameters.
-type Edge = (
+/// The use cases every create, reveal and burn handler needs besides its own parameters.
+type UseCases = (
     web::Data<Service>,
     web::Data<Accounts>,
     web::Data<RateLimits>,
 );
 
-async fn share(req: HttpRequest, edge: Edge, params: Params) -> Result<HttpResponse, ApiError> {
-    create(req, edge, params, false).await
+async fn share(
+    req: HttpRequest,
+    use_cases: UseCases,
+    params: Params,
+) -> Result<HttpResponse, ApiError> {
+    create(req, use_cases, params, false).await
 }
 
-async fn generate(req: HttpRequest, edge: Edge, params: Params) -> Result<HttpResponse, ApiError> {
-    create(req, edge, params, true).await
+async fn generate(
+    req: HttpRequest,
+    use_cases: UseCases,
+    params: Params,
+) -> Result<HttpResponse, ApiError> {
+    create(req, use_cases, params, true).await
 }
 
 /// share and generate: the same checks and limits, a given or a generated value.
 async fn create(
     req: HttpRequest,
-    (service, accounts, limits): Edge,
+    (service, accounts, limits): UseCases,
     params: Params,
     generated: bool,
 ) -> Result<HttpResponse, ApiError> {
@@ -185,23 +199,26 @@ async fn create(
 async fn reveal(
     req: HttpRequest,
     key: web::Path<String>,
-    (service, accounts, limits): Edge,
+    (service, accounts, limits): UseCases,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req, &accounts).await?;
     spend(&req, &limits, &caller, Action::Reveal).await?;
+    let secret_key = SecretKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let passphrase = params.sensitive("passphrase");
     let revealed = service
         .reveal(
-            &key,
+            &secret_key,
             passphrase.as_ref(),
             limits.client_ip(&req),
             unix_now(),
         )
         .await
         .map_err(|e| match e {
-            // The v1 API does not tell a wrong passphrase from a missing secret.
-            ServiceError::WrongPassphrase | ServiceError::Locked => ApiError::Unknown {
+            // The v1 API does not tell a missing or wrong passphrase from a missing secret.
+            ServiceError::PassphraseRequired
+            | ServiceError::WrongPassphrase
+            | ServiceError::Locked => ApiError::Unknown {
                 key: key.to_string(),
             },
             e => ApiError::from_service(e, &key),
@@ -216,8 +233,9 @@ async fn receipt(
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
     caller(&req, &accounts).await?;
+    let receipt_key = ReceiptKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let receipt = service
-        .receipt(&key, unix_now())
+        .receipt(&receipt_key, unix_now())
         .await
         .map_err(|e| ApiError::from_service(e, &key))?;
     Ok(ok_json(&receipt))
@@ -226,17 +244,18 @@ async fn receipt(
 async fn burn(
     req: HttpRequest,
     key: web::Path<String>,
-    (service, accounts, limits): Edge,
+    (service, accounts, limits): UseCases,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let caller = caller(&req, &accounts).await?;
     // A burn with a passphrase runs the same scrypt as a reveal: same budget.
     spend(&req, &limits, &caller, Action::Reveal).await?;
+    let receipt_key = ReceiptKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let passphrase = params.sensitive("passphrase");
     let burned = service
         .burn(
             &caller,
-            &key,
+            &receipt_key,
             passphrase.as_ref(),
             limits.client_ip(&req),
             unix_now(),

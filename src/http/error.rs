@@ -6,8 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::service::ServiceError;
-use crate::store::StoreError;
+use crate::domain::EMAIL_MAX_CHARS;
+use crate::service::{ServiceError, StorageFailure};
 
 /// The API's content type.
 pub const JSON_UTF8: &str = "application/json; charset=utf-8";
@@ -60,26 +60,29 @@ impl ApiError {
 
     /// Maps a use-case error; `key` is the key from the path, for `Unknown secret`.
     pub fn from_service(e: ServiceError, key: &str) -> Self {
+        if let Some(message) = refusal_words(&e) {
+            return Self::invalid(message);
+        }
         match e {
-            ServiceError::Invalid(message) => Self::invalid(message),
-            ServiceError::WrongPassphrase | ServiceError::Locked => Self::invalid(e.to_string()),
-            ServiceError::UnknownSecret => Self::Unknown {
+            ServiceError::UnknownSecret | ServiceError::UnknownReceipt => Self::Unknown {
                 key: key.to_owned(),
             },
             ServiceError::NotAuthorized => Self::NotAuthorized,
+            ServiceError::RateLimited => Self::RateLimited,
             ServiceError::Busy => Self::Unavailable,
-            ServiceError::Storage(cause) => {
-                // The cause chain goes to the log only; StoreError never holds keys or values.
-                tracing::error!(error = %cause, "store operation failed");
-                match cause {
-                    // Unreachable, full or reopening: try again later.
-                    // Unreplicated: the same, until a primary has enough replicas again.
-                    StoreError::Backend(_) | StoreError::NotReplicated { .. } => Self::Unavailable,
-                    // A record that does not decode, a store from a newer version: a bug or
-                    // damage, not something a retry fixes.
-                    StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => Self::Unexpected,
-                }
-            }
+            ServiceError::Storage(cause) => Self::from_storage(&cause),
+            // Worded above.
+            _ => Self::Unexpected,
+        }
+    }
+
+    /// Maps a store failure: unreachable, full or short of replicas is "try again later";
+    /// damage is a bug, which a retry does not fix. The cause goes to the log only.
+    pub fn from_storage(cause: &StorageFailure) -> Self {
+        tracing::error!(error = %cause, "store operation failed");
+        match cause {
+            StorageFailure::Unavailable(_) => Self::Unavailable,
+            StorageFailure::Damaged(_) => Self::Unexpected,
         }
     }
 
@@ -131,8 +134,40 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The API's words for a refused request, exactly as Onetime Secret's clients know them; `None`
+/// for errors that are not the request's fault.
+pub fn refusal_words(e: &ServiceError) -> Option<String> {
+    Some(match e {
+        ServiceError::NothingToShare => "You did not provide anything to share".into(),
+        ServiceError::TooLarge { max } => {
+            format!("Secret value exceeds the maximum size of {max} bytes")
+        }
+        ServiceError::PassphraseTooShort { min } => {
+            format!("Passphrase must be at least {min} characters long")
+        }
+        ServiceError::PassphraseTooLong { max } => {
+            format!("Passphrase must be no more than {max} characters long")
+        }
+        ServiceError::MemoTooLong { max } => {
+            format!("Memo must be no more than {max} characters long")
+        }
+        ServiceError::AccountRequiredForEmail => "An account is required to send emails.".into(),
+        ServiceError::Undeliverable { address } => {
+            let shown: String = address.chars().take(EMAIL_MAX_CHARS).collect();
+            format!("Undeliverable email address: {shown}")
+        }
+        ServiceError::MailOff => {
+            "Emailing links is off on this server: mail.smtp_url is not set".into()
+        }
+        ServiceError::PassphraseRequired | ServiceError::WrongPassphrase | ServiceError::Locked => {
+            "Double check that passphrase".into()
+        }
+        _ => return None,
+    })
+}
+
 /// `{"error":"Not Found"}` for routes that do not exist.
-pub async fn route_not_found() -> HttpResponse {
+pub async fn api_not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .insert_header((INTENDED_STATUS, HeaderValue::from_static("404")))
         .content_type(JSON_UTF8)

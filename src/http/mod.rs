@@ -30,22 +30,21 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
 }
 
 /// Unknown routes: the API's JSON 404 under `/api/`, a page everywhere else.
-pub async fn not_found(req: HttpRequest, visitor: web::Visitor) -> HttpResponse {
+pub async fn unknown_route(req: HttpRequest, visitor: web::Visitor) -> HttpResponse {
     if req.path().starts_with("/api/") || req.path() == "/api" {
-        error::route_not_found().await
+        error::api_not_found().await
     } else {
-        visitor.failure(web::Failure::NotFound)
+        web::page_not_found(visitor).await
     }
 }
 
 /// For load balancers and monitors: 200 while the store answers, 503 while it does not.
-async fn health(store: aweb::Data<dyn crate::store::Store>) -> actix_web::HttpResponse {
-    match store.ping().await {
-        Ok(()) => actix_web::HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
+async fn health(service: aweb::Data<crate::service::Service>) -> HttpResponse {
+    match service.health().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: store unreachable");
-            actix_web::HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "unavailable" }))
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
         }
     }
 }

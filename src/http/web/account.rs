@@ -23,27 +23,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/signin")
             .route(web::get().to(signin_form))
             .route(web::post().to(signin))
-            .default_service(web::to(super::not_found)),
+            .default_service(web::to(super::page_not_found)),
     )
     .service(
         web::resource("/signout")
             .route(web::post().to(signout))
-            .default_service(web::to(super::not_found)),
+            .default_service(web::to(super::page_not_found)),
     )
     .service(
         web::resource("/recent")
             .route(web::get().to(recent))
-            .default_service(web::to(super::not_found)),
+            .default_service(web::to(super::page_not_found)),
     )
     .service(
         web::resource("/account")
             .route(web::get().to(account))
-            .default_service(web::to(super::not_found)),
+            .default_service(web::to(super::page_not_found)),
     )
     .service(
         web::resource("/account/token")
             .route(web::post().to(rotate))
-            .default_service(web::to(super::not_found)),
+            .default_service(web::to(super::page_not_found)),
     );
 }
 
@@ -113,7 +113,7 @@ async fn signin(
             let error = Refusal::on(&["email", "password"], visitor.t.get("error.signin_failed"));
             signin_page(&visitor, StatusCode::BAD_REQUEST, email, error)
         }
-        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(e)),
+        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_storage(&e)),
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             visitor.failure(Failure::Unexpected)
@@ -128,7 +128,7 @@ async fn signout(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) ->
     }
     if let Some(cookie) = visitor.session_cookie() {
         if let Err(e) = accounts.sign_out(cookie).await {
-            return visitor.failure(Failure::from_store(e));
+            return visitor.failure(Failure::from_storage(&e));
         }
     }
     let mut res = visitor.redirect("/");
@@ -249,7 +249,7 @@ async fn rotate(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) -> 
             tracing::info!("API token rotated from the web");
             account_page(&visitor, Some(token.expose()))
         }
-        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_store(e)),
+        Err(AccountError::Storage(e)) => visitor.failure(Failure::from_storage(&e)),
         Err(e) => {
             tracing::error!(error = %e, "token rotation failed");
             visitor.failure(Failure::Unexpected)

@@ -29,8 +29,7 @@ use super::ratelimit::RateLimits;
 use crate::accounts::Accounts;
 use crate::crypto::{generate_key, RecordKind, Sealer};
 use crate::domain::{unix_now, Caller};
-use crate::service::ServiceError;
-use crate::store::StoreError;
+use crate::service::{ServiceError, StorageFailure};
 
 pub mod account;
 pub mod assets;
@@ -47,8 +46,8 @@ const SESSION_COOKIE: &str = "onetime_session";
 /// Cookie remembering a `?locale=` choice.
 const LOCALE_COOKIE: &str = "onetime_locale";
 
-/// What the pages need beyond the use cases.
-pub struct Web {
+/// How this server's cookies are made: names, flags, and the anti-CSRF token of a browser.
+pub struct Cookies {
     sealer: Arc<Sealer>,
     /// `base_url` is https: cookies get `Secure` and the `__Host-` prefix.
     https: bool,
@@ -56,8 +55,8 @@ pub struct Web {
     session_ttl: u64,
 }
 
-impl Web {
-    /// Page settings; `https` when `server.base_url` is https.
+impl Cookies {
+    /// Cookies under `sealer`'s key; `https` when `server.base_url` is https.
     pub fn new(sealer: Arc<Sealer>, https: bool, session_ttl: u64) -> Self {
         Self {
             sealer,
@@ -114,7 +113,7 @@ pub struct Visitor {
     session_unavailable: bool,
     /// The request path; only ever compared, never put into a page or a header.
     path: String,
-    web: web::Data<Web>,
+    cookies: web::Data<Cookies>,
 }
 
 /// What every page template gets for the layout.
@@ -140,10 +139,10 @@ fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
 
 async fn visitor(req: HttpRequest) -> Visitor {
     // app data is registered by `app.rs`; its absence is a wiring bug caught by every test.
-    let web = req
-        .app_data::<web::Data<Web>>()
+    let cookies = req
+        .app_data::<web::Data<Cookies>>()
         .cloned()
-        .expect("Web app data");
+        .expect("Cookies app data");
     let accounts = req
         .app_data::<web::Data<Accounts>>()
         .cloned()
@@ -158,7 +157,7 @@ async fn visitor(req: HttpRequest) -> Visitor {
             .ok()
             .and_then(|q| q.get("locale").and_then(|l| i18n::find(l)));
     let cookie_locale =
-        cookie_value(&req, &web.cookie_name(LOCALE_COOKIE)).and_then(|l| i18n::find(&l));
+        cookie_value(&req, &cookies.cookie_name(LOCALE_COOKIE)).and_then(|l| i18n::find(&l));
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -167,11 +166,11 @@ async fn visitor(req: HttpRequest) -> Visitor {
         .or(cookie_locale)
         .unwrap_or_else(|| i18n::negotiate(accept));
 
-    let existing_csrf = cookie_value(&req, &web.cookie_name(CSRF_COOKIE));
+    let existing_csrf = cookie_value(&req, &cookies.cookie_name(CSRF_COOKIE));
     let csrf_is_new = existing_csrf.is_none();
     let csrf_cookie = existing_csrf.unwrap_or_else(generate_key);
 
-    let session_cookie = cookie_value(&req, &web.cookie_name(SESSION_COOKIE));
+    let session_cookie = cookie_value(&req, &cookies.cookie_name(SESSION_COOKIE));
     let (caller, stale_session, session_unavailable) = match &session_cookie {
         None => (Caller::Anonymous, false, false),
         Some(cookie) => match accounts.session(cookie, unix_now()).await {
@@ -194,7 +193,7 @@ async fn visitor(req: HttpRequest) -> Visitor {
         stale_session,
         session_unavailable,
         path: req.path().to_owned(),
-        web,
+        cookies,
     }
 }
 
@@ -240,18 +239,20 @@ impl Failure {
     pub fn from_service(e: ServiceError) -> Self {
         match e {
             ServiceError::UnknownSecret => Self::Gone,
+            ServiceError::UnknownReceipt => Self::ReceiptGone,
             ServiceError::NotAuthorized => Self::SignInRequired,
-            ServiceError::Invalid(_) | ServiceError::WrongPassphrase | ServiceError::Locked => {
-                Self::BadRequest
-            }
-            // Busy and store failures: the API's own mapping (which also logs the cause).
-            other => Self::from_api(&ApiError::from_service(other, "")),
+            ServiceError::RateLimited => Self::RateLimited,
+            ServiceError::Storage(cause) => Self::from_storage(&cause),
+            // Busy: the API's own mapping.
+            ServiceError::Busy => Self::from_api(&ApiError::from_service(e, "")),
+            // A refusal the page did not word itself.
+            _ => Self::BadRequest,
         }
     }
 
-    /// The failure for a store error: unreachable or full is "try again", damage is a bug.
-    pub fn from_store(e: StoreError) -> Self {
-        Self::from_service(ServiceError::Storage(e))
+    /// The failure for a store failure: unreachable or full is "try again", damage is a bug.
+    pub fn from_storage(cause: &StorageFailure) -> Self {
+        Self::from_api(&ApiError::from_storage(cause))
     }
 
     /// The failure for an API-level refusal (rate limit, unreadable body, store trouble).
@@ -315,7 +316,7 @@ impl Visitor {
     /// The layout context for this visitor.
     pub fn ctx(&self) -> PageCtx {
         PageCtx {
-            csrf: self.web.csrf_token(&self.csrf_cookie),
+            csrf: self.cookies.csrf_token(&self.csrf_cookie),
             signed_in: match &self.caller {
                 Caller::Customer { email, .. } => Some(email.clone()),
                 Caller::Anonymous => None,
@@ -335,7 +336,7 @@ impl Visitor {
             // No cookie came with the POST: nothing to match.
             return false;
         }
-        let expected = self.web.csrf_token(&self.csrf_cookie);
+        let expected = self.cookies.csrf_token(&self.csrf_cookie);
         let given = form.get("csrf").unwrap_or("");
         given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
     }
@@ -371,16 +372,16 @@ impl Visitor {
     }
 
     fn cookies(&self, res: &mut actix_web::HttpResponseBuilder) {
-        let web = &self.web;
+        let cookies = &self.cookies;
         if self.csrf_is_new {
             // A year: the token only binds forms to this browser; it is not a credential.
-            res.cookie(web.cookie(CSRF_COOKIE, self.csrf_cookie.clone(), Some(31_536_000)));
+            res.cookie(cookies.cookie(CSRF_COOKIE, self.csrf_cookie.clone(), Some(31_536_000)));
         }
         if let Some(lang) = self.remember_locale {
-            res.cookie(web.cookie(LOCALE_COOKIE, lang.to_owned(), Some(31_536_000)));
+            res.cookie(cookies.cookie(LOCALE_COOKIE, lang.to_owned(), Some(31_536_000)));
         }
         if self.stale_session {
-            res.cookie(web.cookie(SESSION_COOKIE, String::new(), Some(0)));
+            res.cookie(cookies.cookie(SESSION_COOKIE, String::new(), Some(0)));
         }
     }
 
@@ -427,14 +428,14 @@ impl Visitor {
 
     /// A response that signs this browser in with `cookie` until `expires_at`.
     pub fn sign_in_cookie(&self, cookie: &str, now: u64, expires_at: u64) -> Cookie<'static> {
-        let max_age = expires_at.saturating_sub(now).min(self.web.session_ttl);
-        self.web
+        let max_age = expires_at.saturating_sub(now).min(self.cookies.session_ttl);
+        self.cookies
             .cookie(SESSION_COOKIE, cookie.to_owned(), Some(max_age))
     }
 
     /// A cookie that removes the session cookie.
     pub fn sign_out_cookie(&self) -> Cookie<'static> {
-        self.web.cookie(SESSION_COOKIE, String::new(), Some(0))
+        self.cookies.cookie(SESSION_COOKIE, String::new(), Some(0))
     }
 }
 
@@ -459,6 +460,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The HTML 404 for paths outside the API.
-pub async fn not_found(visitor: Visitor) -> HttpResponse {
+pub async fn page_not_found(visitor: Visitor) -> HttpResponse {
     visitor.failure(Failure::NotFound)
 }

@@ -39,21 +39,20 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::{
-    generate_key, hash_password, verify_password, CryptoError, KdfParams, KdfPool, ListPublicKey,
-    ListSecretKey, RecordId, RecordKind, Sealer, KEY_CHARS,
+    generate_key, CryptoError, KdfPool, ListSecretKey, RecordId, RecordKind, Sealer,
 };
-use crate::domain::{
-    is_plausible_key, normalize_email, Caller, RecentAccess, Sensitive, PASSWORD_MAX_BYTES,
-    PASSWORD_MIN_CHARS,
-};
-use crate::store::{CustomerRecord, SealedListKey, SessionRecord, Store, StoreError, WebPassword};
+use crate::domain::{normalize_email, Caller, Sensitive, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS};
+use crate::service::StorageFailure;
+use crate::store::{CustomerRecord, SealedListKey, Store, StoreError};
 
+mod session;
 #[cfg(test)]
 mod tests;
+mod token;
+
+pub use session::{Session, SessionPayload};
 
 /// Why an account command failed. Messages are for the admin's terminal or the web page, and
 /// never hold a password, token or cookie.
@@ -85,7 +84,13 @@ pub enum AccountError {
     Crypto(CryptoError),
     /// The store failed.
     #[error(transparent)]
-    Storage(#[from] StoreError),
+    Storage(#[from] StorageFailure),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        Self::Storage(e.into())
+    }
 }
 
 impl From<CryptoError> for AccountError {
@@ -109,27 +114,6 @@ pub struct AccountSummary {
     /// Whether a web password is set.
     #[serde(default)]
     pub password: bool,
-}
-
-/// A signed-in browser session, as [`Accounts::sign_in`] hands it to the web layer.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// The cookie's value: 62 base36 characters from the OS CSPRNG. Shown to the browser only.
-    pub cookie: Sensitive,
-    /// Unix seconds when the session ends.
-    pub expires_at: u64,
-}
-
-/// What a session record seals under its cookie value.
-#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-pub struct SessionPayload {
-    /// The account.
-    email: String,
-    /// The web side's private list key, so the session opens the recent list.
-    list_key: [u8; 32],
-    /// The web side's public list key at sign-in: a new password replaces it, which ends the
-    /// session.
-    password_stamp: ListPublicKey,
 }
 
 /// What web sign-in takes from the configuration.
@@ -302,189 +286,6 @@ impl Accounts {
         }
     }
 
-    /// Sets the account's web password (checked: 10 characters to 1024 bytes) and a new
-    /// web-side list key. Sessions signed in with the old password end; the web side's recent
-    /// list starts fresh, the API side's keeps everything.
-    pub async fn set_password(
-        &self,
-        email: &str,
-        password: &Sensitive,
-        now: u64,
-    ) -> Result<(), AccountError> {
-        let email = Self::email(email)?;
-        check_password(password.expose())?;
-        // Fail fast, before any scrypt work.
-        self.existing(&email).await?;
-        let (log_n, r, p) = self.sign_in.scrypt;
-        let plain = password.to_zeroizing();
-        let phc = self
-            .sign_in
-            .kdf
-            .run(move || hash_password(&plain, log_n, r, p))
-            .await??;
-        // A separate derivation with its own salt seals the web list key: the PHC string
-        // verifies the password but does not lead to this key.
-        let kdf = KdfParams::fresh(log_n, r, p);
-        let pass_key = self
-            .sign_in
-            .kdf
-            .derive(password.to_zeroizing(), kdf)
-            .await?;
-        let secret = ListSecretKey::generate();
-        let sealed = self.sealer.seal(
-            RecordKind::WebListKey,
-            &self.customer_id(&email),
-            "",
-            Some(&pass_key),
-            secret.expose(),
-        );
-        let web = WebPassword {
-            phc,
-            set_at: now,
-            kdf,
-            key: SealedListKey {
-                public: secret.public(),
-                sealed,
-            },
-        };
-        loop {
-            let old = self.existing(&email).await?;
-            let new = CustomerRecord {
-                password: Some(web.clone()),
-                ..old.clone()
-            };
-            // Against the record as read: a token rotated meanwhile stays rotated.
-            if self.store.replace_customer(&old, &new).await? {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Signs in with the web password: a new session, or `None` for an unknown email, an
-    /// account without a password, or a wrong password, after the same work (one scrypt at
-    /// the configured cost: a dummy derivation when there is no hash to check).
-    pub async fn sign_in(
-        &self,
-        email: &str,
-        password: &Sensitive,
-        now: u64,
-    ) -> Result<Option<Session>, AccountError> {
-        let attempt = password.expose();
-        // Nothing else can have been set; refused before any work, for every email alike.
-        if attempt.is_empty() || attempt.len() > PASSWORD_MAX_BYTES {
-            return Ok(None);
-        }
-        let lookup = email.trim().to_ascii_lowercase();
-        let customer = if lookup.is_empty() {
-            None
-        } else {
-            self.store.customer(&self.customer_id(&lookup)).await?
-        };
-        let Some((customer, web)) = customer.and_then(|c| c.password.clone().map(|web| (c, web)))
-        else {
-            let (log_n, r, p) = self.sign_in.scrypt;
-            let dummy = KdfParams::fresh(log_n, r, p);
-            self.sign_in
-                .kdf
-                .derive(password.to_zeroizing(), dummy)
-                .await?;
-            return Ok(None);
-        };
-        let (plain, phc) = (password.to_zeroizing(), web.phc.clone());
-        if !self
-            .sign_in
-            .kdf
-            .run(move || verify_password(&plain, &phc))
-            .await??
-        {
-            return Ok(None);
-        }
-        let pass_key = self
-            .sign_in
-            .kdf
-            .derive(password.to_zeroizing(), web.kdf)
-            .await?;
-        let opened = self.sealer.open(
-            RecordKind::WebListKey,
-            &customer.id,
-            "",
-            Some(&pass_key),
-            &web.key.sealed,
-        )?;
-        let list_key = ListSecretKey::from_slice(&opened)
-            .ok_or_else(|| StoreError::Corrupt("web list key".into()))?;
-
-        let cookie = Sensitive::new(generate_key());
-        let id = self.sealer.record_id(RecordKind::Session, cookie.expose());
-        // The lookup is the account's email: its keyed hash is the id the record was found by.
-        let payload = SessionPayload {
-            email: lookup,
-            list_key: *list_key.expose(),
-            password_stamp: web.key.public,
-        };
-        let sealed =
-            self.sealer
-                .seal_value(RecordKind::Session, &id, cookie.expose(), None, &payload)?;
-        let expires_at = now.saturating_add(self.sign_in.session_ttl);
-        let record = SessionRecord {
-            created: now,
-            expires_at,
-            sealed,
-        };
-        self.store.put_session(&id, &record).await?;
-        Ok(Some(Session { cookie, expires_at }))
-    }
-
-    /// The signed-in caller for a session cookie value, or `None` (unknown, expired, account
-    /// removed or its password changed since).
-    pub async fn session(&self, cookie: &str, now: u64) -> Result<Option<Caller>, StoreError> {
-        if cookie.len() != KEY_CHARS || !is_plausible_key(cookie) {
-            return Ok(None);
-        }
-        let id = self.sealer.record_id(RecordKind::Session, cookie);
-        let Some(record) = self.store.session(&id, now).await? else {
-            return Ok(None);
-        };
-        let Ok(payload) = self.sealer.open_value::<SessionPayload>(
-            RecordKind::Session,
-            &id,
-            cookie,
-            None,
-            &record.sealed,
-        ) else {
-            return Ok(None);
-        };
-        let account = self.customer_id(&payload.email);
-        let Some(customer) = self.store.customer(&account).await? else {
-            return Ok(None);
-        };
-        let Some(web) = &customer.password else {
-            return Ok(None);
-        };
-        let same_password: bool = web.key.public.ct_eq(&payload.password_stamp).into();
-        if !same_password {
-            return Ok(None);
-        }
-        Ok(Some(Caller::Customer {
-            recent: RecentAccess {
-                recipients: customer.list_recipients(),
-                key: ListSecretKey::from_slice(&payload.list_key),
-                token: None,
-            },
-            email: payload.email.clone(),
-            plan: customer.plan,
-        }))
-    }
-
-    /// Ends the session with this cookie value (nothing happens for an unknown one).
-    pub async fn sign_out(&self, cookie: &str) -> Result<(), StoreError> {
-        if cookie.len() != KEY_CHARS || !is_plausible_key(cookie) {
-            return Ok(());
-        }
-        let id = self.sealer.record_id(RecordKind::Session, cookie);
-        self.store.remove_session(&id).await
-    }
-
     /// Deletes an account and its recent list. Its secrets stay readable by their links; its
     /// sessions end (they find no account).
     pub async fn remove(&self, email: &str) -> Result<(), AccountError> {
@@ -497,93 +298,6 @@ impl Accounts {
             return Err(AccountError::NotFound(email));
         }
         Ok(())
-    }
-
-    /// The caller that `email` and `token` prove, or `None`.
-    ///
-    /// Unknown user and wrong token do the same work (one store read, one HMAC, one
-    /// constant-time compare against a real or dummy hash), so neither body nor timing tells
-    /// them apart.
-    pub async fn authenticate(
-        &self,
-        email: &str,
-        token: &str,
-    ) -> Result<Option<Caller>, StoreError> {
-        let lookup = email.trim().to_ascii_lowercase();
-        let customer = if lookup.is_empty() {
-            None
-        } else {
-            self.store.customer(&self.customer_id(&lookup)).await?
-        };
-        let presented = self.sealer.record_id(RecordKind::Token, token);
-        let expected = customer.as_ref().map_or([0u8; 32], |c| c.token_hash);
-        let matches: bool = presented.ct_eq(&expected).into();
-        Ok(match customer {
-            Some(c) if matches && !token.is_empty() => {
-                Some(self.token_caller(c, lookup, token).await)
-            }
-            _ => None,
-        })
-    }
-
-    /// The caller for a proven token of the account of `email`, with the API side's list key
-    /// opened by it.
-    async fn token_caller(&self, customer: CustomerRecord, email: String, token: &str) -> Caller {
-        let customer_id = customer.id;
-        let (customer, key) = match &customer.api_key {
-            Some(api) => {
-                let key = self
-                    .sealer
-                    .open(
-                        RecordKind::ApiListKey,
-                        &customer_id,
-                        token,
-                        None,
-                        &api.sealed,
-                    )
-                    .ok()
-                    .and_then(|bytes| ListSecretKey::from_slice(&bytes));
-                if key.is_none() {
-                    tracing::warn!("an account's API list key does not open with its token");
-                }
-                (customer, key)
-            }
-            None => self.add_api_list_key(customer, &customer_id, token).await,
-        };
-        Caller::Customer {
-            recent: RecentAccess {
-                recipients: customer.list_recipients(),
-                key,
-                token: Some(Sensitive::new(token.to_owned())),
-            },
-            email,
-            plan: customer.plan,
-        }
-    }
-
-    /// Gives an account from schema 1 its API-side list key at the first use of its token,
-    /// only if the record is unchanged since it was read (a token rotated meanwhile must never
-    /// come back). If that or the write fails, the caller goes on without the key, and its
-    /// new entries are sealed under its token as schema 1 did.
-    async fn add_api_list_key(
-        &self,
-        customer: CustomerRecord,
-        customer_id: &RecordId,
-        token: &str,
-    ) -> (CustomerRecord, Option<ListSecretKey>) {
-        let (api_key, secret) = self.api_list_key(customer_id, token);
-        let upgraded = CustomerRecord {
-            api_key: Some(api_key),
-            ..customer.clone()
-        };
-        match self.store.replace_customer(&customer, &upgraded).await {
-            Ok(true) => (upgraded, Some(secret)),
-            Ok(false) => (customer, None),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not add an API list key to an older account");
-                (customer, None)
-            }
-        }
     }
 }
 

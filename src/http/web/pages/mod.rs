@@ -1,0 +1,97 @@
+//! The secret pages: create (`/`), receipt and burn, and the secret's interstitial and reveal;
+//! the form checks they share.
+
+use actix_web::web;
+
+use super::{Failure, Form, Visitor};
+use crate::domain::{unix_now, Caller};
+use crate::http::params::Params;
+use crate::http::ratelimit::{Action, RateLimits};
+
+mod create;
+mod receipt;
+mod secret;
+
+pub use receipt::state_words;
+
+/// Registers `/`, the receipt routes (under `/receipt` and `/private`) and `/secret/{key}`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/")
+            .route(web::get().to(create::form))
+            .route(web::post().to(create::create))
+            .default_service(web::to(super::page_not_found)),
+    );
+    for prefix in ["receipt", "private"] {
+        cfg.service(
+            web::resource(format!("/{prefix}/{{key}}"))
+                .route(web::get().to(receipt::receipt))
+                .default_service(web::to(super::page_not_found)),
+        )
+        .service(
+            web::resource(format!("/{prefix}/{{key}}/burn"))
+                .route(web::get().to(receipt::burn_form))
+                .route(web::post().to(receipt::burn))
+                .default_service(web::to(super::page_not_found)),
+        );
+    }
+    cfg.service(
+        web::resource("/secret/{key}")
+            // Link unfurlers often ask HEAD first: same answer as GET, no body, no change.
+            .route(web::get().to(secret::interstitial))
+            .route(web::head().to(secret::interstitial))
+            .route(web::post().to(secret::reveal))
+            .default_service(web::to(super::page_not_found)),
+    );
+}
+
+/// `2026-11-30 16:20 UTC`.
+pub fn when(unix: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+    let text = humantime::format_rfc3339_seconds(time).to_string();
+    format!("{} {} UTC", &text[..10], &text[11..16])
+}
+
+/// Spends one `action` from an anonymous visitor's budget; accounts are exempt.
+async fn spend(visitor: &Visitor, limits: &RateLimits, action: Action) -> Result<(), Failure> {
+    if let Caller::Customer { .. } = visitor.caller {
+        return Ok(());
+    }
+    limits
+        .spend(action, visitor.ip, unix_now())
+        .await
+        .map_err(|e| Failure::from_api(&e))
+}
+
+/// A form that was readable, carries this browser's anti-CSRF token, and fits the visitor's
+/// `action` budget.
+async fn accept(
+    visitor: &Visitor,
+    form: Form,
+    limits: &RateLimits,
+    action: Action,
+) -> Result<Params, Failure> {
+    let params = checked(visitor, form)?;
+    spend(visitor, limits, action).await?;
+    Ok(params)
+}
+
+/// A body that was readable and carries this browser's anti-CSRF token.
+pub(super) fn checked(visitor: &Visitor, form: Form) -> Result<Params, Failure> {
+    let params = form.0?;
+    if !visitor.csrf_ok(&params) {
+        tracing::warn!("form refused: missing or wrong anti-CSRF token");
+        return Err(Failure::Csrf);
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_in_utc() {
+        assert_eq!(when(1_764_520_800), "2025-11-30 16:40 UTC");
+    }
+}

@@ -1,0 +1,143 @@
+//! The recipient's pages: the interstitial under a secret link, and the one reveal.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::super::i18n::Catalog;
+use super::super::refusal::Refusal;
+use super::super::{Failure, Form, PageCtx, Visitor};
+use super::accept;
+use crate::domain::{unix_now, SecretKey};
+use crate::http::ratelimit::{Action, RateLimits};
+use crate::service::{Service, ServiceError};
+
+#[derive(Template)]
+#[template(path = "secret.html")]
+struct SecretPage<'a> {
+    t: &'static Catalog,
+    page: &'a PageCtx,
+    key: &'a str,
+    passphrase_required: bool,
+    error: Refusal,
+}
+
+fn secret_page(
+    visitor: &Visitor,
+    key: &str,
+    passphrase_required: bool,
+    status: StatusCode,
+    error: Refusal,
+) -> HttpResponse {
+    let page = visitor.ctx();
+    visitor.render(
+        status,
+        &SecretPage {
+            t: visitor.t,
+            page: &page,
+            key,
+            passphrase_required,
+            error,
+        },
+    )
+}
+
+/// `GET /secret/{key}`: only says a secret is waiting. Never reads or changes it, whoever asks
+/// (link previews, mail scanners and prefetchers only GET).
+pub(super) async fn interstitial(
+    visitor: Visitor,
+    key: web::Path<String>,
+    service: web::Data<Service>,
+) -> HttpResponse {
+    let Some(secret_key) = SecretKey::parse(&key) else {
+        return visitor.failure(Failure::Gone);
+    };
+    match service.secret_status(&secret_key, unix_now()).await {
+        Ok(Some(status)) => {
+            let error = if status.locked {
+                Refusal::general(visitor.t.get("error.locked"))
+            } else {
+                Refusal::none()
+            };
+            secret_page(
+                &visitor,
+                &key,
+                status.passphrase_required,
+                StatusCode::OK,
+                error,
+            )
+        }
+        Ok(None) => visitor.failure(Failure::Gone),
+        Err(e) => visitor.failure(Failure::from_service(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "revealed.html")]
+struct RevealedPage<'a> {
+    t: &'static Catalog,
+    page: &'a PageCtx,
+    value: &'a str,
+    rows: usize,
+}
+
+/// `POST /secret/{key}`: reveals the secret once.
+pub(super) async fn reveal(
+    visitor: Visitor,
+    key: web::Path<String>,
+    service: web::Data<Service>,
+    limits: web::Data<RateLimits>,
+    form: Form,
+) -> HttpResponse {
+    let form = match accept(&visitor, form, &limits, Action::Reveal).await {
+        Ok(form) => form,
+        Err(failure) => return visitor.failure(failure),
+    };
+    let Some(secret_key) = SecretKey::parse(&key) else {
+        return visitor.failure(Failure::Gone);
+    };
+    let t = visitor.t;
+    let now = unix_now();
+    let passphrase = form.sensitive("passphrase");
+    match service
+        .reveal(&secret_key, passphrase.as_ref(), visitor.ip, now)
+        .await
+    {
+        Ok(revealed) => {
+            let value = revealed.value.expose();
+            let rows = value.lines().count().clamp(3, 20);
+            let page = visitor.ctx();
+            visitor.render(
+                StatusCode::OK,
+                &RevealedPage {
+                    t,
+                    page: &page,
+                    value,
+                    rows,
+                },
+            )
+        }
+        Err(ServiceError::PassphraseRequired) => secret_page(
+            &visitor,
+            &key,
+            true,
+            StatusCode::BAD_REQUEST,
+            Refusal::on(&["passphrase"], t.get("error.passphrase_missing")),
+        ),
+        Err(ServiceError::WrongPassphrase) => secret_page(
+            &visitor,
+            &key,
+            true,
+            StatusCode::BAD_REQUEST,
+            Refusal::on(&["passphrase"], t.get("error.passphrase_wrong")),
+        ),
+        Err(ServiceError::Locked) => secret_page(
+            &visitor,
+            &key,
+            true,
+            StatusCode::TOO_MANY_REQUESTS,
+            Refusal::general(t.get("error.locked")),
+        ),
+        Err(e) => visitor.failure(Failure::from_service(e)),
+    }
+}

@@ -1,0 +1,116 @@
+//! The use cases: share, generate, reveal, receipt, burn, recent, and the health check and
+//! rate-limit budgets the HTTP layer spends. Knows nothing of HTTP or of which store backend
+//! holds the records.
+//!
+//! # Layout
+//!
+//! - `error`: what went wrong, in variants (the one place a store error is classified).
+//! - `policy`: the rules from settings (plans, lifetimes, sizes, passphrases, recipients).
+//! - `payload`: what the secret and receipt records seal.
+//! - `create`: share and generate.
+//! - `reveal`: whether a secret waits, and its one reveal, with the passphrase lockout.
+//! - `receipt`: reading a receipt; the receipt object.
+//! - `burn`: the creator destroys an unread secret.
+//! - `recent`: the caller's recent receipts.
+//! - `limits`: per-client budgets and health.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Settings;
+use crate::crypto::{CryptoError, KdfPool, PassKey, RecordId, RecordKind, Sealed, Sealer};
+use crate::domain::{Caller, Sensitive};
+use crate::store::{Store, StoreError};
+
+mod burn;
+mod create;
+mod error;
+mod limits;
+mod payload;
+mod policy;
+mod receipt;
+mod recent;
+mod reveal;
+#[cfg(test)]
+mod tests;
+
+pub use create::CreateRequest;
+pub use error::{ServiceError, StorageFailure};
+pub use limits::{Action, RateLimiter};
+pub use payload::{ReceiptPayload, SecretPayload};
+pub use policy::CreateRules;
+use policy::Policy;
+pub use reveal::SecretStatus;
+
+/// The use cases over one store.
+pub struct Service {
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+    /// Wakes the outbox worker when a create queues mail.
+    outbox: Arc<tokio::sync::Notify>,
+    /// The process's one scrypt pool (shared with the account use cases).
+    kdf: KdfPool,
+    policy: Policy,
+}
+
+/// A text that counts as given: present and not empty.
+fn nonempty(s: Option<&Sensitive>) -> Option<&Sensitive> {
+    s.filter(|s| !s.expose().is_empty())
+}
+
+impl Service {
+    /// The use cases over `store`, sealing with `sealer`, with rules from `settings`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sealer: Arc<Sealer>,
+        outbox: Arc<tokio::sync::Notify>,
+        kdf: KdfPool,
+        settings: &Settings,
+    ) -> Self {
+        Self {
+            store,
+            sealer,
+            outbox,
+            kdf,
+            policy: Policy::from_settings(settings),
+        }
+    }
+
+    /// What a create by `caller` may ask for.
+    pub fn create_rules(&self, caller: &Caller) -> CreateRules {
+        self.policy.rules(caller)
+    }
+
+    /// Seals `payload` for a record; an encoding failure is damage, not a client's doing.
+    fn seal<T: Serialize>(
+        &self,
+        kind: RecordKind,
+        id: &RecordId,
+        url_key: &str,
+        pass: Option<&PassKey>,
+        payload: &T,
+    ) -> Result<Sealed, ServiceError> {
+        self.sealer
+            .seal_value(kind, id, url_key, pass, payload)
+            .map_err(|e| StoreError::Corrupt(e.to_string()).into())
+    }
+
+    /// Opens a record's payload; one that does not open is unknown, one that does not decode
+    /// is damage.
+    fn open<T: for<'de> Deserialize<'de>>(
+        &self,
+        kind: RecordKind,
+        id: &RecordId,
+        url_key: &str,
+        pass: Option<&PassKey>,
+        sealed: &Sealed,
+    ) -> Result<T, ServiceError> {
+        self.sealer
+            .open_value(kind, id, url_key, pass, sealed)
+            .map_err(|e| match e {
+                CryptoError::Encoding(e) => StoreError::Corrupt(e).into(),
+                other => other.into(),
+            })
+    }
+}

@@ -1,0 +1,387 @@
+//! The rules a create is checked against, taken from settings once at start: plans, lifetimes,
+//! sizes, passphrases, recipients and share domains. Pure: no store, no clock.
+
+use std::collections::BTreeMap;
+
+use super::create::CreateRequest;
+use super::error::ServiceError;
+use super::nonempty;
+use crate::config::{Plan, Settings};
+use crate::domain::{
+    Caller, EmailAddress, RequestedTtl, Sensitive, MEMO_MAX_CHARS, PASSPHRASE_MAX_CHARS,
+};
+use crate::store::GuessRules;
+
+/// The limits a create form offers a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateRules {
+    /// Shortest lifetime, seconds.
+    pub min_ttl: u64,
+    /// Lifetime when none is chosen, seconds (capped by the plan).
+    pub default_ttl: u64,
+    /// Longest lifetime the caller's plan allows, seconds.
+    pub max_ttl: u64,
+    /// Largest secret, bytes.
+    pub max_size: usize,
+    /// Shortest passphrase.
+    pub passphrase_min: usize,
+    /// Whether links can be emailed.
+    pub mail_enabled: bool,
+}
+
+/// The rules of every use case, from settings.
+#[derive(Debug, Clone)]
+pub(super) struct Policy {
+    pub(super) base_url: String,
+    share_domains: Vec<String>,
+    allow_anonymous: bool,
+    default_ttl: u64,
+    min_ttl: u64,
+    passphrase_min: usize,
+    pub(super) generate_length: usize,
+    plans: BTreeMap<String, Plan>,
+    /// scrypt cost (log_n, r, p) for new passphrases.
+    pub(super) scrypt: (u8, u32, u32),
+    /// How many wrong passphrases lock a secret, and for how long.
+    pub(super) guesses: GuessRules,
+    mail_enabled: bool,
+}
+
+impl Policy {
+    /// The rules `settings` give.
+    pub(super) fn from_settings(settings: &Settings) -> Self {
+        let c = &settings.crypto;
+        let l = &settings.limits;
+        Self {
+            // `Application::build` fills it in from the bound address when it is unset.
+            base_url: settings.link_base("").to_owned(),
+            share_domains: settings.server.share_domains.clone(),
+            allow_anonymous: settings.secrets.allow_anonymous,
+            default_ttl: settings.secrets.default_ttl,
+            min_ttl: settings.secrets.min_ttl,
+            passphrase_min: settings.secrets.passphrase_min_length,
+            generate_length: settings.secrets.generate_length,
+            plans: settings.plans.clone(),
+            scrypt: (c.scrypt_log_n, c.scrypt_r, c.scrypt_p),
+            guesses: GuessRules {
+                per_ip: l.passphrase_failures_per_ip,
+                total: l.passphrase_failures_total,
+                window: l.passphrase_window,
+                lockout: l.passphrase_lockout,
+            },
+            mail_enabled: settings.mail.smtp_url.is_some(),
+        }
+    }
+
+    /// The caller's plan: its own, else `default`, else nothing at all may be shared.
+    pub(super) fn plan(&self, caller: &Caller) -> Plan {
+        self.plans
+            .get(caller.plan_name())
+            .or_else(|| self.plans.get("default"))
+            .copied()
+            .unwrap_or(Plan {
+                max_ttl: self.default_ttl,
+                max_size: 0,
+            })
+    }
+
+    /// What a create by `caller` may ask for.
+    pub(super) fn rules(&self, caller: &Caller) -> CreateRules {
+        let plan = self.plan(caller);
+        CreateRules {
+            min_ttl: self.min_ttl,
+            default_ttl: self.default_ttl.min(plan.max_ttl),
+            max_ttl: plan.max_ttl,
+            max_size: plan.max_size,
+            passphrase_min: self.passphrase_min,
+            mail_enabled: self.mail_enabled,
+        }
+    }
+
+    /// The lifetime a create under `plan` gets: silently clamped, never refused.
+    pub(super) fn ttl(&self, asked: Option<RequestedTtl>, plan: Plan) -> u64 {
+        RequestedTtl::resolve(asked, self.default_ttl, self.min_ttl, plan.max_ttl)
+    }
+
+    /// The value a share stores and the recipient to mail, after the checks in the API's
+    /// order: size, then those of every create ([`Self::check_create`]), then that there is
+    /// something to share.
+    pub(super) fn check_share(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+        plan: Plan,
+    ) -> Result<(Sensitive, Option<EmailAddress>), ServiceError> {
+        if let Some(secret) = &req.secret {
+            if secret.expose().len() > plan.max_size {
+                return Err(ServiceError::TooLarge { max: plan.max_size });
+            }
+        }
+        let recipient = self.check_create(caller, req)?;
+        let value = nonempty(req.secret.as_ref())
+            .cloned()
+            .ok_or(ServiceError::NothingToShare)?;
+        Ok((value, recipient))
+    }
+
+    /// Checks shared by share and generate, in the API's order: who may create, recipient,
+    /// passphrase, memo. Gives the recipient to mail: the first one named (only it is mailed).
+    pub(super) fn check_create(
+        &self,
+        caller: &Caller,
+        req: &CreateRequest,
+    ) -> Result<Option<EmailAddress>, ServiceError> {
+        if !self.allow_anonymous && *caller == Caller::Anonymous {
+            return Err(ServiceError::NotAuthorized);
+        }
+        let mut recipient = None;
+        if let Some(first) = req.recipients.iter().find(|r| !r.trim().is_empty()) {
+            if *caller == Caller::Anonymous {
+                return Err(ServiceError::AccountRequiredForEmail);
+            }
+            let Some(address) = EmailAddress::parse(first) else {
+                return Err(ServiceError::Undeliverable {
+                    address: first.clone(),
+                });
+            };
+            if !self.mail_enabled {
+                return Err(ServiceError::MailOff);
+            }
+            recipient = Some(address);
+        }
+        if let Some(pass) = nonempty(req.passphrase.as_ref()) {
+            let chars = pass.expose().chars().count();
+            if chars < self.passphrase_min {
+                return Err(ServiceError::PassphraseTooShort {
+                    min: self.passphrase_min,
+                });
+            }
+            if chars > PASSPHRASE_MAX_CHARS {
+                return Err(ServiceError::PassphraseTooLong {
+                    max: PASSPHRASE_MAX_CHARS,
+                });
+            }
+        }
+        if let Some(memo) = nonempty(req.memo.as_ref()) {
+            if memo.expose().chars().count() > MEMO_MAX_CHARS {
+                return Err(ServiceError::MemoTooLong {
+                    max: MEMO_MAX_CHARS,
+                });
+            }
+        }
+        Ok(recipient)
+    }
+
+    /// The share domain a create names, as kept: one of `server.share_domains`, or `""` for
+    /// anything else (the host of `base_url`, or a domain this server does not serve), whose
+    /// links then use `base_url`, as Onetime Secret does. A link never points at a host the
+    /// operator did not name.
+    pub(super) fn share_domain(&self, asked: Option<&str>) -> String {
+        let wanted = asked.unwrap_or_default().trim().to_ascii_lowercase();
+        if self.share_domains.contains(&wanted) {
+            wanted
+        } else {
+            String::new()
+        }
+    }
+
+    /// Where links for `share_domain` point: the operator's base URL, or the named domain.
+    pub(super) fn link_base(&self, share_domain: &str) -> String {
+        if share_domain.is_empty() {
+            self.base_url.clone()
+        } else {
+            format!("https://{share_domain}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::domain::RecentAccess;
+
+    /// The documented defaults (`onetime.toml`) with `env` on top.
+    fn policy(env: &[(&str, &str)]) -> Policy {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let defaults = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml"));
+        Policy::from_settings(&Settings::load(Some(defaults), Some(env)).expect("settings"))
+    }
+
+    fn customer(plan: &str) -> Caller {
+        Caller::Customer {
+            email: "ann@example.com".into(),
+            plan: plan.into(),
+            recent: RecentAccess::default(),
+        }
+    }
+
+    fn share(secret: &str) -> CreateRequest {
+        CreateRequest {
+            secret: Some(Sensitive::new(secret.into())),
+            ..CreateRequest::default()
+        }
+    }
+
+    #[test]
+    fn lifetimes_default_to_seven_days_and_are_clamped_into_the_plan() {
+        let p = policy(&[]);
+        let anonymous = p.plan(&Caller::Anonymous);
+        let account = p.plan(&customer("default"));
+        assert_eq!(p.ttl(None, anonymous), 604_800);
+        assert_eq!(
+            p.ttl(RequestedTtl::parse("5"), anonymous),
+            60,
+            "below min_ttl"
+        );
+        assert_eq!(
+            p.ttl(RequestedTtl::parse("abc"), anonymous),
+            60,
+            "garbage is 0"
+        );
+        assert_eq!(p.ttl(RequestedTtl::parse("3600"), anonymous), 3600);
+        assert_eq!(
+            p.ttl(RequestedTtl::parse("99999999"), anonymous),
+            anonymous.max_ttl
+        );
+        assert_eq!(
+            p.ttl(RequestedTtl::parse("99999999"), account),
+            account.max_ttl
+        );
+        assert!(
+            account.max_ttl > anonymous.max_ttl,
+            "accounts keep secrets longer"
+        );
+    }
+
+    #[test]
+    fn callers_get_their_plan_else_the_default_plan() {
+        let p = policy(&[]);
+        assert_eq!(
+            p.plan(&customer("no-such-plan")),
+            p.plan(&customer("default"))
+        );
+        let rules = p.rules(&Caller::Anonymous);
+        assert_eq!(rules.max_ttl, p.plan(&Caller::Anonymous).max_ttl);
+        assert!(rules.default_ttl <= rules.max_ttl);
+        assert!(!rules.mail_enabled, "mail is off by default");
+    }
+
+    #[test]
+    fn a_share_over_the_plan_size_is_refused_with_the_limit() {
+        let p = policy(&[]);
+        let plan = p.plan(&Caller::Anonymous);
+        let fits = "x".repeat(plan.max_size);
+        let over = "x".repeat(plan.max_size + 1);
+        assert!(p
+            .check_share(&Caller::Anonymous, &share(&fits), plan)
+            .is_ok());
+        assert!(matches!(
+            p.check_share(&Caller::Anonymous, &share(&over), plan),
+            Err(ServiceError::TooLarge { max }) if max == plan.max_size
+        ));
+    }
+
+    #[test]
+    fn an_empty_share_has_nothing_to_share_but_generate_needs_no_value() {
+        let p = policy(&[]);
+        let plan = p.plan(&Caller::Anonymous);
+        for req in [share(""), CreateRequest::default()] {
+            assert!(matches!(
+                p.check_share(&Caller::Anonymous, &req, plan),
+                Err(ServiceError::NothingToShare)
+            ));
+            assert!(p.check_create(&Caller::Anonymous, &req).is_ok());
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_may_share_unless_the_server_says_no_and_never_email() {
+        let open = policy(&[]);
+        assert!(open.check_create(&Caller::Anonymous, &share("s")).is_ok());
+        let closed = policy(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]);
+        assert!(matches!(
+            closed.check_create(&Caller::Anonymous, &share("s")),
+            Err(ServiceError::NotAuthorized)
+        ));
+        assert!(closed
+            .check_create(&customer("default"), &share("s"))
+            .is_ok());
+
+        let mut mailed = share("s");
+        mailed.recipients = vec!["bob@example.com".into()];
+        assert!(matches!(
+            open.check_create(&Caller::Anonymous, &mailed),
+            Err(ServiceError::AccountRequiredForEmail)
+        ));
+        // An account may name a recipient, but this server sends no mail.
+        assert!(matches!(
+            open.check_create(&customer("default"), &mailed),
+            Err(ServiceError::MailOff)
+        ));
+        mailed.recipients = vec!["not an address".into()];
+        assert!(matches!(
+            open.check_create(&customer("default"), &mailed),
+            Err(ServiceError::Undeliverable { address }) if address == "not an address"
+        ));
+    }
+
+    #[test]
+    fn passphrases_must_fit_between_the_minimum_and_the_api_maximum() {
+        let p = policy(&[("ONETIME__SECRETS__PASSPHRASE_MIN_LENGTH", "6")]);
+        let with = |pass: &str| CreateRequest {
+            passphrase: Some(Sensitive::new(pass.into())),
+            ..share("s")
+        };
+        assert!(
+            p.check_create(&Caller::Anonymous, &with("")).is_ok(),
+            "empty is none"
+        );
+        assert!(matches!(
+            p.check_create(&Caller::Anonymous, &with("five5")),
+            Err(ServiceError::PassphraseTooShort { min: 6 })
+        ));
+        assert!(p.check_create(&Caller::Anonymous, &with("sixsix")).is_ok());
+        // Characters, not bytes.
+        let longest = "é".repeat(PASSPHRASE_MAX_CHARS);
+        assert!(p.check_create(&Caller::Anonymous, &with(&longest)).is_ok());
+        assert!(matches!(
+            p.check_create(&Caller::Anonymous, &with(&format!("{longest}é"))),
+            Err(ServiceError::PassphraseTooLong {
+                max: PASSPHRASE_MAX_CHARS
+            })
+        ));
+    }
+
+    #[test]
+    fn memos_are_bounded_in_characters() {
+        let p = policy(&[]);
+        let with = |memo: String| CreateRequest {
+            memo: Some(Sensitive::new(memo)),
+            ..share("s")
+        };
+        assert!(p
+            .check_create(&Caller::Anonymous, &with("ü".repeat(MEMO_MAX_CHARS)))
+            .is_ok());
+        assert!(matches!(
+            p.check_create(&Caller::Anonymous, &with("ü".repeat(MEMO_MAX_CHARS + 1))),
+            Err(ServiceError::MemoTooLong {
+                max: MEMO_MAX_CHARS
+            })
+        ));
+    }
+
+    #[test]
+    fn links_use_only_share_domains_the_operator_named() {
+        let p = policy(&[("ONETIME__SERVER__SHARE_DOMAINS", "s.example.com")]);
+        assert_eq!(p.share_domain(Some(" S.Example.com ")), "s.example.com");
+        assert_eq!(p.share_domain(Some("evil.example")), "");
+        assert_eq!(p.link_base("s.example.com"), "https://s.example.com");
+        assert_eq!(p.link_base(""), p.base_url);
+    }
+}
