@@ -55,8 +55,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::de::DeserializeOwned;
 
+use super::record::{decode, encode};
 use super::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
 use super::{
     CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
@@ -86,14 +87,6 @@ impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
         StoreError::Backend(format!("redis: {e}"))
     }
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Removes the secret, its counters and its queued mail, and rewrites the receipt, if the

@@ -26,10 +26,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{Deserialize, Serialize};
 use sled::{Db, Tree};
 
 use self::flusher::Flusher;
+use super::record::{decode, encode};
 use super::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
 use super::{
     CustomerRecord, Delivery, Exported, Guess, GuessRules, Guesses, MetadataRecord, NewSecret,
@@ -60,14 +61,6 @@ impl From<sled::CompareAndSwapError> for StoreError {
     fn from(_: sled::CompareAndSwapError) -> Self {
         StoreError::Backend("compare-and-swap conflict".into())
     }
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn expiry_key(expires_at: u64, kind: u8, id: &[u8]) -> Vec<u8> {
