@@ -7,7 +7,6 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::service::ServiceError;
-use crate::store::StoreError;
 
 /// The API's content type.
 pub const JSON_UTF8: &str = "application/json; charset=utf-8";
@@ -71,13 +70,13 @@ impl ApiError {
             ServiceError::Storage(cause) => {
                 // The cause chain goes to the log only; StoreError never holds keys or values.
                 tracing::error!(error = %cause, "store operation failed");
-                match cause {
-                    // Unreachable, full or reopening: try again later.
-                    // Unreplicated: the same, until a primary has enough replicas again.
-                    StoreError::Backend(_) | StoreError::NotReplicated { .. } => Self::Unavailable,
-                    // A record that does not decode, a store from a newer version: a bug or
-                    // damage, not something a retry fixes.
-                    StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => Self::Unexpected,
+                // Unreachable, full, reopening or unreplicated: try again later. A record that
+                // does not decode, a store from a newer version: a bug or damage, not something
+                // a retry fixes.
+                if cause.is_transient() {
+                    Self::Unavailable
+                } else {
+                    Self::Unexpected
                 }
             }
         }

@@ -8,11 +8,13 @@ use async_trait::async_trait;
 
 use crate::crypto::RecordId;
 
+mod error;
 pub mod record;
 pub mod redis;
 pub mod sled;
 pub mod upgrade;
 
+pub use error::StoreError;
 pub use record::{
     CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessRules, Guesses, MetadataRecord,
     NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord, SessionRecord,
@@ -26,39 +28,6 @@ pub mod conformance;
 /// only appended fields that records of the first shape decode without, so it stayed 1;
 /// accounts by keyed hash and the outbox by receipt (`0003_accounts_by_hash.md`) made it 2.
 pub const SCHEMA_VERSION: u32 = 2;
-
-/// Why a store operation failed. Carries no key or value.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The backend failed (I/O, full disk, lost connection).
-    #[error("storage backend: {0}")]
-    Backend(String),
-    /// Fewer replicas than `storage.redis_replicas_ack` confirmed a write in time: it was not
-    /// acknowledged (and a reveal's value is not handed out).
-    #[error("only {confirmed} of {wanted} replicas confirmed the write in time")]
-    NotReplicated {
-        /// `storage.redis_replicas_ack`.
-        wanted: u32,
-        /// Replicas that confirmed.
-        confirmed: i64,
-    },
-    /// A stored record could not be decoded.
-    #[error("stored record is corrupt: {0}")]
-    Corrupt(String),
-    /// The store was written by a newer onetime.
-    #[error(
-        "the store at {path} has schema version {found}, but this onetime supports up to \
-         {supported}; run the newer onetime or restore a backup"
-    )]
-    NewerSchema {
-        /// Where the store lives.
-        path: String,
-        /// Version found.
-        found: u32,
-        /// Newest version this build understands.
-        supported: u32,
-    },
-}
 
 /// What a sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -85,7 +85,7 @@ const OUTBOX_LEASE: u64 = 120;
 
 impl From<redis::RedisError> for StoreError {
     fn from(e: redis::RedisError) -> Self {
-        StoreError::Backend(format!("redis: {e}"))
+        StoreError::Unavailable(format!("redis: {e}"))
     }
 }
 

@@ -52,14 +52,14 @@ const LEGACY_OUTBOX: &str = "outbox";
 const SWEEP_BATCH: usize = 1000;
 
 impl From<sled::Error> for StoreError {
+    /// sled's I/O errors by their kind (a full disk, or another failure: both latch, see
+    /// [`SledStore`]); its other errors (a bug it reports, an unsupported operation) leave the
+    /// store unable to answer.
     fn from(e: sled::Error) -> Self {
-        StoreError::Backend(e.to_string())
-    }
-}
-
-impl From<sled::CompareAndSwapError> for StoreError {
-    fn from(_: sled::CompareAndSwapError) -> Self {
-        StoreError::Backend("compare-and-swap conflict".into())
+        match e {
+            sled::Error::Io(io) => io.into(),
+            other => StoreError::Unavailable(other.to_string()),
+        }
     }
 }
 
@@ -123,11 +123,20 @@ struct Inner {
 
 impl Inner {
     fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self, StoreError> {
+        refuse_if_locked(path)?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
             .open()
-            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Full(e) => {
+                    StoreError::Full(format!("cannot open {}: {e}", path.display()))
+                }
+                StoreError::Io(e) => StoreError::Io(format!("cannot open {}: {e}", path.display())),
+                other => {
+                    StoreError::Unavailable(format!("cannot open {}: {other}", path.display()))
+                }
+            })?;
         check_schema(&db, path)?;
         Ok(Self {
             entries: db.open_tree("entries")?,
@@ -280,6 +289,24 @@ impl Inner {
             tree.remove(key?)?;
         }
         Ok(())
+    }
+}
+
+/// Refuses a store another process has open, before sled tries: sled holds an exclusive
+/// `flock` on `<path>/db` for as long as the database is open, and its own refusal says so
+/// only in text.
+fn refuse_if_locked(path: &Path) -> Result<(), StoreError> {
+    let Ok(file) = std::fs::File::open(path.join("db")) else {
+        // No database yet (sled creates it), or unreadable (sled reports why).
+        return Ok(());
+    };
+    match file.try_lock() {
+        // Released when `file` closes, right here, before sled takes its own.
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
 }
 
@@ -687,7 +714,7 @@ impl Store for Inner {
         let mut hits = self
             .hits
             .lock()
-            .map_err(|_| StoreError::Backend("rate-limit counters poisoned".into()))?;
+            .map_err(|_| StoreError::Unavailable("rate-limit counters poisoned".into()))?;
         // Bounded memory under address floods: windows that ended are dropped.
         if hits.len() >= 100_000 {
             hits.retain(|(_, s), _| *s == start);
@@ -777,7 +804,7 @@ impl Store for Inner {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
-            .map_err(|e| StoreError::Backend(format!("flush task: {e}")))??;
+            .map_err(|e| StoreError::Unavailable(format!("flush task: {e}")))??;
         Ok(())
     }
 
@@ -880,15 +907,13 @@ impl SledStore {
             .read()
             .ok()
             .and_then(|c| c.clone())
-            .ok_or_else(|| StoreError::Backend("store is reopening after an I/O error".into()))
+            .ok_or_else(|| StoreError::Unavailable("store is reopening after an I/O error".into()))
     }
 
     /// Notes an I/O failure so the doctor reopens the database.
     fn watch<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Err(StoreError::Backend(msg)) = &result {
-            if msg.contains("IO error") || msg.contains("flush to disk failed") {
-                self.failed.store(true, Ordering::SeqCst);
-            }
+        if result.as_ref().is_err_and(StoreError::is_disk_failure) {
+            self.failed.store(true, Ordering::SeqCst);
         }
         result
     }
@@ -1119,6 +1144,14 @@ mod tests {
             text.contains(&format!("supports up to {supported}")),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_store_open_in_another_handle_is_refused_as_locked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = open(dir.path());
+        let err = SledStore::open(dir.path(), true, 8 << 20).expect_err("locked");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
     }
 
     #[test]
