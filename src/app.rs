@@ -442,7 +442,7 @@ impl Application {
         let wake_outbox = Arc::new(tokio::sync::Notify::new());
         let outbox = Mailer::from_settings(&settings.mail)?.map(|mailer| {
             Outbox {
-                store: Arc::clone(&store),
+                store: store.clone(),
                 sealer: Arc::clone(&sealer),
                 mailer,
                 retry: RetryPolicy::from_settings(&settings.mail),
@@ -466,7 +466,7 @@ impl Application {
         ));
         let limits = web::Data::new(RateLimits::new(
             &settings,
-            Arc::clone(&store),
+            store.clone(),
             Arc::clone(&sealer),
         ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer, kdf));
@@ -526,7 +526,7 @@ impl Application {
         // Redis expires records itself; sled needs its space reclaimed.
         let sweeper = (settings.storage.backend == "sled").then(|| {
             sweeper::spawn(
-                Arc::clone(&store),
+                store.clone(),
                 Duration::from_secs(settings.storage.sweep_interval),
             )
         });

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use crate::config::Settings;
 use crate::crypto::{RecordKind, Sealer};
 use crate::service::ServiceError;
-use crate::store::Store;
+use crate::store::Counters;
 
 /// What a request spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,7 +30,7 @@ pub enum Action {
 
 /// Fixed-window budgets per (action, client address).
 pub struct RateLimits {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Counters>,
     /// Names the counters: HMAC of the address under the server key.
     sealer: Arc<Sealer>,
     clients: ClientResolver,
@@ -43,7 +43,7 @@ pub struct RateLimits {
 impl RateLimits {
     /// Limits from `[limits]`, clients as `[server]` says to find them, counted in `store`
     /// under names `sealer` hashes.
-    pub fn new(settings: &Settings, store: Arc<dyn Store>, sealer: Arc<Sealer>) -> Self {
+    pub fn new(settings: &Settings, store: Arc<dyn Counters>, sealer: Arc<Sealer>) -> Self {
         Self {
             store,
             sealer,

@@ -1,5 +1,7 @@
-//! The storage seam: one small trait in domain words, one implementation per backend, and
-//! one conformance suite every backend must pass.
+//! The storage seam: one small trait per concern, in domain words ([`Secrets`], [`Customers`],
+//! [`Sessions`], [`Outbox`], [`Counters`], [`Sweep`], [`Transfer`], [`Upkeep`]), which
+//! [`Store`] gathers; one implementation of each per backend, in its own file; and one
+//! conformance suite, split the same way, that every backend must pass.
 //!
 //! The store sees only sealed blobs and the few plain fields it needs to enforce lifecycle
 //! rules atomically (expiry times, state). It never sees a URL key, value or passphrase.
@@ -38,12 +40,27 @@ pub struct SweepReport {
     pub receipts: usize,
 }
 
-/// Durable storage of sealed secrets and receipts.
+/// Durable storage of sealed secrets and receipts: every concern together, for the callers
+/// that need several (the use cases, the app's wiring). A worker that needs one concern takes
+/// only that trait (the sweeper [`Sweep`], the mail worker [`Outbox`], the rate limiter
+/// [`Counters`]).
 ///
 /// Every method that changes state is one atomic step, and, when the backend is configured to
 /// sync, durable before it returns: callers answer the client right after.
+pub trait Store:
+    Secrets + Customers + Sessions + Outbox + Counters + Sweep + Transfer + Upkeep + 'static
+{
+}
+
+impl<T> Store for T where
+    T: Secrets + Customers + Sessions + Outbox + Counters + Sweep + Transfer + Upkeep + 'static
+{
+}
+
+/// Secrets and their receipts: create, read, take (reveal), burn, and the wrong-passphrase
+/// counters that lock a secret. Every change is one atomic step.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Secrets: Send + Sync {
     /// Stores a secret with its receipt, all or nothing.
     async fn create(&self, new: &NewSecret) -> Result<(), StoreError>;
 
@@ -78,9 +95,35 @@ pub trait Store: Send + Sync + 'static {
         despite_lock: bool,
     ) -> Result<Option<MetadataRecord>, StoreError>;
 
-    /// Deletes every record whose time is up at `now`.
-    async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
+    /// Whether wrong passphrases have locked the secret under `secret_id` at `now`.
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
 
+    /// A reserved guess for `secret_id` from `ip_tag` was wrong: locks the secret if that used
+    /// up a budget (see [`Guesses::spent`]). Returns whether this call locked it.
+    async fn record_passphrase_failure(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<bool, StoreError>;
+
+    /// Reserves one passphrase guess for `secret_id` from the client `ip_tag` (see
+    /// [`Guesses::reserve`]): one atomic step, durable before it returns, taken before any
+    /// scrypt work so that no burst, cancellation or number of nodes evaluates more guesses
+    /// than `rules` allow.
+    async fn reserve_guess(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<Guess, StoreError>;
+}
+
+/// Accounts (by the keyed hash of their email) and their recent lists.
+#[async_trait]
+pub trait Customers: Send + Sync {
     /// Adds an account under its id; `false` if one with that id (that email) exists.
     async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
 
@@ -111,7 +154,11 @@ pub trait Store: Send + Sync + 'static {
         customer_id: &RecordId,
         since: u64,
     ) -> Result<Vec<RecentSeal>, StoreError>;
+}
 
+/// Signed-in browser sessions.
+#[async_trait]
+pub trait Sessions: Send + Sync {
     /// Stores a web session under `id` until its `expires_at`.
     async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError>;
 
@@ -120,32 +167,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends the session under `id` (sign-out); nothing happens if there is none.
     async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError>;
+}
 
-    /// Whether wrong passphrases have locked the secret under `secret_id` at `now`.
-    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
-
-    /// A reserved guess for `secret_id` from `ip_tag` was wrong: locks the secret if that used
-    /// up a budget (see [`Guesses::spent`]). Returns whether this call locked it.
-    async fn record_passphrase_failure(
-        &self,
-        secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
-    ) -> Result<bool, StoreError>;
-
-    /// Reserves one passphrase guess for `secret_id` from the client `ip_tag` (see
-    /// [`Guesses::reserve`]): one atomic step, durable before it returns, taken before any
-    /// scrypt work so that no burst, cancellation or number of nodes evaluates more guesses
-    /// than `rules` allow.
-    async fn reserve_guess(
-        &self,
-        secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
-    ) -> Result<Guess, StoreError>;
-
+/// Mail waiting to be sent to recipients; the mail worker's whole view of the store.
+#[async_trait]
+pub trait Outbox: Send + Sync {
     /// Mails whose next attempt is due at `now`, at most `limit`. A mail whose secret was
     /// revealed, burned or has expired is never among them.
     async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
@@ -161,21 +187,40 @@ pub trait Store: Send + Sync + 'static {
         metadata_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError>;
+}
 
+/// Rate-limit counters; the rate limiter's whole view of the store.
+#[async_trait]
+pub trait Counters: Send + Sync {
     /// Counts one hit on `bucket` in the fixed window of `window` seconds containing `now`,
     /// and returns the hits so far in that window. Rate limits use it; on Redis the count is
     /// shared by every node.
     async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError>;
+}
 
-    /// Whether the backend answers (for `/health` and `/api/v1/status`).
-    async fn ping(&self) -> Result<(), StoreError>;
+/// Reclaiming the space of what has expired; the sweeper's whole view of the store.
+#[async_trait]
+pub trait Sweep: Send + Sync {
+    /// Deletes every record whose time is up at `now`.
+    async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
+}
 
+/// Moving every live record between stores (`onetime migrate`).
+#[async_trait]
+pub trait Transfer: Send + Sync {
     /// Every live record at `now` (for `onetime migrate`), web sessions excepted: they are
     /// short-lived, and after a migration people sign in again.
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError>;
 
     /// Writes one exported record, keeping its expiry.
     async fn import(&self, record: &Exported) -> Result<(), StoreError>;
+}
+
+/// The store as a whole: health, durability at shutdown, and its schema version.
+#[async_trait]
+pub trait Upkeep: Send + Sync {
+    /// Whether the backend answers (for `/health` and `/api/v1/status`).
+    async fn ping(&self) -> Result<(), StoreError>;
 
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<(), StoreError>;

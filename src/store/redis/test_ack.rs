@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::{RedisStore, RedisTls, ReplicasAck};
-use crate::store::{conformance, GuessRules, SessionRecord, Store, StoreError};
+use crate::store::{conformance, GuessRules, Secrets, SessionRecord, Sessions, StoreError, Upkeep};
 
 /// A redis-server on a free loopback port (a replica of `primary`, if given), killed when
 /// dropped.

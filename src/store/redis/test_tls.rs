@@ -109,7 +109,7 @@ mod tests {
 
     use super::*;
     use crate::store::redis::{test_server, RedisStore, RedisTls};
-    use crate::store::Store;
+    use crate::store::{Secrets, Upkeep};
 
     fn trusting(ca: &std::path::Path) -> RedisTls {
         RedisTls::from_files(Some(ca), None).expect("CA file")

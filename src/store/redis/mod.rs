@@ -1,0 +1,455 @@
+//! The Redis backend, for several stateless nodes over one Redis (or Valkey, or a managed
+//! Redis).
+//!
+//! Keys (prefix `storage.redis_prefix`, `{...}` a Redis Cluster hash tag):
+//! - `P{<metadata id>}:m` the receipt, `:s` the secret, `:lock` its passphrase-guess counters
+//!   (a hash: `w` window start, `t` guesses in all, `u` locked until, `i:<client tag>` guesses
+//!   per address; `:g` held them, encoded, before schema 2), `:o` the mail to its recipient
+//!   while queued (until the secret's expiry at most); one hash tag, so reveal, burn and a
+//!   guess reservation are each one Lua script over keys in one slot, and reveal and burn
+//!   remove the mail with the secret.
+//! - `Pp:<secret id>` -> metadata id, the pointer a secret link follows.
+//! - `Pa:<customer id>` accounts, by the keyed hash of the email (sealed inside);
+//!   `Pr:<customer id>` a sorted set of recent entries by time.
+//! - `Pw:<session id>` web sessions (the id is the keyed hash of the cookie value).
+//! - `P{outbox}:queue` metadata ids of queued mail (sorted set by next attempt): names only.
+//! - `Pschema` the schema version. Schema 1 had none, and kept accounts under `Pc:<email>` and
+//!   mail in `P{outbox}:items`/`:due`: [`Upkeep::upgrade`](crate::store::Upkeep::upgrade) rewrites those.
+//!
+//! Every record carries a Redis TTL (`EXAT` its expiry), so Redis expires records itself; reads
+//! still check `expires_at`, so expiry never waits for Redis either.
+//!
+//! Reveal and burn are a single script that succeeds only if the secret still exists and the
+//! receipt is unchanged since it was read: of racing callers on any number of nodes, exactly one
+//! takes the secret. A lost reply is never retried (the secret may be gone: the safe side).
+//!
+//! Redis Cluster (`redis+cluster://host:port,host:port`, see [`connection`]): each script's
+//! KEYS share one hash tag (TAKE and RESERVE `{<metadata id>}`, CLAIM `{outbox}`; SWAP and HIT
+//! touch one key), so each stays one atomic step in one slot. The only writes that span slots
+//! (a create or an import: records, pointer, recent list, outbox) go as ordered single-slot
+//! steps ([`connection::Batch`]). `customers()` and `export()` SCAN every primary rather than
+//! keep index keys: an index would be another key in another slot to keep in step with every
+//! record, and the scans run only for `account list` and `onetime migrate`. The cluster client
+//! may resend a script whose reply was lost; being compare-and-swap, a resent reveal finds
+//! the secret gone: still the safe side.
+//!
+//! Sentinel (`redis+sentinel://host:port,host:port/master`, see [`sentinel`]): the primary the
+//! sentinels name, found again after a failover; never a replica.
+//!
+//! Replicas (`storage.redis_replicas_ack = N`, see [`ReplicasAck`]): every create, reveal,
+//! burn, generated-value take, guess reservation or lockout, and session change is followed by
+//! `WAIT N` on the connection (the shard) that took it, and answers only once N replicas hold
+//! it; otherwise [`StoreError::NotReplicated`], which the API answers like a dead Redis:
+//! - a create that is not confirmed is deleted again (best effort, mail first, so no node
+//!   sends its link); its link was never handed out, so if the delete is itself lost in a
+//!   failover the records are unreachable and expire by their TTLs;
+//! - a reveal or burn that is not confirmed hands out nothing: the secret is gone on the
+//!   primary, and comes back only if that primary dies before any replica got the delete and
+//!   one without it is promoted; then it can be revealed once more, but its value was never
+//!   handed out, so it is still revealed at most once.
+//!
+//! TLS: `rediss://`, `rediss+cluster://` and `rediss+sentinel://`, with a private CA and client certificates from
+//! `storage.redis_tls_*` ([`RedisTls`], read and checked at start).
+
+//!
+//! Files: one per concern (`secrets`, `customers`, `sessions`, `outbox`, `counters`, `sweep`,
+//! `transfer`, `upkeep`), each implementing its trait for [`RedisStore`]; the Lua scripts in
+//! `scripts/`, one file each.
+
+use std::time::Duration;
+
+use redis::{AsyncCommands, Script};
+use serde::de::DeserializeOwned;
+
+use super::record::decode;
+use super::StoreError;
+
+mod connection;
+mod counters;
+mod customers;
+mod outbox;
+mod secrets;
+mod sentinel;
+mod sessions;
+mod sweep;
+#[cfg(test)]
+mod test_ack;
+#[cfg(test)]
+pub mod test_cluster;
+#[cfg(test)]
+pub mod test_tls;
+mod tls;
+mod transfer;
+mod upkeep;
+use connection::Connection;
+pub use connection::{redacted_url, ReplicasAck};
+pub use tls::{RedisTls, TlsFileError};
+
+/// Seconds a claimed outbox mail is hidden from other nodes while one sends it.
+const OUTBOX_LEASE: u64 = 120;
+
+impl From<redis::RedisError> for StoreError {
+    fn from(e: redis::RedisError) -> Self {
+        StoreError::Unavailable(format!("redis: {e}"))
+    }
+}
+
+/// Removes the secret, its counters and its queued mail, and rewrites the receipt, if the
+/// secret exists, is not locked by wrong passphrases (KEYS[4]'s `u` after ARGV[3], now) and the
+/// receipt is as read. 1: done; 0: no secret, or locked; -1: the receipt changed meanwhile
+/// (read again). KEYS[3] is the counters' key of earlier versions, removed with the rest;
+/// KEYS[5] the queued mail.
+const TAKE: &str = include_str!("scripts/take.lua");
+
+/// Compare-and-swap of one value, keeping its TTL. 1: swapped; -1: it changed or is gone
+/// (read again).
+const SWAP: &str = include_str!("scripts/swap.lua");
+
+/// Reserves one passphrase guess (the same rules as [`Guesses::reserve`]), in one step on
+/// the server so that nodes racing for the same secret never overcount the budget.
+/// KEYS: the secret, its counters (a hash). ARGV: now, client tag (hex), per-address budget,
+/// total budget, window, lockout, the secret's expiry.
+/// 0: no secret; 1: granted; 2: locked already; 3: this reservation locked it.
+const RESERVE: &str = include_str!("scripts/reserve.lua");
+
+/// Locks the secret when a wrong guess used up a budget (the same rules as
+/// [`Guesses::spent`]). KEYS: the secret, its counters. ARGV: now, client tag (hex),
+/// per-address budget, total budget, window, lockout. 1: this call locked it; 0: not.
+const SPENT: &str = include_str!("scripts/spent.lua");
+
+/// Claims due outbox mail for this node (pushes its next attempt out by a lease) and returns
+/// the claimed metadata ids. The mails themselves sit beside their secrets, in other slots.
+const CLAIM: &str = include_str!("scripts/claim.lua");
+
+/// Counts a hit in a fixed window: the counter expires with its window.
+const HIT: &str = include_str!("scripts/hit.lua");
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Connection,
+    /// `storage.redis_replicas_ack`: the replicas every acknowledged state change waits for.
+    ack: ReplicasAck,
+    prefix: String,
+    take: Script,
+    swap: Script,
+    reserve: Script,
+    spent: Script,
+    claim: Script,
+    hit: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://`, `rediss://`, with password and database number; or a
+    /// cluster's `redis+cluster://host:port,host:port`, see [`connection`]).
+    /// `timeout` bounds connecting and every command, so a dead Redis answers quickly. A TLS
+    /// endpoint trusts and presents what `tls` holds.
+    pub async fn open(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        tls: &RedisTls,
+    ) -> Result<Self, StoreError> {
+        let conn = Connection::open(url, timeout, tls).await?;
+        Ok(Self {
+            conn,
+            ack: ReplicasAck::default(),
+            prefix: prefix.to_owned(),
+            take: Script::new(TAKE),
+            swap: Script::new(SWAP),
+            reserve: Script::new(RESERVE),
+            spent: Script::new(SPENT),
+            claim: Script::new(CLAIM),
+            hit: Script::new(HIT),
+        })
+    }
+
+    /// Acknowledges state changes only once `ack`'s replicas hold them
+    /// (`storage.redis_replicas_ack`).
+    #[must_use]
+    pub fn with_replicas_ack(mut self, ack: ReplicasAck) -> Self {
+        self.ack = ack;
+        self
+    }
+
+    pub(super) fn entry_key(&self, metadata_id: &[u8], part: &str) -> String {
+        format!("{}{{{}}}:{part}", self.prefix, hex::encode(metadata_id))
+    }
+
+    pub(super) fn pointer_key(&self, secret_id: &[u8]) -> String {
+        format!("{}p:{}", self.prefix, hex::encode(secret_id))
+    }
+
+    pub(super) fn customer_key(&self, id: &[u8]) -> String {
+        format!("{}a:{}", self.prefix, hex::encode(id))
+    }
+
+    /// Where schema 1 kept an account: under its plain email.
+    pub(super) fn legacy_customer_pattern(&self) -> String {
+        format!("{}c:*", self.prefix)
+    }
+
+    pub(super) fn schema_key(&self) -> String {
+        format!("{}schema", self.prefix)
+    }
+
+    pub(super) fn recent_key(&self, customer_id: &[u8]) -> String {
+        format!("{}r:{}", self.prefix, hex::encode(customer_id))
+    }
+
+    pub(super) fn session_key(&self, id: &[u8]) -> String {
+        format!("{}w:{}", self.prefix, hex::encode(id))
+    }
+
+    pub(super) fn outbox_queue(&self) -> String {
+        format!("{}{{outbox}}:queue", self.prefix)
+    }
+
+    /// Schema 1's outbox: `(due, items)`.
+    pub(super) fn legacy_outbox_keys(&self) -> (String, String) {
+        (
+            format!("{}{{outbox}}:due", self.prefix),
+            format!("{}{{outbox}}:items", self.prefix),
+        )
+    }
+
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let bytes: Option<Vec<u8>> = self.conn.clone().get(key).await?;
+        bytes.map(|b| decode(&b)).transpose()
+    }
+
+    /// Adds `SET key value EXAT expires_at` to `pipe`.
+    pub(super) fn set_until(
+        pipe: &mut redis::Pipeline,
+        key: String,
+        value: &[u8],
+        expires_at: u64,
+    ) {
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EXAT")
+            .arg(expires_at)
+            .ignore();
+    }
+
+    /// Every key matching `pattern` (SCAN, so a large Redis is not blocked; on a cluster, on
+    /// every primary).
+    pub(super) async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+        self.conn.scan(pattern).await
+    }
+
+    pub(super) async fn customer_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.conn.clone().get(key).await?)
+    }
+
+    pub(super) async fn pointer(&self, secret_id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.conn.clone().get(self.pointer_key(secret_id)).await?)
+    }
+}
+
+/// A redis-server for tests: `ONETIME_TEST_REDIS_URL` when `scripts/test` started one, else one
+/// started here on a free loopback port, which stops when the test process is gone.
+#[cfg(test)]
+pub mod test_server {
+    use std::process::{Command, Stdio};
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    /// The URL of a running test Redis.
+    pub fn url() -> String {
+        static URL: OnceLock<String> = OnceLock::new();
+        URL.get_or_init(|| {
+            if let Ok(url) = std::env::var("ONETIME_TEST_REDIS_URL") {
+                return url;
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            // The watcher loop stops redis-server once this test process has exited.
+            let script = format!(
+                "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
+                 >/dev/null 2>&1 & r=$!; while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
+                 kill $r",
+                parent = std::process::id()
+            );
+            let mut watcher = Command::new("sh")
+                .args(["-c", &script])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("redis-server (apt-get install redis-server, or run scripts/test)");
+            std::thread::spawn(move || watcher.wait());
+            for _ in 0..200 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            format!("redis://127.0.0.1:{port}")
+        })
+        .clone()
+    }
+
+    /// A key prefix no other test uses.
+    pub fn prefix() -> String {
+        format!("onetime-test-{}:", crate::crypto::generate_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::encode;
+    use crate::store::upgrade::UpgradeKeys;
+    use crate::store::{
+        Outbox, OutboxRecord, Secrets, SessionRecord, Sessions, Upkeep, SCHEMA_VERSION,
+    };
+
+    async fn open() -> RedisStore {
+        RedisStore::open(
+            &test_server::url(),
+            &test_server::prefix(),
+            Duration::from_secs(2),
+            &RedisTls::default(),
+        )
+        .await
+        .expect("redis store")
+    }
+
+    crate::conformance_suite!(|_dir: std::path::PathBuf| open());
+
+    #[tokio::test]
+    async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
+        // Keys and bytes exactly as schema 1 wrote them: `Pc:<email>` accounts in both shapes,
+        // the outbox hash and due set under random ids, no schema version.
+        use super::super::upgrade::{self, PlainKeys};
+        let store = open().await;
+        let fresh = open().await;
+        assert_eq!(fresh.schema().await.expect("schema"), SCHEMA_VERSION);
+        let sealed = crate::crypto::Sealed {
+            nonce: [4; 24],
+            ciphertext: vec![5; 40],
+        };
+        let now = crate::domain::unix_now();
+        let mut unread = super::super::conformance::sample(600, false);
+        unread.secret.expires_at = now + 600;
+        unread.metadata.secret_expires_at = now + 600;
+        unread.metadata.expires_at = now + 1200;
+        let mail = OutboxRecord {
+            metadata_id: unread.metadata_id,
+            created: now,
+            attempts: 2,
+            next_attempt: now,
+            sealed: sealed.clone(),
+        };
+        store.create(&unread).await.expect("create");
+        let orphan = OutboxRecord {
+            metadata_id: [8; 32],
+            ..mail.clone()
+        };
+        let mut conn = store.conn.clone();
+        let (due, items) = store.legacy_outbox_keys();
+        for (email, bytes) in upgrade::schema_1_accounts() {
+            let () = conn
+                .set(format!("{}c:{email}", store.prefix), bytes)
+                .await
+                .expect("set");
+        }
+        for (old_id, m) in [([1u8; 32], &mail), ([2; 32], &orphan)] {
+            let () = redis::pipe()
+                .hset(&items, old_id.as_slice(), encode(m).expect("encode"))
+                .zadd(&due, old_id.as_slice(), now)
+                .query_async(&mut conn)
+                .await
+                .expect("queue");
+        }
+        assert_eq!(store.schema().await.expect("schema"), 1);
+
+        upgrade::upgrade_twice_and_check_accounts(&store).await;
+        let left = store
+            .scan(&format!("{}c:*", store.prefix))
+            .await
+            .expect("scan");
+        assert!(left.is_empty(), "no key names an email: {left:?}");
+        let legacy: (bool, bool) = redis::pipe()
+            .exists(&items)
+            .exists(&due)
+            .query_async(&mut conn)
+            .await
+            .expect("exists");
+        assert_eq!(legacy, (false, false));
+        let mut rekeyed = mail.clone();
+        rekeyed.sealed = PlainKeys
+            .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
+            .expect("reseal");
+        let due_now = store.due_mail(now, 10).await.expect("due");
+        assert_eq!(
+            due_now,
+            vec![rekeyed],
+            "the orphan's receipt is gone: it went"
+        );
+        let ttl: i64 = conn
+            .ttl(store.entry_key(&unread.metadata_id, "o"))
+            .await
+            .expect("ttl");
+        assert!(
+            (1..=600).contains(&ttl),
+            "the mail expires with its secret: {ttl}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_carry_a_redis_ttl() {
+        let store = open().await;
+        let id = [3u8; 32];
+        let expires_at = crate::domain::unix_now() + 1000;
+        let session = SessionRecord {
+            created: expires_at - 1000,
+            expires_at,
+            sealed: crate::crypto::Sealed {
+                nonce: [1; 24],
+                ciphertext: vec![2; 20],
+            },
+        };
+        store.put_session(&id, &session).await.expect("put");
+        let left: i64 = store
+            .conn
+            .clone()
+            .ttl(store.session_key(&id))
+            .await
+            .expect("ttl");
+        assert!(
+            (900..=1000).contains(&left),
+            "Redis drops it on its own: {left}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dead_redis_answers_quickly_with_an_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let started = std::time::Instant::now();
+        let result = RedisStore::open(
+            &format!("redis://127.0.0.1:{port}"),
+            "x:",
+            Duration::from_millis(500),
+            &RedisTls::default(),
+        )
+        .await;
+        assert!(result.is_err());
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
