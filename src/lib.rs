@@ -14,13 +14,16 @@
 //! - [`service`]: the use cases (share, generate, reveal, receipt, burn, recent).
 //! - [`accounts`]: account use cases (add, list, rotate, remove, web password, sign-in and
 //!   sessions, authenticate), and how a recent list opens through either credential.
-//! - [`domain`]: states, key formats, TTL rules, the receipt object.
-//! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
-//! - [`store`]: the `Store` trait, the sled and Redis backends, the schema upgrade and the
-//!   conformance suite.
 //! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
+//! - [`store`]: the storage seam, one trait per concern (`Secrets`, `Customers`, `Sessions`,
+//!   `Outbox`, `Counters`, `Sweep`, `Transfer`, `Upkeep`; `Store` gathers them), the record
+//!   types and their encoding (`store::record`), typed `StoreError`; the sled backend
+//!   (`store::sled`) and the Redis backend (`store::redis`: Cluster, Sentinel, TLS), each one
+//!   file per concern; the schema upgrade; the conformance suite, split the same way.
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
+//! - [`domain`]: states, key formats, TTL rules, the receipt object.
+//! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
 
 #![forbid(unsafe_code)]
 

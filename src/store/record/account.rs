@@ -11,7 +11,8 @@ use crate::store::StoreError;
 /// as a scrypt PHC string.
 ///
 /// postcard is not self-describing: fields are only ever appended. Records of schema 1 (keyed
-/// by their plain email) are read only by [`upgrade`](crate::store::upgrade), which rewrites them into this shape.
+/// by their plain email) are read only by [`upgrade`](crate::store::upgrade), which rewrites
+/// them into this shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerRecord {
     /// HMAC-SHA256(server key, the lowercased email): the key the account is stored under,

@@ -12,7 +12,8 @@
 //!   metadata id, so the step that takes, burns or sweeps a secret removes its mail too),
 //!   `sessions` (web sessions, by the keyed hash of the cookie; in the expiry index so the
 //!   sweeper reclaims them), `meta` (schema). Schema 1's `customers` (by plain email) and
-//!   `outbox` (by random id) exist only until [`Upkeep::upgrade`](crate::store::Upkeep::upgrade) has rewritten them.
+//!   `outbox` (by random id) exist only until
+//!   [`Upkeep::upgrade`](crate::store::Upkeep::upgrade) has rewritten them.
 //!
 //! Why compare-and-swap and not sled transactions: in sled 0.34 every transaction (and
 //! `apply_batch`) rolls the log buffer to disk before and after itself, two synchronous writes

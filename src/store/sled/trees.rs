@@ -63,9 +63,9 @@ pub(super) enum Change<T> {
     Delete(T),
 }
 
-/// One open sled database and its trees. [`SledStore`](super::SledStore) swaps in a fresh one when sled has
-/// latched an I/O error (a full disk): sled 0.34 refuses every write after one failed write,
-/// even once space returns, until the database is reopened.
+/// One open sled database and its trees. [`SledStore`](super::SledStore) swaps in a fresh one
+/// when sled has latched an I/O error (a full disk): sled 0.34 refuses every write after one
+/// failed write, even once space returns, until the database is reopened.
 pub(super) struct Trees {
     pub(super) db: Db,
     pub(super) entries: Tree,
