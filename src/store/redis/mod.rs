@@ -51,7 +51,6 @@
 //!
 //! TLS: `rediss://`, `rediss+cluster://` and `rediss+sentinel://`, with a private CA and client certificates from
 //! `storage.redis_tls_*` ([`RedisTls`], read and checked at start).
-
 //!
 //! Files: one per concern (`secrets`, `customers`, `sessions`, `outbox`, `counters`, `sweep`,
 //! `transfer`, `upkeep`), each implementing its trait for [`RedisStore`]; the Lua scripts in
@@ -97,36 +96,29 @@ impl From<redis::RedisError> for StoreError {
     }
 }
 
-/// Removes the secret, its counters and its queued mail, and rewrites the receipt, if the
-/// secret exists, is not locked by wrong passphrases (KEYS[4]'s `u` after ARGV[3], now) and the
-/// receipt is as read. 1: done; 0: no secret, or locked; -1: the receipt changed meanwhile
-/// (read again). KEYS[3] is the counters' key of earlier versions, removed with the rest;
-/// KEYS[5] the queued mail.
+/// Reveal and burn: takes the secret and rewrites its receipt if both are as read (see
+/// `scripts/take.lua` for its keys, arguments and replies).
 const TAKE: &str = include_str!("scripts/take.lua");
 
-/// Compare-and-swap of one value, keeping its TTL. 1: swapped; -1: it changed or is gone
-/// (read again).
+/// Compare-and-swap of one value, keeping its TTL (`scripts/swap.lua`).
 const SWAP: &str = include_str!("scripts/swap.lua");
 
-/// Reserves one passphrase guess (the same rules as [`Guesses::reserve`]), in one step on
-/// the server so that nodes racing for the same secret never overcount the budget.
-/// KEYS: the secret, its counters (a hash). ARGV: now, client tag (hex), per-address budget,
-/// total budget, window, lockout, the secret's expiry.
-/// 0: no secret; 1: granted; 2: locked already; 3: this reservation locked it.
+/// Reserves one passphrase guess, by the rules of
+/// [`Guesses::reserve`](crate::store::Guesses::reserve) in one step on the server
+/// (`scripts/reserve.lua`).
 const RESERVE: &str = include_str!("scripts/reserve.lua");
 
-/// Locks the secret when a wrong guess used up a budget (the same rules as
-/// [`Guesses::spent`]). KEYS: the secret, its counters. ARGV: now, client tag (hex),
-/// per-address budget, total budget, window, lockout. 1: this call locked it; 0: not.
+/// Locks a secret when a wrong guess used up a budget, by the rules of
+/// [`Guesses::spent`](crate::store::Guesses::spent) (`scripts/spent.lua`).
 const SPENT: &str = include_str!("scripts/spent.lua");
 
-/// Claims due outbox mail for this node (pushes its next attempt out by a lease) and returns
-/// the claimed metadata ids. The mails themselves sit beside their secrets, in other slots.
+/// Claims due outbox mail for this node for a lease (`scripts/claim.lua`).
 const CLAIM: &str = include_str!("scripts/claim.lua");
 
-/// Counts a hit in a fixed window: the counter expires with its window.
+/// Counts a hit in a fixed window that expires with it (`scripts/hit.lua`).
 const HIT: &str = include_str!("scripts/hit.lua");
 
+/// Redis-backed [`Store`](crate::store::Store).
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Connection,

@@ -60,7 +60,8 @@ impl From<sled::Error> for StoreError {
 /// The database a [`SledStore`] currently serves from; `None` while it is being reopened.
 type Slot = Arc<RwLock<Option<Arc<Trees>>>>;
 
-/// sled-backed [`Store`]: the open database, reopened after sled latches an I/O error.
+/// sled-backed [`Store`](crate::store::Store): the open database, reopened after sled latches
+/// an I/O error.
 pub struct SledStore {
     current: Slot,
     /// Set when an operation failed with an I/O error; the doctor thread then reopens.

@@ -1,5 +1,6 @@
--- Reserves one passphrase guess (the same rules as [`Guesses::reserve`]), in one step on
--- the server so that nodes racing for the same secret never overcount the budget.
+-- Reserves one passphrase guess (the same rules as Guesses::reserve in
+-- src/store/record/guess.rs), in one step on the server so that nodes racing for the same
+-- secret never overcount the budget.
 -- KEYS: the secret, its counters (a hash). ARGV: now, client tag (hex), per-address budget,
 -- total budget, window, lockout, the secret's expiry.
 -- 0: no secret; 1: granted; 2: locked already; 3: this reservation locked it.

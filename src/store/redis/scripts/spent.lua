@@ -1,5 +1,5 @@
--- Locks the secret when a wrong guess used up a budget (the same rules as
--- [`Guesses::spent`]). KEYS: the secret, its counters. ARGV: now, client tag (hex),
+-- Locks the secret when a wrong guess used up a budget (the same rules as Guesses::spent in
+-- src/store/record/guess.rs). KEYS: the secret, its counters. ARGV: now, client tag (hex),
 -- per-address budget, total budget, window, lockout. 1: this call locked it; 0: not.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local now = tonumber(ARGV[1])
