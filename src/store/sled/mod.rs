@@ -1,7 +1,7 @@
 //! The embedded sled backend (the default): one process, one directory.
 //!
 //! Trees:
-//! - `entries`: metadata id -> [`Entry`]: the receipt, the sealed secret while it exists, and
+//! - `entries`: metadata id -> `Entry`: the receipt, the sealed secret while it exists, and
 //!   its wrong-passphrase counters. Everything that must change together lives in this one
 //!   value, so reveal, burn and lockout are each a single compare-and-swap.
 //! - `secrets`: secret id -> metadata id, the pointer a secret link follows. It stays until the
@@ -20,7 +20,7 @@
 //! per operation, which capped throughput at a few thousand operations a second. Single-key
 //! compare-and-swap is atomic without that, and lets concurrent writers share one flush.
 //!
-//! Files: [`trees`] the open database and its building blocks; one file per concern
+//! Files: `trees` the open database and its building blocks; one file per concern
 //! (`secrets`, `customers`, `sessions`, `outbox`, `counters`, `sweep`, `transfer`, `upkeep`),
 //! each implementing its trait for [`SledStore`] over the database currently open.
 
