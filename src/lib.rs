@@ -22,8 +22,11 @@
 //! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
 //! - [`metrics`]: the Prometheus counters, gauges and request histogram, and their listener.
-//! - [`store`]: the `Store` trait, the sled and Redis backends, the schema upgrade and the
-//!   conformance suite.
+//! - [`store`]: the storage seam, one trait per concern (`Secrets`, `Customers`, `Sessions`,
+//!   `Outbox`, `Counters`, `Sweep`, `Transfer`, `Upkeep`; `Store` gathers them), the record
+//!   types and their encoding (`store::record`), typed `StoreError`; the sled backend
+//!   (`store::sled`) and the Redis backend (`store::redis`: Cluster, Sentinel, TLS), each one
+//!   file per concern; the schema upgrade; the conformance suite, split the same way.
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
 //! - [`domain`]: states, keys, lifetimes and email addresses parsed at the edge, the receipt
 //!   object.

@@ -18,7 +18,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::config::MailSettings;
 use crate::crypto::{RecordId, RecordKind, Sealed, Sealer};
 use crate::domain::unix_now;
-use crate::store::{Delivery, DeliveryState, Store};
+use crate::store::{self, Delivery, DeliveryState};
 
 /// Mails sent per worker pass at the most.
 const BATCH: usize = 50;
@@ -242,7 +242,7 @@ fn open(sealer: &Sealer, id: &RecordId, sealed: &Sealed) -> Option<OutgoingMail>
 /// The outbox worker: sends due mail whenever woken through `wake`, and every `poll` seconds.
 pub struct Outbox {
     /// The store holding the outbox.
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn store::Outbox>,
     /// Opens sealed mail.
     pub sealer: Arc<Sealer>,
     /// The transport.

@@ -9,10 +9,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::domain::unix_now;
-use crate::store::{Store, SweepReport};
+use crate::store::{Sweep, SweepReport};
 
 /// Starts a task that sweeps `store` every `interval` until aborted.
-pub fn spawn(store: Arc<dyn Store>, interval: Duration) -> JoinHandle<()> {
+pub fn spawn(store: Arc<dyn Sweep>, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -24,7 +24,7 @@ pub fn spawn(store: Arc<dyn Store>, interval: Duration) -> JoinHandle<()> {
 }
 
 /// One sweep at the current time, logged; what it removed, or `None` when it failed.
-pub async fn sweep_once(store: &dyn Store) -> Option<SweepReport> {
+pub async fn sweep_once(store: &dyn Sweep) -> Option<SweepReport> {
     let swept = store.sweep_expired(unix_now()).await;
     match &swept {
         Ok(report) if report.secrets + report.receipts > 0 => {

@@ -161,7 +161,7 @@ impl Application {
         let wake_outbox = Arc::new(tokio::sync::Notify::new());
         let outbox = Mailer::from_settings(&settings.mail)?.map(|mailer| {
             Outbox {
-                store: Arc::clone(&store),
+                store: store.clone(),
                 sealer: Arc::clone(&sealer),
                 mailer,
                 retry: RetryPolicy::from_settings(&settings.mail),
@@ -187,7 +187,7 @@ impl Application {
             settings.server.session_ttl,
         ));
         let limits = web::Data::new(RateLimits::new(
-            RateLimiter::new(&settings, Arc::clone(&store), Arc::clone(&sealer)),
+            RateLimiter::new(&settings, store.clone(), Arc::clone(&sealer)),
             ClientResolver::new(&settings),
         ));
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer, kdf));
@@ -247,7 +247,7 @@ impl Application {
         // Redis expires records itself; sled needs its space reclaimed.
         let sweeper = (settings.storage.backend == Backend::Sled).then(|| {
             sweeper::spawn(
-                Arc::clone(&store),
+                store.clone(),
                 Duration::from_secs(settings.storage.sweep_interval),
             )
         });

@@ -211,7 +211,7 @@ pub async fn open_offline(
     settings: &Settings,
 ) -> Result<(Arc<dyn Store>, Arc<Sealer>), StartError> {
     let store = open_existing_store(settings).await.map_err(|e| match e {
-        StartError::Store(StoreError::Backend(msg)) if msg.contains("lock") => {
+        StartError::Store(StoreError::Locked { .. }) => {
             StartError::Unsupported(format!(
                 "the store at {} is in use by a running server, but its admin socket {} does not answer",
                 settings.storage.path.display(),

@@ -93,9 +93,10 @@ pub enum StorageFailure {
 
 impl From<StoreError> for StorageFailure {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Backend(_) | StoreError::NotReplicated { .. } => Self::Unavailable(e),
-            StoreError::Corrupt(_) | StoreError::NewerSchema { .. } => Self::Damaged(e),
+        if e.is_transient() {
+            Self::Unavailable(e)
+        } else {
+            Self::Damaged(e)
         }
     }
 }

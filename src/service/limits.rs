@@ -12,7 +12,7 @@ use super::error::ServiceError;
 use super::Service;
 use crate::config::Settings;
 use crate::crypto::{RecordKind, Sealer};
-use crate::store::Store;
+use crate::store::Counters;
 
 /// What a request spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,7 +28,7 @@ pub enum Action {
 /// Fixed-window budgets per (action, client address).
 pub struct RateLimiter {
     /// Where the counters live; only its rate-limit counters are used.
-    counters: Arc<dyn Store>,
+    counters: Arc<dyn Counters>,
     /// Names the counters: HMAC of the address under the server key.
     sealer: Arc<Sealer>,
     create: u32,
@@ -40,7 +40,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Limits from `[limits]`, counted in `counters` under names `sealer` hashes. The one
     /// place that knows which store trait the counters need.
-    pub fn new(settings: &Settings, counters: Arc<dyn Store>, sealer: Arc<Sealer>) -> Self {
+    pub fn new(settings: &Settings, counters: Arc<dyn Counters>, sealer: Arc<Sealer>) -> Self {
         Self {
             counters,
             sealer,

@@ -131,7 +131,7 @@ impl Connection {
     /// A `rediss://` endpoint trusts and presents what `tls` holds (see [`RedisTls`]).
     pub async fn open(url: &str, timeout: Duration, tls: &RedisTls) -> Result<Self, StoreError> {
         let invalid =
-            |e: &dyn std::fmt::Display| StoreError::Backend(format!("storage.redis_url: {e}"));
+            |e: &dyn std::fmt::Display| StoreError::Config(format!("storage.redis_url: {e}"));
         tls::refuse_insecure(url).map_err(|e| invalid(&e))?;
         let is_tls = tls::is_tls_url(url);
         let certs = if is_tls {
@@ -178,7 +178,7 @@ impl Connection {
                 let conn = tokio::time::timeout(timeout * 2, connect)
                     .await
                     .map_err(|_| {
-                        StoreError::Backend("redis: no cluster node answered in time".into())
+                        StoreError::Unavailable("redis: no cluster node answered in time".into())
                     })?
                     .map_err(|e| tls.explain(e, is_tls))?;
                 Ok(Self::Cluster(conn))
@@ -211,7 +211,7 @@ impl Connection {
             let replies: Vec<Value> = pipe.query_async(&mut conn).await?;
             let [outcome, confirmed]: [Value; 2] = replies
                 .try_into()
-                .map_err(|_| StoreError::Backend("redis: unexpected reply to WAIT".into()))?;
+                .map_err(|_| StoreError::Unavailable("redis: unexpected reply to WAIT".into()))?;
             if let Value::ServerError(e) = &outcome {
                 if e.kind() == Some(ServerErrorKind::NoScript) && !loaded {
                     invocation.load_async(&mut conn).await?;
@@ -357,7 +357,7 @@ async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, S
     let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
     let reply = conn.route_command(redis::cmd("PING"), routing).await?;
     let Value::Map(answers) = reply else {
-        return Err(StoreError::Backend(
+        return Err(StoreError::Unavailable(
             "redis: unexpected reply to PING".into(),
         ));
     };
@@ -372,7 +372,7 @@ async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, S
             address
                 .rsplit_once(':')
                 .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
-                .ok_or_else(|| StoreError::Backend("redis: unexpected node address".into()))
+                .ok_or_else(|| StoreError::Unavailable("redis: unexpected node address".into()))
         })
         .collect()
 }

@@ -182,7 +182,7 @@ impl SentinelConnection {
     ) -> Result<Self, StoreError> {
         let client = url
             .client(certs)
-            .map_err(|e| StoreError::Backend(format!("storage.redis_url: {e}")))?;
+            .map_err(|e| StoreError::Config(format!("storage.redis_url: {e}")))?;
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));

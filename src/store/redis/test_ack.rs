@@ -7,7 +7,7 @@ use std::time::Duration;
 use onetime_test_support::RedisServer;
 
 use super::{RedisStore, RedisTls, ReplicasAck};
-use crate::store::{conformance, GuessRules, SessionRecord, Store, StoreError};
+use crate::store::{conformance, GuessRules, Secrets, SessionRecord, Sessions, StoreError, Upkeep};
 
 fn unreplicated<T>(result: &Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::NotReplicated { wanted: 1, .. }))

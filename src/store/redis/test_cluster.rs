@@ -13,7 +13,7 @@ mod tests {
     use crate::store::conformance::{sample, NOW};
     use crate::store::redis::{test_server, RedisStore};
     use crate::store::upgrade::{PlainKeys, UpgradeKeys};
-    use crate::store::{CustomerRecord, Store};
+    use crate::store::{CustomerRecord, Customers, Secrets, Store, Transfer};
 
     async fn open_with(prefix: &str) -> RedisStore {
         RedisStore::open(

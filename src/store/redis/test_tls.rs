@@ -14,7 +14,7 @@ mod tests {
     use onetime_test_support::TestPki;
 
     use crate::store::redis::{test_server, RedisStore, RedisTls};
-    use crate::store::Store;
+    use crate::store::{Secrets, Upkeep};
 
     fn trusting(ca: &std::path::Path) -> RedisTls {
         RedisTls::from_files(Some(ca), None).expect("CA file")

@@ -206,7 +206,7 @@ impl RedisTls {
         } else {
             return StoreError::from(e);
         };
-        StoreError::Backend(format!("redis: {hint} ({detail})"))
+        StoreError::Unavailable(format!("redis: {hint} ({detail})"))
     }
 }
 

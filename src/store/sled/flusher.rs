@@ -33,11 +33,20 @@ struct FlushShared {
     wake: Condvar,
 }
 
-/// Tickets up to `through` were covered by a flush that ended with `ok`.
+/// Tickets up to `through` were covered by a flush that ended with `outcome`.
 #[derive(Clone, Copy, Default)]
 struct FlushStatus {
     through: u64,
-    ok: bool,
+    outcome: FlushOutcome,
+}
+
+/// How a flush ended; the failure's kind is kept so writers report it as it was.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum FlushOutcome {
+    #[default]
+    Done,
+    DiskFull,
+    Failed,
 }
 
 impl Flusher {
@@ -77,17 +86,20 @@ impl Flusher {
                 }
                 queue.issued
             };
-            let ok = match db.flush() {
-                Ok(_) => true,
+            let outcome = match db.flush() {
+                Ok(_) => FlushOutcome::Done,
                 Err(e) => {
                     tracing::error!(error = %e, "store flush failed; writes are not acknowledged");
-                    false
+                    match StoreError::from(e) {
+                        StoreError::Full(_) => FlushOutcome::DiskFull,
+                        _ => FlushOutcome::Failed,
+                    }
                 }
             };
             flushed = target;
             done.send_replace(FlushStatus {
                 through: target,
-                ok,
+                outcome,
             });
         }
     }
@@ -99,7 +111,7 @@ impl Flusher {
                 .shared
                 .queue
                 .lock()
-                .map_err(|_| StoreError::Backend("flusher lock poisoned".into()))?;
+                .map_err(|_| StoreError::Unavailable("flusher lock poisoned".into()))?;
             queue.issued += 1;
             queue.issued
         };
@@ -108,11 +120,11 @@ impl Flusher {
         let status = *done
             .wait_for(|s| s.through >= ticket)
             .await
-            .map_err(|_| StoreError::Backend("flusher stopped".into()))?;
-        if status.ok {
-            Ok(())
-        } else {
-            Err(StoreError::Backend("flush to disk failed".into()))
+            .map_err(|_| StoreError::Unavailable("flusher stopped".into()))?;
+        match status.outcome {
+            FlushOutcome::Done => Ok(()),
+            FlushOutcome::DiskFull => Err(StoreError::Full("flush to disk failed".into())),
+            FlushOutcome::Failed => Err(StoreError::Io("flush to disk failed".into())),
         }
     }
 }

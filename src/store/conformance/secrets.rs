@@ -1,0 +1,170 @@
+//! Secrets and receipts: created, taken once, burned once, gone at expiry.
+
+use super::*;
+
+/// Created records read back as written.
+pub async fn created_records_read_back(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let secret = store.secret(&new.secret_id, NOW).await.expect("read");
+    assert_eq!(secret, Some(new.secret.clone()));
+    let metadata = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    assert_eq!(metadata, Some(new.metadata.clone()));
+    assert_eq!(store.secret(&random_id(), NOW).await.expect("read"), None);
+    assert_eq!(store.metadata(&random_id(), NOW).await.expect("read"), None);
+}
+
+/// A secret is taken at most once, even by many concurrent callers.
+pub async fn secret_is_taken_exactly_once_under_races(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let racers: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let id = new.secret_id;
+            tokio::spawn(async move { store.take_secret(&id, NOW + 1).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for racer in racers {
+        if racer.await.expect("join").expect("take") {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(
+        store.secret(&new.secret_id, NOW + 1).await.expect("read"),
+        None
+    );
+    let receipt = store
+        .metadata(&new.metadata_id, NOW + 1)
+        .await
+        .expect("read")
+        .expect("receipt outlives the secret");
+    assert_eq!(receipt.state, StoredState::Received);
+    assert_eq!(receipt.received, Some(NOW + 1));
+    assert_eq!(receipt.updated, NOW + 1);
+}
+
+/// An expired secret is unknown at once and cannot be taken, swept or not.
+pub async fn expired_secret_is_gone_before_any_sweep(store: Arc<dyn Store>) {
+    let new = sample(60, false);
+    store.create(&new).await.expect("create");
+    assert!(store
+        .secret(&new.secret_id, NOW + 59)
+        .await
+        .expect("read")
+        .is_some());
+    assert_eq!(
+        store.secret(&new.secret_id, NOW + 60).await.expect("read"),
+        None
+    );
+    assert!(!store
+        .take_secret(&new.secret_id, NOW + 60)
+        .await
+        .expect("take"));
+    assert!(store
+        .burn(&new.metadata_id, NOW + 60, false)
+        .await
+        .expect("burn")
+        .is_none());
+    // The receipt lives twice as long.
+    let receipt = store
+        .metadata(&new.metadata_id, NOW + 60)
+        .await
+        .expect("read");
+    assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
+    assert_eq!(
+        store
+            .metadata(&new.metadata_id, NOW + 120)
+            .await
+            .expect("read"),
+        None
+    );
+}
+
+/// Burn destroys an unread secret once; a burned secret cannot be taken, a taken one not burned.
+pub async fn burn_destroys_an_unread_secret_once(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let burned = store
+        .burn(&new.metadata_id, NOW + 5, false)
+        .await
+        .expect("burn");
+    let burned = burned.expect("burnable");
+    assert_eq!(burned.state, StoredState::Burned);
+    assert_eq!(burned.updated, NOW + 5);
+    assert!(store
+        .burn(&new.metadata_id, NOW + 6, false)
+        .await
+        .expect("burn")
+        .is_none());
+    assert!(!store
+        .take_secret(&new.secret_id, NOW + 6)
+        .await
+        .expect("take"));
+    assert_eq!(
+        store.secret(&new.secret_id, NOW + 6).await.expect("read"),
+        None
+    );
+
+    let read = sample(600, false);
+    store.create(&read).await.expect("create");
+    assert!(store
+        .take_secret(&read.secret_id, NOW + 1)
+        .await
+        .expect("take"));
+    assert!(store
+        .burn(&read.metadata_id, NOW + 2, false)
+        .await
+        .expect("burn")
+        .is_none());
+    let receipt = store
+        .metadata(&read.metadata_id, NOW + 2)
+        .await
+        .expect("read");
+    assert_eq!(receipt.map(|r| r.state), Some(StoredState::Received));
+}
+
+/// Of concurrent burns and takes of one secret, exactly one wins.
+pub async fn burn_and_take_race_has_one_winner(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = Arc::clone(&store);
+        let (sid, mid) = (new.secret_id, new.metadata_id);
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                store.take_secret(&sid, NOW + 1).await.expect("take")
+            } else {
+                store
+                    .burn(&mid, NOW + 1, false)
+                    .await
+                    .expect("burn")
+                    .is_some()
+            }
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.expect("join"));
+    }
+    assert_eq!(winners, 1);
+}
+
+/// The generated value on a receipt is handed out once.
+pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
+    let new = sample(600, true);
+    store.create(&new).await.expect("create");
+    assert!(store.take_generated(&new.metadata_id).await.expect("take"));
+    assert!(!store.take_generated(&new.metadata_id).await.expect("take"));
+    let receipt = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    assert_eq!(receipt.and_then(|r| r.generated), None);
+    let plain = sample(600, false);
+    store.create(&plain).await.expect("create");
+    assert!(!store
+        .take_generated(&plain.metadata_id)
+        .await
+        .expect("take"));
+}

@@ -1,0 +1,38 @@
+//! Web sessions.
+
+use super::*;
+
+/// Sessions read back until their time is up, then are gone at once; sign-out removes one
+/// and leaves the others.
+pub async fn sessions_are_kept_until_they_expire_or_are_removed(store: Arc<dyn Store>) {
+    let (a, b) = (random_id(), random_id());
+    store
+        .put_session(&a, &session(NOW, 100, 1))
+        .await
+        .expect("put");
+    store
+        .put_session(&b, &session(NOW, 600, 2))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.session(&a, NOW).await.expect("get"),
+        Some(session(NOW, 100, 1))
+    );
+    assert!(store.session(&a, NOW + 99).await.expect("get").is_some());
+    assert_eq!(store.session(&a, NOW + 100).await.expect("get"), None);
+    assert_eq!(store.session(&random_id(), NOW).await.expect("get"), None);
+
+    store.remove_session(&b).await.expect("remove");
+    assert_eq!(store.session(&b, NOW).await.expect("get"), None);
+    assert!(store.session(&a, NOW).await.expect("get").is_some());
+    store
+        .remove_session(&b)
+        .await
+        .expect("removing twice is fine");
+    store
+        .remove_session(&random_id())
+        .await
+        .expect("removing nothing is fine");
+    let exported = store.export(NOW).await.expect("export");
+    assert!(exported.is_empty(), "sessions are not exported");
+}

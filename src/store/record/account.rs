@@ -1,0 +1,162 @@
+//! An account as stored, its list keys and web password, and its recent list.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{KdfParams, ListPublicKey, RecordId, Sealed};
+use crate::store::StoreError;
+
+/// An account as stored. Stored under its id, the keyed hash of its email, with the email
+/// itself sealed under the server key alone: a copy of the store without the server key does
+/// not list who has an account. The token exists only as a keyed hash, the web password only
+/// as a scrypt PHC string.
+///
+/// postcard is not self-describing: fields are only ever appended. Records of schema 1 (keyed
+/// by their plain email) are read only by [`upgrade`](crate::store::upgrade), which rewrites
+/// them into this shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    /// HMAC-SHA256(server key, the lowercased email): the key the account is stored under,
+    /// and the customer id its recent list is kept under.
+    pub id: RecordId,
+    /// The lowercased email (the account's name and `custid`), sealed under the server key
+    /// alone and bound to `id`.
+    pub email: Sealed,
+    /// Plan name from `[plans.NAME]`.
+    pub plan: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// HMAC-SHA256(server key, token): enough to check a token, useless to forge one.
+    pub token_hash: [u8; 32],
+    /// Unix seconds of the last token issue (creation or rotation).
+    pub token_created: u64,
+    /// The API side's list key, its private half sealed under the token. `None` in an account
+    /// from schema 1 until its token is next used.
+    pub api_key: Option<SealedListKey>,
+    /// The web password, once `account passwd` set one.
+    pub password: Option<WebPassword>,
+}
+
+impl CustomerRecord {
+    /// The record's stored bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        super::encode(self)
+    }
+
+    /// Reads a stored record, which must account for every byte.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        match postcard::take_from_bytes::<Self>(bytes) {
+            Ok((record, [])) => Ok(record),
+            _ => Err(StoreError::Corrupt("customer record".into())),
+        }
+    }
+
+    /// The public list keys every new recent entry of this account is sealed to.
+    pub fn list_recipients(&self) -> Vec<ListPublicKey> {
+        let web = self.password.as_ref().map(|p| &p.key);
+        self.api_key.iter().chain(web).map(|k| k.public).collect()
+    }
+}
+
+/// One of an account's list keys: the public half in the clear, the private half sealed
+/// under the credential it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedListKey {
+    /// What new recent entries are sealed to.
+    pub public: ListPublicKey,
+    /// The private half, sealed under the API token or the web password's derived key.
+    pub sealed: Sealed,
+}
+
+/// An account's web password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPassword {
+    /// scrypt PHC string: verifies a password at sign-in, and nothing more.
+    pub phc: String,
+    /// Unix seconds when it was set.
+    pub set_at: u64,
+    /// The separate scrypt derivation (own salt) whose output seals the web list key.
+    pub kdf: KdfParams,
+    /// The web side's list key, sealed under that derivation.
+    pub key: SealedListKey,
+}
+
+/// One line of a customer's recent list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentEntry {
+    /// Keyed hash of the customer's email.
+    pub customer_id: RecordId,
+    /// Unix seconds; the list keeps entries for [`RECENT_WINDOW`](crate::domain::RECENT_WINDOW).
+    pub created: u64,
+    /// The sealed metadata key.
+    pub sealed: RecentSeal,
+}
+
+/// How a recent entry keeps its metadata key.
+///
+/// Schema 1: `sealed` is under a key derived from the creator's API token and `key_boxes` is
+/// empty. Since web sign-in: `sealed` is under a random entry key, and `key_boxes` holds that
+/// entry key in one sealed box per list key of the account, so each credential opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentSeal {
+    /// The metadata key, sealed (with the server key in the derivation, like every record).
+    pub sealed: Sealed,
+    /// The entry key, sealed to each of the account's public list keys.
+    pub key_boxes: Vec<Vec<u8>>,
+}
+
+impl RecentSeal {
+    /// The stored bytes: schema 1's bare `Sealed` when there are no key boxes, else both.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+        let bytes = if self.key_boxes.is_empty() {
+            postcard::to_allocvec(&self.sealed)
+        } else {
+            postcard::to_allocvec(self)
+        };
+        bytes.map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Reads either shape: a bare `Sealed` ends before the key boxes' length, so it fails as
+    /// the pair and must then account for every byte on its own.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        if let Ok(seal) = postcard::from_bytes::<Self>(bytes) {
+            return Ok(seal);
+        }
+        match postcard::take_from_bytes::<Sealed>(bytes) {
+            Ok((sealed, [])) => Ok(Self {
+                sealed,
+                key_boxes: Vec::new(),
+            }),
+            _ => Err(StoreError::Corrupt("recent entry".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::store::conformance::sealed;
+
+    #[test]
+    fn recent_seals_of_both_shapes_round_trip() {
+        let old = RecentSeal {
+            sealed: sealed(1),
+            key_boxes: Vec::new(),
+        };
+        let old_bytes = old.to_bytes().expect("encode");
+        assert_eq!(
+            old_bytes,
+            postcard::to_allocvec(&sealed(1)).expect("encode"),
+            "schema 1's shape: a bare Sealed"
+        );
+        assert_eq!(RecentSeal::from_bytes(&old_bytes).expect("decode"), old);
+
+        let new = RecentSeal {
+            sealed: sealed(2),
+            key_boxes: vec![vec![3; 110], vec![4; 110]],
+        };
+        let bytes = new.to_bytes().expect("encode");
+        assert_eq!(RecentSeal::from_bytes(&bytes).expect("decode"), new);
+        assert!(RecentSeal::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,111 @@
+//! [`Customers`] on Redis: `Pa:<customer id>` accounts (compare-and-swap by [`SWAP`](super::SWAP))
+//! and `Pr:<customer id>` recent lists, sorted sets by time.
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+
+use super::RedisStore;
+use crate::crypto::RecordId;
+use crate::domain::RECENT_WINDOW;
+use crate::store::{CustomerRecord, Customers, RecentEntry, RecentSeal, StoreError};
+
+#[async_trait]
+impl Customers for RedisStore {
+    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+        let added: bool = self
+            .conn
+            .clone()
+            .set_nx(self.customer_key(&customer.id), customer.to_bytes()?)
+            .await?;
+        Ok(added)
+    }
+
+    async fn replace_customer(
+        &self,
+        old: &CustomerRecord,
+        new: &CustomerRecord,
+    ) -> Result<bool, StoreError> {
+        if old.id != new.id {
+            return Ok(false);
+        }
+        // postcard encodes a record one way: comparing bytes compares records.
+        let outcome: i64 = self
+            .swap
+            .key(self.customer_key(&new.id))
+            .arg(old.to_bytes()?)
+            .arg(new.to_bytes()?)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(outcome == 1)
+    }
+
+    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError> {
+        self.customer_bytes(&self.customer_key(id))
+            .await?
+            .map(|b| CustomerRecord::from_bytes(&b))
+            .transpose()
+    }
+
+    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
+        let mut customers = Vec::new();
+        for key in self.scan(&format!("{}a:*", self.prefix)).await? {
+            if let Some(bytes) = self.customer_bytes(&key).await? {
+                customers.push(CustomerRecord::from_bytes(&bytes)?);
+            }
+        }
+        Ok(customers)
+    }
+
+    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError> {
+        let removed: i64 = self.conn.clone().del(self.customer_key(id)).await?;
+        self.clear_recent(id).await?;
+        Ok(removed > 0)
+    }
+
+    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError> {
+        let _: i64 = self.conn.clone().del(self.recent_key(customer_id)).await?;
+        Ok(())
+    }
+
+    async fn recent(
+        &self,
+        customer_id: &RecordId,
+        since: u64,
+    ) -> Result<Vec<RecentSeal>, StoreError> {
+        let members: Vec<Vec<u8>> = self
+            .conn
+            .clone()
+            .zrevrangebyscore(self.recent_key(customer_id), "+inf", since as f64)
+            .await?;
+        members
+            .iter()
+            .map(|m| RecentSeal::from_bytes(m.get(32..).unwrap_or_default()))
+            .collect()
+    }
+}
+
+impl RedisStore {
+    /// Adds a recent-list entry to `pipe`: member `unique ++ sealed` (32 bytes that keep
+    /// members distinct) scored by creation time; older entries are trimmed, and the list
+    /// expires a window after its newest entry.
+    pub(super) fn add_recent(
+        &self,
+        pipe: &mut redis::Pipeline,
+        entry: &RecentEntry,
+        unique: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let key = self.recent_key(&entry.customer_id);
+        let mut member = unique.to_vec();
+        member.extend_from_slice(&entry.sealed.to_bytes()?);
+        pipe.zadd(&key, member, entry.created).ignore();
+        pipe.zrembyscore(
+            &key,
+            "-inf",
+            entry.created.saturating_sub(RECENT_WINDOW) as f64,
+        )
+        .ignore();
+        pipe.expire_at(&key, (entry.created + RECENT_WINDOW) as i64)
+            .ignore();
+        Ok(())
+    }
+}

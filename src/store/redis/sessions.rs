@@ -1,0 +1,34 @@
+//! [`Sessions`] on Redis: `Pw:<session id>`, each with its own TTL.
+
+use async_trait::async_trait;
+
+use super::RedisStore;
+use crate::crypto::RecordId;
+use crate::store::record::encode;
+use crate::store::{SessionRecord, Sessions, StoreError};
+
+#[async_trait]
+impl Sessions for RedisStore {
+    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        Self::set_until(
+            &mut pipe,
+            self.session_key(id),
+            &encode(session)?,
+            session.expires_at,
+        );
+        self.conn.write(pipe, self.ack).await
+    }
+
+    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError> {
+        let session: Option<SessionRecord> = self.get(&self.session_key(id)).await?;
+        Ok(session.filter(|s| s.expires_at > now))
+    }
+
+    async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.del(self.session_key(id)).ignore();
+        // A sign-out answers once the replicas have it: a failover must not sign it back in.
+        self.conn.write(pipe, self.ack).await
+    }
+}

@@ -1,0 +1,113 @@
+//! [`Customers`] on sled: the `accounts` tree (compare-and-swap keeps racing changes from
+//! undoing each other) and the `recent` tree, one prefix per customer.
+
+use async_trait::async_trait;
+
+use super::trees::Trees;
+use super::SledStore;
+use crate::crypto::RecordId;
+use crate::store::{CustomerRecord, Customers, RecentSeal, StoreError};
+
+#[async_trait]
+impl Customers for SledStore {
+    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            let bytes = customer.to_bytes()?;
+            let added = db
+                .accounts
+                .compare_and_swap(customer.id, None::<&[u8]>, Some(bytes))?
+                .is_ok();
+            if added {
+                db.durable().await?;
+            }
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn replace_customer(
+        &self,
+        old: &CustomerRecord,
+        new: &CustomerRecord,
+    ) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            if old.id != new.id {
+                return Ok(false);
+            }
+            let bytes = new.to_bytes()?;
+            let Ok(()) =
+                db.accounts
+                    .compare_and_swap(new.id, Some(old.to_bytes()?), Some(bytes))?
+            else {
+                return Ok(false);
+            };
+            // A rotated token must stay rotated across a crash: the old one is revoked.
+            db.durable().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError> {
+        self.run(|db| async move {
+            db.accounts
+                .get(id)?
+                .map(|bytes| CustomerRecord::from_bytes(&bytes))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
+        self.run(|db| async move { db.customers() }).await
+    }
+
+    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            let removed = db.accounts.remove(id)?.is_some();
+            Trees::remove_prefix(&db.recent, id)?;
+            db.durable().await?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError> {
+        self.run(|db| async move {
+            Trees::remove_prefix(&db.recent, customer_id)?;
+            db.durable().await
+        })
+        .await
+    }
+
+    async fn recent(
+        &self,
+        customer_id: &RecordId,
+        since: u64,
+    ) -> Result<Vec<RecentSeal>, StoreError> {
+        self.run(|db| async move {
+            let mut start = customer_id.to_vec();
+            start.extend_from_slice(&since.to_be_bytes());
+            let mut end = customer_id.to_vec();
+            end.extend_from_slice(&u64::MAX.to_be_bytes());
+            db.recent
+                .range(start..end)
+                .values()
+                .rev()
+                .map(|bytes| RecentSeal::from_bytes(&bytes?))
+                .collect()
+        })
+        .await
+    }
+}
+
+impl Trees {
+    /// Every account, as [`Customers::customers`] and the export list them.
+    pub(super) fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
+        self.accounts
+            .iter()
+            .values()
+            .map(|bytes| CustomerRecord::from_bytes(&bytes?))
+            .collect()
+    }
+}

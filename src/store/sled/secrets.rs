@@ -1,0 +1,220 @@
+//! [`Secrets`] on sled: each change is one compare-and-swap of the secret's [`Entry`], which
+//! holds the receipt, the sealed value and the guess counters together.
+
+use async_trait::async_trait;
+
+use super::trees::{Change, Entry};
+use super::SledStore;
+use crate::crypto::RecordId;
+use crate::store::record::encode;
+use crate::store::{
+    Guess, GuessRules, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
+};
+
+#[async_trait]
+impl Secrets for SledStore {
+    async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
+        self.run(|db| async move {
+            // Without a transaction, in an order whose every prefix is harmless: until the create
+            // is acknowledged nobody holds its keys, and the sweeper reclaims what a crash leaves.
+            // The mail comes after the entry, so a recipient is never sent a link to nothing.
+            let entry = Entry {
+                metadata: new.metadata.clone(),
+                secret: Some(new.secret.clone()),
+                guesses: None,
+            };
+            db.write_entry(&new.metadata_id, &entry)?;
+            if let Some(recent) = &new.recent {
+                db.add_recent(recent)?;
+            }
+            if let Some(mail) = &new.mail {
+                db.mail.insert(mail.metadata_id, encode(mail)?)?;
+            }
+            db.durable().await
+        })
+        .await
+    }
+
+    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
+        self.run(|db| async move {
+            let Some(metadata_id) = db.pointer(id)? else {
+                return Ok(None);
+            };
+            Ok(db
+                .entry(&metadata_id)?
+                .and_then(|e| e.secret)
+                .filter(|s| s.expires_at > now))
+        })
+        .await
+    }
+
+    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            let Some(metadata_id) = db.pointer(id)? else {
+                return Ok(false);
+            };
+            // One compare-and-swap removes the value and marks the receipt: of N racing reveals,
+            // exactly one swaps against an entry that still holds the secret. A lock in the same
+            // entry is checked in the same swap.
+            let taken = db.update_entry(&metadata_id, |e| match &e.secret {
+                Some(s)
+                    if s.expires_at > now && !e.guesses.as_ref().is_some_and(|g| g.locked(now)) =>
+                {
+                    e.secret = None;
+                    e.guesses = None;
+                    e.metadata.mark_received(now);
+                    Change::Write(())
+                }
+                _ => Change::Keep,
+            })?;
+            if taken.is_none() {
+                return Ok(false);
+            }
+            // The mail with the link goes in the same flush. It is a second write, not part of the
+            // swap (sled 0.34 transactions cost two synchronous log writes each): if the process
+            // dies between the two, `due_mail` finds the secret gone and drops the mail unsent.
+            db.mail.remove(metadata_id)?;
+            // The pointer and expiry entry stay until the secret's time is up: the sweeper drops
+            // them then, and a reveal costs one write instead of three.
+            // The value goes out only after its removal is on disk: a crash right after the
+            // response can never bring it back for a second read.
+            db.durable().await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn metadata(
+        &self,
+        id: &RecordId,
+        now: u64,
+    ) -> Result<Option<MetadataRecord>, StoreError> {
+        self.run(|db| async move {
+            Ok(db
+                .entry(id)?
+                .map(|e| e.metadata)
+                .filter(|m| m.expires_at > now))
+        })
+        .await
+    }
+
+    async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            let taken = db.update_entry(id, |e| match e.metadata.generated.take() {
+                Some(_) => Change::Write(()),
+                None => Change::Keep,
+            })?;
+            if taken.is_some() {
+                db.durable().await?;
+            }
+            Ok(taken.is_some())
+        })
+        .await
+    }
+
+    async fn burn(
+        &self,
+        id: &RecordId,
+        now: u64,
+        despite_lock: bool,
+    ) -> Result<Option<MetadataRecord>, StoreError> {
+        self.run(|db| async move {
+            let burned = db.update_entry(id, |e| {
+                let locked = !despite_lock && e.guesses.as_ref().is_some_and(|g| g.locked(now));
+                if locked || e.secret.is_none() || !e.metadata.mark_burned(now) {
+                    return Change::Keep;
+                }
+                e.secret = None;
+                e.guesses = None;
+                Change::Write(e.metadata.clone())
+            })?;
+            if burned.is_some() {
+                // As in `take_secret`: the mail goes in the same flush, and `due_mail` drops it
+                // should a crash come between.
+                db.mail.remove(id)?;
+                db.durable().await?;
+            }
+            Ok(burned)
+        })
+        .await
+    }
+
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            let Some(metadata_id) = db.pointer(secret_id)? else {
+                return Ok(false);
+            };
+            Ok(db
+                .entry(&metadata_id)?
+                .and_then(|e| e.guesses)
+                .is_some_and(|g| g.locked(now)))
+        })
+        .await
+    }
+
+    async fn record_passphrase_failure(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            let Some(metadata_id) = db.pointer(secret_id)? else {
+                return Ok(false);
+            };
+            let locked = db.update_entry(&metadata_id, |e| {
+                let Some(guesses) = e.guesses.as_mut().filter(|_| e.secret.is_some()) else {
+                    return Change::Keep;
+                };
+                if guesses.spent(ip_tag, now, rules) {
+                    Change::Write(())
+                } else {
+                    Change::Keep
+                }
+            })?;
+            if locked.is_some() {
+                // Durable like any write that guards a secret: a crash must not lift a lockout.
+                db.durable().await?;
+            }
+            Ok(locked.is_some())
+        })
+        .await
+    }
+
+    async fn reserve_guess(
+        &self,
+        secret_id: &RecordId,
+        ip_tag: [u8; 8],
+        now: u64,
+        rules: GuessRules,
+    ) -> Result<Guess, StoreError> {
+        self.run(|db| async move {
+            let Some(metadata_id) = db.pointer(secret_id)? else {
+                return Ok(Guess::Gone);
+            };
+            // Counters sit in the secret's own entry: one compare-and-swap reserves the guess, and
+            // no counters are kept for a secret that is gone.
+            let mut guess = Guess::Gone;
+            let written = db.update_entry(&metadata_id, |e| {
+                if e.secret.as_ref().is_none_or(|s| s.expires_at <= now) {
+                    guess = Guess::Gone;
+                    return Change::Keep;
+                }
+                let counters = e.guesses.get_or_insert_with(Guesses::default);
+                guess = counters.reserve(ip_tag, now, rules);
+                match guess {
+                    Guess::Locked { newly: false } => Change::Keep,
+                    _ => Change::Write(()),
+                }
+            })?;
+            if written.is_none() {
+                return Ok(guess);
+            }
+            // Durable before the guess is evaluated: a crash must not hand out a fresh budget.
+            db.durable().await?;
+            Ok(guess)
+        })
+        .await
+    }
+}

@@ -1,0 +1,157 @@
+//! sled's own cases beside the shared conformance suite: sweeping, the schema upgrade,
+//! locking, half-written creates.
+
+use std::path::Path;
+
+use super::trees::{LEGACY_CUSTOMERS, LEGACY_OUTBOX, SCHEMA_KEY};
+use super::*;
+use crate::store::record::encode;
+use crate::store::upgrade::UpgradeKeys;
+use crate::store::{Outbox, OutboxRecord, Secrets, Sweep, Upkeep, SCHEMA_VERSION};
+
+fn open(dir: &Path) -> SledStore {
+    SledStore::open(dir, true, 8 << 20).expect("open")
+}
+
+crate::conformance_suite!(|dir: std::path::PathBuf| async move { open(&dir) });
+
+// Sweeping is sled's own: these cases are not in the shared suite.
+#[tokio::test]
+async fn sweep_removes_only_what_is_due() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(open(dir.path()));
+    super::super::conformance::sweep_removes_only_what_is_due(store).await;
+}
+
+#[tokio::test]
+async fn recent_entries_are_swept_after_the_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(open(dir.path()));
+    super::super::conformance::recent_entries_are_swept_after_the_window(store).await;
+}
+
+#[tokio::test]
+async fn sessions_are_swept_once_expired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(open(dir.path()));
+    super::super::conformance::sessions_are_swept_once_expired(store).await;
+}
+
+#[tokio::test]
+async fn a_schema_1_store_is_upgraded_on_open_and_keeps_its_accounts_and_mail() {
+    // Bytes exactly as schema 1 wrote them: accounts under their plain email in both of
+    // their shapes, a queued mail under a random id, a recent entry as a bare `Sealed`.
+    use super::super::upgrade::{self, PlainKeys};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sealed = crate::crypto::Sealed {
+        nonce: [4; 24],
+        ciphertext: vec![5; 40],
+    };
+    let unread = super::super::conformance::sample(600, false);
+    let taken = super::super::conformance::sample(600, false);
+    let mail = |metadata_id| OutboxRecord {
+        metadata_id,
+        created: 1,
+        attempts: 2,
+        next_attempt: 3,
+        sealed: sealed.clone(),
+    };
+    {
+        let store = open(dir.path());
+        store.create(&unread).await.expect("create");
+        store.create(&taken).await.expect("create");
+        assert!(store
+            .take_secret(&taken.secret_id, super::super::conformance::NOW)
+            .await
+            .expect("take"));
+        let inner = store.current().expect("open");
+        let customers = inner.db.open_tree(LEGACY_CUSTOMERS).expect("tree");
+        let outbox = inner.db.open_tree(LEGACY_OUTBOX).expect("tree");
+        for (email, bytes) in upgrade::schema_1_accounts() {
+            customers.insert(email, bytes).expect("insert");
+        }
+        for (old_id, m) in [
+            ([1u8; 32], unread.metadata_id),
+            ([2; 32], taken.metadata_id),
+        ] {
+            outbox
+                .insert(old_id, encode(&mail(m)).expect("encode"))
+                .expect("insert");
+        }
+        inner
+            .meta
+            .insert(SCHEMA_KEY, &1u32.to_be_bytes())
+            .expect("insert");
+    }
+    let store = open(dir.path());
+    assert_eq!(store.schema().await.expect("schema"), 1);
+
+    upgrade::upgrade_twice_and_check_accounts(&store).await;
+    let mut rekeyed = mail(unread.metadata_id);
+    rekeyed.sealed = PlainKeys
+        .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
+        .expect("reseal");
+    let inner = store.current().expect("open");
+    assert_eq!(inner.mail.len(), 1, "the taken secret's mail is not kept");
+    let due = store
+        .due_mail(super::super::conformance::NOW + 1, 10)
+        .await
+        .expect("due");
+    assert_eq!(due, vec![rekeyed]);
+    let names = inner.db.tree_names();
+    assert!(!names.iter().any(|n| n == LEGACY_CUSTOMERS.as_bytes()));
+    assert!(!names.iter().any(|n| n == LEGACY_OUTBOX.as_bytes()));
+}
+
+#[test]
+fn a_store_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = sled::open(dir.path()).expect("sled");
+        let meta = db.open_tree("meta").expect("tree");
+        meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let err = SledStore::open(dir.path(), true, 8 << 20).expect_err("newer schema");
+    let text = err.to_string();
+    let (found, supported) = (SCHEMA_VERSION + 1, SCHEMA_VERSION);
+    assert!(text.contains(&format!("schema version {found}")), "{text}");
+    assert!(
+        text.contains(&format!("supports up to {supported}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_store_open_in_another_handle_is_refused_as_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = open(dir.path());
+    let err = SledStore::open(dir.path(), true, 8 << 20).expect_err("locked");
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+}
+
+#[test]
+fn a_new_store_records_the_schema_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(dir.path()));
+    let db = sled::open(dir.path()).expect("sled");
+    let meta = db.open_tree("meta").expect("tree");
+    let v = meta.get(SCHEMA_KEY).expect("get").expect("present");
+    assert_eq!(v.as_ref(), SCHEMA_VERSION.to_be_bytes());
+}
+
+#[tokio::test]
+async fn a_half_written_create_is_swept() {
+    // What a crash mid-create can leave: expiry entries and the entry, but no pointer.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let new = super::super::conformance::sample(60, false);
+    store.create(&new).await.expect("create");
+    let inner = store.current().expect("open");
+    inner.secrets.remove(new.secret_id).expect("remove pointer");
+    let now = super::super::conformance::NOW;
+    store.sweep_expired(now + 120).await.expect("sweep");
+    assert!(inner.entries.is_empty());
+    assert!(inner.expiry.is_empty());
+}

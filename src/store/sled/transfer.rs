@@ -1,0 +1,91 @@
+//! [`Transfer`] on sled: every tree's live records out, and back in with their expiry.
+
+use async_trait::async_trait;
+
+use super::trees::Entry;
+use super::SledStore;
+use crate::crypto::RecordId;
+use crate::domain::RECENT_WINDOW;
+use crate::store::record::{decode, encode};
+use crate::store::{Exported, OutboxRecord, RecentEntry, RecentSeal, StoreError, Transfer};
+
+#[async_trait]
+impl Transfer for SledStore {
+    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
+        self.run(|db| async move {
+            let mut out = Vec::new();
+            for item in db.entries.iter() {
+                let (id, bytes) = item?;
+                let entry: Entry = decode(&bytes)?;
+                if entry.metadata.expires_at <= now {
+                    continue;
+                }
+                out.push(Exported::Secret {
+                    metadata_id: RecordId::try_from(id.as_ref())
+                        .map_err(|_| StoreError::Corrupt("entry id".into()))?,
+                    secret: entry.secret.filter(|s| s.expires_at > now),
+                    guesses: entry.guesses,
+                    metadata: entry.metadata,
+                });
+            }
+            for customer in db.customers()? {
+                out.push(Exported::Customer(customer));
+            }
+            for item in db.recent.iter() {
+                let (key, bytes) = item?;
+                let (customer_id, created) = (key.get(..32), key.get(32..40));
+                let (Some(customer_id), Some(created)) = (customer_id, created) else {
+                    continue;
+                };
+                let created = u64::from_be_bytes(
+                    created
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("recent key".into()))?,
+                );
+                if created + RECENT_WINDOW > now {
+                    out.push(Exported::Recent(RecentEntry {
+                        customer_id: RecordId::try_from(customer_id)
+                            .map_err(|_| StoreError::Corrupt("recent key".into()))?,
+                        created,
+                        sealed: RecentSeal::from_bytes(&bytes)?,
+                    }));
+                }
+            }
+            for item in db.mail.iter().values() {
+                let mail: OutboxRecord = decode(&item?)?;
+                out.push(Exported::Mail(mail));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn import(&self, record: &Exported) -> Result<(), StoreError> {
+        self.run(|db| async move {
+            match record {
+                Exported::Secret {
+                    metadata_id,
+                    metadata,
+                    secret,
+                    guesses,
+                } => {
+                    let entry = Entry {
+                        metadata: metadata.clone(),
+                        secret: secret.clone(),
+                        guesses: guesses.clone(),
+                    };
+                    db.write_entry(metadata_id, &entry)?;
+                }
+                Exported::Customer(customer) => {
+                    db.accounts.insert(customer.id, customer.to_bytes()?)?;
+                }
+                Exported::Recent(entry) => db.add_recent(entry)?,
+                Exported::Mail(mail) => {
+                    db.mail.insert(mail.metadata_id, encode(mail)?)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
