@@ -99,6 +99,16 @@ impl Rig {
             })
             .await
     }
+
+    /// A browser with a fresh profile in `look`, JavaScript on.
+    pub async fn browser_in(&self, look: Look) -> Browser {
+        self.driver
+            .open(Profile {
+                look,
+                ..Profile::default()
+            })
+            .await
+    }
 }
 
 /// The binary these tests run.
@@ -599,6 +609,15 @@ impl Browser {
             .send_keys(text)
             .await
             .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
+    }
+
+    /// Chooses the option `value` of the `<select>` at `css`.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.find(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose `{value}` in `{css}`: {e}"));
     }
 
     /// Clicks `css` without expecting a navigation.
