@@ -102,12 +102,7 @@ impl Rig {
 
     /// A browser with a fresh profile in `look`, JavaScript on.
     pub async fn browser_in(&self, look: Look) -> Browser {
-        self.driver
-            .open(Profile {
-                look,
-                ..Profile::default()
-            })
-            .await
+        self.driver.open(Profile::from(look)).await
     }
 }
 
@@ -249,6 +244,16 @@ pub struct Profile {
     pub look: Look,
     /// Chromium's `Accept-Language`, e.g. `nl`.
     pub accept_language: &'static str,
+}
+
+impl From<Look> for Profile {
+    /// The default profile in `look`.
+    fn from(look: Look) -> Self {
+        Self {
+            look,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Profile {
