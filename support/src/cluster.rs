@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::pki::TestPki;
+use crate::process::stdout_of_success;
 use crate::redis::{online_replicas, redis_cli, wait_until, ClusterNode, Node, RedisServer, Tls};
 use crate::{free_ports, loopback_hosts};
 
@@ -81,11 +82,7 @@ impl RedisCluster {
             .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .expect("redis-cli (scripts/test installs redis-tools)");
-        assert!(
-            created.status.success(),
-            "redis-cli --cluster create: {}",
-            String::from_utf8_lossy(&created.stdout)
-        );
+        stdout_of_success(&created, "redis-cli --cluster create");
         cluster.wait_until_ok();
         cluster
     }

@@ -168,6 +168,18 @@ pub fn run_with_input(mut command: Command, input: &[u8]) -> Output {
     child.wait_with_output().expect("onetime output")
 }
 
+/// The stdout of a finished command, asserting that it succeeded; else the message names
+/// `what` and shows both of its outputs.
+pub fn stdout_of_success(out: &Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// The logs even when a reader thread panicked while holding them.
 fn lock(logs: &Mutex<String>) -> MutexGuard<'_, String> {
     logs.lock().unwrap_or_else(PoisonError::into_inner)

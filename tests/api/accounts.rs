@@ -2,8 +2,8 @@
 //! auth on every route, plans, and the recent list.
 
 use crate::helpers::{
-    add_account, basic, cli, cli_with_input, contains, read_tree, rotate_account, test_settings,
-    Process, TestApp,
+    add_account, basic, cli, cli_with_input, contains, read_tree, rotate_account,
+    stdout_of_success, test_settings, Process, TestApp,
 };
 
 #[tokio::test]
@@ -30,7 +30,7 @@ async fn account_add_prints_a_token_that_authenticates_through_the_running_serve
         "/api/v1/authcheck",
     )
     .await
-    .assert_error(401, "Not authorized");
+    .assert_not_authorized();
 }
 
 #[tokio::test]
@@ -104,13 +104,13 @@ async fn unknown_user_wrong_token_and_malformed_headers_all_answer_not_authorize
             "/api/v1/private/recent",
         ] {
             let answer = app.get_as(header, path).await;
-            answer.assert_error(401, "Not authorized");
+            answer.assert_not_authorized();
             bodies.push(answer.text);
         }
         let share = app
             .post_as(header, "/api/v1/share", &[("secret", "s")])
             .await;
-        share.assert_error(401, "Not authorized");
+        share.assert_not_authorized();
         bodies.push(share.text);
     }
     // Unknown user and wrong token cannot be told apart by the body.
@@ -126,7 +126,7 @@ async fn rotate_stops_the_old_token_at_once_and_remove_stops_all_access() {
     assert_ne!(old, new);
     app.get_as(&basic("erin@example.com", &old), "/api/v1/authcheck")
         .await
-        .assert_error(401, "Not authorized");
+        .assert_not_authorized();
     app.get_as(&basic("erin@example.com", &new), "/api/v1/authcheck")
         .await
         .ok();
@@ -137,7 +137,7 @@ async fn rotate_stops_the_old_token_at_once_and_remove_stops_all_access() {
         .success());
     app.get_as(&basic("erin@example.com", &new), "/api/v1/authcheck")
         .await
-        .assert_error(401, "Not authorized");
+        .assert_not_authorized();
 }
 
 #[tokio::test]
@@ -147,11 +147,10 @@ async fn authenticated_creates_carry_the_email_and_the_plan_limits() {
         ("ONETIME__PLANS__TINY__MAX_SIZE", "10"),
     ])
     .await;
-    let token = add_account(&app.data(), "frank@example.com", None).await;
-    let auth = basic("frank@example.com", &token);
+    let auth = app.account("frank@example.com", None).await;
     let month = "2592000";
     let body = app
-        .post_as(&auth, "/api/v1/share", &[("secret", "s"), ("ttl", month)])
+        .share_as(&auth, &[("secret", "s"), ("ttl", month)])
         .await
         .ok();
     assert_eq!(body["custid"], "frank@example.com");
@@ -161,18 +160,13 @@ async fn authenticated_creates_carry_the_email_and_the_plan_limits() {
     let generated = app.post_as(&auth, "/api/v1/generate", &[]).await.ok();
     assert_eq!(generated["custid"], "frank@example.com");
 
-    let tiny = add_account(&app.data(), "gina@example.com", Some("tiny")).await;
-    let auth = basic("gina@example.com", &tiny);
+    let auth = app.account("gina@example.com", Some("tiny")).await;
     let body = app
-        .post_as(
-            &auth,
-            "/api/v1/share",
-            &[("secret", "0123456789"), ("ttl", month)],
-        )
+        .share_as(&auth, &[("secret", "0123456789"), ("ttl", month)])
         .await
         .ok();
     assert_eq!(body["ttl"], 120);
-    app.post_as(&auth, "/api/v1/share", &[("secret", "0123456789a")])
+    app.share_as(&auth, &[("secret", "0123456789a")])
         .await
         .assert_error(400, "Secret value exceeds the maximum size of 10 bytes");
 }
@@ -183,21 +177,12 @@ async fn recipients_need_an_account_and_a_deliverable_address() {
     app.share(&[("secret", "s"), ("recipient", "a@example.com")])
         .await
         .assert_error(400, "An account is required to send emails.");
-    let token = add_account(&app.data(), "hank@example.com", None).await;
-    let auth = basic("hank@example.com", &token);
-    app.post_as(
-        &auth,
-        "/api/v1/share",
-        &[("secret", "s"), ("recipient", "not an address")],
-    )
-    .await
-    .assert_error(400, "Undeliverable email address: not an address");
+    let auth = app.account("hank@example.com", None).await;
+    app.share_as(&auth, &[("secret", "s"), ("recipient", "not an address")])
+        .await
+        .assert_error(400, "Undeliverable email address: not an address");
     let off = app
-        .post_as(
-            &auth,
-            "/api/v1/share",
-            &[("secret", "s"), ("recipient", "a@example.com")],
-        )
+        .share_as(&auth, &[("secret", "s"), ("recipient", "a@example.com")])
         .await;
     assert_eq!(off.intended, Some(400));
     assert!(off.text.contains("mail.smtp_url"), "{}", off.text);
@@ -218,7 +203,7 @@ async fn recent_lists_the_callers_receipts_newest_first_without_secret_keys() {
     for i in 0..3 {
         let secret = format!("ivy {i}");
         let body = app
-            .post_as(&ivy, "/api/v1/share", &[("secret", secret.as_str())])
+            .share_as(&ivy, &[("secret", secret.as_str())])
             .await
             .ok();
         mine.push((
@@ -226,9 +211,7 @@ async fn recent_lists_the_callers_receipts_newest_first_without_secret_keys() {
             body["secret_key"].as_str().expect("key").to_owned(),
         ));
     }
-    app.post_as(&jon, "/api/v1/share", &[("secret", "jon's")])
-        .await
-        .ok();
+    app.share_as(&jon, &[("secret", "jon's")]).await.ok();
     app.share(&[("secret", "anonymous")]).await.ok();
     app.reveal(&mine[0].1, None).await.ok();
 
@@ -277,9 +260,7 @@ async fn rotating_a_token_clears_the_recent_list() {
 #[tokio::test]
 async fn creation_can_require_an_account_while_reading_never_does() {
     let app = TestApp::spawn_with(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]).await;
-    app.share(&[("secret", "s")])
-        .await
-        .assert_error(401, "Not authorized");
+    app.share(&[("secret", "s")]).await.assert_not_authorized();
     let token = add_account(&app.data(), "lee@example.com", None).await;
     let body = app
         .post_as(
@@ -370,12 +351,7 @@ async fn account_passwd_through_the_running_server_gives_a_session_that_shares_t
         format!("{password}\r\nsecond line ignored\n").as_bytes(),
     )
     .await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out, "onetime");
     assert!(
         stdout.contains("web password set for nia@example.com"),
         "{stdout}"

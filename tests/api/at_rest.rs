@@ -27,14 +27,14 @@ fn dead_smtp_env(port: u16) -> Vec<(&'static str, String)> {
 
 /// A secret shared by `auth` to `to`: (value, secret key, metadata key).
 async fn share_to(base: &str, auth: &str, value: &str, to: &str) -> (String, String) {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/api/v1/share"))
-        .header("authorization", auth)
-        .form(&[("secret", value), ("recipient", to)])
-        .send()
-        .await
-        .expect("send");
-    let body = Answer::from(resp).await.ok();
+    let body = Answer::of(
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/share"))
+            .header("authorization", auth)
+            .form(&[("secret", value), ("recipient", to)]),
+    )
+    .await
+    .ok();
     assert_eq!(body["delivery"]["state"], "queued");
     (
         body["secret_key"].as_str().expect("key").to_owned(),
@@ -44,12 +44,9 @@ async fn share_to(base: &str, auth: &str, value: &str, to: &str) -> (String, Str
 
 /// The receipt of `mkey` as JSON.
 async fn receipt(base: &str, mkey: &str) -> serde_json::Value {
-    let resp = reqwest::Client::new()
-        .get(format!("{base}/api/v1/private/{mkey}"))
-        .send()
+    Answer::of(reqwest::Client::new().get(format!("{base}/api/v1/private/{mkey}")))
         .await
-        .expect("send");
-    Answer::from(resp).await.ok()
+        .ok()
 }
 
 /// The metadata keys whose mail is in the outbox of the (stopped) store under `dir/data`.
@@ -117,15 +114,15 @@ async fn a_stuck_mail_leaves_the_data_directory_once_its_secret_is_revealed_or_b
         Answer::from(revealed).await.ok()["value"],
         "at-rest-revealed-7f3a"
     );
-    let burned = client
-        .post(format!(
+    assert_eq!(
+        Answer::of(client.post(format!(
             "{}/api/v1/private/{}/burn",
             server.base, shared[1].2
-        ))
-        .send()
+        )))
         .await
-        .expect("burn");
-    assert_eq!(Answer::from(burned).await.ok()["state"]["state"], "burned");
+        .ok()["state"]["state"],
+        "burned"
+    );
     for (_, _, mkey, _) in &shared[..2] {
         let delivery = receipt(&server.base, mkey).await["delivery"].clone();
         assert_eq!(delivery["state"], "failed", "{delivery}");

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Answer, Process, RedisCluster, RedisServer, TestApp};
-use crate::redis::{node_env, post};
+use crate::helpers::{post, share_on, Answer, Process, RedisCluster, RedisServer, TestApp};
+use crate::redis::node_env;
 
 /// The scrypt cost of `onetime.toml` (32 MiB a derivation), which the bound is stated for.
 const DEFAULT_COST: [(&str, &str); 3] = [
@@ -154,26 +154,16 @@ async fn burst_then_right(app: &TestApp, path: &str) -> Answer {
     let wrong = (0..40).map(|_| {
         let client = app.client.clone();
         let url = app.url(path);
-        async move {
-            let resp = client
-                .post(url)
-                .form(&[("passphrase", "a wrong guess")])
-                .send()
-                .await
-                .expect("send");
-            Answer::from(resp).await
-        }
+        async move { Answer::of(client.post(url).form(&[("passphrase", "a wrong guess")])).await }
     });
     let right = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let resp = app
-            .client
-            .post(app.url(path))
-            .form(&[("passphrase", "the right one")])
-            .send()
-            .await
-            .expect("send");
-        Answer::from(resp).await
+        Answer::of(
+            app.client
+                .post(app.url(path))
+                .form(&[("passphrase", "the right one")]),
+        )
+        .await
     };
     let (_, right) = tokio::join!(join_all(wrong), right);
     right
@@ -195,8 +185,8 @@ async fn a_burst_of_wrong_passphrases_cannot_carry_the_right_one_past_the_lock()
     let burned = burst_then_right(&app, &format!("/api/v1/private/{burn_mkey}/burn")).await;
 
     // Assert: both right passphrases were refused, and both secrets are still unread.
-    revealed.assert_error(404, "Unknown secret");
-    burned.assert_error(400, "Double check that passphrase");
+    revealed.assert_unknown_secret();
+    burned.assert_wrong_passphrase();
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
     assert_eq!(app.receipt(&burn_mkey).await.ok()["state"], "new");
 }
@@ -210,21 +200,15 @@ async fn burst_over_two_nodes(url: &str, prefix: &str) {
     );
     let a = Process::start(&dir_a.path().join("data"), &env);
     let b = Process::start(&dir_b.path().join("data"), &env);
-    let body = post(
+    let (body, path) = share_on(
         &a.base,
-        "/api/v1/share",
         &[
             ("secret", "two-node target"),
             ("passphrase", "the right one"),
         ],
         "127.0.0.1",
     )
-    .await
-    .ok();
-    let path = format!(
-        "/api/v1/secret/{}",
-        body["secret_key"].as_str().expect("key")
-    );
+    .await;
     let mkey = body["metadata_key"].as_str().expect("key").to_owned();
 
     let wrong = (0..80).map(|i| {
@@ -244,7 +228,7 @@ async fn burst_over_two_nodes(url: &str, prefix: &str) {
     };
     let (_, right) = tokio::join!(join_all(wrong), right);
 
-    right.assert_error(404, "Unknown secret");
+    right.assert_unknown_secret();
     let receipt = post(
         &a.base,
         &format!("/api/v1/private/{mkey}"),

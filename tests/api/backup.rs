@@ -114,7 +114,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_secret_once() {
         let first = reveal(key).await;
         assert_eq!(first.json["value"], value.as_str(), "{}", first.text);
         let second = reveal(key).await;
-        second.assert_error(404, "Unknown secret");
+        second.assert_unknown_secret();
     }
     // At rest: neither the backup nor the restored directory holds a value, a link key or
     // the server key.

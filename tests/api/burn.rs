@@ -15,11 +15,9 @@ async fn burn_destroys_the_secret_and_reports_burned() {
     assert!(body["state"]["secret_ttl"].is_null());
     assert!(!text.contains("burn me"));
 
-    app.reveal(&key, None)
-        .await
-        .assert_error(404, "Unknown secret");
+    app.reveal(&key, None).await.assert_unknown_secret();
     let again = app.burn(&mkey, None).await;
-    again.assert_error(404, "Unknown secret");
+    again.assert_unknown_secret();
     assert_eq!(again.json["secret_key"], mkey.as_str());
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "burned");
 }
@@ -41,18 +39,16 @@ async fn burn_works_on_every_alias() {
 async fn burn_needs_the_passphrase_when_there_is_one() {
     let app = TestApp::spawn().await;
     let (key, mkey) = app.share_ok("guarded", &[("passphrase", "letmein")]).await;
-    app.burn(&mkey, None)
-        .await
-        .assert_error(400, "Double check that passphrase");
+    app.burn(&mkey, None).await.assert_wrong_passphrase();
     app.burn(&mkey, Some("wrong one"))
         .await
-        .assert_error(400, "Double check that passphrase");
+        .assert_wrong_passphrase();
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
     let body = app.burn(&mkey, Some("letmein")).await.ok();
     assert_eq!(body["state"]["state"], "burned");
     app.reveal(&key, Some("letmein"))
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
 }
 
 #[tokio::test]
@@ -60,8 +56,6 @@ async fn a_received_secret_cannot_be_burned() {
     let app = TestApp::spawn().await;
     let (key, mkey) = app.share_ok("already read", &[]).await;
     app.reveal(&key, None).await.ok();
-    app.burn(&mkey, None)
-        .await
-        .assert_error(404, "Unknown secret");
+    app.burn(&mkey, None).await.assert_unknown_secret();
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "received");
 }

@@ -7,6 +7,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+use crate::helpers::stdout_of_success;
+
 fn onetime(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_onetime"))
         .args(args)
@@ -18,12 +20,7 @@ fn onetime(args: &[&str]) -> Output {
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout_of_success(out, "onetime")
 }
 
 /// The lines of a help text's `Commands:` section.
@@ -169,11 +166,7 @@ fn build_script_falls_back_without_git_history() {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("build.rs"))
         .output()
         .expect("rustc");
-    assert!(
-        compiled.status.success(),
-        "{}",
-        String::from_utf8_lossy(&compiled.stderr)
-    );
+    stdout_of_success(&compiled, "rustc");
 
     // Act: GIT_CEILING_DIRECTORIES keeps git from finding a repository above the temp dir.
     let out = Command::new(&exe)

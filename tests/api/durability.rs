@@ -114,15 +114,15 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
     )
     .await;
     for answer in again {
-        answer.assert_error(404, "Unknown secret");
+        answer.assert_unknown_secret();
     }
     for (_, _, mkey, _) in to_reveal {
-        let receipt = client
-            .get(format!("{}/api/v1/receipt/{mkey}", server.base))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(Answer::from(receipt).await.ok()["state"], "received");
+        assert_eq!(
+            Answer::of(client.get(format!("{}/api/v1/receipt/{mkey}", server.base)))
+                .await
+                .ok()["state"],
+            "received"
+        );
     }
     logs.push_str(&server.kill9());
 
@@ -292,6 +292,6 @@ async fn a_full_disk_refuses_writes_cleanly_and_recovers_when_space_returns() {
     }
     reveal(&client, &server.base, key, None)
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
     server.kill9();
 }

@@ -213,12 +213,7 @@ async fn create_via(app: &TestApp, forwarded: &[&str]) -> Answer {
     for line in forwarded {
         request = request.header("x-forwarded-for", *line);
     }
-    let resp = request
-        .form(&[("secret", "s")])
-        .send()
-        .await
-        .expect("request");
-    Answer::from(resp).await
+    Answer::of(request.form(&[("secret", "s")])).await
 }
 
 /// How many of the answers are the rate-limit refusal.
@@ -226,7 +221,7 @@ fn limited(answers: &[Answer]) -> usize {
     answers
         .iter()
         .filter(|a| a.intended == Some(429))
-        .inspect(|a| a.assert_error(429, "Rate limit exceeded. Please try again later."))
+        .inspect(|a| a.assert_rate_limited())
         .count()
 }
 
@@ -329,7 +324,7 @@ async fn burning_spends_from_the_reveal_budget() {
     for ok in [first, second, reveal] {
         assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     }
-    third.assert_error(429, "Rate limit exceeded. Please try again later.");
+    third.assert_rate_limited();
     assert_eq!(app.receipt(&receipts[3].1).await.ok()["state"], "new");
     assert_eq!(web_burn.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(web_burn.has_id("rate-limited"), "{}", web_burn.html);

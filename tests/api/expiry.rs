@@ -19,15 +19,11 @@ async fn an_expired_secret_is_unknown_at_once_and_its_receipt_says_expired() {
         .await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
 
-    app.reveal(&key, None)
-        .await
-        .assert_error(404, "Unknown secret");
+    app.reveal(&key, None).await.assert_unknown_secret();
     app.reveal(&pkey, Some("abcd"))
         .await
-        .assert_error(404, "Unknown secret");
-    app.burn(&mkey, None)
-        .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
+    app.burn(&mkey, None).await.assert_unknown_secret();
     let receipt = app.receipt(&mkey).await.ok();
     assert_eq!(receipt["state"], "expired");
     assert!(receipt["secret_ttl"].is_null());
@@ -37,7 +33,7 @@ async fn an_expired_secret_is_unknown_at_once_and_its_receipt_says_expired() {
 
     // The receipt lives 2 x ttl, then it is unknown too.
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    app.receipt(&mkey).await.assert_error(404, "Unknown secret");
+    app.receipt(&mkey).await.assert_unknown_secret();
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use crate::helpers::{
-    online_replicas, wait_until, Answer, Process, ReplicatedCluster, SentinelGroup,
+    online_replicas, output_of, post, stdout_of_success, wait_until, Answer, Process,
+    ReplicatedCluster, SentinelGroup,
 };
 use crate::redis::node_env;
 
@@ -27,26 +28,6 @@ struct Ledger {
     lost_early: usize,
     created: usize,
     failed: usize,
-}
-
-/// POSTs `form` to `base` + `path` from `ip`, on one shared client (a client per request
-/// costs more than the request), giving up after 10 s.
-async fn post(base: &str, path: &str, form: &[(&str, &str)], ip: &str) -> Answer {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let client = CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client")
-    });
-    let resp = client
-        .post(format!("{base}{path}"))
-        .header("x-forwarded-for", ip)
-        .form(form)
-        .send()
-        .await
-        .expect("send");
-    Answer::from(resp).await
 }
 
 /// A random client address, so per-address limits never interfere.
@@ -149,6 +130,15 @@ struct Outcome {
     unavailable: usize,
     /// Revealed secrets that revealed again.
     revived: usize,
+}
+
+impl Outcome {
+    /// What `redis_replicas_ack` at the replica count promises: every acknowledged secret
+    /// survives, and none is revealed twice.
+    fn assert_none_lost_or_revealed_twice(&self) {
+        assert_eq!(self.lost, 0, "an acknowledged secret was lost: {self:?}");
+        assert_eq!(self.revived, 0, "a secret was revealed twice: {self:?}");
+    }
 }
 
 /// Checks every acknowledged create (still there, its value intact) and every reveal (gone).
@@ -287,14 +277,7 @@ async fn when_every_replica_acks_sentinel_failovers_lose_no_secret_and_reveal_no
     );
     assert_eq!(times.len(), 5);
     assert!(outcome.created > 50 && outcome.revealed > 20, "{outcome:?}");
-    assert_eq!(
-        outcome.lost, 0,
-        "an acknowledged secret was lost: {outcome:?}"
-    );
-    assert_eq!(
-        outcome.revived, 0,
-        "a secret was revealed twice: {outcome:?}"
-    );
+    outcome.assert_none_lost_or_revealed_twice();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -342,14 +325,7 @@ async fn when_every_replica_acks_cluster_failovers_lose_no_secret_and_reveal_non
 
     println!("cluster, 1 replica per primary, redis_replicas_ack = 1: {outcome:?}, promotions took {times:?}");
     assert!(outcome.created > 30 && outcome.revealed > 10, "{outcome:?}");
-    assert_eq!(
-        outcome.lost, 0,
-        "an acknowledged secret was lost: {outcome:?}"
-    );
-    assert_eq!(
-        outcome.revived, 0,
-        "a secret was revealed twice: {outcome:?}"
-    );
+    outcome.assert_none_lost_or_revealed_twice();
 }
 
 /// Shares on `node` and returns the answer and how long it took.
@@ -507,9 +483,7 @@ async fn run_onetime(args: &[&str], env: &[(&str, &str)]) -> std::process::Outpu
         .args(args)
         .envs(env.iter().copied())
         .env_remove("RUST_LOG");
-    tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
-        .await
-        .expect("join")
+    output_of(command).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -529,26 +503,20 @@ async fn offline_commands_reach_the_primary_through_the_sentinels() {
 
     // `account add` opens the store itself (no server runs on its data dir).
     let added = run_onetime(&["account", "add", "ops@example.com"], &env).await;
-    let stdout = String::from_utf8_lossy(&added.stdout).to_string();
-    assert!(
-        added.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let stdout = stdout_of_success(&added, "onetime");
     let token = stdout.lines().last().expect("token").trim().to_owned();
     let served = tempfile::tempdir().expect("dir");
     let node = Process::start(&served.path().join("data"), &env[..env.len() - 1]);
     let started = Instant::now();
     let auth = crate::helpers::basic("ops@example.com", &token);
     let answer = loop {
-        let created = reqwest::Client::new()
-            .post(format!("{}/api/v1/share", node.base))
-            .header("authorization", &auth)
-            .form(&[("secret", "through the sentinels")])
-            .send()
-            .await
-            .expect("send");
-        let answer = Answer::from(created).await;
+        let answer = Answer::of(
+            reqwest::Client::new()
+                .post(format!("{}/api/v1/share", node.base))
+                .header("authorization", &auth)
+                .form(&[("secret", "through the sentinels")]),
+        )
+        .await;
         if answer.status.is_success() || started.elapsed() > Duration::from_secs(10) {
             break answer;
         }

@@ -23,6 +23,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Runs `onetime config check` in an empty directory with `env`, asserts that it refused, and
+/// returns its stderr.
+fn refused_config_check(env: &[(&str, &str)]) -> String {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let out = onetime_in(cwd.path(), &["config", "check"], env);
+    assert!(!out.status.success());
+    text(&out.stderr)
+}
+
 /// The names in `dir` (empty when nothing was created).
 fn entries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -32,13 +41,12 @@ fn entries(dir: &Path) -> Vec<String> {
 }
 
 async fn share(base: &str, form: &[(&str, &str)]) -> Answer {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/api/v1/share"))
-        .form(form)
-        .send()
-        .await
-        .expect("share");
-    Answer::from(resp).await
+    Answer::of(
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/share"))
+            .form(form),
+    )
+    .await
 }
 
 // Trap 1 ------------------------------------------------------------------------------------
@@ -301,16 +309,8 @@ fn a_misspelt_log_level_is_refused_naming_the_key() {
 
 #[test]
 fn a_config_error_is_printed_once() {
-    let cwd = tempfile::tempdir().expect("tempdir");
+    let stderr = refused_config_check(&[("ONETIME__STORAGE__SWEEP_INTERVAL", "often")]);
 
-    let out = onetime_in(
-        cwd.path(),
-        &["config", "check"],
-        &[("ONETIME__STORAGE__SWEEP_INTERVAL", "often")],
-    );
-
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
     assert_eq!(stderr.matches("often").count(), 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
@@ -333,16 +333,8 @@ async fn a_host_name_in_bind_is_resolved_and_names_the_links() {
 
 #[test]
 fn a_base_url_without_scheme_says_a_scheme_is_needed() {
-    let cwd = tempfile::tempdir().expect("tempdir");
+    let stderr = refused_config_check(&[("ONETIME__SERVER__BASE_URL", "example.com")]);
 
-    let out = onetime_in(
-        cwd.path(),
-        &["config", "check"],
-        &[("ONETIME__SERVER__BASE_URL", "example.com")],
-    );
-
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
     assert!(
         stderr.contains("server.base_url") && stderr.contains("no scheme"),
         "{stderr}"
@@ -419,16 +411,8 @@ async fn server_secret_file_is_read_at_start() {
 
 #[test]
 fn a_missing_secret_file_is_refused_naming_the_key() {
-    let cwd = tempfile::tempdir().expect("tempdir");
+    let stderr = refused_config_check(&[("ONETIME__MAIL__SMTP_URL_FILE", "/nonexistent/smtp-url")]);
 
-    let out = onetime_in(
-        cwd.path(),
-        &["config", "check"],
-        &[("ONETIME__MAIL__SMTP_URL_FILE", "/nonexistent/smtp-url")],
-    );
-
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
     assert!(
         stderr.contains("mail.smtp_url_file") && stderr.contains("/nonexistent/smtp-url"),
         "{stderr}"

@@ -41,9 +41,7 @@ async fn generate_honours_length_and_passphrase() {
     assert_eq!(body["passphrase_required"], true);
     assert_eq!(body["ttl"], 600);
     let key = body["secret_key"].as_str().expect("key");
-    app.reveal(key, None)
-        .await
-        .assert_error(404, "Unknown secret");
+    app.reveal(key, None).await.assert_unknown_secret();
     let revealed = app.reveal(key, Some("open sesame")).await.ok();
     assert_eq!(revealed["value"], body["value"]);
 }

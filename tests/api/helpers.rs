@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use actix_web::dev::ServerHandle;
 use onetime::app::Application;
@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub use onetime_test_support::process::stdout_of_success;
 pub use onetime_test_support::{
     online_replicas, wait_until, RedisCluster, RedisServer, ReplicatedCluster, SentinelGroup,
     TestPki,
@@ -48,6 +49,11 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Sends `request` and reads what it answered.
+    pub async fn of(request: reqwest::RequestBuilder) -> Self {
+        Self::from(request.send().await.expect("request")).await
+    }
+
     pub async fn from(resp: reqwest::Response) -> Self {
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -77,6 +83,27 @@ impl Answer {
         assert_eq!(self.status, StatusCode::NOT_FOUND, "{}", self.text);
         assert_eq!(self.intended, Some(intended), "{}", self.text);
         assert_eq!(self.json["message"], message, "{}", self.text);
+    }
+
+    /// The answer to a key that is unknown, expired, used, or locked (one answer for all, so a
+    /// caller learns nothing about which).
+    pub fn assert_unknown_secret(&self) {
+        self.assert_error(404, "Unknown secret");
+    }
+
+    /// The answer to a burn without the right passphrase.
+    pub fn assert_wrong_passphrase(&self) {
+        self.assert_error(400, "Double check that passphrase");
+    }
+
+    /// The answer of a per-address rate limit.
+    pub fn assert_rate_limited(&self) {
+        self.assert_error(429, "Rate limit exceeded. Please try again later.");
+    }
+
+    /// The answer to a missing or wrong `Authorization`.
+    pub fn assert_not_authorized(&self) {
+        self.assert_error(401, "Not authorized");
     }
 }
 
@@ -138,27 +165,34 @@ impl TestApp {
 
     /// A request with `Authorization: Basic email:token`.
     pub async fn post_as(&self, auth: &str, path: &str, form: &[(&str, &str)]) -> Answer {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .header("authorization", auth)
-            .form(form)
-            .send()
-            .await
-            .expect("request");
-        Answer::from(resp).await
+        Answer::of(
+            self.client
+                .post(self.url(path))
+                .header("authorization", auth)
+                .form(form),
+        )
+        .await
+    }
+
+    /// Adds the account `email` (on `plan`, else the default one) and returns its
+    /// `Authorization` header.
+    pub async fn account(&self, email: &str, plan: Option<&str>) -> String {
+        basic(email, &add_account(&self.data(), email, plan).await)
+    }
+
+    /// Shares `form` as the account behind `auth`.
+    pub async fn share_as(&self, auth: &str, form: &[(&str, &str)]) -> Answer {
+        self.post_as(auth, "/api/v1/share", form).await
     }
 
     /// A GET with `Authorization: Basic email:token`.
     pub async fn get_as(&self, auth: &str, path: &str) -> Answer {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .header("authorization", auth)
-            .send()
-            .await
-            .expect("request");
-        Answer::from(resp).await
+        Answer::of(
+            self.client
+                .get(self.url(path))
+                .header("authorization", auth),
+        )
+        .await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -175,24 +209,11 @@ impl TestApp {
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .form(form)
-            .send()
-            .await
-            .expect("request");
-        Answer::from(resp).await
+        Answer::of(self.client.post(self.url(path)).form(form)).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request");
-        Answer::from(resp).await
+        Answer::of(self.client.get(self.url(path))).await
     }
 
     pub async fn share(&self, form: &[(&str, &str)]) -> Answer {
@@ -230,6 +251,34 @@ impl TestApp {
     }
 }
 
+/// POSTs `form` to `base` + `path` from the proxied client address `ip`, on one shared client
+/// (a client per request costs more than the request), giving up after 10 s.
+pub async fn post(base: &str, path: &str, form: &[(&str, &str)], ip: &str) -> Answer {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("client")
+    });
+    Answer::of(
+        client
+            .post(format!("{base}{path}"))
+            .header("x-forwarded-for", ip)
+            .form(form),
+    )
+    .await
+}
+
+/// Shares `form` on the server at `base` from `ip`, asserting success; returns the body and the
+/// path that reveals the secret.
+pub async fn share_on(base: &str, form: &[(&str, &str)], ip: &str) -> (Value, String) {
+    let body = post(base, "/api/v1/share", form, ip).await.ok();
+    let secret_key = body["secret_key"].as_str().expect("secret_key");
+    let reveal = format!("/api/v1/secret/{secret_key}");
+    (body, reveal)
+}
+
 /// Every regular file under `dir` (not sockets), read whole.
 pub fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -261,7 +310,13 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub async fn cli(data: &Path, args: &[&str]) -> Output {
     let mut command = Process::command(data);
     command.args(args);
-    tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
+    output_of(command).await
+}
+
+/// Runs `command` to its end off the test's runtime thread, which an in-process server (or
+/// the test's own requests) may need meanwhile.
+pub async fn output_of(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("run the command"))
         .await
         .expect("join")
 }
@@ -294,12 +349,7 @@ pub async fn rotate_account(data: &Path, email: &str) -> String {
 
 /// The last stdout line of a command that must have succeeded.
 fn last_line_of(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(out, "onetime");
     stdout.lines().last().expect("token line").trim().to_owned()
 }
 

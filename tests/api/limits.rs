@@ -3,18 +3,16 @@
 
 use std::time::Duration;
 
-use crate::helpers::{add_account, basic, Answer, TestApp};
+use crate::helpers::{Answer, TestApp};
 
 async fn post_from(app: &TestApp, ip: &str, path: &str, form: &[(&str, &str)]) -> Answer {
-    let resp = app
-        .client
-        .post(app.url(path))
-        .header("x-forwarded-for", format!("203.0.113.250, {ip}"))
-        .form(form)
-        .send()
-        .await
-        .expect("send");
-    Answer::from(resp).await
+    Answer::of(
+        app.client
+            .post(app.url(path))
+            .header("x-forwarded-for", format!("203.0.113.250, {ip}"))
+            .form(form),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -30,26 +28,21 @@ async fn anonymous_creates_and_reveals_are_rate_limited_per_address() {
     }
     app.share(&[("secret", "one too many")])
         .await
-        .assert_error(429, "Rate limit exceeded. Please try again later.");
+        .assert_rate_limited();
     app.post_form("/api/v1/generate", &[])
         .await
-        .assert_error(429, "Rate limit exceeded. Please try again later.");
+        .assert_rate_limited();
 
     app.reveal(&keys[0], None).await.ok();
     app.reveal(&"a".repeat(62), None)
         .await
-        .assert_error(404, "Unknown secret");
-    app.reveal(&keys[1], None)
-        .await
-        .assert_error(429, "Rate limit exceeded. Please try again later.");
+        .assert_unknown_secret();
+    app.reveal(&keys[1], None).await.assert_rate_limited();
 
     // Accounts are exempt.
-    let token = add_account(&app.data(), "ops@example.com", None).await;
-    let auth = basic("ops@example.com", &token);
+    let auth = app.account("ops@example.com", None).await;
     for _ in 0..5 {
-        app.post_as(&auth, "/api/v1/share", &[("secret", "exempt")])
-            .await
-            .ok();
+        app.share_as(&auth, &[("secret", "exempt")]).await.ok();
     }
     let body = app
         .post_as(&auth, &format!("/api/v1/secret/{}", keys[1]), &[])
@@ -61,52 +54,28 @@ async fn anonymous_creates_and_reveals_are_rate_limited_per_address() {
 #[tokio::test]
 async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
     let untrusted = TestApp::spawn_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "1")]).await;
-    post_from(
-        &untrusted,
-        "198.51.100.1",
-        "/api/v1/share",
-        &[("secret", "s")],
-    )
-    .await
-    .ok();
-    post_from(
-        &untrusted,
-        "198.51.100.2",
-        "/api/v1/share",
-        &[("secret", "s")],
-    )
-    .await
-    .assert_error(429, "Rate limit exceeded. Please try again later.");
-
     let trusted = TestApp::spawn_with(&[
         ("ONETIME__LIMITS__CREATE_PER_IP", "1"),
         ("ONETIME__SERVER__TRUST_PROXY", "true"),
     ])
     .await;
-    post_from(
-        &trusted,
-        "198.51.100.1",
-        "/api/v1/share",
-        &[("secret", "s")],
-    )
-    .await
-    .ok();
-    post_from(
-        &trusted,
-        "198.51.100.2",
-        "/api/v1/share",
-        &[("secret", "s")],
-    )
-    .await
-    .ok();
-    post_from(
-        &trusted,
-        "198.51.100.1",
-        "/api/v1/share",
-        &[("secret", "s")],
-    )
-    .await
-    .assert_error(429, "Rate limit exceeded. Please try again later.");
+
+    // In order: which server, the forwarded address, and whether the create is let through.
+    let creates = [
+        (&untrusted, "198.51.100.1", true),
+        (&untrusted, "198.51.100.2", false),
+        (&trusted, "198.51.100.1", true),
+        (&trusted, "198.51.100.2", true),
+        (&trusted, "198.51.100.1", false),
+    ];
+    for (app, ip, admitted) in creates {
+        let answer = post_from(app, ip, "/api/v1/share", &[("secret", "s")]).await;
+        if admitted {
+            answer.ok();
+        } else {
+            answer.assert_rate_limited();
+        }
+    }
 }
 
 const LOCKOUT: [(&str, &str); 4] = [
@@ -126,12 +95,12 @@ async fn wrong_passphrases_lock_a_secret_even_for_the_right_one_and_across_a_res
     for _ in 0..2 {
         post_from(&app, "198.51.100.7", &path, &[("passphrase", "wrong")])
             .await
-            .assert_error(404, "Unknown secret");
+            .assert_unknown_secret();
     }
     // Locked: the right passphrase, from any address, is refused too.
     post_from(&app, "198.51.100.8", &path, &[("passphrase", "right one")])
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
     post_from(
         &app,
         "198.51.100.8",
@@ -139,14 +108,14 @@ async fn wrong_passphrases_lock_a_secret_even_for_the_right_one_and_across_a_res
         &[("passphrase", "right one")],
     )
     .await
-    .assert_error(400, "Double check that passphrase");
+    .assert_wrong_passphrase();
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
 
     let dir = app.stop().await;
     let app = TestApp::spawn_in(dir, &LOCKOUT).await;
     post_from(&app, "198.51.100.9", &path, &[("passphrase", "right one")])
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
 }
 
 #[tokio::test]
@@ -169,10 +138,10 @@ async fn failures_from_many_addresses_add_up_and_the_lock_expires() {
         &[("passphrase", "x3")],
     )
     .await
-    .assert_error(400, "Double check that passphrase");
+    .assert_wrong_passphrase();
     post_from(&app, "198.51.100.4", &path, &[("passphrase", "right one")])
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
 
     // The lock lasts 2 s here; after it, the right passphrase works.
     tokio::time::sleep(Duration::from_millis(3100)).await;

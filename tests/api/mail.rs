@@ -9,7 +9,9 @@ use std::time::Duration;
 use mailin_embedded::response::{self, Response};
 use mailin_embedded::{Handler, Server, SslConfig};
 
-use crate::helpers::{add_account, basic, cli, Answer, Process, TestApp};
+use crate::helpers::{
+    add_account, basic, cli, output_of, stdout_of_success, Answer, Process, TestApp,
+};
 
 /// One message as the SMTP server received it.
 #[derive(Debug, Clone, Default)]
@@ -274,9 +276,7 @@ async fn mail_test_reports_the_smtp_outcome() {
             command
                 .args(["mail", "test", "ops@example.org"])
                 .env("ONETIME__MAIL__SMTP_URL", url);
-            tokio::task::spawn_blocking(move || command.output().expect("run"))
-                .await
-                .expect("join")
+            output_of(command).await
         }
     };
     let down = run(url.clone()).await;
@@ -286,12 +286,7 @@ async fn mail_test_reports_the_smtp_outcome() {
 
     let inbox = start_smtp(port);
     let up = run(url).await;
-    let stdout = String::from_utf8_lossy(&up.stdout);
-    assert!(
-        up.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    let stdout = stdout_of_success(&up, "onetime");
     assert!(
         stdout.contains("accepted by the SMTP server: 250"),
         "{stdout}"
@@ -316,14 +311,14 @@ async fn addresses_and_bodies_never_reach_the_logs() {
     let client = reqwest::Client::new();
     let mut mkeys = Vec::new();
     for to in ["gina@example.org", "reject-hank@example.org"] {
-        let resp = client
-            .post(format!("{}/api/v1/share", server.base))
-            .header("authorization", basic("frank@example.com", &token))
-            .form(&[("secret", "log-canary-secret"), ("recipient", to)])
-            .send()
-            .await
-            .expect("send");
-        let body = Answer::from(resp).await.ok();
+        let body = Answer::of(
+            client
+                .post(format!("{}/api/v1/share", server.base))
+                .header("authorization", basic("frank@example.com", &token))
+                .form(&[("secret", "log-canary-secret"), ("recipient", to)]),
+        )
+        .await
+        .ok();
         mkeys.push(body["metadata_key"].as_str().expect("mkey").to_owned());
     }
     for _ in 0..100 {

@@ -1,20 +1,18 @@
 //! The creator's private note (`memo`) and an account burning its own secret without the
 //! passphrase.
 
-use crate::helpers::{add_account, basic, contains, read_tree, Process, TestApp};
+use crate::helpers::{contains, read_tree, Process, TestApp};
 
 #[tokio::test]
 async fn a_memo_shows_on_the_receipt_and_the_recent_list_but_never_to_the_recipient() {
     // Arrange
     let app = TestApp::spawn().await;
-    let token = add_account(&app.data(), "memo@example.com", None).await;
-    let auth = basic("memo@example.com", &token);
+    let auth = app.account("memo@example.com", None).await;
 
     // Act
     let created = app
-        .post_as(
+        .share_as(
             &auth,
-            "/api/v1/share",
             &[("secret", "s3cret"), ("memo", "db password for Anna")],
         )
         .await
@@ -72,14 +70,11 @@ async fn a_memo_is_sealed_at_rest_and_never_logged() {
 async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does() {
     // Arrange: an account's secret with a passphrase.
     let app = TestApp::spawn().await;
-    let owner = add_account(&app.data(), "owner@example.com", None).await;
-    let other = add_account(&app.data(), "other@example.com", None).await;
-    let owner = basic("owner@example.com", &owner);
-    let other = basic("other@example.com", &other);
+    let owner = app.account("owner@example.com", None).await;
+    let other = app.account("other@example.com", None).await;
     let created = app
-        .post_as(
+        .share_as(
             &owner,
-            "/api/v1/share",
             &[("secret", "owned"), ("passphrase", "only the recipient")],
         )
         .await
@@ -88,12 +83,10 @@ async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does(
     let burn = format!("/api/v1/private/{mkey}/burn");
 
     // Act and assert: anonymous and another account still need the passphrase...
-    app.burn(mkey, None)
-        .await
-        .assert_error(400, "Double check that passphrase");
+    app.burn(mkey, None).await.assert_wrong_passphrase();
     app.post_as(&other, &burn, &[])
         .await
-        .assert_error(400, "Double check that passphrase");
+        .assert_wrong_passphrase();
     assert_eq!(app.receipt(mkey).await.ok()["state"], "new");
     // ...the creating account does not.
     let burned = app.post_as(&owner, &burn, &[]).await.ok();
@@ -103,12 +96,10 @@ async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does(
 #[tokio::test]
 async fn the_creating_account_burns_a_secret_that_wrong_guesses_have_locked() {
     let app = TestApp::spawn_with(&[("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "2")]).await;
-    let owner = add_account(&app.data(), "locked@example.com", None).await;
-    let owner = basic("locked@example.com", &owner);
+    let owner = app.account("locked@example.com", None).await;
     let created = app
-        .post_as(
+        .share_as(
             &owner,
-            "/api/v1/share",
             &[("secret", "guessed at"), ("passphrase", "the right one")],
         )
         .await
@@ -121,7 +112,7 @@ async fn the_creating_account_burns_a_secret_that_wrong_guesses_have_locked() {
     // Locked now: even the right passphrase is refused...
     app.reveal(key, Some("the right one"))
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
     // ...but the account that made it can still destroy it.
     let burned = app
         .post_as(&owner, &format!("/api/v1/private/{mkey}/burn"), &[])

@@ -17,13 +17,12 @@ async fn share_accepts_query_urlencoded_multipart_and_json() {
     let app = TestApp::spawn().await;
     let url = app.url("/api/v1/share");
 
-    let from_query = app
-        .client
-        .post(format!("{url}?secret=from%20query&ttl=120"))
-        .send()
-        .await
-        .expect("send");
-    let body = Answer::from(from_query).await.ok();
+    let body = Answer::of(
+        app.client
+            .post(format!("{url}?secret=from%20query&ttl=120")),
+    )
+    .await
+    .ok();
     assert_eq!(body["ttl"], 120);
     assert_eq!(reveal_value(&app, body).await, "from query");
 
@@ -37,25 +36,17 @@ async fn share_accepts_query_urlencoded_multipart_and_json() {
     let form = Form::new()
         .text("secret", "from multipart")
         .text("ttl", "240");
-    let resp = app
-        .client
-        .post(&url)
-        .multipart(form)
-        .send()
-        .await
-        .expect("send");
-    let body = Answer::from(resp).await.ok();
+    let body = Answer::of(app.client.post(&url).multipart(form)).await.ok();
     assert_eq!(body["ttl"], 240);
     assert_eq!(reveal_value(&app, body).await, "from multipart");
 
-    let resp = app
-        .client
-        .post(&url)
-        .json(&json!({"secret": "from json ✓", "ttl": 300, "passphrase": null}))
-        .send()
-        .await
-        .expect("send");
-    let body = Answer::from(resp).await.ok();
+    let body = Answer::of(
+        app.client
+            .post(&url)
+            .json(&json!({"secret": "from json ✓", "ttl": 300, "passphrase": null})),
+    )
+    .await
+    .ok();
     assert_eq!(body["ttl"], 300);
     assert_eq!(body["passphrase_required"], false);
     assert_eq!(reveal_value(&app, body).await, "from json ✓");
@@ -64,14 +55,13 @@ async fn share_accepts_query_urlencoded_multipart_and_json() {
 #[tokio::test]
 async fn body_wins_over_query() {
     let app = TestApp::spawn().await;
-    let resp = app
-        .client
-        .post(app.url("/api/v1/share?secret=query&ttl=3600"))
-        .form(&[("secret", "body")])
-        .send()
-        .await
-        .expect("send");
-    let body = Answer::from(resp).await.ok();
+    let body = Answer::of(
+        app.client
+            .post(app.url("/api/v1/share?secret=query&ttl=3600"))
+            .form(&[("secret", "body")]),
+    )
+    .await
+    .ok();
     assert_eq!(body["ttl"], 3600, "query fills what the body lacks");
     assert_eq!(reveal_value(&app, body).await, "body");
 }
@@ -82,26 +72,26 @@ async fn passphrase_for_reveal_comes_from_json_too() {
     let (key, _) = app
         .share_ok("json pass", &[("passphrase", "p4ss word")])
         .await;
-    let resp = app
-        .client
-        .post(app.url(&format!("/api/v1/secret/{key}")))
-        .json(&json!({"passphrase": "p4ss word"}))
-        .send()
+    assert_eq!(
+        Answer::of(
+            app.client
+                .post(app.url(&format!("/api/v1/secret/{key}")))
+                .json(&json!({"passphrase": "p4ss word"}))
+        )
         .await
-        .expect("send");
-    assert_eq!(Answer::from(resp).await.ok()["value"], "json pass");
+        .ok()["value"],
+        "json pass"
+    );
 }
 
 async fn raw_post(app: &TestApp, content_type: &str, body: Vec<u8>) -> Answer {
-    let resp = app
-        .client
-        .post(app.url("/api/v1/share"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    Answer::from(resp).await
+    Answer::of(
+        app.client
+            .post(app.url("/api/v1/share"))
+            .header("content-type", content_type)
+            .body(body),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -127,13 +117,7 @@ async fn invalid_utf8_is_refused_in_every_encoding() {
     raw_post(&app, "multipart/form-data; boundary=XyZ", multipart)
         .await
         .assert_error(400, "Parameters must be valid UTF-8");
-    let resp = app
-        .client
-        .post(app.url("/api/v1/share?secret=%c3%28"))
-        .send()
-        .await
-        .expect("send");
-    Answer::from(resp)
+    Answer::of(app.client.post(app.url("/api/v1/share?secret=%c3%28")))
         .await
         .assert_error(400, "Parameters must be valid UTF-8");
 }
@@ -211,16 +195,14 @@ async fn a_gzip_bomb_is_refused_without_inflating() {
     }
     let bomb = child.wait_with_output().expect("gzip output").stdout;
     assert!(bomb.len() < 200 * 1024, "compressed to {}", bomb.len());
-    let resp = app
-        .client
-        .post(app.url("/api/v1/share"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("content-encoding", "gzip")
-        .body(bomb)
-        .send()
-        .await
-        .expect("send");
-    let answer = Answer::from(resp).await;
+    let answer = Answer::of(
+        app.client
+            .post(app.url("/api/v1/share"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-encoding", "gzip")
+            .body(bomb),
+    )
+    .await;
     assert_eq!(answer.intended, Some(415), "{}", answer.text);
     assert!(answer.json["message"]
         .as_str()
@@ -261,30 +243,17 @@ async fn any_authorization_header_is_refused_while_no_accounts_exist() {
         "",
     ];
     for value in headers {
-        let resp = app
-            .client
-            .get(app.url("/api/v1/status"))
-            .header("authorization", value)
-            .send()
+        app.get_as(value, "/api/v1/status")
             .await
-            .expect("send");
-        Answer::from(resp).await.assert_error(401, "Not authorized");
-        let resp = app
-            .client
-            .post(app.url("/api/v1/share"))
-            .header("authorization", value)
-            .form(&[("secret", "s")])
-            .send()
+            .assert_not_authorized();
+        app.share_as(value, &[("secret", "s")])
             .await
-            .expect("send");
-        Answer::from(resp).await.assert_error(401, "Not authorized");
+            .assert_not_authorized();
     }
-    app.get("/api/v1/authcheck")
-        .await
-        .assert_error(401, "Not authorized");
+    app.get("/api/v1/authcheck").await.assert_not_authorized();
     for prefix in ["private", "metadata", "receipt"] {
         app.get(&format!("/api/v1/{prefix}/recent"))
             .await
-            .assert_error(401, "Not authorized");
+            .assert_not_authorized();
     }
 }

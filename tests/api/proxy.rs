@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Process, TestPki};
+use crate::helpers::{stdout_of_success, Process, TestPki};
 use crate::mail::free_port;
 
 /// The public name in the shipped config, and the one curl asks for (resolved to loopback).
@@ -78,11 +78,7 @@ impl Nginx {
             .arg("-t")
             .output()
             .expect("nginx -t (scripts/test installs nginx-light)");
-        assert!(
-            checked.status.success(),
-            "{}",
-            String::from_utf8_lossy(&checked.stderr)
-        );
+        stdout_of_success(&checked, "nginx -t");
         let child = Command::new("nginx")
             .arg("-p")
             .arg(dir.path())
@@ -167,12 +163,7 @@ fn curl(from: &str, port: u16, url: &str, form: Option<&Path>, headers: &[&str])
         command.args(["-H", "content-type: application/x-www-form-urlencoded"]);
     }
     let out = command.arg(url).output().expect("curl");
-    assert!(
-        out.status.success(),
-        "curl {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = stdout_of_success(&out, &format!("curl {url}"));
     let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
     let mut lines = head.lines();
     let status = lines

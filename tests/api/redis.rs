@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use crate::helpers::{add_account, basic, cli, Answer, Process, RedisCluster, RedisServer};
+use crate::helpers::{
+    add_account, basic, cli, output_of, post, share_on, stdout_of_success, Answer, Process,
+    RedisCluster, RedisServer,
+};
 
 pub const SECRET: &str = "5e3f0c8b7a6d4e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f";
 
@@ -25,17 +28,6 @@ pub fn node_env<'a>(
     ];
     env.extend_from_slice(extra);
     env
-}
-
-pub async fn post(base: &str, path: &str, form: &[(&str, &str)], ip: &str) -> Answer {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .header("x-forwarded-for", ip)
-        .form(form)
-        .send()
-        .await
-        .expect("send");
-    Answer::from(resp).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -77,7 +69,7 @@ async fn secrets_reveal_exactly_once_across_racing_nodes_and_limits_are_shared()
             .collect();
         assert_eq!(winners, vec![serde_json::json!(value)], "round {round}");
         for loser in answers.iter().filter(|a| !a.status.is_success()) {
-            loser.assert_error(404, "Unknown secret");
+            loser.assert_unknown_secret();
         }
     }
 
@@ -87,51 +79,45 @@ async fn secrets_reveal_exactly_once_across_racing_nodes_and_limits_are_shared()
         .ok();
     post(&a.base, "/api/v1/share", &[("secret", "s")], "10.9.0.1")
         .await
-        .assert_error(429, "Rate limit exceeded. Please try again later.");
+        .assert_rate_limited();
 
     // A passphrase lockout reached through two nodes holds on both.
-    let body = post(
+    let (_, path) = share_on(
         &a.base,
-        "/api/v1/share",
         &[("secret", "locked"), ("passphrase", "right one")],
         "10.9.0.2",
     )
-    .await
-    .ok();
-    let path = format!(
-        "/api/v1/secret/{}",
-        body["secret_key"].as_str().expect("key")
-    );
+    .await;
     post(&a.base, &path, &[("passphrase", "wrong")], "10.9.0.3").await;
     post(&b.base, &path, &[("passphrase", "wrong")], "10.9.0.3").await;
     post(&a.base, &path, &[("passphrase", "right one")], "10.9.0.4")
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
 
     // An account made with the CLI (straight to Redis) works on both nodes; a node that is
     // killed loses nothing the other cannot serve.
     let token = add_account(&dir_a.path().join("data"), "ops@example.com", None).await;
     let auth = basic("ops@example.com", &token);
     let client = reqwest::Client::new();
-    let created = client
-        .post(format!("{}/api/v1/share", a.base))
-        .header("authorization", &auth)
-        .form(&[("secret", "survives node a")])
-        .send()
-        .await
-        .expect("send");
-    let key = Answer::from(created).await.ok()["secret_key"]
+    let key = Answer::of(
+        client
+            .post(format!("{}/api/v1/share", a.base))
+            .header("authorization", &auth)
+            .form(&[("secret", "survives node a")]),
+    )
+    .await
+    .ok()["secret_key"]
         .as_str()
         .expect("key")
         .to_owned();
     a.kill9();
-    let check = client
-        .get(format!("{}/api/v1/authcheck", b.base))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .expect("send");
-    Answer::from(check).await.ok();
+    Answer::of(
+        client
+            .get(format!("{}/api/v1/authcheck", b.base))
+            .header("authorization", &auth),
+    )
+    .await
+    .ok();
     let revealed = post(&b.base, &format!("/api/v1/secret/{key}"), &[], "10.9.0.5").await;
     assert_eq!(revealed.ok()["value"], "survives node a");
     b.kill9();
@@ -179,12 +165,12 @@ async fn a_dead_redis_gets_quick_errors_and_the_node_recovers_when_it_returns() 
 
     redis.kill();
     assert_quick_outage(&node, "during", "10.8.0.1").await;
-    let status = client
-        .get(format!("{}/api/v1/status", node.base))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(Answer::from(status).await.ok()["status"], "offline");
+    assert_eq!(
+        Answer::of(client.get(format!("{}/api/v1/status", node.base)))
+            .await
+            .ok()["status"],
+        "offline"
+    );
 
     redis.restart();
     await_recovery(&node, "after", "10.8.0.1", 60).await;
@@ -237,13 +223,7 @@ async fn migrate(from: String, to: String, prefix: &str) -> String {
     let args = ["migrate", "--from", &from, "--to", &to].map(String::from);
     let env = vec![("ONETIME__STORAGE__REDIS_PREFIX".into(), prefix.into())];
     let out = run_onetime(args.to_vec(), env).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    stdout_of_success(&out, "onetime")
 }
 
 /// On a node over the moved store: the read secret stays read with its expiry, every account
@@ -252,23 +232,20 @@ async fn check_moved(url: &str, prefix: &str, keys: &Moved, accounts: &[(&str, S
     let node_dir = tempfile::tempdir().expect("dir");
     let node = Process::start(&node_dir.path().join("data"), &node_env(url, prefix, &[]));
     let client = reqwest::Client::new();
-    let receipt = client
-        .get(format!("{}/api/v1/receipt/{}", node.base, keys[0].2))
-        .send()
+    let receipt = Answer::of(client.get(format!("{}/api/v1/receipt/{}", node.base, keys[0].2)))
         .await
-        .expect("send");
-    let receipt = Answer::from(receipt).await.ok();
+        .ok();
     assert_eq!(receipt["state"], "received");
     let ttl = receipt["metadata_ttl"].as_u64().expect("ttl");
     assert!(ttl > 7000 && ttl <= 7200, "expiry preserved: {ttl}");
     for (email, token) in accounts {
-        let check = client
-            .get(format!("{}/api/v1/authcheck", node.base))
-            .header("authorization", basic(email, token))
-            .send()
-            .await
-            .expect("send");
-        Answer::from(check).await.ok();
+        Answer::of(
+            client
+                .get(format!("{}/api/v1/authcheck", node.base))
+                .header("authorization", basic(email, token)),
+        )
+        .await
+        .ok();
     }
     let path = format!("/api/v1/secret/{}", keys[1].1);
     post(&node.base, &path, &[], ip).await.ok();
@@ -282,7 +259,7 @@ async fn check_back(back: &std::path::Path, keys: &Moved, ip: &str) {
         let path = format!("/api/v1/secret/{key}");
         let answer = post(&node.base, &path, &[], ip).await;
         if i < 2 {
-            answer.assert_error(404, "Unknown secret");
+            answer.assert_unknown_secret();
         } else {
             assert_eq!(answer.ok()["value"], value.as_str());
         }
@@ -380,12 +357,12 @@ async fn each_queued_mail_is_sent_once_by_one_of_the_nodes() {
     let expected: Vec<_> = (0..6).map(|i| format!("r{i}@example.org")).collect();
     assert_eq!(recipients, expected, "each mail exactly once");
     for mkey in receipts {
-        let resp = client
-            .get(format!("{}/api/v1/receipt/{mkey}", b.base))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(Answer::from(resp).await.ok()["delivery"]["state"], "sent");
+        assert_eq!(
+            Answer::of(client.get(format!("{}/api/v1/receipt/{mkey}", b.base)))
+                .await
+                .ok()["delivery"]["state"],
+            "sent"
+        );
     }
     a.kill9();
     b.kill9();
@@ -414,9 +391,7 @@ async fn await_recovery(node: &Process, secret: &str, ip: &str, tries: usize) {
 async fn run_onetime(args: Vec<String>, env: Vec<(String, String)>) -> std::process::Output {
     let mut command = Process::bare_command();
     command.args(&args).envs(env);
-    tokio::task::spawn_blocking(move || command.output().expect("run onetime"))
-        .await
-        .expect("join")
+    output_of(command).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -471,7 +446,7 @@ async fn on_a_cluster_racing_nodes_reveal_once_on_every_primary_and_list_every_a
         assert_eq!(winners, vec![serde_json::json!(value)], "{value}");
     }
     for (_, loser) in answers.iter().filter(|(_, a)| !a.status.is_success()) {
-        loser.assert_error(404, "Unknown secret");
+        loser.assert_unknown_secret();
     }
 
     // Accounts, made through node a, until every primary holds one; node b lists them all.

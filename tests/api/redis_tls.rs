@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Process, RedisServer, TestPki};
-use crate::redis::{node_env, post};
+use crate::helpers::{output_of, post, share_on, stdout_of_success, Process, RedisServer, TestPki};
+use crate::redis::node_env;
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temp path")
@@ -56,18 +56,7 @@ async fn over_tls_with_its_ca_a_node_reveals_a_secret_once_and_migrate_reads_it_
     let dir = tempfile::tempdir().expect("dir");
     let node = Process::start(&dir.path().join("data"), &env);
 
-    let body = post(
-        &node.base,
-        "/api/v1/share",
-        &[("secret", "sent over tls")],
-        "10.5.0.1",
-    )
-    .await
-    .ok();
-    let reveal = format!(
-        "/api/v1/secret/{}",
-        body["secret_key"].as_str().expect("key")
-    );
+    let (_, reveal) = share_on(&node.base, &[("secret", "sent over tls")], "10.5.0.1").await;
     let first = post(&node.base, &reveal, &[], "10.5.0.2").await;
     let second = post(&node.base, &reveal, &[], "10.5.0.2").await;
     post(
@@ -81,7 +70,7 @@ async fn over_tls_with_its_ca_a_node_reveals_a_secret_once_and_migrate_reads_it_
     let logs = node.kill9();
 
     assert_eq!(first.ok()["value"], "sent over tls");
-    second.assert_error(404, "Unknown secret");
+    second.assert_unknown_secret();
     assert!(!logs.contains("sent over tls") && !logs.contains("CERTIFICATE"));
 
     // `onetime migrate` reads a rediss:// endpoint with the same settings, and without the CA
@@ -97,17 +86,12 @@ async fn over_tls_with_its_ca_a_node_reveals_a_secret_once_and_migrate_reads_it_
         if with_ca {
             command.envs(ca);
         }
-        tokio::task::spawn_blocking(move || command.output().expect("migrate"))
+        output_of(command)
     };
-    let copied = migrate(true).await.expect("join");
-    let refused = migrate(false).await.expect("join");
+    let copied = migrate(true).await;
+    let refused = migrate(false).await;
 
-    let stdout = String::from_utf8_lossy(&copied.stdout);
-    assert!(
-        copied.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&copied.stderr)
-    );
+    let stdout = stdout_of_success(&copied, "onetime");
     assert!(
         stdout.contains("copied 2 receipts (1 with unread secrets)"),
         "{stdout}"
@@ -181,24 +165,8 @@ async fn with_tls_auth_clients_a_node_needs_a_client_certificate_the_redis_trust
 
     let dir = tempfile::tempdir().expect("dir");
     let node = Process::start(&dir.path().join("data"), &env_of(&url, &pki, Some(ours)));
-    let body = post(
-        &node.base,
-        "/api/v1/share",
-        &[("secret", "mutual")],
-        "10.5.1.1",
-    )
-    .await
-    .ok();
-    let revealed = post(
-        &node.base,
-        &format!(
-            "/api/v1/secret/{}",
-            body["secret_key"].as_str().expect("key")
-        ),
-        &[],
-        "10.5.1.2",
-    )
-    .await;
+    let (_, reveal) = share_on(&node.base, &[("secret", "mutual")], "10.5.1.1").await;
+    let revealed = post(&node.base, &reveal, &[], "10.5.1.2").await;
     node.kill9();
     let (without, _) = refused_start(&env_of(&url, &pki, None));
     let (strange, _) = refused_start(&env_of(&url, &pki, Some(stranger)));

@@ -18,7 +18,7 @@ async fn a_secret_reveals_once_then_is_unknown() {
     assert!(value_at < text.find("\"secret_key\"").expect("secret_key"));
 
     let again = app.reveal(&key, None).await;
-    again.assert_error(404, "Unknown secret");
+    again.assert_unknown_secret();
     assert_eq!(again.json["secret_key"], key.as_str());
 
     let receipt = app.receipt(&mkey).await.ok();
@@ -47,7 +47,7 @@ async fn secret_is_revealed_exactly_once_under_races() {
             if answer.status.is_success() {
                 values.push(answer.json["value"].clone());
             } else {
-                answer.assert_error(404, "Unknown secret");
+                answer.assert_unknown_secret();
             }
         }
         assert_eq!(values, vec![serde_json::json!(format!("race {round}"))]);
@@ -63,22 +63,18 @@ async fn passphrase_guards_the_secret_and_wrong_guesses_do_not_consume_it() {
     let receipt = app.receipt(&mkey).await.ok();
     assert_eq!(receipt["passphrase_required"], true);
 
-    app.reveal(&key, None)
-        .await
-        .assert_error(404, "Unknown secret");
-    app.reveal(&key, Some(""))
-        .await
-        .assert_error(404, "Unknown secret");
+    app.reveal(&key, None).await.assert_unknown_secret();
+    app.reveal(&key, Some("")).await.assert_unknown_secret();
     app.reveal(&key, Some("wrong horse"))
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
 
     let body = app.reveal(&key, Some("correct horse")).await.ok();
     assert_eq!(body["value"], "behind a passphrase");
     app.reveal(&key, Some("correct horse"))
         .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
     let receipt = app.receipt(&mkey).await.ok();
     assert_eq!(receipt["state"], "received");
     assert_eq!(receipt["passphrase_required"], false);
@@ -89,26 +85,22 @@ async fn keys_that_cannot_be_ours_are_unknown() {
     let app = TestApp::spawn().await;
     for key in ["short", "UPPERCASEUPPERCASEUPPERCASE", &"z".repeat(129)] {
         let answer = app.reveal(key, None).await;
-        answer.assert_error(404, "Unknown secret");
+        answer.assert_unknown_secret();
         assert_eq!(answer.json["secret_key"], key);
     }
     // A well-formed key that was never issued.
     app.reveal(&"a".repeat(62), None)
         .await
-        .assert_error(404, "Unknown secret");
-    app.receipt(&"b".repeat(62))
-        .await
-        .assert_error(404, "Unknown secret");
+        .assert_unknown_secret();
+    app.receipt(&"b".repeat(62)).await.assert_unknown_secret();
 }
 
 #[tokio::test]
 async fn the_secret_key_does_not_open_the_receipt_nor_the_reverse() {
     let app = TestApp::spawn().await;
     let (key, mkey) = app.share_ok("crossed keys", &[]).await;
-    app.receipt(&key).await.assert_error(404, "Unknown secret");
-    app.reveal(&mkey, None)
-        .await
-        .assert_error(404, "Unknown secret");
+    app.receipt(&key).await.assert_unknown_secret();
+    app.reveal(&mkey, None).await.assert_unknown_secret();
     assert_eq!(app.reveal(&key, None).await.ok()["value"], "crossed keys");
 }
 

@@ -201,12 +201,10 @@ async fn refused_creates_store_nothing_and_reveal_says_unknown() {
 #[tokio::test]
 async fn anonymous_creation_can_be_switched_off() {
     let app = TestApp::spawn_with(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]).await;
-    app.share(&[("secret", "s")])
-        .await
-        .assert_error(401, "Not authorized");
+    app.share(&[("secret", "s")]).await.assert_not_authorized();
     app.post_form("/api/v1/generate", &[])
         .await
-        .assert_error(401, "Not authorized");
+        .assert_not_authorized();
 }
 
 #[tokio::test]

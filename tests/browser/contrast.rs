@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{Look, Profile, Rig};
+use crate::harness::{Look, Rig};
 
 /// `rgb(r, g, b)` as read from `getComputedStyle`; opaque colours only.
 fn rgb(css: &Value) -> [f64; 3] {
@@ -49,13 +49,7 @@ async fn focus_rings_field_edges_and_placeholders_stand_out_light_and_dark() {
     let mut weak = Vec::new();
 
     for look in [Look::Light, Look::Dark] {
-        let browser = rig
-            .driver
-            .open(Profile {
-                look,
-                ..Profile::default()
-            })
-            .await;
+        let browser = rig.browser_in(look).await;
         browser.goto(&rig.server.url("/")).await;
         let seen = browser
             .client

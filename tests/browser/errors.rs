@@ -30,12 +30,7 @@ async fn the_chosen_lifetime_is_the_secrets_lifetime() {
     );
 
     browser.fill("textarea#secret", "short-lived").await;
-    browser
-        .find("select#ttl")
-        .await
-        .select_by_value("3600")
-        .await
-        .expect("choose one hour");
+    browser.choose("select#ttl", "3600").await;
     browser.submit("button#create-link").await;
 
     let receipt = receipt_here(&browser, &rig.server).await;
@@ -60,12 +55,7 @@ async fn a_refused_form_comes_back_with_an_error_and_keeps_its_choices() {
     browser.goto(&rig.server.url("/")).await;
 
     // Nothing to share.
-    browser
-        .find("select#ttl")
-        .await
-        .select_by_value("3600")
-        .await
-        .expect("choose one hour");
+    browser.choose("select#ttl", "3600").await;
     browser.submit("button#create-link").await;
 
     assert_eq!(browser.status().await, 400, "an empty secret's status");

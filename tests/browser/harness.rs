@@ -99,6 +99,11 @@ impl Rig {
             })
             .await
     }
+
+    /// A browser with a fresh profile in `look`, JavaScript on.
+    pub async fn browser_in(&self, look: Look) -> Browser {
+        self.driver.open(Profile::from(look)).await
+    }
 }
 
 /// The binary these tests run.
@@ -239,6 +244,16 @@ pub struct Profile {
     pub look: Look,
     /// Chromium's `Accept-Language`, e.g. `nl`.
     pub accept_language: &'static str,
+}
+
+impl From<Look> for Profile {
+    /// The default profile in `look`.
+    fn from(look: Look) -> Self {
+        Self {
+            look,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Profile {
@@ -599,6 +614,15 @@ impl Browser {
             .send_keys(text)
             .await
             .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
+    }
+
+    /// Chooses the option `value` of the `<select>` at `css`.
+    pub async fn choose(&self, css: &str, value: &str) {
+        self.find(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose `{value}` in `{css}`: {e}"));
     }
 
     /// Clicks `css` without expecting a navigation.

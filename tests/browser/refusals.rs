@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{Browser, Look, Profile, Rig};
+use crate::harness::{Browser, Look, Rig};
 use crate::pages::{create, open_link, REVEAL_FORM};
 
 /// `?locale=` tag, and the words a refused page's title starts with.
@@ -146,13 +146,7 @@ async fn locked_and_rate_limited_pages_pass_axe_in_every_look_and_language() {
     let mut complaints = Vec::new();
 
     for look in Look::ALL {
-        let browser = rig
-            .driver
-            .open(Profile {
-                look,
-                ..Profile::default()
-            })
-            .await;
+        let browser = rig.browser_in(look).await;
         for (lang, prefix) in TITLE_PREFIXES {
             let name = format!("{}-{lang}", look.name());
             browser

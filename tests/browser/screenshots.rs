@@ -4,7 +4,7 @@
 //! axe-core finds no WCAG 2.0-2.2 A/AA violation on any of them (error states included): the
 //! pages are visited once, for both.
 
-use crate::harness::{Browser, Look, Profile, Rig};
+use crate::harness::{Browser, Look, Rig};
 use crate::pages::{create, open_link, receipt_here, reveal, REVEAL_FORM};
 
 /// The private note the screenshots carry: long enough to wrap on a phone.
@@ -84,22 +84,13 @@ fn assert_no_complaints(complaints: &[String]) {
     );
 }
 
-async fn open(rig: &Rig, look: Look) -> Browser {
-    rig.driver
-        .open(Profile {
-            look,
-            ..Profile::default()
-        })
-        .await
-}
-
 #[tokio::test]
 async fn every_public_page_fits_light_dark_and_phone_looks() {
     let rig = Rig::start();
     let mut complaints = Vec::new();
 
     for look in Look::ALL {
-        let browser = open(&rig, look).await;
+        let browser = rig.browser_in(look).await;
         let page = |path: &str| rig.server.url(path);
         for (lang, suffix) in LANGUAGES {
             let name = |page: &str| format!("{page}{suffix}");
@@ -182,7 +173,7 @@ async fn every_account_page_fits_light_dark_and_phone_looks() {
     let mut complaints = Vec::new();
 
     for look in Look::ALL {
-        let browser = open(&rig, look).await;
+        let browser = rig.browser_in(look).await;
         let page = |path: &str| rig.server.url(path);
         for (lang, suffix) in LANGUAGES {
             let name = |page: &str| format!("{page}{suffix}");
@@ -232,11 +223,11 @@ async fn the_rate_limit_page_fits_light_dark_and_phone_looks() {
     let rig = Rig::start_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "1")]);
     let mut complaints = Vec::new();
     // One create spends the address's budget; every later one is refused.
-    let first = open(&rig, Look::Light).await;
+    let first = rig.browser_in(Look::Light).await;
     create(&first, &rig.server, "spends the budget", None).await;
 
     for look in Look::ALL {
-        let browser = open(&rig, look).await;
+        let browser = rig.browser_in(look).await;
         for (lang, suffix) in LANGUAGES {
             browser
                 .goto(&rig.server.url(&format!("/?locale={lang}")))

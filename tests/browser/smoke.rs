@@ -1,18 +1,12 @@
 //! The rig itself: chromedriver starts, a session opens, the real server answers a page.
 
-use crate::harness::{Look, Profile, Rig};
+use crate::harness::{Look, Rig};
 
 #[tokio::test]
 async fn a_browser_loads_the_real_servers_health_page_and_screenshots_it() {
     let rig = Rig::start();
     for look in Look::ALL {
-        let browser = rig
-            .driver
-            .open(Profile {
-                look,
-                ..Profile::default()
-            })
-            .await;
+        let browser = rig.browser_in(look).await;
 
         browser.goto(&rig.server.url("/health")).await;
 
