@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::response::Response;
+use lettre::transport::smtp::response::{Category, Code, Response};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -132,7 +132,7 @@ pub fn without_addresses(reason: &str) -> String {
 fn explain(e: &lettre::transport::smtp::Error) -> MailError {
     let text = without_addresses(&e.to_string());
     let hint = if e.is_permanent() {
-        if text.contains("535") || text.to_ascii_lowercase().contains("auth") {
+        if e.status().is_some_and(is_authentication) {
             " (check the user and password in mail.smtp_url)"
         } else {
             ""
@@ -141,7 +141,7 @@ fn explain(e: &lettre::transport::smtp::Error) -> MailError {
         " (the SMTP server did not answer in time)"
     } else if e.is_tls() {
         " (TLS failed: check smtps:// or ?tls=required against what the server offers)"
-    } else if text.contains("refused") || text.contains("Connection") {
+    } else if could_not_connect(e) {
         " (could not connect: is the SMTP server up, and are the host and port right?)"
     } else {
         ""
@@ -150,6 +150,42 @@ fn explain(e: &lettre::transport::smtp::Error) -> MailError {
         reason: format!("{text}{hint}"),
         permanent: e.is_permanent(),
     }
+}
+
+/// Whether a 5xx reply refused the credentials: RFC 4954 gives authentication the x3x replies
+/// (530 required, 534 too weak, 535 rejected, 538 needs encryption).
+fn is_authentication(code: Code) -> bool {
+    code.category == Category::Unspecified3
+}
+
+/// Whether the server could not be reached, or would not take a session (a transient x2x reply
+/// such as 421). lettre exposes no `is_connection()`: what is left once the reply, client, TLS,
+/// timeout and shutdown kinds are ruled out is a connection error (connecting failed) or a
+/// network one (I/O on an open session failed). A failed session shows as its connection ending
+/// mid-conversation; anything else under it (refused, reset, unroutable, a name that did not
+/// resolve, or no I/O error at all) is a failed connect.
+fn could_not_connect(e: &lettre::transport::smtp::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, InvalidData, UnexpectedEof, WriteZero};
+    if e.is_transient() {
+        // 421 and the other x2x replies: the server is there but will not take a session.
+        return e
+            .status()
+            .is_some_and(|code| code.category == Category::Connections);
+    }
+    if e.is_response() || e.is_client() || e.is_transport_shutdown() {
+        return false;
+    }
+    let mut next = std::error::Error::source(e);
+    while let Some(error) = next {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return !matches!(
+                io.kind(),
+                UnexpectedEof | BrokenPipe | WriteZero | InvalidData
+            );
+        }
+        next = error.source();
+    }
+    true
 }
 
 /// The SMTP transport from `mail.smtp_url` and the sender from `mail.from`.

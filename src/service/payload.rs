@@ -17,7 +17,7 @@ pub struct SecretPayload {
 /// What the receipt seals under the metadata key.
 ///
 /// postcard is not self-describing: fields are only ever appended, and a receipt sealed before
-/// `memo` existed opens as [`ReceiptPayloadV1`].
+/// `memo` existed opens as `ReceiptPayloadV1`.
 #[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct ReceiptPayload {
     pub(super) secret_key: String,

@@ -24,17 +24,17 @@
 //! receipt is unchanged since it was read: of racing callers on any number of nodes, exactly one
 //! takes the secret. A lost reply is never retried (the secret may be gone: the safe side).
 //!
-//! Redis Cluster (`redis+cluster://host:port,host:port`, see [`connection`]): each script's
+//! Redis Cluster (`redis+cluster://host:port,host:port`, see `connection`): each script's
 //! KEYS share one hash tag (TAKE and RESERVE `{<metadata id>}`, CLAIM `{outbox}`; SWAP and HIT
 //! touch one key), so each stays one atomic step in one slot. The only writes that span slots
 //! (a create or an import: records, pointer, recent list, outbox) go as ordered single-slot
-//! steps ([`connection::Batch`]). `customers()` and `export()` SCAN every primary rather than
+//! steps (`connection::Batch`). `customers()` and `export()` SCAN every primary rather than
 //! keep index keys: an index would be another key in another slot to keep in step with every
 //! record, and the scans run only for `account list` and `onetime migrate`. The cluster client
 //! may resend a script whose reply was lost; being compare-and-swap, a resent reveal finds
 //! the secret gone: still the safe side.
 //!
-//! Sentinel (`redis+sentinel://host:port,host:port/master`, see [`sentinel`]): the primary the
+//! Sentinel (`redis+sentinel://host:port,host:port/master`, see `sentinel`): the primary the
 //! sentinels name, found again after a failover; never a replica.
 //!
 //! Replicas (`storage.redis_replicas_ack = N`, see [`ReplicasAck`]): every create, reveal,
@@ -143,7 +143,7 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// Connects to `url` (`redis://`, `rediss://`, with password and database number; or a
-    /// cluster's `redis+cluster://host:port,host:port`, see [`connection`]).
+    /// cluster's `redis+cluster://host:port,host:port`, see `connection`).
     /// `timeout` bounds connecting and every command, so a dead Redis answers quickly. A TLS
     /// endpoint trusts and presents what `tls` holds.
     pub async fn open(

@@ -8,11 +8,15 @@
 //! Certificate checks are never turned off: the redis crate's `#insecure` URL fragment is
 //! refused (see [`refuse_insecure`]).
 
+use std::error::Error as StdError;
 use std::fmt;
+use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{AlertDescription, CertificateError};
 use zeroize::Zeroizing;
 
 use crate::config::StorageSettings;
@@ -164,50 +168,158 @@ impl RedisTls {
     /// does not match the port (`tls`: whether it asked for TLS) say so; any other error is
     /// passed on as it is.
     pub fn explain(&self, e: redis::RedisError, tls: bool) -> StoreError {
-        let detail = e.to_string();
-        let hint = if !tls {
-            if !detail.contains("Connection reset by peer") {
-                return StoreError::from(e);
+        let failure = Failure::of(&e);
+        let hint = match (tls, failure) {
+            (false, Some(Failure::Reset)) => {
+                "the Redis server closed the connection: if its port speaks TLS, the URL must \
+                 start with rediss://"
             }
-            "the Redis server closed the connection: if its port speaks TLS, the URL must \
-             start with rediss://"
-        } else if detail.contains("invalid peer certificate") {
-            if detail.contains("UnknownIssuer") {
+            (false, _) | (true, None | Some(Failure::Reset)) => return StoreError::from(e),
+            (true, Some(Failure::UnknownIssuer)) => {
                 "the Redis server's TLS certificate is not trusted: no CA in \
                  storage.redis_tls_ca (unset: in the system's trust store) signed it; set \
                  storage.redis_tls_ca to the PEM file of the CA that signs the Redis certificate"
-            } else if detail.contains("CaUsedAsEndEntity") {
+            }
+            (true, Some(Failure::CaCertificate)) => {
                 "the Redis server's TLS certificate is not trusted: it is a CA certificate (as a \
                  self-signed `openssl req -x509` one is); sign a server certificate with that CA \
                  for Redis, and name the CA in storage.redis_tls_ca"
-            } else if detail.contains("not valid for name") || detail.contains("NotValidForName") {
+            }
+            (true, Some(Failure::WrongName)) => {
                 "the Redis server's TLS certificate is not trusted: it is not valid for the host \
                  in storage.redis_url; connect by a name (or address) that the certificate lists"
-            } else {
-                "the Redis server's TLS certificate is not trusted"
             }
+            (true, Some(Failure::Untrusted)) => "the Redis server's TLS certificate is not trusted",
+            (true, Some(Failure::ClientRefused)) if self.client.is_some() => {
+                "the Redis server refused the client certificate in storage.redis_tls_cert: is \
+                 it signed by a CA the server trusts (its tls-ca-cert-file)?"
+            }
+            (true, Some(Failure::ClientRefused)) => {
+                "the Redis server requires a TLS client certificate (tls-auth-clients): set \
+                 storage.redis_tls_cert and storage.redis_tls_key"
+            }
+            (true, Some(Failure::NotTls)) => {
+                "the Redis server did not answer in TLS: is storage.redis_url's port a TLS port \
+                 (rediss://), or a plain one (redis://)?"
+            }
+            (true, Some(Failure::TimedOut)) => {
+                "no TLS answer in time: the server is down or slow, or its port speaks plain \
+                 Redis (then the URL must start with redis://)"
+            }
+        };
+        StoreError::Unavailable(format!("redis: {hint} ({e})"))
+    }
+}
+
+/// Why a connect failed, as far as a hint needs to know.
+#[derive(Clone, Copy)]
+enum Failure {
+    /// No trusted CA signed the server's certificate.
+    UnknownIssuer,
+    /// The server presented a CA certificate as its own.
+    CaCertificate,
+    /// The certificate does not name the host connected to.
+    WrongName,
+    /// The certificate was refused for another reason (expired, revoked...).
+    Untrusted,
+    /// The server refused or required a client certificate (a TLS alert).
+    ClientRefused,
+    /// What came back was not TLS.
+    NotTls,
+    /// Nothing came back in time.
+    TimedOut,
+    /// The server reset the connection.
+    Reset,
+}
+
+impl Failure {
+    /// Dug out of the error's source chain: the rustls error if there is one, else the first
+    /// I/O error's kind.
+    fn of(e: &redis::RedisError) -> Option<Self> {
+        let mut io_kind = None;
+        let mut next: Option<&(dyn StdError + 'static)> = Some(e);
+        while let Some(error) = next {
+            // The redis crate keeps its cause in an `Arc`, whose `source()` skips the error it
+            // holds; an `io::Error`'s `source()` likewise skips the error it wraps (tokio-rustls
+            // wraps the `rustls::Error` in one): step into both by hand.
+            next = if let Some(shared) = error.downcast_ref::<Arc<dyn StdError + Send + Sync>>() {
+                Some(&**shared)
+            } else if let Some(io) = error.downcast_ref::<io::Error>() {
+                io_kind.get_or_insert(io.kind());
+                io.get_ref().map(|inner| inner as &(dyn StdError + 'static))
+            } else if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+                return Self::of_tls(tls);
+            } else {
+                error.source()
+            };
+        }
+        match io_kind {
+            Some(io::ErrorKind::TimedOut) => Some(Self::TimedOut),
+            Some(io::ErrorKind::ConnectionReset) => Some(Self::Reset),
+            Some(_) => None,
+            // The cluster client keeps only the text of why no node answered ("Failed to
+            // create initial connections", the cause's `to_string()` as its detail).
+            None => e.detail().and_then(Self::of_flattened),
+        }
+    }
+
+    fn of_tls(e: &rustls::Error) -> Option<Self> {
+        match e {
+            rustls::Error::InvalidCertificate(refused) => Some(match refused {
+                CertificateError::UnknownIssuer => Self::UnknownIssuer,
+                CertificateError::Other(other) if is_ca_used_as_end_entity(other) => {
+                    Self::CaCertificate
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => Self::WrongName,
+                _ => Self::Untrusted,
+            }),
+            rustls::Error::AlertReceived(
+                AlertDescription::CertificateRequired
+                | AlertDescription::BadCertificate
+                | AlertDescription::UnknownCA,
+            ) => Some(Self::ClientRefused),
+            rustls::Error::InvalidMessage(_) => Some(Self::NotTls),
+            _ => None,
+        }
+    }
+
+    /// The same reading of an error the redis crate has already turned into text: the words
+    /// are rustls's `Display` of the errors [`Failure::of_tls`] matches, and the OS's for the
+    /// I/O kinds. Used only when the crate left nothing typed to look at.
+    fn of_flattened(detail: &str) -> Option<Self> {
+        if detail.contains("invalid peer certificate") {
+            Some(if detail.contains("UnknownIssuer") {
+                Self::UnknownIssuer
+            } else if detail.contains("CaUsedAsEndEntity") {
+                Self::CaCertificate
+            } else if detail.contains("not valid for name") || detail.contains("NotValidForName") {
+                Self::WrongName
+            } else {
+                Self::Untrusted
+            })
         } else if ["CertificateRequired", "BadCertificate", "UnknownCA"]
             .iter()
             .any(|alert| detail.contains(alert))
         {
-            if self.client.is_some() {
-                "the Redis server refused the client certificate in storage.redis_tls_cert: is \
-                 it signed by a CA the server trusts (its tls-ca-cert-file)?"
-            } else {
-                "the Redis server requires a TLS client certificate (tls-auth-clients): set \
-                 storage.redis_tls_cert and storage.redis_tls_key"
-            }
+            Some(Self::ClientRefused)
         } else if detail.contains("InvalidContentType") || detail.contains("corrupt message") {
-            "the Redis server did not answer in TLS: is storage.redis_url's port a TLS port \
-             (rediss://), or a plain one (redis://)?"
+            Some(Self::NotTls)
         } else if detail.contains("timed out") {
-            "no TLS answer in time: the server is down or slow, or its port speaks plain Redis \
-             (then the URL must start with redis://)"
+            Some(Self::TimedOut)
+        } else if detail.contains("Connection reset by peer") {
+            Some(Self::Reset)
         } else {
-            return StoreError::from(e);
-        };
-        StoreError::Unavailable(format!("redis: {hint} ({detail})"))
+            None
+        }
     }
+}
+
+/// Whether rustls refused the certificate because it is a CA's. rustls passes this webpki
+/// error on only as `CertificateError::Other`; onetime does not depend on rustls-webpki to
+/// downcast it, so the variant is recognised by its name (webpki displays it as its `Debug`).
+fn is_ca_used_as_end_entity(other: &rustls::OtherError) -> bool {
+    other.0.to_string() == "CaUsedAsEndEntity"
 }
 
 fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, TlsFileError> {
@@ -400,56 +512,109 @@ mod tests {
 
     #[test]
     fn handshake_failures_are_explained_and_other_errors_pass_through() {
-        let failed = |text: &str, tls: bool| {
-            let e = redis::RedisError::from(std::io::Error::other(text.to_owned()));
+        // Built as the redis crate and tokio-rustls build them: the rustls error inside an
+        // `io::Error`, inside a `RedisError`.
+        let tls_error = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        let failed = |e: io::Error, tls: bool| {
+            let e = redis::RedisError::from(e);
             RedisTls::default().explain(e, tls).to_string()
         };
+        // webpki's own error, which rustls passes on only as `CertificateError::Other`.
+        #[derive(Debug)]
+        struct CaUsedAsEndEntity;
+        impl fmt::Display for CaUsedAsEndEntity {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{self:?}")
+            }
+        }
+        impl StdError for CaUsedAsEndEntity {}
+        let refused = |e: CertificateError| tls_error(rustls::Error::InvalidCertificate(e));
+        let host = rustls::pki_types::ServerName::try_from("h").expect("a DNS name");
         let cases = [
             (
+                refused(CertificateError::UnknownIssuer),
                 "invalid peer certificate: UnknownIssuer",
                 true,
                 "storage.redis_tls_ca",
             ),
             (
+                refused(CertificateError::Other(rustls::OtherError(Arc::new(
+                    CaUsedAsEndEntity,
+                )))),
                 "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
                 true,
                 "sign a server certificate with that CA",
             ),
             (
+                refused(CertificateError::NotValidForNameContext {
+                    expected: host.to_owned(),
+                    presented: vec!["DnsName(\"other\")".into()],
+                }),
                 "invalid peer certificate: certificate not valid for name \"h\"",
                 true,
                 "not valid for the host in storage.redis_url",
             ),
-            ("invalid peer certificate: Expired", true, "not trusted"),
             (
+                refused(CertificateError::Expired),
+                "invalid peer certificate: Expired",
+                true,
+                "not trusted",
+            ),
+            (
+                tls_error(rustls::Error::AlertReceived(
+                    AlertDescription::CertificateRequired,
+                )),
                 "received fatal alert: CertificateRequired",
                 true,
                 "storage.redis_tls_key",
             ),
             (
+                tls_error(rustls::Error::InvalidMessage(
+                    rustls::InvalidMessage::InvalidContentType,
+                )),
                 "received corrupt message of type InvalidContentType",
                 true,
                 "redis://",
             ),
-            ("timed out", true, "plain Redis"),
             (
+                io::Error::from(io::ErrorKind::TimedOut),
+                "timed out",
+                true,
+                "plain Redis",
+            ),
+            (
+                io::Error::from_raw_os_error(104),
                 "Connection reset by peer (os error 104)",
                 false,
                 "rediss://",
             ),
         ];
 
-        for (text, tls, hint) in cases {
-            let message = failed(text, tls);
+        for (error, text, tls, hint) in cases {
+            let message = failed(error, tls);
             assert!(
                 message.contains(hint) && message.contains(text),
                 "{message}"
             );
         }
         assert_eq!(
-            failed("timed out", false),
+            failed(io::Error::from(io::ErrorKind::TimedOut), false),
             "storage backend: redis: timed out"
         );
+    }
+
+    #[test]
+    fn a_cluster_handshake_failure_kept_only_as_text_is_still_explained() {
+        // What the cluster client returns when no seed answered: the cause as text only.
+        let e = redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "Failed to create initial connections",
+            "Io: invalid peer certificate: UnknownIssuer".to_owned(),
+        ));
+
+        let message = RedisTls::default().explain(e, true).to_string();
+
+        assert!(message.contains("storage.redis_tls_ca"), "{message}");
     }
 
     #[test]
