@@ -7,7 +7,7 @@ use super::payload::SecretPayload;
 use super::{nonempty, Service};
 use crate::crypto::{PassKey, RecordId, RecordKind};
 use crate::domain::{Revealed, SecretKey, Sensitive};
-use crate::store::{Guess, SecretRecord};
+use crate::store::{Guess, GuessAttempt, SecretRecord};
 
 /// What `secret_status` tells about a secret that can still be revealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl Service {
         let ticket = self.kdf.admit()?;
         let reserved = self
             .store
-            .reserve_guess(id, self.client_tag(client), now, self.policy.guesses)
+            .reserve_guess(id, self.attempt(client, now))
             .await?;
         match reserved {
             Guess::Granted => {}
@@ -137,10 +137,9 @@ impl Service {
         now: u64,
     ) -> Result<(), ServiceError> {
         crate::metrics::passphrase_failed();
-        let tag = self.client_tag(client);
         if self
             .store
-            .record_passphrase_failure(secret_id, tag, now, self.policy.guesses)
+            .record_passphrase_failure(secret_id, self.attempt(client, now))
             .await?
         {
             crate::metrics::secret_locked();
@@ -158,6 +157,15 @@ impl Service {
         let mut tag = [0u8; 8];
         tag.copy_from_slice(&full[..8]);
         tag
+    }
+
+    /// A passphrase guess from `client` at `now`, counted under the configured budget.
+    fn attempt(&self, client: IpAddr, now: u64) -> GuessAttempt {
+        GuessAttempt {
+            ip_tag: self.client_tag(client),
+            now,
+            rules: self.policy.guesses,
+        }
     }
 
     /// Why a take or burn of a secret that was there a moment ago did nothing: locked by

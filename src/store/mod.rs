@@ -18,9 +18,9 @@ pub mod upgrade;
 
 pub use error::StoreError;
 pub use record::{
-    CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessRules, Guesses, MetadataRecord,
-    NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord, SessionRecord,
-    StoredState, WebPassword,
+    CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
+    MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord,
+    SessionRecord, StoredState, WebPassword,
 };
 
 #[cfg(test)]
@@ -114,9 +114,7 @@ pub trait Secrets: Send + Sync {
     async fn record_passphrase_failure(
         &self,
         secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
+        attempt: GuessAttempt,
     ) -> Result<bool, StoreError>;
 
     /// Reserves one passphrase guess for `secret_id` from the client `ip_tag` (see
@@ -126,9 +124,7 @@ pub trait Secrets: Send + Sync {
     async fn reserve_guess(
         &self,
         secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
+        attempt: GuessAttempt,
     ) -> Result<Guess, StoreError>;
 }
 

@@ -14,7 +14,7 @@ mod account;
 mod guess;
 
 pub use account::{CustomerRecord, RecentEntry, RecentSeal, SealedListKey, WebPassword};
-pub use guess::{Guess, GuessRules, Guesses};
+pub use guess::{Guess, GuessAttempt, GuessRules, Guesses};
 
 /// A record's stored bytes.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -14,7 +14,7 @@ pub async fn passphrase_guesses_are_budgeted_then_locked(store: Arc<dyn Store>) 
         let store = Arc::clone(&store);
         async move {
             store
-                .record_passphrase_failure(&id, ip, now, RULES)
+                .record_passphrase_failure(&id, attempt(ip, now))
                 .await
                 .expect("wrong")
         }

@@ -11,9 +11,9 @@ use rand::RngCore;
 
 use super::upgrade::{PlainKeys, UpgradeKeys};
 use super::{
-    CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessRules, Guesses, MetadataRecord,
-    NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord, SessionRecord,
-    Store, StoredState, SweepReport, WebPassword,
+    CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
+    MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord,
+    SessionRecord, Store, StoredState, SweepReport, WebPassword,
 };
 use crate::crypto::{KdfParams, RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
@@ -176,9 +176,18 @@ const RULES: GuessRules = GuessRules {
     lockout: 1800,
 };
 
+/// A guess from `ip` at `now` under [`RULES`].
+fn attempt(ip: [u8; 8], now: u64) -> GuessAttempt {
+    GuessAttempt {
+        ip_tag: ip,
+        now,
+        rules: RULES,
+    }
+}
+
 async fn reserve(store: &Arc<dyn Store>, id: &RecordId, ip: [u8; 8], now: u64) -> Guess {
     store
-        .reserve_guess(id, ip, now, RULES)
+        .reserve_guess(id, attempt(ip, now))
         .await
         .expect("reserve")
 }

@@ -29,6 +29,17 @@ pub struct Guesses {
     pub locked_until: u64,
 }
 
+/// One passphrase guess at a secret: whose, when, and against which budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuessAttempt {
+    /// Keyed hash of the client address the guess is counted under.
+    pub ip_tag: [u8; 8],
+    /// When it is made, unix seconds.
+    pub now: u64,
+    /// The budget it counts against.
+    pub rules: GuessRules,
+}
+
 /// What a guess reservation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guess {

@@ -10,7 +10,7 @@ use super::RedisStore;
 use crate::crypto::RecordId;
 use crate::store::record::{decode, encode};
 use crate::store::{
-    Guess, GuessRules, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
+    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
 };
 
 #[async_trait]
@@ -108,19 +108,14 @@ impl Secrets for RedisStore {
     async fn record_passphrase_failure(
         &self,
         secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
+        attempt: GuessAttempt,
     ) -> Result<bool, StoreError> {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(false);
         };
         let locked: i64 = self
             .conn
-            .script(
-                &self.guess_step(&self.spent, &mid, ip_tag, now, rules),
-                self.ack,
-            )
+            .script(&self.guess_step(&self.spent, &mid, attempt), self.ack)
             .await?;
         Ok(locked == 1)
     }
@@ -128,9 +123,7 @@ impl Secrets for RedisStore {
     async fn reserve_guess(
         &self,
         secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
+        attempt: GuessAttempt,
     ) -> Result<Guess, StoreError> {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(Guess::Gone);
@@ -138,10 +131,10 @@ impl Secrets for RedisStore {
         let Some(secret) = self.get::<SecretRecord>(&self.entry_key(&mid, "s")).await? else {
             return Ok(Guess::Gone);
         };
-        if secret.expires_at <= now {
+        if secret.expires_at <= attempt.now {
             return Ok(Guess::Gone);
         }
-        let mut reserve = self.guess_step(&self.reserve, &mid, ip_tag, now, rules);
+        let mut reserve = self.guess_step(&self.reserve, &mid, attempt);
         reserve.arg(secret.expires_at);
         // A guess is tried only once the replicas count it: a failover must not refund it.
         let outcome: i64 = self.conn.script(&reserve, self.ack).await?;
@@ -285,10 +278,9 @@ impl RedisStore {
         &self,
         script: &'a Script,
         mid: &[u8],
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
+        attempt: GuessAttempt,
     ) -> redis::ScriptInvocation<'a> {
+        let GuessAttempt { ip_tag, now, rules } = attempt;
         let mut step = script.key(self.entry_key(mid, "s"));
         step.key(self.entry_key(mid, "lock"))
             .arg(now)

@@ -7,7 +7,18 @@ use std::time::Duration;
 use onetime_test_support::RedisServer;
 
 use super::{RedisStore, RedisTls, ReplicasAck};
-use crate::store::{conformance, GuessRules, Secrets, SessionRecord, Sessions, StoreError, Upkeep};
+use crate::store::{
+    conformance, GuessAttempt, GuessRules, Secrets, SessionRecord, Sessions, StoreError, Upkeep,
+};
+
+/// A guess from one fixed client at `now` under `rules`.
+fn attempt(now: u64, rules: GuessRules) -> GuessAttempt {
+    GuessAttempt {
+        ip_tag: [1; 8],
+        now,
+        rules,
+    }
+}
 
 fn unreplicated<T>(result: &Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::NotReplicated { wanted: 1, .. }))
@@ -63,10 +74,10 @@ async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
         store.create(new).await.expect("create");
     }
     let guess = store
-        .reserve_guess(&kept.secret_id, [1; 8], now, rules)
+        .reserve_guess(&kept.secret_id, attempt(now, rules))
         .await;
     assert!(guess.is_ok(), "{guess:?}");
-    let spent = store.record_passphrase_failure(&kept.secret_id, [1; 8], now, rules);
+    let spent = store.record_passphrase_failure(&kept.secret_id, attempt(now, rules));
     assert!(spent.await.is_ok());
     assert!(store
         .take_secret(&taken.secret_id, now)
@@ -103,12 +114,12 @@ async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
     assert!(unreplicated(&store.metadata(&late.metadata_id, now).await));
     assert!(unreplicated(
         &store
-            .reserve_guess(&kept.secret_id, [1; 8], now, rules)
+            .reserve_guess(&kept.secret_id, attempt(now, rules))
             .await
     ));
     assert!(unreplicated(
         &store
-            .record_passphrase_failure(&kept.secret_id, [1; 8], now, rules)
+            .record_passphrase_failure(&kept.secret_id, attempt(now, rules))
             .await
     ));
     assert!(unreplicated(&store.take_secret(&kept.secret_id, now).await));

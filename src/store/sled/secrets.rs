@@ -8,7 +8,7 @@ use super::SledStore;
 use crate::crypto::RecordId;
 use crate::store::record::encode;
 use crate::store::{
-    Guess, GuessRules, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
+    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
 };
 
 #[async_trait]
@@ -155,10 +155,9 @@ impl Secrets for SledStore {
     async fn record_passphrase_failure(
         &self,
         secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
+        attempt: GuessAttempt,
     ) -> Result<bool, StoreError> {
+        let GuessAttempt { ip_tag, now, rules } = attempt;
         self.run(|db| async move {
             let Some(metadata_id) = db.pointer(secret_id)? else {
                 return Ok(false);
@@ -185,10 +184,9 @@ impl Secrets for SledStore {
     async fn reserve_guess(
         &self,
         secret_id: &RecordId,
-        ip_tag: [u8; 8],
-        now: u64,
-        rules: GuessRules,
+        attempt: GuessAttempt,
     ) -> Result<Guess, StoreError> {
+        let GuessAttempt { ip_tag, now, rules } = attempt;
         self.run(|db| async move {
             let Some(metadata_id) = db.pointer(secret_id)? else {
                 return Ok(Guess::Gone);

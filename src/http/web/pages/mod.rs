@@ -1,12 +1,16 @@
 //! The secret pages: create (`/`), receipt and burn, and the secret's interstitial and reveal;
 //! the form checks they share.
 
+use actix_web::http::StatusCode;
 use actix_web::web;
 
+use super::i18n::Catalog;
+use super::refusal::Refusal;
 use super::{Failure, Form, Visitor};
 use crate::domain::{unix_now, Caller};
 use crate::http::params::Params;
 use crate::http::ratelimit::{Action, RateLimits};
+use crate::service::ServiceError;
 
 mod create;
 mod receipt;
@@ -84,6 +88,26 @@ pub(super) fn checked(visitor: &Visitor, form: Form) -> Result<Params, Failure> 
         return Err(Failure::Csrf);
     }
     Ok(params)
+}
+
+/// How the reveal and burn forms answer a refused passphrase: the status and the message to
+/// show on the form again, or `None` when `error` is not about the passphrase.
+fn passphrase_refusal(t: &Catalog, error: &ServiceError) -> Option<(StatusCode, Refusal)> {
+    match error {
+        ServiceError::PassphraseRequired => Some((
+            StatusCode::BAD_REQUEST,
+            Refusal::on(&["passphrase"], t.get("error.passphrase_missing")),
+        )),
+        ServiceError::WrongPassphrase => Some((
+            StatusCode::BAD_REQUEST,
+            Refusal::on(&["passphrase"], t.get("error.passphrase_wrong")),
+        )),
+        ServiceError::Locked => Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            Refusal::general(t.get("error.locked")),
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

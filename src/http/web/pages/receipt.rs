@@ -7,7 +7,7 @@ use askama::Template;
 use super::super::i18n::Catalog;
 use super::super::refusal::Refusal;
 use super::super::{Failure, Form, PageCtx, Visitor};
-use super::accept;
+use super::{accept, passphrase_refusal};
 use crate::domain::{unix_now, Caller, DeliveryState, Receipt, ReceiptKey, Sensitive, State};
 use crate::http::ratelimit::{Action, RateLimits};
 use crate::service::{Service, ServiceError};
@@ -217,24 +217,12 @@ pub(super) async fn burn(
         .await
     {
         Ok(_) => visitor.redirect(&receipt_path(&visitor, &key)),
-        Err(ServiceError::PassphraseRequired) => {
-            let error = Refusal::on(&["passphrase"], t.get("error.passphrase_missing"));
-            burn_page(&visitor, &key, true, StatusCode::BAD_REQUEST, error)
-        }
-        Err(ServiceError::WrongPassphrase) => {
-            let error = Refusal::on(&["passphrase"], t.get("error.passphrase_wrong"));
-            burn_page(&visitor, &key, true, StatusCode::BAD_REQUEST, error)
-        }
-        Err(ServiceError::Locked) => burn_page(
-            &visitor,
-            &key,
-            true,
-            StatusCode::TOO_MANY_REQUESTS,
-            Refusal::general(t.get("error.locked")),
-        ),
         // Already received, burned or expired: the receipt shows which.
         Err(ServiceError::UnknownSecret) => visitor.redirect(&receipt_path(&visitor, &key)),
-        Err(e) => visitor.failure(Failure::from_service(e)),
+        Err(e) => match passphrase_refusal(t, &e) {
+            Some((status, refusal)) => burn_page(&visitor, &key, true, status, refusal),
+            None => visitor.failure(Failure::from_service(e)),
+        },
     }
 }
 

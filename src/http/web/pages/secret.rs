@@ -7,10 +7,10 @@ use askama::Template;
 use super::super::i18n::Catalog;
 use super::super::refusal::Refusal;
 use super::super::{Failure, Form, PageCtx, Visitor};
-use super::accept;
+use super::{accept, passphrase_refusal};
 use crate::domain::{unix_now, SecretKey};
 use crate::http::ratelimit::{Action, RateLimits};
-use crate::service::{Service, ServiceError};
+use crate::service::Service;
 
 #[derive(Template)]
 #[template(path = "secret.html")]
@@ -117,27 +117,9 @@ pub(super) async fn reveal(
                 },
             )
         }
-        Err(ServiceError::PassphraseRequired) => secret_page(
-            &visitor,
-            &key,
-            true,
-            StatusCode::BAD_REQUEST,
-            Refusal::on(&["passphrase"], t.get("error.passphrase_missing")),
-        ),
-        Err(ServiceError::WrongPassphrase) => secret_page(
-            &visitor,
-            &key,
-            true,
-            StatusCode::BAD_REQUEST,
-            Refusal::on(&["passphrase"], t.get("error.passphrase_wrong")),
-        ),
-        Err(ServiceError::Locked) => secret_page(
-            &visitor,
-            &key,
-            true,
-            StatusCode::TOO_MANY_REQUESTS,
-            Refusal::general(t.get("error.locked")),
-        ),
-        Err(e) => visitor.failure(Failure::from_service(e)),
+        Err(e) => match passphrase_refusal(t, &e) {
+            Some((status, refusal)) => secret_page(&visitor, &key, true, status, refusal),
+            None => visitor.failure(Failure::from_service(e)),
+        },
     }
 }

@@ -1,98 +1,20 @@
-//! Typed settings: built-in defaults < `onetime.toml` (or `--config PATH`) < `ONETIME__*` env.
-//!
-//! The built-in defaults are the repository's documented `onetime.toml`, embedded at build
-//! time, so the documentation and the defaults cannot drift apart.
+//! The checks a value's type alone does not make, run once when the settings load.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use config::{Config, Environment, File, FileFormat};
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::{invalid, Backend, Redacted, Settings, SettingsError, StorageSettings};
 use crate::crypto::{KdfParams, SERVER_KEY_LEN};
-
-/// The documented default configuration, also the lowest-precedence source.
-pub const DEFAULTS: &str = include_str!("../onetime.toml");
-
-/// Name of the config file looked for in the working directory when `--config` is not given.
-pub const DEFAULT_FILE: &str = "onetime.toml";
 
 /// The most replicas `storage.redis_replicas_ack` may ask for: a larger number is a typo that
 /// would make every write fail.
 const MAX_REPLICAS_ACK: u32 = 16;
-
-/// A configuration problem that stops the start. The message names the key.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    /// The sources could not be read or a value has the wrong type. Not marked as a source:
-    /// the message already holds it, and a printed cause chain would repeat it.
-    #[error("configuration: {0}")]
-    Load(config::ConfigError),
-    /// A value has the right type but is not acceptable.
-    #[error("configuration: invalid `{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
-}
-
-impl From<config::ConfigError> for SettingsError {
-    fn from(e: config::ConfigError) -> Self {
-        Self::Load(e)
-    }
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
-    SettingsError::Invalid {
-        key,
-        reason: reason.into(),
-    }
-}
-
-/// A string that never shows up in `Debug` output or in `config check`'s TOML (keys, URLs
-/// with passwords).
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Redacted(pub String);
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl Serialize for Redacted {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("[redacted]")
-    }
-}
-
-/// A list from TOML, or a comma-separated string from an environment variable (the config
-/// crate only splits env lists when it also guesses types, which would mangle hex keys).
-fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        List(Vec<String>),
-        Text(String),
-    }
-    Ok(match Raw::deserialize(d)? {
-        Raw::List(items) => items,
-        Raw::Text(text) => text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    })
-}
-
 /// One `server.trusted_proxies` entry: a CIDR network (`10.0.0.0/8`, `fd00::/8`) or a bare
 /// address (a network of one).
-fn parse_proxy(entry: &str) -> Result<IpNet, String> {
+pub(super) fn parse_proxy(entry: &str) -> Result<IpNet, String> {
     let entry = entry.trim();
     if let Ok(net) = entry.parse::<IpNet>() {
         // `10.1.2.3/8` is accepted by ipnet; the operator surely meant the network.
@@ -103,124 +25,6 @@ fn parse_proxy(entry: &str) -> Result<IpNet, String> {
         .map(IpNet::from)
         .map_err(|_| "not a CIDR network or an IP address".to_owned())
 }
-
-/// All settings, one section per table in `onetime.toml`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// `[server]`: listening, links, keys.
-    pub server: ServerSettings,
-    /// `[storage]`: backend and durability.
-    pub storage: StorageSettings,
-    /// `[secrets]`: lifetimes and passphrase rules.
-    pub secrets: SecretsSettings,
-    /// `[crypto]`: passphrase KDF cost.
-    pub crypto: CryptoSettings,
-    /// `[limits]`: per-IP rate limits and passphrase lockout.
-    pub limits: Limits,
-    /// `[plans.NAME]`: per-plan limits; `anonymous` and `default` must exist.
-    pub plans: BTreeMap<String, Plan>,
-    /// `[mail]`: SMTP delivery of links to recipients.
-    pub mail: MailSettings,
-    /// `[log]`: log filter and format.
-    pub log: LogSettings,
-    /// `[metrics]`: the Prometheus endpoint. Every key is optional, so the table may be
-    /// absent.
-    #[serde(default)]
-    pub metrics: MetricsSettings,
-    /// The configuration file these settings were read from; `None`: built-in defaults (and
-    /// the environment) only. Named by commands, so an operator sees which file was used.
-    #[serde(skip)]
-    pub file: Option<PathBuf>,
-}
-
-/// `[server]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Listen address, `host:port`; a host name is resolved at load; port 0 picks a free one.
-    pub bind: String,
-    /// Scheme and host used in links; no trailing slash after loading. Unset: links follow
-    /// the bound address (`Application::build` fills it in once the port is known).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-    /// The server key as 64 hex characters; unset means `<storage.path>/server.key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<Redacted>,
-    /// A file holding `secret` (e.g. a systemd credential), read at load so the key need not
-    /// sit in a file every local user may read; trailing whitespace is ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_file: Option<PathBuf>,
-    /// Believe `X-Forwarded-For` for client addresses.
-    pub trust_proxy: bool,
-    /// Hosts a create may name in `share_domain`. From the environment: comma-separated.
-    #[serde(deserialize_with = "list_or_comma_separated")]
-    pub share_domains: Vec<String>,
-    /// HTTP worker threads; 0 = one per core.
-    pub workers: usize,
-    /// Seconds in-flight requests get after SIGTERM/SIGINT.
-    pub shutdown_timeout: u64,
-    /// Seconds a web sign-in lasts (at least 60).
-    pub session_ttl: u64,
-    /// Seconds a request may take to deliver its head, and then its whole body (at least 1).
-    pub body_timeout: u64,
-    /// Seconds an idle keep-alive connection stays open (0 = close after each response).
-    pub keepalive_timeout: u64,
-    /// Open client connections across all workers; more wait in the listen backlog. Keep it
-    /// below the process's open-file limit (`LimitNOFILE`).
-    pub max_connections: usize,
-    /// Proxies whose `X-Forwarded-For` entries are skipped when finding the client (CIDR or
-    /// bare addresses; only with `trust_proxy`). From the environment: comma-separated.
-    #[serde(deserialize_with = "list_or_comma_separated")]
-    pub trusted_proxies: Vec<String>,
-}
-
-/// Where records live: `storage.backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// Embedded, in `storage.path`; one process.
-    Sled,
-    /// A Redis server, Cluster or Sentinel set at `storage.redis_url`; any number of nodes.
-    Redis,
-}
-
-/// `[storage]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct StorageSettings {
-    /// `sled` or `redis`.
-    pub backend: Backend,
-    /// sled directory and default home of `server.key`.
-    pub path: PathBuf,
-    /// Redis URL for the Redis backend.
-    pub redis_url: Redacted,
-    /// PEM file of the CA certificate(s) trusted for a `rediss://` server, instead of the
-    /// system's trust store; unset = the system's store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_tls_ca: Option<PathBuf>,
-    /// PEM client certificate (chain) presented to a Redis that requires one
-    /// (`tls-auth-clients yes`); set together with `redis_tls_key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_tls_cert: Option<PathBuf>,
-    /// PEM private key of `redis_tls_cert`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_tls_key: Option<PathBuf>,
-    /// Prefix of every Redis key.
-    pub redis_prefix: String,
-    /// Milliseconds a Redis connect or command may take.
-    pub redis_timeout_ms: u64,
-    /// Replicas that must confirm each state change (`WAIT`) before it is acknowledged;
-    /// 0 = do not wait.
-    pub redis_replicas_ack: u32,
-    /// Flush before acknowledging a write.
-    pub sync: bool,
-    /// Seconds between sweeps of expired records.
-    pub sweep_interval: u64,
-    /// sled page cache in MiB.
-    pub cache_mb: u64,
-}
-
 impl StorageSettings {
     /// The `redis_tls_*` keys: an empty value (from an environment variable) means unset; cert
     /// and key come together; with the Redis backend they need a `rediss://` URL, or a node
@@ -258,180 +62,9 @@ impl StorageSettings {
     }
 }
 
-/// `[secrets]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretsSettings {
-    /// May anonymous callers create secrets.
-    pub allow_anonymous: bool,
-    /// TTL in seconds when a create gives none.
-    pub default_ttl: u64,
-    /// Smallest TTL in seconds.
-    pub min_ttl: u64,
-    /// Shortest passphrase in characters.
-    pub passphrase_min_length: usize,
-    /// Generated password length when the request gives none.
-    pub generate_length: usize,
-}
-
-/// `[crypto]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CryptoSettings {
-    /// scrypt cost: N = 2^scrypt_log_n.
-    pub scrypt_log_n: u8,
-    /// scrypt block size.
-    pub scrypt_r: u32,
-    /// scrypt parallelism.
-    pub scrypt_p: u32,
-    /// Derivations allowed to wait for a CPU before new ones fail fast.
-    pub kdf_queue: usize,
-}
-
-/// `[limits]`
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    /// Anonymous creates per IP per window.
-    pub create_per_ip: u32,
-    /// Anonymous reveals per IP per window.
-    pub reveal_per_ip: u32,
-    /// Rate-limit window in seconds.
-    pub window: u64,
-    /// Wrong passphrases per secret and IP before the secret locks.
-    pub passphrase_failures_per_ip: u32,
-    /// Wrong passphrases per secret in all before it locks.
-    pub passphrase_failures_total: u32,
-    /// Seconds over which wrong passphrases are counted.
-    pub passphrase_window: u64,
-    /// Seconds a locked secret stays locked.
-    pub passphrase_lockout: u64,
-    /// Web sign-in attempts per IP per window.
-    pub signin_per_ip: u32,
-    /// IPv6 clients are one client per prefix of this many bits (0 to 128).
-    pub ipv6_prefix: u8,
-}
-
-/// `[plans.NAME]`: what one kind of caller may create.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Plan {
-    /// Longest lifetime in seconds.
-    pub max_ttl: u64,
-    /// Largest secret in bytes.
-    pub max_size: usize,
-}
-
-/// `[mail]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailSettings {
-    /// SMTP URL; unset means mail is off.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub smtp_url: Option<Redacted>,
-    /// A file holding `smtp_url` (it may carry the SMTP password), read at load; trailing
-    /// whitespace is ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub smtp_url_file: Option<PathBuf>,
-    /// Sender address.
-    pub from: String,
-    /// Seconds an SMTP exchange may take.
-    pub timeout: u64,
-    /// Seconds before the first retry of a failed send; doubles each time, up to an hour.
-    pub retry_initial: u64,
-    /// Seconds after which an undelivered mail is given up.
-    pub give_up_after: u64,
-}
-
-/// `[log]`
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogSettings {
-    /// A `tracing_subscriber::EnvFilter` directive.
-    pub level: String,
-    /// `text` (one line per event, for people and the journal) or `json` (one JSON object per
-    /// line, for log shippers).
-    pub format: LogFormat,
-}
-
-/// `[metrics]`
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsSettings {
-    /// `IP:port` of the separate `/metrics` listener; unset (or empty): no listener.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bind: Option<String>,
-}
-
-impl MetricsSettings {
-    /// The listener's address, if metrics are on (checked at load).
-    pub fn addr(&self) -> Option<SocketAddr> {
-        self.bind.as_deref().and_then(|b| b.parse().ok())
-    }
-}
-
-/// `log.format`
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// `key=value` lines.
-    Text,
-    /// One JSON object per line: `timestamp`, `level`, `message` and the event's fields.
-    Json,
-}
-
 impl Settings {
-    /// Loads the settings the server runs with.
-    ///
-    /// `file`: an explicit `--config` path (must exist), or `None` to read `./onetime.toml` if
-    /// present. `env`: the environment to read `ONETIME__*` from; `None` is the process env
-    /// (tests pass a map instead of mutating the process environment).
-    pub fn load(
-        file: Option<&Path>,
-        env: Option<HashMap<String, String>>,
-    ) -> Result<Self, SettingsError> {
-        let user_file = match file {
-            Some(path) => File::from(path).required(true),
-            None => File::with_name(DEFAULT_FILE).required(false),
-        };
-        let used = match file {
-            Some(path) => Some(path.to_owned()),
-            None => Path::new(DEFAULT_FILE)
-                .is_file()
-                .then(|| PathBuf::from(DEFAULT_FILE)),
-        };
-        let mut settings: Settings = Config::builder()
-            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
-            .add_source(user_file.format(FileFormat::Toml))
-            .add_source(
-                Environment::with_prefix("ONETIME")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .source(env),
-            )
-            .build()?
-            .try_deserialize()?;
-        settings.file = used;
-        settings.validated()
-    }
-
-    /// Where these settings came from, for messages: the file's path, or the built-in defaults.
-    pub fn described_file(&self) -> String {
-        match &self.file {
-            Some(path) => format!("config file {}", path.display()),
-            None => {
-                format!("built-in defaults (no {DEFAULT_FILE} here, no --config or ONETIME_CONFIG)")
-            }
-        }
-    }
-
-    /// The effective configuration as TOML, every secret shown as `[redacted]`.
-    pub fn to_redacted_toml(&self) -> Result<String, toml::ser::Error> {
-        toml::to_string(self)
-    }
-
     /// Checks every value whose type alone does not make it valid, and normalises a few.
-    fn validated(mut self) -> Result<Self, SettingsError> {
+    pub(super) fn validated(mut self) -> Result<Self, SettingsError> {
         resolve_bind(&self.server.bind)?;
         self.metrics.bind = self.metrics.bind.take().filter(|b| !b.trim().is_empty());
         if let Some(bind) = &self.metrics.bind {
@@ -615,36 +248,10 @@ impl Settings {
         check_log_level(&self.log.level).map_err(|reason| invalid("log.level", reason))?;
         Ok(self)
     }
-
-    /// The addresses `server.bind` names, in the resolver's order (checked at load, resolved
-    /// again here: a name's addresses may have changed since).
-    pub fn bind_addrs(&self) -> Result<Vec<SocketAddr>, SettingsError> {
-        resolve_bind(&self.server.bind)
-    }
-
-    /// The base of links: `server.base_url`, or, when that is unset, `fallback` (the server
-    /// fills in its bound address).
-    pub fn link_base<'a>(&'a self, fallback: &'a str) -> &'a str {
-        self.server.base_url.as_deref().unwrap_or(fallback)
-    }
-
-    /// `server.trusted_proxies` as networks (validated at load).
-    pub fn trusted_proxies(&self) -> Vec<IpNet> {
-        self.server
-            .trusted_proxies
-            .iter()
-            .filter_map(|p| parse_proxy(p).ok())
-            .collect()
-    }
-
-    /// The largest secret any plan allows, which bounds request bodies.
-    pub fn largest_secret(&self) -> usize {
-        self.plans.values().map(|p| p.max_size).max().unwrap_or(0)
-    }
 }
 
 /// `server.bind` as socket addresses: `IP:port`, `[IPv6]:port` or `name:port` (resolved).
-fn resolve_bind(bind: &str) -> Result<Vec<SocketAddr>, SettingsError> {
+pub(super) fn resolve_bind(bind: &str) -> Result<Vec<SocketAddr>, SettingsError> {
     if let Ok(addr) = bind.parse::<SocketAddr>() {
         return Ok(vec![addr]);
     }
@@ -728,45 +335,10 @@ fn read_secret_file(key: &'static str, path: &Path) -> Result<Redacted, Settings
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
-
-    fn load_env(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let env = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Settings::load(Some(Path::new(DEFAULT_FILE_FOR_TESTS)), Some(env))
-    }
-
-    const DEFAULT_FILE_FOR_TESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml");
-
-    #[test]
-    fn defaults_match_the_design_table() {
-        let s = load_env(&[]).expect("defaults load");
-        assert_eq!(s.server.bind, "127.0.0.1:7143");
-        assert!(s.server.base_url.is_none(), "links follow server.bind");
-        assert!(s.server.secret.is_none());
-        assert!(!s.server.trust_proxy);
-        assert!(s.server.share_domains.is_empty());
-        assert_eq!(s.server.session_ttl, 28_800, "8 hours");
-        assert_eq!(s.storage.backend, Backend::Sled);
-        assert_eq!(s.storage.path, PathBuf::from("./data"));
-        assert!(s.storage.sync);
-        assert_eq!(s.storage.sweep_interval, 60);
-        assert!(s.secrets.allow_anonymous);
-        assert_eq!(s.secrets.default_ttl, 604_800);
-        assert_eq!(s.secrets.min_ttl, 60);
-        assert_eq!(s.plans["anonymous"].max_ttl, 604_800);
-        assert_eq!(s.plans["default"].max_ttl, 2_592_000);
-        assert_eq!(s.plans["default"].max_size, 10_000);
-        assert!(s.mail.smtp_url.is_none());
-        assert_eq!(s.mail.from, "onetime@localhost");
-        assert_eq!(s.server.body_timeout, 10);
-        assert_eq!(s.server.keepalive_timeout, 5);
-        assert_eq!(s.server.max_connections, 4096);
-        assert!(s.server.trusted_proxies.is_empty());
-        assert_eq!(s.limits.ipv6_prefix, 64);
-    }
+    use crate::config::tests::load_env;
 
     #[test]
     fn trusted_proxies_are_networks_or_addresses() {
@@ -777,21 +349,6 @@ mod tests {
         .expect("loads");
         let nets: Vec<String> = s.trusted_proxies().iter().map(|n| n.to_string()).collect();
         assert_eq!(nets, ["10.0.0.0/8", "192.0.2.1/32", "fd00::/8"]);
-    }
-
-    #[test]
-    fn env_overrides_with_double_underscores() {
-        let s = load_env(&[
-            ("ONETIME__SERVER__BIND", "127.0.0.1:0"),
-            ("ONETIME__STORAGE__SYNC", "false"),
-            ("ONETIME__SECRETS__MIN_TTL", "5"),
-            ("ONETIME__SERVER__SHARE_DOMAINS", "a.example, b.example"),
-        ])
-        .expect("loads");
-        assert_eq!(s.server.share_domains, ["a.example", "b.example"]);
-        assert_eq!(s.server.bind, "127.0.0.1:0");
-        assert!(!s.storage.sync);
-        assert_eq!(s.secrets.min_ttl, 5);
     }
 
     #[test]
@@ -934,12 +491,5 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains(&key_file), "{shown}");
-    }
-
-    #[test]
-    fn secret_never_shows_in_debug_output() {
-        let hex = "ab".repeat(32);
-        let s = load_env(&[("ONETIME__SERVER__SECRET", &hex)]).expect("loads");
-        assert!(!format!("{s:?}").contains(&hex));
     }
 }
