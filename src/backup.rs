@@ -10,11 +10,7 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::RecordId;
-use crate::store::{
-    CustomerRecord, Exported, Guesses, MetadataRecord, OutboxRecord, RecentEntry, RecentSeal,
-    SecretRecord, Store, StoreError,
-};
+use crate::store::{Exported, Store, StoreError};
 
 /// The header's `format`.
 pub const FORMAT: &str = "onetime-backup";
@@ -48,48 +44,10 @@ pub struct Header {
     pub server_key: Option<String>,
 }
 
-/// One record line, before base64. Mirrors [`Exported`], which stays free of serde.
-#[derive(Serialize, Deserialize)]
-enum Line {
-    Secret {
-        metadata_id: RecordId,
-        metadata: MetadataRecord,
-        secret: Option<SecretRecord>,
-        guesses: Option<Guesses>,
-    },
-    Customer(CustomerRecord),
-    Recent {
-        customer_id: RecordId,
-        created: u64,
-        sealed: RecentSeal,
-    },
-    Mail(OutboxRecord),
-}
-
 /// One record as a backup line.
 pub fn encode(record: &Exported) -> String {
-    let line = match record.clone() {
-        Exported::Secret {
-            metadata_id,
-            metadata,
-            secret,
-            guesses,
-        } => Line::Secret {
-            metadata_id,
-            metadata,
-            secret,
-            guesses,
-        },
-        Exported::Customer(c) => Line::Customer(c),
-        Exported::Recent(r) => Line::Recent {
-            customer_id: r.customer_id,
-            created: r.created,
-            sealed: r.sealed,
-        },
-        Exported::Mail(m) => Line::Mail(m),
-    };
     // Encoding plain data into a Vec cannot fail.
-    let bytes = postcard::to_allocvec(&line).unwrap_or_default();
+    let bytes = postcard::to_allocvec(record).unwrap_or_default();
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
 }
 
@@ -98,32 +56,8 @@ pub fn decode(line: &str) -> Result<Exported, BackupError> {
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(line.trim())
         .map_err(|e| BackupError::Malformed(format!("a record line is not base64: {e}")))?;
-    let line: Line = postcard::from_bytes(&bytes)
-        .map_err(|e| BackupError::Malformed(format!("a record line does not decode: {e}")))?;
-    Ok(match line {
-        Line::Secret {
-            metadata_id,
-            metadata,
-            secret,
-            guesses,
-        } => Exported::Secret {
-            metadata_id,
-            metadata,
-            secret,
-            guesses,
-        },
-        Line::Customer(c) => Exported::Customer(c),
-        Line::Recent {
-            customer_id,
-            created,
-            sealed,
-        } => Exported::Recent(RecentEntry {
-            customer_id,
-            created,
-            sealed,
-        }),
-        Line::Mail(m) => Exported::Mail(m),
-    })
+    postcard::from_bytes(&bytes)
+        .map_err(|e| BackupError::Malformed(format!("a record line does not decode: {e}")))
 }
 
 /// Reads and checks a header line.

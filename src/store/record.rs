@@ -182,8 +182,9 @@ pub struct NewSecret {
 
 /// One live record, as `onetime migrate` moves it between backends. Sealed parts travel as
 /// they are: nothing is opened, and the destination needs the same server key. Web sessions
-/// are not among them: after a migration people sign in again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// are not among them: after a migration people sign in again. A backup line is one of these,
+/// postcard-encoded (`crate::backup`): the variants and their fields keep their order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(clippy::large_enum_variant)] // sealed payloads dwarf the size difference anyway
 pub enum Exported {
     /// A receipt, with its secret and lockout counters while they exist.

@@ -81,7 +81,7 @@ pub struct WebPassword {
 }
 
 /// One line of a customer's recent list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentEntry {
     /// Keyed hash of the customer's email.
     pub customer_id: RecordId,
