@@ -48,14 +48,81 @@ fn random_indexes(n: usize, count: usize) -> Zeroizing<Vec<usize>> {
     out
 }
 
+/// Which characters a generated password draws from (the v2 API's `character_sets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CharSets {
+    /// A-Z.
+    pub upper: bool,
+    /// a-z.
+    pub lower: bool,
+    /// 0-9.
+    pub digits: bool,
+    /// Punctuation.
+    pub symbols: bool,
+    /// Leave out the look-alikes `ilo1IO0`.
+    pub exclude_ambiguous: bool,
+}
+
+impl Default for CharSets {
+    /// Every class, no look-alikes: the v1 API's passwords.
+    fn default() -> Self {
+        Self {
+            upper: true,
+            lower: true,
+            digits: true,
+            symbols: true,
+            exclude_ambiguous: true,
+        }
+    }
+}
+
+impl CharSets {
+    /// Whether any class is chosen.
+    pub fn any(&self) -> bool {
+        self.upper || self.lower || self.digits || self.symbols
+    }
+
+    /// The chosen classes' alphabets.
+    fn classes(&self) -> Vec<Vec<u8>> {
+        let with = |base: &[u8], ambiguous: &[u8]| {
+            let mut class = base.to_vec();
+            if !self.exclude_ambiguous {
+                class.extend_from_slice(ambiguous);
+            }
+            class
+        };
+        let mut classes = Vec::new();
+        if self.upper {
+            classes.push(with(UPPER, b"IO"));
+        }
+        if self.lower {
+            classes.push(with(LOWER, b"ilo"));
+        }
+        if self.digits {
+            classes.push(with(DIGITS, b"01"));
+        }
+        if self.symbols {
+            classes.push(SYMBOLS.to_vec());
+        }
+        classes
+    }
+}
+
 /// A password of `length` characters (at least 4) with at least one upper, lower, digit and
 /// symbol, none of the ambiguous `ilo1IO0`, from the OS CSPRNG.
+pub fn generate_password(length: usize) -> Zeroizing<String> {
+    generate_password_from(length, CharSets::default())
+}
+
+/// A password of `length` characters (at least 4) with at least one character of each chosen
+/// class, from the OS CSPRNG; no class chosen means every class.
 ///
 /// Drawn whole from the combined alphabet and redrawn until every class is present: uniform
 /// over all passwords that satisfy the rule (forcing one character per class is not).
-pub fn generate_password(length: usize) -> Zeroizing<String> {
+pub fn generate_password_from(length: usize, sets: CharSets) -> Zeroizing<String> {
     let length = length.max(4);
-    let classes = [UPPER, LOWER, DIGITS, SYMBOLS];
+    let sets = if sets.any() { sets } else { CharSets::default() };
+    let classes = sets.classes();
     let all: Vec<u8> = classes.concat();
     loop {
         let chars: Zeroizing<Vec<u8>> = Zeroizing::new(
@@ -73,6 +140,29 @@ pub fn generate_password(length: usize) -> Zeroizing<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chosen_character_sets_are_the_only_ones_drawn() {
+        let digits_only = CharSets {
+            upper: false,
+            lower: false,
+            digits: true,
+            symbols: false,
+            exclude_ambiguous: false,
+        };
+        let pw = generate_password_from(40, digits_only);
+        assert_eq!(pw.len(), 40);
+        assert!(pw.bytes().all(|b| b.is_ascii_digit()), "{}", pw.as_str());
+        let letters = CharSets {
+            symbols: false,
+            digits: false,
+            ..CharSets::default()
+        };
+        let pw = generate_password_from(64, letters);
+        assert!(pw.bytes().all(|b| b.is_ascii_alphabetic() && !b"ilIO".contains(&b)));
+        assert!(pw.bytes().any(|b| b.is_ascii_uppercase()));
+        assert!(pw.bytes().any(|b| b.is_ascii_lowercase()));
+    }
 
     #[test]
     fn keys_are_62_base36_chars_and_distinct() {

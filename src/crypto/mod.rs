@@ -23,7 +23,7 @@ pub mod password;
 mod seal;
 mod server_key;
 
-pub use self::generate::{generate_key, generate_password};
+pub use self::generate::{generate_key, generate_password, generate_password_from, CharSets};
 pub use self::kdf::{KdfParams, KdfPool, KdfTicket, PassKey};
 pub use self::list_key::{seal_to, ListPublicKey, ListSecretKey};
 pub use self::password::{hash_password, verify_password};

@@ -61,7 +61,7 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
 /// Who is calling. No header: anonymous. A header that does not prove an account is refused,
 /// even where anonymous callers are welcome (API.md): a client that meant to authenticate
 /// must learn that it did not.
-async fn caller(req: &HttpRequest, accounts: &Accounts) -> Result<Caller, ApiError> {
+pub(super) async fn caller(req: &HttpRequest, accounts: &Accounts) -> Result<Caller, ApiError> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(Caller::Anonymous);
     };
@@ -78,7 +78,7 @@ async fn caller(req: &HttpRequest, accounts: &Accounts) -> Result<Caller, ApiErr
 }
 
 /// Spends one `action` from the client's budget; accounts are exempt.
-async fn spend(
+pub(super) async fn spend(
     req: &HttpRequest,
     limits: &RateLimits,
     caller: &Caller,
@@ -152,6 +152,7 @@ fn create_request(params: &Params) -> CreateRequest {
         recipients: params.all("recipient"),
         share_domain: params.get("share_domain").map(str::to_owned),
         memo: params.sensitive("memo"),
+        charsets: None,
     }
 }
 

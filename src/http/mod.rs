@@ -16,6 +16,8 @@ pub mod client;
 pub mod error;
 pub mod params;
 pub mod ratelimit;
+pub mod v2;
+pub mod v3;
 pub mod web;
 
 /// The Content-Security-Policy on every response: nothing inline, nothing foreign, no framing.
@@ -26,6 +28,8 @@ pub const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; \
 pub fn configure(cfg: &mut aweb::ServiceConfig) {
     cfg.route("/health", aweb::get().to(health))
         .configure(api::configure)
+        .configure(v2::configure)
+        .configure(v3::configure)
         .configure(web::configure);
 }
 

@@ -135,31 +135,58 @@ fn parse_urlencoded(input: &[u8]) -> Result<Params, ApiError> {
 }
 
 /// A JSON object body: strings, numbers and booleans as text, arrays (recipients) as repeated
-/// values, `null` as absent.
-fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
-    let malformed = || ApiError::invalid("Malformed JSON body");
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| malformed())?;
+/// values, `null` as absent. With `nested`, objects become bracketed names as a nested form
+/// would send them (`{"secret":{"ttl":60}}` is `secret[ttl]=60`), as the v2 API reads them;
+/// without, an object value is malformed (v1 has none).
+fn parse_json(body: &[u8], nested: bool) -> Result<Params, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| malformed_json())?;
     let serde_json::Value::Object(map) = value else {
-        return Err(malformed());
+        return Err(malformed_json());
     };
     let mut params = Params::default();
+    let depth = if nested { NESTED_DEPTH } else { 0 };
     for (name, value) in map {
-        let items = match value {
-            serde_json::Value::Array(items) => items,
-            other => vec![other],
-        };
-        for item in items {
-            let text = match item {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                serde_json::Value::Null => continue,
-                _ => return Err(malformed()),
-            };
-            params.push(name.clone(), text);
-        }
+        push_json(&mut params, name, value, depth)?;
     }
     Ok(params)
+}
+
+/// How deep a v2 body may nest objects (`secret[character_sets][uppercase]` is two).
+const NESTED_DEPTH: usize = 2;
+
+fn malformed_json() -> ApiError {
+    ApiError::invalid("Malformed JSON body")
+}
+
+/// Adds one JSON member; objects open up to `depth` more levels of brackets.
+fn push_json(
+    params: &mut Params,
+    name: String,
+    value: serde_json::Value,
+    depth: usize,
+) -> Result<(), ApiError> {
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(members) if depth > 0 => {
+            for (inner, value) in members {
+                push_json(params, format!("{name}[{inner}]"), value, depth - 1)?;
+            }
+            return Ok(());
+        }
+        other => vec![other],
+    };
+    for item in items {
+        let text = match item {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Null => continue,
+            _ => return Err(malformed_json()),
+        };
+        params.push(name.clone(), text);
+    }
+    Ok(())
 }
 
 /// A `multipart/form-data` body; fields are read as strict UTF-8 text.
@@ -248,7 +275,13 @@ fn append(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
     body.extend_from_slice(chunk);
 }
 
-async fn extract(req: HttpRequest, payload: Payload) -> Result<Params, ApiError> {
+/// The parameters of a v2-style request: as [`Params`] reads them, and JSON objects as
+/// bracketed names (see [`parse_json`]).
+pub async fn extract_nested(req: HttpRequest, payload: Payload) -> Result<Params, ApiError> {
+    extract(req, payload, true).await
+}
+
+async fn extract(req: HttpRequest, payload: Payload, nested: bool) -> Result<Params, ApiError> {
     let limit = req
         .app_data::<BodyLimit>()
         .copied()
@@ -286,11 +319,11 @@ async fn extract(req: HttpRequest, payload: Payload) -> Result<Params, ApiError>
         Params::default()
     } else {
         match mime.as_str() {
-            "application/json" => parse_json(&body)?,
+            "application/json" => parse_json(&body, nested)?,
             "multipart/form-data" => parse_multipart(&content_type, &body).await?,
             // curl -d and most clients send urlencoded; a missing type is read the same way.
             "application/x-www-form-urlencoded" | "" => parse_urlencoded(&body)?,
-            m if m.ends_with("+json") => parse_json(&body)?,
+            m if m.ends_with("+json") => parse_json(&body, nested)?,
             _ => {
                 return Err(ApiError::Invalid {
                     message:
@@ -310,7 +343,7 @@ impl FromRequest for Params {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        Box::pin(extract(req.clone(), payload.take()))
+        Box::pin(extract(req.clone(), payload.take(), false))
     }
 }
 
@@ -335,15 +368,30 @@ mod tests {
     fn json_values_become_text_and_arrays_repeat() {
         let p = parse_json(
             br#"{"secret":"s","ttl":3600,"x":true,"recipient":["a@b.c","d@e.f"],"n":null}"#,
+            false,
         )
         .expect("parse");
         assert_eq!(p.get("ttl"), Some("3600"));
         assert_eq!(p.get("x"), Some("true"));
         assert_eq!(p.all("recipient"), vec!["a@b.c", "d@e.f"]);
         assert_eq!(p.get("n"), None);
-        assert!(parse_json(b"[1,2]").is_err());
-        assert!(parse_json(b"{\"secret\":").is_err());
-        assert!(parse_json(br#"{"secret":{"nested":1}}"#).is_err());
+        assert!(parse_json(b"[1,2]", false).is_err());
+        assert!(parse_json(b"{\"secret\":", false).is_err());
+        assert!(parse_json(br#"{"secret":{"nested":1}}"#, false).is_err());
+    }
+
+    #[test]
+    fn nested_json_becomes_bracketed_names_two_levels_deep() {
+        let p = parse_json(
+            br#"{"secret":{"secret":"s","ttl":60,"character_sets":{"symbols":false}},"continue":true}"#,
+            true,
+        )
+        .expect("parse");
+        assert_eq!(p.get("secret[secret]"), Some("s"));
+        assert_eq!(p.get("secret[ttl]"), Some("60"));
+        assert_eq!(p.get("secret[character_sets][symbols]"), Some("false"));
+        assert_eq!(p.get("continue"), Some("true"));
+        assert!(parse_json(br#"{"a":{"b":{"c":{"d":1}}}}"#, true).is_err());
     }
 
     #[test]

@@ -8,7 +8,8 @@ use super::payload::{ReceiptPayload, SecretPayload};
 use super::{nonempty, Service};
 use crate::config::Plan;
 use crate::crypto::{
-    generate_key, generate_password, seal_to, KdfParams, PassKey, RecordId, RecordKind, Sealed,
+    CharSets,
+    generate_key, generate_password_from, seal_to, KdfParams, PassKey, RecordId, RecordKind, Sealed,
 };
 use crate::domain::{
     obscure_email, resolve_length, Caller, DeliveryState, EmailAddress, Receipt, ReceiptKey,
@@ -37,6 +38,8 @@ pub struct CreateRequest {
     pub share_domain: Option<String>,
     /// The creator's private note, kept with the receipt (empty counts as absent).
     pub memo: Option<Sensitive>,
+    /// Which characters a generated password draws from (generate only); `None` for all.
+    pub charsets: Option<CharSets>,
 }
 
 /// A create that passed the policy: what to store.
@@ -94,7 +97,9 @@ impl Service {
             caller,
             req: &req,
             plan,
-            value: Sensitive::new(generate_password(length).to_string()),
+            value: Sensitive::new(
+                generate_password_from(length, req.charsets.unwrap_or_default()).to_string(),
+            ),
             generated: true,
             recipient,
         };

@@ -16,6 +16,10 @@ pub struct SecretStatus {
     pub passphrase_required: bool,
     /// Wrong passphrases have locked it for now.
     pub locked: bool,
+    /// Unix seconds it was created.
+    pub created: u64,
+    /// Unix seconds it expires at.
+    pub expires_at: u64,
 }
 
 impl Service {
@@ -36,6 +40,8 @@ impl Service {
         Ok(Some(SecretStatus {
             passphrase_required: record.kdf.is_some(),
             locked,
+            created: record.created,
+            expires_at: record.expires_at,
         }))
     }
 

@@ -141,6 +141,7 @@ pub(super) async fn create(
         },
         share_domain: None,
         memo: form.sensitive("memo"),
+        charsets: None,
     };
     let now = unix_now();
     let created = if generate {
