@@ -112,6 +112,21 @@ pub fn compose(sender: &str, to: &str, link: &str, passphrase_required: bool) ->
     }
 }
 
+/// The mail of a secret a visitor sent through the incoming page (`/incoming`): who sent it is
+/// not known, so it says so, and it carries the visitor's memo so the recipient can tell what
+/// it is about.
+pub fn compose_incoming(to: &str, link: &str, memo: &str) -> OutgoingMail {
+    let mut mail = compose("Someone using the request-a-secret page", to, link, false);
+    if !memo.is_empty() {
+        mail.text.push_str(&format!("\nTheir note: {memo}\n"));
+        mail.html = mail.html.replace(
+            "</body>",
+            &format!("<p>Their note: {}</p></body>", escape_html(memo)),
+        );
+    }
+    mail
+}
+
 /// `reason` with anything that looks like an email address replaced, so SMTP errors can be
 /// shown on receipts and in logs.
 pub fn without_addresses(reason: &str) -> String {

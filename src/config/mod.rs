@@ -11,8 +11,9 @@ mod settings;
 mod validate;
 
 pub use self::settings::{
-    Backend, CryptoSettings, Limits, LogFormat, LogSettings, MailSettings, MetricsSettings, Plan,
-    Redacted, SecretsSettings, ServerSettings, Settings, StorageSettings,
+    Backend, CryptoSettings, IncomingRecipient, IncomingSettings, Limits, LogFormat, LogSettings,
+    MailSettings, MetricsSettings, Plan, Redacted, SecretsSettings, ServerSettings, Settings,
+    StorageSettings,
 };
 
 use std::collections::HashMap;

@@ -70,10 +70,56 @@ pub struct Settings {
     /// absent.
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// `[incoming]`: visitors send a secret to a recipient the operator names. Off, and the
+    /// table optional.
+    #[serde(default)]
+    pub incoming: IncomingSettings,
     /// The configuration file these settings were read from; `None`: built-in defaults (and
     /// the environment) only. Named by commands, so an operator sees which file was used.
     #[serde(skip)]
     pub file: Option<PathBuf>,
+}
+
+/// `[incoming]`: "request a secret". A visitor picks one of `recipients`, types a memo and a
+/// secret, and the recipient gets the one-time link by mail; the visitor never sees it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncomingSettings {
+    /// Off unless switched on (and then it needs recipients and `mail.smtp_url`).
+    pub enabled: bool,
+    /// Who may be sent a secret; shown by name and a keyed digest, never by address.
+    pub recipients: Vec<IncomingRecipient>,
+    /// Longest memo, characters (upstream's default: 50).
+    pub memo_max_length: usize,
+    /// Lifetime of an incoming secret, seconds.
+    pub default_ttl: u64,
+    /// Submissions one client address may make per hour.
+    pub per_ip_per_hour: u32,
+    /// Submissions one recipient may receive per hour.
+    pub per_recipient_per_hour: u32,
+}
+
+impl Default for IncomingSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            recipients: Vec::new(),
+            memo_max_length: 50,
+            default_ttl: 604_800,
+            per_ip_per_hour: 10,
+            per_recipient_per_hour: 30,
+        }
+    }
+}
+
+/// One `[[incoming.recipients]]` entry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingRecipient {
+    /// Where the link goes; never shown.
+    pub email: String,
+    /// What visitors see.
+    pub name: String,
 }
 
 /// `[server]`

@@ -246,6 +246,7 @@ impl Settings {
             return Err(invalid("mail.from", "not an email address"));
         }
         check_log_level(&self.log.level).map_err(|reason| invalid("log.level", reason))?;
+        self.check_incoming()?;
         Ok(self)
     }
 }
@@ -319,6 +320,47 @@ fn check_log_level(level: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+impl Settings {
+    /// `[incoming]`: when on, every recipient must be a deliverable address with a name, and
+    /// mail must be on (the link only ever travels by mail).
+    fn check_incoming(&self) -> Result<(), SettingsError> {
+        let i = &self.incoming;
+        if !i.enabled {
+            return Ok(());
+        }
+        if i.recipients.is_empty() {
+            return Err(invalid("incoming.recipients", "name at least one recipient"));
+        }
+        for r in &i.recipients {
+            if crate::domain::EmailAddress::parse(&r.email).is_none() {
+                return Err(invalid("incoming.recipients", "an email is not an address"));
+            }
+            if r.name.trim().is_empty() || r.name.chars().count() > 100 {
+                return Err(invalid("incoming.recipients", "each name: 1 to 100 characters"));
+            }
+        }
+        if self.mail.smtp_url.is_none() {
+            return Err(invalid(
+                "incoming.enabled",
+                "needs mail.smtp_url: the link is only ever mailed",
+            ));
+        }
+        if i.memo_max_length == 0 || i.memo_max_length > crate::domain::MEMO_MAX_CHARS {
+            return Err(invalid(
+                "incoming.memo_max_length",
+                format!("want 1 to {}", crate::domain::MEMO_MAX_CHARS),
+            ));
+        }
+        if i.default_ttl < self.secrets.min_ttl || i.per_ip_per_hour == 0 || i.per_recipient_per_hour == 0 {
+            return Err(invalid(
+                "incoming.default_ttl/per_ip_per_hour/per_recipient_per_hour",
+                "a lifetime of at least secrets.min_ttl, limits of at least 1",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The secret held in `path`, for a `*_file` setting: the whole file, trailing whitespace

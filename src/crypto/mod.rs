@@ -71,6 +71,8 @@ pub enum RecordKind {
     ApiListKey,
     /// An account's web-side list key, sealed under a key scrypt derives from its password.
     WebListKey,
+    /// An incoming recipient's address (the digest visitors pick the recipient by).
+    Incoming,
 }
 
 impl RecordKind {
@@ -89,6 +91,7 @@ impl RecordKind {
             Self::Session => b"session",
             Self::ApiListKey => b"list-key/api",
             Self::WebListKey => b"list-key/web",
+            Self::Incoming => b"incoming",
         }
     }
 }

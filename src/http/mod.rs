@@ -14,6 +14,7 @@ use actix_web::{web as aweb, HttpRequest, HttpResponse};
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod incoming;
 pub mod params;
 pub mod ratelimit;
 pub mod v2;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut aweb::ServiceConfig) {
         .configure(api::configure)
         .configure(v2::configure)
         .configure(v3::configure)
+        .configure(incoming::configure)
         .configure(web::configure);
 }
 

@@ -43,15 +43,17 @@ pub struct CreateRequest {
 }
 
 /// A create that passed the policy: what to store.
-struct Accepted<'a> {
-    caller: &'a Caller,
-    req: &'a CreateRequest,
-    plan: Plan,
-    value: Sensitive,
+pub(super) struct Accepted<'a> {
+    pub(super) caller: &'a Caller,
+    pub(super) req: &'a CreateRequest,
+    pub(super) plan: Plan,
+    pub(super) value: Sensitive,
     /// A generated value, which the first receipt read shows.
-    generated: bool,
+    pub(super) generated: bool,
     /// Who gets the link by mail.
-    recipient: Option<EmailAddress>,
+    pub(super) recipient: Option<EmailAddress>,
+    /// Sent through the incoming page: the mail says so, and carries the visitor's memo.
+    pub(super) incoming: bool,
 }
 
 /// The keys of a secret being created and the ids its records are stored under.
@@ -79,6 +81,7 @@ impl Service {
             value,
             generated: false,
             recipient,
+            incoming: false,
         };
         self.create(accepted, now).await
     }
@@ -102,11 +105,16 @@ impl Service {
             ),
             generated: true,
             recipient,
+            incoming: false,
         };
         self.create(accepted, now).await
     }
 
-    async fn create(&self, new: Accepted<'_>, now: u64) -> Result<Receipt, ServiceError> {
+    pub(super) async fn create(
+        &self,
+        new: Accepted<'_>,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
         let Accepted {
             caller,
             req,
@@ -114,6 +122,7 @@ impl Service {
             value,
             generated,
             recipient,
+            incoming,
         } = new;
         let ttl = self.policy.ttl(req.ttl, plan);
         let share_domain = self.policy.share_domain(req.share_domain.as_deref());
@@ -126,7 +135,14 @@ impl Service {
         );
         let mail = match &recipient {
             Some(to) => {
-                Some(self.queue_mail(caller, to, &link, kdf.is_some(), keys.metadata_id, now)?)
+                let to = to.as_str();
+                let composed = if incoming {
+                    let memo = req.memo.as_ref().map(Sensitive::expose).unwrap_or("");
+                    mail::compose_incoming(to, &link, memo)
+                } else {
+                    mail::compose(caller.custid(), to, &link, kdf.is_some())
+                };
+                Some(self.queue_mail(to, &composed, keys.metadata_id, now)?)
             }
             None => None,
         };
@@ -315,16 +331,13 @@ impl Service {
     /// receipt's id, so the step that reveals, burns or sweeps the secret removes it too.
     fn queue_mail(
         &self,
-        caller: &Caller,
-        to: &EmailAddress,
-        link: &str,
-        passphrase_required: bool,
+        to: &str,
+        mail: &mail::OutgoingMail,
         metadata_id: RecordId,
         now: u64,
     ) -> Result<(String, OutboxRecord), ServiceError> {
-        let to = to.as_str().to_owned();
-        let mail = mail::compose(caller.custid(), &to, link, passphrase_required);
-        let sealed = self.seal(RecordKind::Mail, &metadata_id, "", None, &mail)?;
+        let to = to.to_owned();
+        let sealed = self.seal(RecordKind::Mail, &metadata_id, "", None, mail)?;
         let record = OutboxRecord {
             metadata_id,
             created: now,

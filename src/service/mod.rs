@@ -12,6 +12,7 @@
 //! - `receipt`: reading a receipt; the receipt object.
 //! - `burn`: the creator destroys an unread secret.
 //! - `recent`: the caller's recent receipts.
+//! - `incoming`: a visitor's secret, mailed to a recipient the operator named.
 //! - `limits`: per-client budgets and health.
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::store::{Store, StoreError};
 mod burn;
 mod create;
 mod error;
+mod incoming;
 mod limits;
 mod payload;
 mod policy;
@@ -37,6 +39,7 @@ mod tests;
 
 pub use create::CreateRequest;
 pub use error::{ServiceError, StorageFailure};
+pub use incoming::{IncomingConfig, IncomingError, IncomingRecipient, IncomingRequest};
 pub use limits::{Action, RateLimiter};
 pub use payload::{ReceiptPayload, SecretPayload};
 pub use policy::CreateRules;
@@ -52,6 +55,8 @@ pub struct Service {
     /// The process's one scrypt pool (shared with the account use cases).
     kdf: KdfPool,
     policy: Policy,
+    /// `[incoming]`: who visitors may send a secret to.
+    incoming: incoming::IncomingPolicy,
 }
 
 /// A text that counts as given: present and not empty.
@@ -74,6 +79,7 @@ impl Service {
             outbox,
             kdf,
             policy: Policy::from_settings(settings),
+            incoming: incoming::IncomingPolicy::from_settings(settings),
         }
     }
 

@@ -29,6 +29,7 @@ mod redis_tls;
 mod reveal;
 mod share;
 mod upgrade;
+mod v2;
 mod web;
 mod web_accounts;
 mod web_words;

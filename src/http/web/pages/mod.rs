@@ -13,6 +13,7 @@ use crate::http::ratelimit::{Action, RateLimits};
 use crate::service::ServiceError;
 
 mod create;
+mod incoming;
 mod receipt;
 mod secret;
 
@@ -39,6 +40,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(super::page_not_found)),
         );
     }
+    cfg.service(
+        web::resource("/incoming")
+            .route(web::get().to(incoming::form))
+            .route(web::post().to(incoming::send))
+            .default_service(web::to(super::page_not_found)),
+    );
     cfg.service(
         web::resource("/secret/{key}")
             // Link unfurlers often ask HEAD first: same answer as GET, no body, no change.
