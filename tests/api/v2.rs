@@ -155,7 +155,7 @@ async fn every_v2_route(app: &TestApp) {
     ]))
     .await;
     let form = ok(form, "Conceal", true);
-    assert_eq!(form["record"]["secret"]["lifespan"], 300, "clamped to min_ttl");
+    assert_eq!(form["record"]["secret"]["lifespan"], 120, "secret[ttl] from the form");
     assert_eq!(form["record"]["receipt"]["custid"], "anon");
 
     // Conceal errors.
@@ -445,7 +445,7 @@ async fn every_v2_route(app: &TestApp) {
     for answer in [
         get(app, None, "/api/v2/nothing").await,
         get(app, None, "/api/v2/secret/conceal").await,
-        get(app, None, "/api/v2/guest/receipt/recent").await,
+        get(app, None, "/api/v2/guest/secret").await,
         post_json(app, None, "/api/v2/status", json!({})).await,
     ] {
         assert_v2_error(&answer, 404, "NotFound", "Not Found");
