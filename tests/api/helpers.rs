@@ -143,6 +143,12 @@ impl TestApp {
     /// A server over an existing directory (a restart of a stopped one).
     pub async fn spawn_in(dir: TempDir, overrides: &[(&str, &str)]) -> Self {
         let settings = test_settings(dir.path(), overrides);
+        Self::spawn_settings(dir, settings).await
+    }
+
+    /// A server over `dir` with `settings` as given (for settings the environment cannot
+    /// express, such as lists of tables).
+    pub async fn spawn_settings(dir: TempDir, settings: Settings) -> Self {
         let app = Application::build(settings).await.expect("build");
         let addr = app.addr();
         let handle = app.handle();

@@ -17,6 +17,7 @@ mod failover;
 mod first_hour;
 mod generate;
 mod headers;
+mod incoming;
 mod limits;
 mod mail;
 mod memo;
