@@ -87,7 +87,10 @@ pub struct Settings {
 pub struct IncomingSettings {
     /// Off unless switched on (and then it needs recipients and `mail.smtp_url`).
     pub enabled: bool,
-    /// Who may be sent a secret; shown by name and a keyed digest, never by address.
+    /// Who may be sent a secret; shown by name and a keyed digest, never by address. In TOML
+    /// a list of `{ email, name }` tables; from the environment
+    /// (`ONETIME__INCOMING__RECIPIENTS`) the text `Name <email>; Other Name <other@email>`.
+    #[serde(deserialize_with = "recipients_from_tables_or_text")]
     pub recipients: Vec<IncomingRecipient>,
     /// Longest memo, characters (upstream's default: 50).
     pub memo_max_length: usize,
@@ -109,6 +112,39 @@ impl Default for IncomingSettings {
             per_ip_per_hour: 10,
             per_recipient_per_hour: 30,
         }
+    }
+}
+
+/// Recipients from TOML tables, or from `Name <email>; Name <email>` text (an environment
+/// variable cannot hold tables).
+fn recipients_from_tables_or_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<IncomingRecipient>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Tables(Vec<IncomingRecipient>),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Tables(list) => Ok(list),
+        Raw::Text(text) => text
+            .split(';')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let (name, rest) = entry.split_once('<').ok_or_else(|| {
+                    serde::de::Error::custom("incoming.recipients: want `Name <email>; ...`")
+                })?;
+                let email = rest.trim_end().strip_suffix('>').ok_or_else(|| {
+                    serde::de::Error::custom("incoming.recipients: an address lacks its `>`")
+                })?;
+                Ok(IncomingRecipient {
+                    email: email.trim().to_owned(),
+                    name: name.trim().to_owned(),
+                })
+            })
+            .collect(),
     }
 }
 

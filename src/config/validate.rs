@@ -394,6 +394,37 @@ mod tests {
     }
 
     #[test]
+    fn incoming_recipients_come_as_text_from_the_environment_and_need_mail() {
+        let on = [
+            ("ONETIME__INCOMING__ENABLED", "true"),
+            (
+                "ONETIME__INCOMING__RECIPIENTS",
+                "Anna (IT) <anna@example.org>; Bob <bob@example.net>",
+            ),
+        ];
+        let err = load_env(&on).expect_err("no mail").to_string();
+        assert!(err.contains("incoming.enabled"), "{err}");
+        let mut with_mail = on.to_vec();
+        with_mail.push(("ONETIME__MAIL__SMTP_URL", "smtp://127.0.0.1:2525"));
+        let s = load_env(&with_mail).expect("loads");
+        let names: Vec<(&str, &str)> = s
+            .incoming
+            .recipients
+            .iter()
+            .map(|r| (r.name.as_str(), r.email.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("Anna (IT)", "anna@example.org"), ("Bob", "bob@example.net")]
+        );
+        let mut bad = with_mail.clone();
+        bad[1] = ("ONETIME__INCOMING__RECIPIENTS", "Anna <not-an-address>");
+        let err = load_env(&bad).expect_err("bad address").to_string();
+        assert!(err.contains("incoming.recipients"), "{err}");
+        assert!(!load_env(&[]).expect("defaults").incoming.enabled, "off by default");
+    }
+
+    #[test]
     fn invalid_values_name_their_key() {
         let cases = [
             ("ONETIME__SERVER__BIND", "not an address", "server.bind"),

@@ -13,6 +13,7 @@ mod burn;
 mod contrast;
 mod errors;
 mod generate;
+mod incoming;
 mod keyboard;
 mod locale;
 mod passphrase;
