@@ -331,14 +331,20 @@ impl Settings {
             return Ok(());
         }
         if i.recipients.is_empty() {
-            return Err(invalid("incoming.recipients", "name at least one recipient"));
+            return Err(invalid(
+                "incoming.recipients",
+                "name at least one recipient",
+            ));
         }
         for r in &i.recipients {
             if crate::domain::EmailAddress::parse(&r.email).is_none() {
                 return Err(invalid("incoming.recipients", "an email is not an address"));
             }
             if r.name.trim().is_empty() || r.name.chars().count() > 100 {
-                return Err(invalid("incoming.recipients", "each name: 1 to 100 characters"));
+                return Err(invalid(
+                    "incoming.recipients",
+                    "each name: 1 to 100 characters",
+                ));
             }
         }
         if self.mail.smtp_url.is_none() {
@@ -353,7 +359,10 @@ impl Settings {
                 format!("want 1 to {}", crate::domain::MEMO_MAX_CHARS),
             ));
         }
-        if i.default_ttl < self.secrets.min_ttl || i.per_ip_per_hour == 0 || i.per_recipient_per_hour == 0 {
+        if i.default_ttl < self.secrets.min_ttl
+            || i.per_ip_per_hour == 0
+            || i.per_recipient_per_hour == 0
+        {
             return Err(invalid(
                 "incoming.default_ttl/per_ip_per_hour/per_recipient_per_hour",
                 "a lifetime of at least secrets.min_ttl, limits of at least 1",
@@ -415,13 +424,19 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            [("Anna (IT)", "anna@example.org"), ("Bob", "bob@example.net")]
+            [
+                ("Anna (IT)", "anna@example.org"),
+                ("Bob", "bob@example.net")
+            ]
         );
         let mut bad = with_mail.clone();
         bad[1] = ("ONETIME__INCOMING__RECIPIENTS", "Anna <not-an-address>");
         let err = load_env(&bad).expect_err("bad address").to_string();
         assert!(err.contains("incoming.recipients"), "{err}");
-        assert!(!load_env(&[]).expect("defaults").incoming.enabled, "off by default");
+        assert!(
+            !load_env(&[]).expect("defaults").incoming.enabled,
+            "off by default"
+        );
     }
 
     #[test]

@@ -121,7 +121,11 @@ pub fn generate_password(length: usize) -> Zeroizing<String> {
 /// over all passwords that satisfy the rule (forcing one character per class is not).
 pub fn generate_password_from(length: usize, sets: CharSets) -> Zeroizing<String> {
     let length = length.max(4);
-    let sets = if sets.any() { sets } else { CharSets::default() };
+    let sets = if sets.any() {
+        sets
+    } else {
+        CharSets::default()
+    };
     let classes = sets.classes();
     let all: Vec<u8> = classes.concat();
     loop {
@@ -159,7 +163,9 @@ mod tests {
             ..CharSets::default()
         };
         let pw = generate_password_from(64, letters);
-        assert!(pw.bytes().all(|b| b.is_ascii_alphabetic() && !b"ilIO".contains(&b)));
+        assert!(pw
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() && !b"ilIO".contains(&b)));
         assert!(pw.bytes().any(|b| b.is_ascii_uppercase()));
         assert!(pw.bytes().any(|b| b.is_ascii_lowercase()));
     }

@@ -117,10 +117,7 @@ async fn config(service: web::Data<Service>) -> HttpResponse {
     ok_json(&serde_json::json!({ "config": ConfigBody::from(service.incoming_config()) }))
 }
 
-async fn validate(
-    service: web::Data<Service>,
-    params: V2Params,
-) -> Result<HttpResponse, V2Error> {
+async fn validate(service: web::Data<Service>, params: V2Params) -> Result<HttpResponse, V2Error> {
     let recipient = params.0.get("recipient").unwrap_or("").trim().to_owned();
     let valid = service.incoming_valid(&recipient).map_err(api_error)?;
     Ok(ok_json(

@@ -139,15 +139,14 @@ fn parse_urlencoded(input: &[u8]) -> Result<Params, ApiError> {
 /// would send them (`{"secret":{"ttl":60}}` is `secret[ttl]=60`), as the v2 API reads them;
 /// without, an object value is malformed (v1 has none).
 fn parse_json(body: &[u8], nested: bool) -> Result<Params, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| malformed_json())?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| malformed_json())?;
     let serde_json::Value::Object(map) = value else {
         return Err(malformed_json());
     };
     let mut params = Params::default();
     let depth = if nested { NESTED_DEPTH } else { 0 };
     for (name, value) in map {
-        push_json(&mut params, name, value, depth)?;
+        push_json(&mut params, &name, value, depth)?;
     }
     Ok(params)
 }
@@ -162,7 +161,7 @@ fn malformed_json() -> ApiError {
 /// Adds one JSON member; objects open up to `depth` more levels of brackets.
 fn push_json(
     params: &mut Params,
-    name: String,
+    name: &str,
     value: serde_json::Value,
     depth: usize,
 ) -> Result<(), ApiError> {
@@ -170,7 +169,7 @@ fn push_json(
         serde_json::Value::Array(items) => items,
         serde_json::Value::Object(members) if depth > 0 => {
             for (inner, value) in members {
-                push_json(params, format!("{name}[{inner}]"), value, depth - 1)?;
+                push_json(params, &format!("{name}[{inner}]"), value, depth - 1)?;
             }
             return Ok(());
         }
@@ -184,7 +183,7 @@ fn push_json(
             serde_json::Value::Null => continue,
             _ => return Err(malformed_json()),
         };
-        params.push(name.clone(), text);
+        params.push(name.to_owned(), text);
     }
     Ok(())
 }

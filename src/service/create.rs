@@ -8,8 +8,8 @@ use super::payload::{ReceiptPayload, SecretPayload};
 use super::{nonempty, Service};
 use crate::config::Plan;
 use crate::crypto::{
-    CharSets,
-    generate_key, generate_password_from, seal_to, KdfParams, PassKey, RecordId, RecordKind, Sealed,
+    generate_key, generate_password_from, seal_to, CharSets, KdfParams, PassKey, RecordId,
+    RecordKind, Sealed,
 };
 use crate::domain::{
     obscure_email, resolve_length, Caller, DeliveryState, EmailAddress, Receipt, ReceiptKey,

@@ -110,7 +110,10 @@ const HOUR: u64 = 3600;
 
 impl Service {
     fn incoming_digest(&self, address: &EmailAddress) -> String {
-        hex::encode(self.sealer.record_id(RecordKind::Incoming, address.as_str()))
+        hex::encode(
+            self.sealer
+                .record_id(RecordKind::Incoming, address.as_str()),
+        )
     }
 
     /// The incoming settings and recipients as visitors may see them.
@@ -143,9 +146,7 @@ impl Service {
         self.incoming
             .recipients
             .iter()
-            .find(|(_, address)| {
-                bool::from(self.incoming_digest(address).as_bytes().ct_eq(wanted))
-            })
+            .find(|(_, address)| bool::from(self.incoming_digest(address).as_bytes().ct_eq(wanted)))
             .map(|(name, address)| (name.as_str(), address))
     }
 
@@ -185,16 +186,19 @@ impl Service {
         }
         // Both budgets are spent before the recipient is looked up, so guessing digests costs
         // the same as sending.
-        let ip_tag = hex::encode(self.sealer.record_id(RecordKind::Client, &client.to_string()));
+        let ip_tag = hex::encode(
+            self.sealer
+                .record_id(RecordKind::Client, &client.to_string()),
+        );
         let by_ip = self
             .store
             .hit(&format!("incoming-ip:{ip_tag}"), HOUR, now)
             .await
             .map_err(ServiceError::from)?;
-        let recipient_tag = hex::encode(
-            self.sealer
-                .record_id(RecordKind::Incoming, &format!("limit/{}", req.recipient.trim())),
-        );
+        let recipient_tag = hex::encode(self.sealer.record_id(
+            RecordKind::Incoming,
+            &format!("limit/{}", req.recipient.trim()),
+        ));
         let by_recipient = self
             .store
             .hit(&format!("incoming-to:{recipient_tag}"), HOUR, now)
@@ -212,7 +216,13 @@ impl Service {
         let memo: String = req
             .memo
             .as_ref()
-            .map(|m| m.expose().trim().chars().take(self.incoming.memo_max).collect())
+            .map(|m| {
+                m.expose()
+                    .trim()
+                    .chars()
+                    .take(self.incoming.memo_max)
+                    .collect()
+            })
             .unwrap_or_default();
         let create = CreateRequest {
             ttl: Some(RequestedTtl::seconds(self.incoming.ttl)),

@@ -5,7 +5,8 @@ use super::payload::ReceiptPayload;
 use super::Service;
 use crate::crypto::{RecordId, RecordKind};
 use crate::domain::{
-    DeliveryStatus, Receipt, ReceiptKey, Sensitive, State, GENERATED_VALUE_WINDOW,
+    Caller, DeliveryStatus, Receipt, ReceiptKey, Sensitive, State, GENERATED_VALUE_WINDOW,
+    MEMO_MAX_CHARS,
 };
 use crate::store::{MetadataRecord, StoreError, StoredState};
 
@@ -60,6 +61,42 @@ impl Service {
             }
         }
         Ok(receipt)
+    }
+
+    /// Replaces the private note on the receipt under `receipt_key` (empty removes it). Only
+    /// the account that created the secret may: anyone else, holder of the receipt key or not,
+    /// is `NotAuthorized`.
+    pub async fn update_memo(
+        &self,
+        caller: &Caller,
+        receipt_key: &ReceiptKey,
+        memo: &Sensitive,
+        now: u64,
+    ) -> Result<Receipt, ServiceError> {
+        let (id, record, mut payload) = self.load_receipt(receipt_key, now).await?;
+        let owner = matches!(caller, Caller::Customer { .. }) && caller.custid() == payload.custid;
+        if !owner {
+            return Err(ServiceError::NotAuthorized);
+        }
+        let memo = memo.expose().trim();
+        if memo.chars().count() > MEMO_MAX_CHARS {
+            return Err(ServiceError::MemoTooLong {
+                max: MEMO_MAX_CHARS,
+            });
+        }
+        payload.memo = memo.to_owned();
+        let sealed = self.seal(
+            RecordKind::Metadata,
+            &id,
+            receipt_key.as_str(),
+            None,
+            &payload,
+        )?;
+        if !self.store.reseal_receipt(&id, &sealed).await? {
+            return Err(ServiceError::UnknownReceipt);
+        }
+        let record = MetadataRecord { sealed, ..record };
+        Ok(self.receipt_view(receipt_key, &record, &payload, now))
     }
 
     /// The receipt record under `receipt_key` and its opened payload, or `UnknownReceipt`.

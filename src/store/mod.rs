@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 
-use crate::crypto::RecordId;
+use crate::crypto::{RecordId, Sealed};
 
 mod error;
 pub mod record;
@@ -92,6 +92,10 @@ pub trait Secrets: Send + Sync {
     /// Removes the generated value from the receipt under `id`. Returns whether this call
     /// removed it, so only one reader ever sees it.
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError>;
+
+    /// Replaces the sealed payload of the receipt under `id` (a new private note), changing
+    /// nothing else. Returns whether there was a receipt to change.
+    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError>;
 
     /// Destroys the unread secret of the receipt under `id` and marks the receipt `burned`,
     /// atomically; its queued mail goes with it. Returns the updated receipt, or `None` if

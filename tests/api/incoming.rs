@@ -96,7 +96,11 @@ async fn a_visitors_secret_reaches_the_recipient_by_mail_and_never_the_visitor()
     let app = spawn_incoming(port, 10, 30).await;
 
     let config = app.get("/api/incoming/config").await;
-    assert!(!config.text.contains(ANNA) && !config.text.contains("anna@"), "{}", config.text);
+    assert!(
+        !config.text.contains(ANNA) && !config.text.contains("anna@"),
+        "{}",
+        config.text
+    );
     let config = config.ok();
     assert_eq!(config["config"]["enabled"], true);
     assert_eq!(config["config"]["memo_max_length"], 50);
@@ -129,7 +133,10 @@ async fn a_visitors_secret_reaches_the_recipient_by_mail_and_never_the_visitor()
     .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
     assert_eq!(sent.json["success"], true);
-    assert_eq!(sent.json["record"]["receipt"]["recipient_name"], "Anna (IT desk)");
+    assert_eq!(
+        sent.json["record"]["receipt"]["recipient_name"],
+        "Anna (IT desk)"
+    );
     assert_eq!(sent.json["details"]["memo"], "for the VPN ticket");
     // Nothing to open it with: no key of any kind, no link, no address.
     for word in ["/secret/", "identifier", "\"key\"", ANNA, "vpn password"] {
@@ -138,10 +145,24 @@ async fn a_visitors_secret_reaches_the_recipient_by_mail_and_never_the_visitor()
 
     let mails = wait_for_mail(&inbox, 1).await;
     assert_eq!(mails.len(), 1, "one mail");
-    assert!(mails[0].to.iter().any(|to| to.contains(ANNA)), "{:?}", mails[0].to);
-    assert!(!mails[0].to.iter().any(|to| to.contains(BOB)), "Bob got nothing");
-    assert!(mails[0].data.contains("for the VPN ticket"), "{}", mails[0].data);
-    assert!(!mails[0].data.contains("vpn password 4711"), "the secret is never mailed");
+    assert!(
+        mails[0].to.iter().any(|to| to.contains(ANNA)),
+        "{:?}",
+        mails[0].to
+    );
+    assert!(
+        !mails[0].to.iter().any(|to| to.contains(BOB)),
+        "Bob got nothing"
+    );
+    assert!(
+        mails[0].data.contains("for the VPN ticket"),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        !mails[0].data.contains("vpn password 4711"),
+        "the secret is never mailed"
+    );
     let key = link_in(&mails[0]);
     let revealed = app.reveal(&key, None).await.ok();
     assert_eq!(revealed["value"], "vpn password 4711");
@@ -157,8 +178,16 @@ async fn incoming_refusals_and_hourly_limits_per_address_and_per_recipient() {
     let bob = digest_of(&app, "Bob").await;
 
     for (body, field, message) in [
-        (json!({ "secret": { "secret": "", "recipient": anna } }), "secret", "Secret content is required"),
-        (json!({ "secret": { "secret": "x" } }), "recipient", "Recipient is required"),
+        (
+            json!({ "secret": { "secret": "", "recipient": anna } }),
+            "secret",
+            "Secret content is required",
+        ),
+        (
+            json!({ "secret": { "secret": "x" } }),
+            "recipient",
+            "Recipient is required",
+        ),
     ] {
         let answer = send(&app, body).await;
         assert_v2_error(&answer, 422, "FormError", message);
@@ -166,10 +195,18 @@ async fn incoming_refusals_and_hourly_limits_per_address_and_per_recipient() {
     }
     // Per recipient: 2 an hour; the third to Anna is refused, Bob still gets one.
     for _ in 0..2 {
-        let ok = send(&app, json!({ "secret": { "secret": "s", "recipient": anna } })).await;
+        let ok = send(
+            &app,
+            json!({ "secret": { "secret": "s", "recipient": anna } }),
+        )
+        .await;
         assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     }
-    let limited = send(&app, json!({ "secret": { "secret": "s", "recipient": anna } })).await;
+    let limited = send(
+        &app,
+        json!({ "secret": { "secret": "s", "recipient": anna } }),
+    )
+    .await;
     assert_v2_error(
         &limited,
         429,
@@ -178,7 +215,11 @@ async fn incoming_refusals_and_hourly_limits_per_address_and_per_recipient() {
     );
     assert_eq!(limited.json["retry_after"], 3600);
     // Per address: 3 an hour, counting every submission (the refused one too).
-    let to_bob = send(&app, json!({ "secret": { "secret": "s", "recipient": bob } })).await;
+    let to_bob = send(
+        &app,
+        json!({ "secret": { "secret": "s", "recipient": bob } }),
+    )
+    .await;
     assert_v2_error(
         &to_bob,
         429,
@@ -199,7 +240,12 @@ async fn incoming_is_off_unless_configured() {
             .json(&json!({ "secret": { "secret": "x", "recipient": "0".repeat(64) } })),
     )
     .await;
-    assert_v2_error(&answer, 422, "FormError", "Incoming secrets feature is not enabled");
+    assert_v2_error(
+        &answer,
+        422,
+        "FormError",
+        "Incoming secrets feature is not enabled",
+    );
     let validate = Answer::of(
         app.client
             .post(app.url("/api/incoming/validate"))
@@ -208,7 +254,12 @@ async fn incoming_is_off_unless_configured() {
     .await;
     conforms("Error", &validate.json);
     assert_eq!(validate.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let page = app.client.get(app.url("/incoming")).send().await.expect("page");
+    let page = app
+        .client
+        .get(app.url("/incoming"))
+        .send()
+        .await
+        .expect("page");
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
 }
 
@@ -216,7 +267,10 @@ async fn incoming_is_off_unless_configured() {
 async fn turning_incoming_on_without_recipients_or_mail_is_refused_at_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let err = onetime::config::Settings::load(
-        Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml"))),
+        Some(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/onetime.toml"
+        ))),
         Some(
             [
                 ("ONETIME__INCOMING__ENABLED".to_owned(), "true".to_owned()),

@@ -82,7 +82,11 @@ async fn conceal(app: &TestApp, auth: Option<&str>, prefix: &str, secret: Value)
         json!({ "secret": secret }),
     )
     .await;
-    ok(answer, "Conceal", prefix == "/api/v2" || prefix == "/api/v2/guest")
+    ok(
+        answer,
+        "Conceal",
+        prefix == "/api/v2" || prefix == "/api/v2/guest",
+    )
 }
 
 fn keys(created: &Value) -> (String, String) {
@@ -149,13 +153,17 @@ async fn every_v2_route(app: &TestApp) {
     assert!(record["secret"].get("secret_value").is_none());
 
     // Conceal: nested form fields.
-    let form = Answer::of(app.client.post(app.url("/api/v2/secret/conceal")).form(&[
-        ("secret[secret]", "form value"),
-        ("secret[ttl]", "120"),
-    ]))
+    let form = Answer::of(
+        app.client
+            .post(app.url("/api/v2/secret/conceal"))
+            .form(&[("secret[secret]", "form value"), ("secret[ttl]", "120")]),
+    )
     .await;
     let form = ok(form, "Conceal", true);
-    assert_eq!(form["record"]["secret"]["lifespan"], 120, "secret[ttl] from the form");
+    assert_eq!(
+        form["record"]["secret"]["lifespan"], 120,
+        "secret[ttl] from the form"
+    );
     assert_eq!(form["record"]["receipt"]["custid"], "anon");
 
     // Conceal errors.
@@ -181,7 +189,13 @@ async fn every_v2_route(app: &TestApp) {
     .await;
     assert_v2_error(&bad_json, 422, "FormError", "Malformed JSON body");
     let big = "x".repeat(10_001);
-    let too_big = post_json(app, None, "/api/v2/secret/conceal", json!({ "secret": { "secret": big } })).await;
+    let too_big = post_json(
+        app,
+        None,
+        "/api/v2/secret/conceal",
+        json!({ "secret": { "secret": big } }),
+    )
+    .await;
     assert_v2_error(
         &too_big,
         422,
@@ -196,7 +210,12 @@ async fn every_v2_route(app: &TestApp) {
         json!({ "secret": { "secret": "s", "passphrase": "abc" } }),
     )
     .await;
-    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", short.text);
+    assert_eq!(
+        short.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        short.text
+    );
     assert_eq!(short.json["field"], "passphrase");
     let mailed = post_json(
         app,
@@ -205,7 +224,12 @@ async fn every_v2_route(app: &TestApp) {
         json!({ "secret": { "secret": "s", "recipient": "x@example.com" } }),
     )
     .await;
-    assert_v2_error(&mailed, 422, "FormError", "An account is required to send emails.");
+    assert_v2_error(
+        &mailed,
+        422,
+        "FormError",
+        "An account is required to send emails.",
+    );
 
     // Generate: length and character sets.
     let generated = post_json(
@@ -223,8 +247,13 @@ async fn every_v2_route(app: &TestApp) {
     assert!(value.bytes().all(|b| b.is_ascii_digit()), "{value}");
     assert_eq!(generated["details"]["kind"], "generate");
     assert_v2_error(
-        &post_json(app, None, "/api/v2/secret/generate", json!({ "secret": { "length": 200 } }))
-            .await,
+        &post_json(
+            app,
+            None,
+            "/api/v2/secret/generate",
+            json!({ "secret": { "length": 200 } }),
+        )
+        .await,
         422,
         "FormError",
         "Generated password length must be no more than 128 characters",
@@ -285,12 +314,28 @@ async fn every_v2_route(app: &TestApp) {
     assert_eq!(batch["count"], 1);
     assert_eq!(batch["records"][0]["identifier"], skey.as_str());
     let many: Vec<String> = (0..101).map(|_| NOBODY.to_owned()).collect();
-    let too_many =
-        post_json(app, None, "/api/v2/secret/status", json!({ "identifiers": many })).await;
-    assert_v2_error(&too_many, 422, "FormError", "At most 100 identifiers per request");
+    let too_many = post_json(
+        app,
+        None,
+        "/api/v2/secret/status",
+        json!({ "identifiers": many }),
+    )
+    .await;
+    assert_v2_error(
+        &too_many,
+        422,
+        "FormError",
+        "At most 100 identifiers per request",
+    );
 
     // Reveal: without continue it only describes; a wrong passphrase is a 422; then once.
-    let described = post_json(app, None, &format!("/api/v2/secret/{skey}/reveal"), json!({})).await;
+    let described = post_json(
+        app,
+        None,
+        &format!("/api/v2/secret/{skey}/reveal"),
+        json!({}),
+    )
+    .await;
     let described = ok(described, "Secret", true);
     assert!(described["record"].get("secret_value").is_none());
     let wrong = post_json(
@@ -347,9 +392,67 @@ async fn every_v2_route(app: &TestApp) {
         "Unknown secret",
     );
 
+    // The private note: its creator changes it; nobody else, receipt key or not.
+    let patch = |auth: Option<String>, prefix: &'static str, memo: String| {
+        let mut req = app
+            .client
+            .patch(app.url(&format!("/api/v2/{prefix}/{rkey}")))
+            .json(&json!({ "memo": memo }));
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        Answer::of(req)
+    };
+    assert_v2_error(
+        &patch(None, "receipt", "mine now".into()).await,
+        401,
+        "Unauthorized",
+        "Not authorized",
+    );
+    let other = app.account("other@example.com", None).await;
+    assert_v2_error(
+        &patch(Some(other), "receipt", "mine now".into()).await,
+        401,
+        "Unauthorized",
+        "Not authorized",
+    );
+    let long = patch(Some(auth.clone()), "receipt", "n".repeat(201)).await;
+    assert_v2_error(
+        &long,
+        422,
+        "FormError",
+        "Memo must be no more than 200 characters long",
+    );
+    assert_eq!(long.json["field"], "memo");
+    let updated = patch(Some(auth.clone()), "private", "for Bo, v2".into()).await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text);
+    conforms("ReceiptUpdate", &updated.json);
+    assert_eq!(updated.json["record"]["memo"], "for Bo, v2");
+    let reread = ok(
+        get(app, None, &format!("/api/v2/receipt/{rkey}")).await,
+        "Receipt",
+        true,
+    );
+    assert_eq!(reread["record"]["memo"], "for Bo, v2");
+    assert_eq!(
+        reread["record"]["state"], "revealed",
+        "nothing else changed"
+    );
+    assert_eq!(
+        app.receipt(&rkey).await.ok()["memo"],
+        "for Bo, v2",
+        "v1 sees it too"
+    );
+
     // Burn: without continue nothing happens; with it, once.
     let (_, form_rkey) = keys(&form);
-    let kept = post_json(app, None, &format!("/api/v2/receipt/{form_rkey}/burn"), json!({})).await;
+    let kept = post_json(
+        app,
+        None,
+        &format!("/api/v2/receipt/{form_rkey}/burn"),
+        json!({}),
+    )
+    .await;
     let kept = ok(kept, "Receipt", true);
     assert_eq!(kept["success"], false);
     assert_eq!(kept["record"]["state"], "new");
@@ -406,10 +509,21 @@ async fn every_v2_route(app: &TestApp) {
     }
 
     // Guest routes.
-    let guest = conceal(app, None, "/api/v2/guest", json!({ "secret": "guest value" })).await;
+    let guest = conceal(
+        app,
+        None,
+        "/api/v2/guest",
+        json!({ "secret": "guest value" }),
+    )
+    .await;
     let (gkey, grkey) = keys(&guest);
     ok(
-        get(app, Some("Basic bm9ib2R5Om5vcGU="), &format!("/api/v2/guest/secret/{gkey}")).await,
+        get(
+            app,
+            Some("Basic bm9ib2R5Om5vcGU="),
+            &format!("/api/v2/guest/secret/{gkey}"),
+        )
+        .await,
         "Secret",
         true,
     );
@@ -420,7 +534,10 @@ async fn every_v2_route(app: &TestApp) {
         json!({ "continue": "true" }),
     )
     .await;
-    assert_eq!(ok(grevealed, "Secret", true)["record"]["secret_value"], "guest value");
+    assert_eq!(
+        ok(grevealed, "Secret", true)["record"]["secret_value"],
+        "guest value"
+    );
     ok(
         get(app, None, &format!("/api/v2/guest/receipt/{grkey}")).await,
         "Receipt",
@@ -457,10 +574,24 @@ async fn v3_routes(app: &TestApp) {
     let auth = app.account("v3@example.com", None).await;
     let status = ok(get(app, None, "/api/v3/status").await, "Status", false);
     assert_eq!(status["status"], "nominal");
-    ok(get(app, None, "/api/v3/supported-locales").await, "Locales", false);
-    ok(get(app, Some(&auth), "/api/v3/version").await, "Version", false);
+    ok(
+        get(app, None, "/api/v3/supported-locales").await,
+        "Locales",
+        false,
+    );
+    ok(
+        get(app, Some(&auth), "/api/v3/version").await,
+        "Version",
+        false,
+    );
 
-    let created = conceal(app, None, "/api/v3/guest", json!({ "secret": "v3 value", "ttl": "600" })).await;
+    let created = conceal(
+        app,
+        None,
+        "/api/v3/guest",
+        json!({ "secret": "v3 value", "ttl": "600" }),
+    )
+    .await;
     assert!(created["record"].get("metadata").is_none(), "no v2 alias");
     assert_eq!(created["record"]["secret"]["lifespan"], 600);
     assert!(created["record"]["secret"]["has_passphrase"].is_boolean());
@@ -471,7 +602,13 @@ async fn v3_routes(app: &TestApp) {
         false,
     );
     ok(
-        post_json(app, None, "/api/v3/secret/status", json!({ "identifiers": [skey.clone()] })).await,
+        post_json(
+            app,
+            None,
+            "/api/v3/secret/status",
+            json!({ "identifiers": [skey.clone()] }),
+        )
+        .await,
         "SecretList",
         false,
     );
@@ -502,8 +639,13 @@ async fn v3_routes(app: &TestApp) {
 
     // Outside /guest, v3's secret routes are for accounts (HTTP Basic).
     assert_v2_error(
-        &post_json(app, None, "/api/v3/secret/conceal", json!({ "secret": { "secret": "x" } }))
-            .await,
+        &post_json(
+            app,
+            None,
+            "/api/v3/secret/conceal",
+            json!({ "secret": { "secret": "x" } }),
+        )
+        .await,
         401,
         "Unauthorized",
         "Not authorized",
@@ -592,7 +734,12 @@ async fn allow_anonymous_false_switches_guest_creation_off_in_every_version() {
         ("/api/v3/guest/secret/generate", "GUEST_GENERATE_DISABLED"),
     ] {
         let answer = post_json(&app, None, path, json!({ "secret": { "secret": "x" } })).await;
-        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}: {}", answer.text);
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            answer.text
+        );
         conforms("Error", &answer.json);
         assert_eq!(answer.json["error_type"], "GuestRoutesDisabled");
         assert_eq!(answer.json["code"], code, "{path}");
@@ -607,7 +754,10 @@ async fn allow_anonymous_false_switches_guest_creation_off_in_every_version() {
         json!({ "continue": true }),
     )
     .await;
-    assert_eq!(ok(revealed, "Secret", true)["record"]["secret_value"], "acct");
+    assert_eq!(
+        ok(revealed, "Secret", true)["record"]["secret_value"],
+        "acct"
+    );
 }
 
 /// A secret made in one version reads, reveals once and burns through the others.
@@ -627,8 +777,13 @@ async fn one_secret_every_version(app: &TestApp) {
         json!({ "passphrase": "pw-v1-pw", "continue": true }),
     )
     .await;
-    assert_eq!(ok(revealed, "Secret", true)["record"]["secret_value"], "from v1");
-    app.reveal(&key, Some("pw-v1-pw")).await.assert_unknown_secret();
+    assert_eq!(
+        ok(revealed, "Secret", true)["record"]["secret_value"],
+        "from v1"
+    );
+    app.reveal(&key, Some("pw-v1-pw"))
+        .await
+        .assert_unknown_secret();
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "received");
 
     // v2 -> v1 and v3.
@@ -707,10 +862,7 @@ async fn cross_version_race(app: &TestApp) {
             Answer::of(req)
         });
         let answers = join_all(racers).await;
-        let winners: Vec<&Answer> = answers
-            .iter()
-            .filter(|a| a.text.contains(&value))
-            .collect();
+        let winners: Vec<&Answer> = answers.iter().filter(|a| a.text.contains(&value)).collect();
         assert_eq!(winners.len(), 1, "round {round}: exactly one reveal");
         for loser in answers.iter().filter(|a| !a.text.contains(&value)) {
             let unknown_v1 = loser.intended == Some(404);
@@ -771,6 +923,7 @@ async fn the_openapi_descriptions_match_the_schemas_and_list_only_routes_the_ser
                 let req = match method.as_str() {
                     "get" => app.client.get(app.url(&url)),
                     "post" => app.client.post(app.url(&url)).json(&json!({})),
+                    "patch" => app.client.patch(app.url(&url)).json(&json!({})),
                     other => panic!("{other} {path}"),
                 };
                 let answer = Answer::of(req.header("authorization", &auth)).await;

@@ -32,7 +32,10 @@ async fn a_visitor_sends_a_secret_to_a_named_recipient(js: bool) {
         assert!(!source.contains(address), "{address} on the page");
     }
     let form = browser.text("form#incoming").await;
-    assert!(form.contains("Anna (IT desk)") && form.contains("Bob"), "{form}");
+    assert!(
+        form.contains("Anna (IT desk)") && form.contains("Bob"),
+        "{form}"
+    );
 
     // Without a secret: refused, the choice and the note kept.
     browser.click("input[name=recipient]").await;
@@ -41,7 +44,10 @@ async fn a_visitor_sends_a_secret_to_a_named_recipient(js: bool) {
     assert_eq!(browser.status().await, 400);
     assert!(browser.has("p#error").await, "the refusal is shown");
     assert_eq!(browser.value("input#memo").await, "door code");
-    assert!(browser.has("input[name=recipient]:checked").await, "choice kept");
+    assert!(
+        browser.has("input[name=recipient]:checked").await,
+        "choice kept"
+    );
 
     browser.fill("textarea#secret", "the vault code 1234").await;
     browser.submit("button#send").await;
@@ -53,7 +59,10 @@ async fn a_visitor_sends_a_secret_to_a_named_recipient(js: bool) {
         .await
         .to_string();
     assert!(!source.contains("/secret/"), "no link for the sender");
-    assert!(!source.contains("the vault code 1234"), "the form is empty again");
+    assert!(
+        !source.contains("the vault code 1234"),
+        "the form is empty again"
+    );
     assert!(!source.contains("anna@example.org"));
 }
 

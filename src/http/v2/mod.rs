@@ -113,9 +113,7 @@ pub fn meta_routes(cfg: &mut web::ServiceConfig, version: Version) {
 /// The two status routes, answering with `surface` whatever their scope's is (v3 keeps them
 /// public while its other secret routes want an account). Registered before
 /// [`secret_routes`], so they win the match.
-pub fn status_routes(
-    surface: web::Data<Surface>,
-) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn status_routes(surface: web::Data<Surface>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.service(
             resource("/secret/status")
@@ -144,7 +142,11 @@ pub fn secret_routes(cfg: &mut web::ServiceConfig) {
 pub fn receipt_routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     cfg.service(resource(&format!("/{prefix}/recent")).route(web::get().to(recent)))
         .service(resource(&format!("/{prefix}/{{key}}/burn")).route(web::post().to(burn)))
-        .service(resource(&format!("/{prefix}/{{key}}")).route(web::get().to(show_receipt)));
+        .service(
+            resource(&format!("/{prefix}/{{key}}"))
+                .route(web::get().to(show_receipt))
+                .route(web::patch().to(update_receipt)),
+        );
 }
 
 /// The `/guest/*` routes (their scope's [`Surface`] says `Guest`).
@@ -503,11 +505,7 @@ fn secret_record(
 }
 
 /// The secret's status, or `NotFound`.
-async fn waiting(
-    service: &Service,
-    key: &SecretKey,
-    now: u64,
-) -> Result<SecretStatus, V2Error> {
+async fn waiting(service: &Service, key: &SecretKey, now: u64) -> Result<SecretStatus, V2Error> {
     service
         .secret_status(key, now)
         .await?
@@ -701,6 +699,32 @@ async fn show_receipt(
         success: surface.success(true),
         record: receipt_record(&service, &receipt),
         details: Some(details),
+    }))
+}
+
+/// PATCH /receipt/{key}: sets the private note (`memo`; empty removes it). The creating
+/// account only (HTTP Basic); the receipt key alone is not enough to change it.
+async fn update_receipt(
+    req: HttpRequest,
+    key: web::Path<String>,
+    (service, accounts, _, surface): UseCases,
+    params: V2Params,
+) -> Result<HttpResponse, V2Error> {
+    let caller = caller(&req, &accounts, **surface).await?;
+    let key = receipt_key(&key)?;
+    let now = unix_now();
+    let receipt = match params.0.sensitive("memo") {
+        Some(memo) => service.update_memo(&caller, &key, &memo, now).await,
+        None => service.receipt_status(&key, now).await,
+    }
+    .map_err(|e| match e {
+        ServiceError::NotAuthorized => V2Error::Unauthorized,
+        e => V2Error::from_service(e),
+    })?;
+    Ok(ok_json(&RecordResponse::<_, ReceiptDetails> {
+        success: surface.success(true),
+        record: ReceiptBase::from_receipt(&receipt, None),
+        details: None,
     }))
 }
 

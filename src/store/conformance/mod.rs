@@ -209,6 +209,7 @@ macro_rules! conformance_suite {
             burn_destroys_an_unread_secret_once,
             burn_and_take_race_has_one_winner,
             generated_value_is_taken_once,
+            receipt_reseal_changes_only_its_payload,
             customers_are_added_once_replaced_and_removed,
             customer_replace_refuses_a_stale_record,
             sessions_are_kept_until_they_expire_or_are_removed,

@@ -153,6 +153,41 @@ pub async fn burn_and_take_race_has_one_winner(store: Arc<dyn Store>) {
     assert_eq!(winners, 1);
 }
 
+/// A receipt's payload can be replaced (a new private note); nothing else changes, and a
+/// missing receipt is reported.
+pub async fn receipt_reseal_changes_only_its_payload(store: Arc<dyn Store>) {
+    let new = sample(600, true);
+    store.create(&new).await.expect("create");
+    let fresh = sealed(9);
+    assert!(store
+        .reseal_receipt(&new.metadata_id, &fresh)
+        .await
+        .expect("reseal"));
+    let read = store
+        .metadata(&new.metadata_id, NOW)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(read.sealed, fresh);
+    assert_eq!(
+        MetadataRecord {
+            sealed: new.metadata.sealed.clone(),
+            ..read
+        },
+        new.metadata,
+        "only the payload changed"
+    );
+    assert!(store
+        .secret(&new.secret_id, NOW)
+        .await
+        .expect("read")
+        .is_some());
+    assert!(!store
+        .reseal_receipt(&random_id(), &fresh)
+        .await
+        .expect("reseal"));
+}
+
 /// The generated value on a receipt is handed out once.
 pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
     let new = sample(600, true);

@@ -7,7 +7,7 @@ use redis::{AsyncCommands, Script};
 
 use super::connection::{Batch, ReplicasAck};
 use super::RedisStore;
-use crate::crypto::RecordId;
+use crate::crypto::{RecordId, Sealed};
 use crate::store::record::{decode, encode};
 use crate::store::{
     Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
@@ -77,6 +77,16 @@ impl Secrets for RedisStore {
             .rewrite_metadata(id, None, |m| m.generated.take().is_some())
             .await?;
         Ok(taken.is_some())
+    }
+
+    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError> {
+        let changed = self
+            .rewrite_metadata(id, None, |m| {
+                m.sealed = sealed.clone();
+                true
+            })
+            .await?;
+        Ok(changed.is_some())
     }
 
     async fn burn(

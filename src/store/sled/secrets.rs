@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::trees::{Change, Entry};
 use super::SledStore;
-use crate::crypto::RecordId;
+use crate::crypto::{RecordId, Sealed};
 use crate::store::record::encode;
 use crate::store::{
     Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
@@ -108,6 +108,20 @@ impl Secrets for SledStore {
                 db.durable().await?;
             }
             Ok(taken.is_some())
+        })
+        .await
+    }
+
+    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError> {
+        self.run(|db| async move {
+            let changed = db.update_entry(id, |e| {
+                e.metadata.sealed = sealed.clone();
+                Change::Write(())
+            })?;
+            if changed.is_some() {
+                db.durable().await?;
+            }
+            Ok(changed.is_some())
         })
         .await
     }

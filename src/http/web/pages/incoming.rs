@@ -108,7 +108,9 @@ pub(super) async fn send(
     let secret = form.get("secret").unwrap_or("");
     let request = IncomingRequest {
         recipient: chosen.to_owned(),
-        secret: form.sensitive("secret").filter(|s| !s.expose().trim().is_empty()),
+        secret: form
+            .sensitive("secret")
+            .filter(|s| !s.expose().trim().is_empty()),
         memo: form.sensitive("memo"),
     };
     let (status, refill) = match service.send_incoming(request, visitor.ip, unix_now()).await {
@@ -155,7 +157,10 @@ fn refusal(t: &Catalog, e: IncomingError) -> Result<(StatusCode, Refusal), Failu
         }
         IncomingError::Service(ServiceError::TooLarge { max }) => (
             bad,
-            Refusal::on(&["secret"], t.fill("error.secret_too_large", &max.to_string())),
+            Refusal::on(
+                &["secret"],
+                t.fill("error.secret_too_large", &max.to_string()),
+            ),
         ),
         IncomingError::Limited => return Err(Failure::RateLimited),
         IncomingError::Disabled => return Err(Failure::NotFound),
