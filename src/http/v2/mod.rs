@@ -11,7 +11,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
-use self::error::{V2Error, INCORRECT_PASSPHRASE};
+use self::error::V2Error;
 use self::model::{
     ConcealDetails, ConcealRecord, ListResponse, LocalesBody, ReceiptBase, ReceiptDetails,
     ReceiptListDetails, ReceiptRecord, RecordResponse, SecretDetails, SecretRecord, SecretState,
@@ -128,14 +128,20 @@ pub fn status_routes(surface: web::Data<Surface>) -> impl FnOnce(&mut web::Servi
     }
 }
 
-/// The secret routes of a scope whose [`Surface`] is already set.
-pub fn secret_routes(cfg: &mut web::ServiceConfig) {
+/// conceal, generate, reveal and show: the secret routes of every flavour, guest included.
+fn create_and_reveal_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/secret/conceal").route(web::post().to(conceal)))
         .service(resource("/secret/generate").route(web::post().to(generate)))
-        .service(resource("/secret/status").route(web::post().to(batch_status)))
-        .service(resource("/secret/{key}/status").route(web::get().to(secret_status)))
         .service(resource("/secret/{key}/reveal").route(web::post().to(reveal)))
         .service(resource("/secret/{key}").route(web::get().to(show_secret)));
+}
+
+/// The secret routes of a scope whose [`Surface`] is already set: the statuses first, so
+/// `/secret/status` is not taken for a key.
+pub fn secret_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/secret/status").route(web::post().to(batch_status)))
+        .service(resource("/secret/{key}/status").route(web::get().to(secret_status)))
+        .configure(create_and_reveal_routes);
 }
 
 /// The receipt routes under `/<prefix>` (`receipt`, or v2's old `private`).
@@ -149,12 +155,9 @@ pub fn receipt_routes(cfg: &mut web::ServiceConfig, prefix: &str) {
         );
 }
 
-/// The `/guest/*` routes (their scope's [`Surface`] says `Guest`).
+/// The `/guest/*` routes (their scope's [`Surface`] says `Guest`): no status, recent or note.
 pub fn guest_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/secret/conceal").route(web::post().to(conceal)))
-        .service(resource("/secret/generate").route(web::post().to(generate)))
-        .service(resource("/secret/{key}/reveal").route(web::post().to(reveal)))
-        .service(resource("/secret/{key}").route(web::get().to(show_secret)))
+    cfg.configure(create_and_reveal_routes)
         .service(resource("/receipt/{key}/burn").route(web::post().to(burn)))
         .service(resource("/receipt/{key}").route(web::get().to(show_receipt)));
 }
@@ -504,32 +507,50 @@ fn secret_record(
     }
 }
 
-/// The secret's status, or `NotFound`.
-async fn waiting(service: &Service, key: &SecretKey, now: u64) -> Result<SecretStatus, V2Error> {
-    service
-        .secret_status(key, now)
+/// The first steps of show and reveal: who calls, their budget, and the waiting secret (or
+/// `NotFound`), with the time they were read at.
+async fn waiting(
+    req: &HttpRequest,
+    raw_key: &str,
+    (service, accounts, limits, surface): &UseCases,
+) -> Result<(SecretKey, SecretStatus, u64), V2Error> {
+    let caller = caller(req, accounts, ***surface).await?;
+    spend(req, limits, &caller, Action::Reveal).await?;
+    let key = secret_key(raw_key)?;
+    let now = unix_now();
+    let status = service
+        .secret_status(&key, now)
         .await?
-        .ok_or(V2Error::NotFound)
+        .ok_or(V2Error::NotFound)?;
+    Ok((key, status, now))
+}
+
+/// A waiting secret described, not revealed.
+fn described(
+    surface: Surface,
+    (key, status, now): &(SecretKey, SecretStatus, u64),
+    continue_: bool,
+) -> HttpResponse {
+    ok_json(&RecordResponse {
+        success: surface.success(true),
+        record: secret_record(key, status, *now, None),
+        details: Some(SecretDetails::new(
+            continue_,
+            !status.passphrase_required,
+            None,
+        )),
+    })
 }
 
 /// GET /secret/{key}: describes the secret; never consumes it (link previews GET).
 async fn show_secret(
     req: HttpRequest,
     key: web::Path<String>,
-    (service, accounts, limits, surface): UseCases,
+    use_cases: UseCases,
     params: V2Params,
 ) -> Result<HttpResponse, V2Error> {
-    let caller = caller(&req, &accounts, **surface).await?;
-    spend(&req, &limits, &caller, Action::Reveal).await?;
-    let key = secret_key(&key)?;
-    let now = unix_now();
-    let status = waiting(&service, &key, now).await?;
-    let details = SecretDetails::new(params.continues(), !status.passphrase_required, None);
-    Ok(ok_json(&RecordResponse {
-        success: surface.success(true),
-        record: secret_record(&key, &status, now, None),
-        details: Some(details),
-    }))
+    let found = waiting(&req, &key, &use_cases).await?;
+    Ok(described(**use_cases.3, &found, params.continues()))
 }
 
 /// POST /secret/{key}/reveal: with `continue=true`, reveals once and destroys; without, only
@@ -537,22 +558,15 @@ async fn show_secret(
 async fn reveal(
     req: HttpRequest,
     key: web::Path<String>,
-    (service, accounts, limits, surface): UseCases,
+    use_cases: UseCases,
     params: V2Params,
 ) -> Result<HttpResponse, V2Error> {
-    let caller = caller(&req, &accounts, **surface).await?;
-    spend(&req, &limits, &caller, Action::Reveal).await?;
-    let key = secret_key(&key)?;
-    let now = unix_now();
-    let status = waiting(&service, &key, now).await?;
+    let found = waiting(&req, &key, &use_cases).await?;
+    let (service, _, limits, surface) = use_cases;
     if !params.continues() {
-        let details = SecretDetails::new(false, !status.passphrase_required, None);
-        return Ok(ok_json(&RecordResponse {
-            success: surface.success(true),
-            record: secret_record(&key, &status, now, None),
-            details: Some(details),
-        }));
+        return Ok(described(**surface, &found, false));
     }
+    let (key, status, now) = found;
     let passphrase = params.0.sensitive("passphrase");
     let revealed = service
         .reveal(&key, passphrase.as_ref(), limits.client_ip(&req), now)
@@ -693,13 +707,24 @@ async fn show_receipt(
 ) -> Result<HttpResponse, V2Error> {
     caller(&req, &accounts, **surface).await?;
     let key = receipt_key(&key)?;
-    let mut receipt = service.receipt(&key, unix_now()).await?;
+    let receipt = service.receipt(&key, unix_now()).await?;
+    Ok(receipt_answer(&service, **surface, receipt, true))
+}
+
+/// The answer of show and burn: the full receipt and what to show; `done` says whether the
+/// action happened (v2's `success`).
+fn receipt_answer(
+    service: &Service,
+    surface: Surface,
+    mut receipt: Receipt,
+    done: bool,
+) -> HttpResponse {
     let details = receipt_details(&mut receipt);
-    Ok(ok_json(&RecordResponse {
-        success: surface.success(true),
-        record: receipt_record(&service, &receipt),
+    ok_json(&RecordResponse {
+        success: surface.success(done),
+        record: receipt_record(service, &receipt),
         details: Some(details),
-    }))
+    })
 }
 
 /// PATCH /receipt/{key}: sets the private note (`memo`; empty removes it). The creating
@@ -741,33 +766,22 @@ async fn burn(
     spend(&req, &limits, &caller, Action::Reveal).await?;
     let key = receipt_key(&key)?;
     let now = unix_now();
-    let (mut receipt, done) = if params.continues() {
-        let passphrase = params.0.sensitive("passphrase");
-        let burned = service
-            .burn(
-                &caller,
-                &key,
-                passphrase.as_ref(),
-                limits.client_ip(&req),
-                now,
-            )
-            .await
-            .map_err(|e| match e {
-                ServiceError::PassphraseRequired | ServiceError::WrongPassphrase => {
-                    V2Error::form(INCORRECT_PASSPHRASE, Some("passphrase"))
-                }
-                e => V2Error::from_service(e),
-            })?;
-        (burned.state, true)
-    } else {
-        (service.receipt_status(&key, now).await?, false)
-    };
-    let details = receipt_details(&mut receipt);
-    Ok(ok_json(&RecordResponse {
-        success: surface.success(done),
-        record: receipt_record(&service, &receipt),
-        details: Some(details),
-    }))
+    if !params.continues() {
+        let receipt = service.receipt_status(&key, now).await?;
+        return Ok(receipt_answer(&service, **surface, receipt, false));
+    }
+    // A missing or wrong passphrase is upstream's "Incorrect passphrase" (V2Error's mapping).
+    let passphrase = params.0.sensitive("passphrase");
+    let burned = service
+        .burn(
+            &caller,
+            &key,
+            passphrase.as_ref(),
+            limits.client_ip(&req),
+            now,
+        )
+        .await?;
+    Ok(receipt_answer(&service, **surface, burned.state, true))
 }
 
 /// GET /receipt/recent: the caller's receipts of the last 30 days, newest first.
