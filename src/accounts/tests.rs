@@ -85,6 +85,21 @@ impl World {
         }
     }
 
+    /// A new account on the default plan: its API token.
+    async fn add(&self, email: &str) -> Sensitive {
+        self.accounts.add(email, None, NOW).await.expect("add")
+    }
+
+    /// A new account with [`PASSWORD`] for the web: its API token.
+    async fn member(&self, email: &str) -> Sensitive {
+        let token = self.add(email).await;
+        self.accounts
+            .set_password(email, &pw(PASSWORD), NOW)
+            .await
+            .expect("set");
+        token
+    }
+
     async fn token_caller(&self, email: &str, token: &Sensitive) -> Caller {
         self.accounts
             .authenticate(email, token.expose())
@@ -375,15 +390,7 @@ async fn sign_out_a_new_password_and_removal_end_sessions() {
 
 /// A secret created with the token lists on the web and vice versa, on either backend.
 async fn the_recent_list_is_shared_by_the_token_and_a_session(w: World) {
-    let token = w
-        .accounts
-        .add("ann@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("ann@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let token = w.member("ann@example.com").await;
     let api = w.token_caller("ann@example.com", &token).await;
     let web = w.web_caller("ann@example.com", PASSWORD).await;
     let by_api = w.share(&api).await;
@@ -393,15 +400,7 @@ async fn the_recent_list_is_shared_by_the_token_and_a_session(w: World) {
     assert_eq!(w.recent(&web).await, both);
 
     // Another account sees none of it, through either door.
-    let other = w
-        .accounts
-        .add("bo@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("bo@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let other = w.member("bo@example.com").await;
     assert!(w
         .recent(&w.token_caller("bo@example.com", &other).await)
         .await
@@ -419,7 +418,10 @@ async fn the_recent_list_is_shared_by_the_token_and_a_session(w: World) {
         assert_eq!(seal.key_boxes.len(), 2, "one box per list key");
         assert!(w
             .sealer
-            .open(RecordKind::Recent, &customer_id, "", None, &seal.sealed)
+            .open(
+                Binding::new(RecordKind::Recent, &customer_id, ""),
+                &seal.sealed
+            )
             .is_err());
     }
 }
@@ -437,15 +439,7 @@ async fn the_recent_list_is_shared_by_the_token_and_a_session_on_redis() {
 #[tokio::test]
 async fn rotation_starts_the_api_side_afresh_and_keeps_the_web_side() {
     let w = World::sled();
-    let token = w
-        .accounts
-        .add("cy@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("cy@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let token = w.member("cy@example.com").await;
     let web = w.web_caller("cy@example.com", PASSWORD).await;
     let a = w
         .share(&w.token_caller("cy@example.com", &token).await)
@@ -493,15 +487,7 @@ async fn rotation_starts_the_api_side_afresh_and_keeps_the_web_side() {
 #[tokio::test]
 async fn a_new_password_starts_the_web_side_afresh_and_keeps_the_api_side() {
     let w = World::sled();
-    let token = w
-        .accounts
-        .add("di@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("di@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let token = w.member("di@example.com").await;
     let api = w.token_caller("di@example.com", &token).await;
     let a = w.share(&api).await;
     let b = w
@@ -527,11 +513,7 @@ async fn a_new_password_starts_the_web_side_afresh_and_keeps_the_api_side() {
 #[tokio::test]
 async fn without_a_web_password_rotation_clears_the_list() {
     let w = World::sled();
-    let token = w
-        .accounts
-        .add("ed@example.com", None, NOW)
-        .await
-        .expect("add");
+    let token = w.add("ed@example.com").await;
     w.share(&w.token_caller("ed@example.com", &token).await)
         .await;
     let customer_id = w.sealer.record_id(RecordKind::Customer, "ed@example.com");
@@ -628,11 +610,7 @@ async fn adding_an_api_list_key_never_undoes_a_rotation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SledStore::open(dir.path(), false, 8 << 20).expect("store"));
     let w = World::over(store, dir, KdfPool::new(2, 8));
-    let token = w
-        .accounts
-        .add("fay@example.com", None, NOW)
-        .await
-        .expect("add");
+    let token = w.add("fay@example.com").await;
     let mut stale = w
         .store
         .customer(&w.sealer.record_id(RecordKind::Customer, "fay@example.com"))
@@ -671,10 +649,7 @@ async fn unknown_emails_and_wrong_passwords_cost_scrypt_work() {
     // work fails fast with Busy, and one that skipped the work would answer None.
     let pool = KdfPool::new(1, 0);
     let w = World::sled_with(pool.clone());
-    w.accounts
-        .add("gil@example.com", None, NOW)
-        .await
-        .expect("add");
+    w.add("gil@example.com").await;
     let without_password = ("gil@example.com", PASSWORD);
     let unknown = ("nobody@example.com", PASSWORD);
     for (email, password) in [unknown, without_password] {

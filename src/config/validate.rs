@@ -1,7 +1,7 @@
 //! The checks a value's type alone does not make, run once when the settings load.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 use url::Url;
@@ -81,36 +81,14 @@ impl Settings {
             check_base_url(base_url)?;
             *base_url = base_url.trim_end_matches('/').to_owned();
         }
-        if let Some(path) = self
-            .server
-            .secret_file
-            .take()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            if self.server.secret.is_some() {
-                return Err(invalid(
-                    "server.secret_file",
-                    "server.secret is set too: set one of them",
-                ));
-            }
-            self.server.secret = Some(read_secret_file("server.secret_file", &path)?);
-            self.server.secret_file = Some(path);
-        }
-        if let Some(path) = self
-            .mail
-            .smtp_url_file
-            .take()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            if self.mail.smtp_url.is_some() {
-                return Err(invalid(
-                    "mail.smtp_url_file",
-                    "mail.smtp_url is set too: set one of them",
-                ));
-            }
-            self.mail.smtp_url = Some(read_secret_file("mail.smtp_url_file", &path)?);
-            self.mail.smtp_url_file = Some(path);
-        }
+        read_secret_file(
+            ("server.secret", &mut self.server.secret),
+            ("server.secret_file", &mut self.server.secret_file),
+        )?;
+        read_secret_file(
+            ("mail.smtp_url", &mut self.mail.smtp_url),
+            ("mail.smtp_url_file", &mut self.mail.smtp_url_file),
+        )?;
         if let Some(secret) = &self.server.secret {
             let ok = secret.0.len() == SERVER_KEY_LEN * 2
                 && secret.0.bytes().all(|b| b.is_ascii_hexdigit());
@@ -323,19 +301,34 @@ fn check_log_level(level: &str) -> Result<(), String> {
 
 /// The secret held in `path`, for a `*_file` setting: the whole file, trailing whitespace
 /// (the newline editors add) removed. Errors name the key and the path, never the contents.
-fn read_secret_file(key: &'static str, path: &Path) -> Result<Redacted, SettingsError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))?;
-    let value = text.trim_end();
-    if value.is_empty() {
-        return Err(invalid(key, format!("{} is empty", path.display())));
+/// A `NAME_file` setting: the file's contents (trimmed) become `NAME`. Setting both, or naming
+/// an empty or unreadable file, is an error. `file` keeps its path; an empty path is unset.
+fn read_secret_file(
+    (key, value): (&'static str, &mut Option<Redacted>),
+    (file_key, file): (&'static str, &mut Option<PathBuf>),
+) -> Result<(), SettingsError> {
+    let Some(path) = file.take().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if value.is_some() {
+        return Err(invalid(
+            file_key,
+            format!("{key} is set too: set one of them"),
+        ));
     }
-    Ok(Redacted(value.to_owned()))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| invalid(file_key, format!("cannot read {}: {e}", path.display())))?;
+    let text = text.trim_end();
+    if text.is_empty() {
+        return Err(invalid(file_key, format!("{} is empty", path.display())));
+    }
+    *value = Some(Redacted(text.to_owned()));
+    *file = Some(path);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
     use crate::config::tests::load_env;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::crypto::{KdfPool, ServerKey};
-use crate::domain::{Receipt, ReceiptKey, RequestedTtl, SecretKey, State};
+use crate::domain::{Burned, Receipt, ReceiptKey, RequestedTtl, SecretKey, State};
 use crate::store::sled::SledStore;
 
 const NOW: u64 = 1_800_000_000;
@@ -41,6 +41,13 @@ fn request(secret: &str, passphrase: Option<&str>) -> CreateRequest {
 
 fn receipt_key(receipt: &Receipt) -> ReceiptKey {
     ReceiptKey::parse(&receipt.metadata_key).expect("ours")
+}
+
+/// An anonymous burn of `receipt`'s secret without a passphrase.
+async fn burn_anonymously(service: &Service, receipt: &Receipt) -> Result<Burned, ServiceError> {
+    service
+        .burn(&Caller::Anonymous, &receipt_key(receipt), None, CLIENT, NOW)
+        .await
 }
 
 fn pass(text: &str) -> Sensitive {
@@ -97,15 +104,7 @@ async fn a_missing_passphrase_is_required_and_a_wrong_one_is_wrong() {
         Err(ServiceError::WrongPassphrase)
     ));
     assert!(matches!(
-        service
-            .burn(
-                &Caller::Anonymous,
-                &receipt_key(&receipt),
-                None,
-                CLIENT,
-                NOW
-            )
-            .await,
+        burn_anonymously(&service, &receipt).await,
         Err(ServiceError::PassphraseRequired)
     ));
     let revealed = service
@@ -134,27 +133,10 @@ async fn a_burn_tells_a_missing_receipt_from_a_secret_already_gone() {
         .share(&Caller::Anonymous, request("v", None), NOW)
         .await
         .expect("share");
-    let burned = service
-        .burn(
-            &Caller::Anonymous,
-            &receipt_key(&receipt),
-            None,
-            CLIENT,
-            NOW,
-        )
-        .await
-        .expect("burn");
+    let burned = burn_anonymously(&service, &receipt).await.expect("burn");
     assert_eq!(burned.state.state, State::Burned);
     assert!(matches!(
-        service
-            .burn(
-                &Caller::Anonymous,
-                &receipt_key(&receipt),
-                None,
-                CLIENT,
-                NOW
-            )
-            .await,
+        burn_anonymously(&service, &receipt).await,
         Err(ServiceError::UnknownSecret)
     ));
 }

@@ -142,11 +142,8 @@ async fn rotate_stops_the_old_token_at_once_and_remove_stops_all_access() {
 
 #[tokio::test]
 async fn authenticated_creates_carry_the_email_and_the_plan_limits() {
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__PLANS__TINY__MAX_TTL", "120"),
-        ("ONETIME__PLANS__TINY__MAX_SIZE", "10"),
-    ])
-    .await;
+    let app =
+        TestApp::spawn_with(&[("plans.tiny.max_ttl", "120"), ("plans.tiny.max_size", "10")]).await;
     let auth = app.account("frank@example.com", None).await;
     let month = "2592000";
     let body = app
@@ -259,7 +256,7 @@ async fn rotating_a_token_clears_the_recent_list() {
 
 #[tokio::test]
 async fn creation_can_require_an_account_while_reading_never_does() {
-    let app = TestApp::spawn_with(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]).await;
+    let app = TestApp::spawn_with(&[("secrets.allow_anonymous", "false")]).await;
     app.share(&[("secret", "s")]).await.assert_not_authorized();
     let token = add_account(&app.data(), "lee@example.com", None).await;
     let body = app

@@ -225,7 +225,7 @@ async fn a_full_disk_refuses_writes_cleanly_and_recovers_when_space_returns() {
     }
     let _mount = Mount(small.clone());
     let data = small.join("data");
-    let server = Process::start(&data, &[("ONETIME__LIMITS__CREATE_PER_IP", "100000")]);
+    let server = Process::start(&data, &[("limits.create_per_ip", "100000")]);
     let client = reqwest::Client::new();
     let share = |value: String| {
         let client = client.clone();

@@ -56,7 +56,7 @@ async fn sigint_lets_slow_creates_in_flight_finish() {
     // Arrange: the default scrypt cost, so twelve passphrase creates queue on the CPUs.
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut server = Process::start(&data, &[("ONETIME__CRYPTO__SCRYPT_LOG_N", "15")]);
+    let mut server = Process::start(&data, &[("crypto.scrypt_log_n", "15")]);
     let creates: Vec<_> = (0..12)
         .map(|i| {
             let base = server.base.clone();
@@ -128,7 +128,7 @@ async fn links_follow_the_bound_address_when_base_url_is_unset() {
 
 #[tokio::test]
 async fn links_follow_the_bound_address_in_process_too() {
-    let app = TestApp::spawn_with(&[("ONETIME__SERVER__BASE_URL", "")]).await;
+    let app = TestApp::spawn_with(&[("server.base_url", "")]).await;
 
     let body = app.share(&[("secret", "s")]).await.ok();
 
@@ -144,7 +144,7 @@ async fn a_base_url_on_another_port_than_a_loopback_bind_is_warned_about() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Process::start(
         &dir.path().join("data"),
-        &[("ONETIME__SERVER__BASE_URL", "http://127.0.0.1:9")],
+        &[("server.base_url", "http://127.0.0.1:9")],
     );
 
     let body = share(&server.base, &[("secret", "s")]).await.ok();
@@ -318,10 +318,7 @@ fn a_config_error_is_printed_once() {
 #[tokio::test]
 async fn a_host_name_in_bind_is_resolved_and_names_the_links() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Process::start(
-        &dir.path().join("data"),
-        &[("ONETIME__SERVER__BIND", "localhost:0")],
-    );
+    let server = Process::start(&dir.path().join("data"), &[("server.bind", "localhost:0")]);
 
     let body = share(&server.base, &[("secret", "s")]).await.ok();
 
@@ -386,14 +383,14 @@ async fn server_secret_file_is_read_at_start() {
     let file = dir.path().join("server-secret");
     std::fs::write(&file, format!("{key}\n")).expect("write key");
     let file = file.display().to_string();
-    let server = Process::start(&data, &[("ONETIME__SERVER__SECRET_FILE", &file)]);
+    let server = Process::start(&data, &[("server.secret_file", &file)]);
     let created = share(&server.base, &[("secret", "sealed under the file's key")])
         .await
         .ok();
     server.kill9();
 
     // Act: the same key given directly opens what was sealed under the file's.
-    let server = Process::start(&data, &[("ONETIME__SERVER__SECRET", &key)]);
+    let server = Process::start(&data, &[("server.secret", &key)]);
     let key_path = created["secret_key"].as_str().expect("secret_key");
     let resp = reqwest::Client::new()
         .post(format!("{}/api/v1/secret/{key_path}", server.base))

@@ -107,7 +107,8 @@ impl Answer {
     }
 }
 
-/// Settings for a test server in `dir`: port 0, cheap scrypt, plus `overrides` as env vars.
+/// Settings for a test server in `dir`: port 0, cheap scrypt, plus `overrides` (`storage.path`-style
+/// keys or `ONETIME__*` variables).
 pub fn test_settings(dir: &Path, overrides: &[(&str, &str)]) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
         ("ONETIME__SERVER__BIND".into(), "127.0.0.1:0".into()),
@@ -125,7 +126,7 @@ pub fn test_settings(dir: &Path, overrides: &[(&str, &str)]) -> Settings {
         ),
     ]);
     for (k, v) in overrides {
-        env.insert((*k).into(), (*v).into());
+        env.insert(onetime_test_support::setting_var(k), (*v).into());
     }
     let defaults = concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml");
     Settings::load(Some(Path::new(defaults)), Some(env)).expect("test settings")

@@ -17,11 +17,8 @@ async fn post_from(app: &TestApp, ip: &str, path: &str, form: &[(&str, &str)]) -
 
 #[tokio::test]
 async fn anonymous_creates_and_reveals_are_rate_limited_per_address() {
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__LIMITS__CREATE_PER_IP", "3"),
-        ("ONETIME__LIMITS__REVEAL_PER_IP", "2"),
-    ])
-    .await;
+    let app =
+        TestApp::spawn_with(&[("limits.create_per_ip", "3"), ("limits.reveal_per_ip", "2")]).await;
     let mut keys = Vec::new();
     for _ in 0..3 {
         keys.push(app.share_ok("limited", &[]).await.0);
@@ -53,10 +50,10 @@ async fn anonymous_creates_and_reveals_are_rate_limited_per_address() {
 
 #[tokio::test]
 async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-    let untrusted = TestApp::spawn_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "1")]).await;
+    let untrusted = TestApp::spawn_with(&[("limits.create_per_ip", "1")]).await;
     let trusted = TestApp::spawn_with(&[
-        ("ONETIME__LIMITS__CREATE_PER_IP", "1"),
-        ("ONETIME__SERVER__TRUST_PROXY", "true"),
+        ("limits.create_per_ip", "1"),
+        ("server.trust_proxy", "true"),
     ])
     .await;
 

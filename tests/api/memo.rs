@@ -48,7 +48,7 @@ async fn a_memo_longer_than_200_characters_is_refused() {
 async fn a_memo_is_sealed_at_rest_and_never_logged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let server = Process::start(&data, &[("ONETIME__LOG__LEVEL", "trace")]);
+    let server = Process::start(&data, &[("log.level", "trace")]);
     let resp = reqwest::Client::new()
         .post(format!("{}/api/v1/share", server.base))
         .form(&[("secret", "v"), ("memo", "unmistakable-memo-text")])
@@ -95,7 +95,7 @@ async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does(
 
 #[tokio::test]
 async fn the_creating_account_burns_a_secret_that_wrong_guesses_have_locked() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "2")]).await;
+    let app = TestApp::spawn_with(&[("limits.passphrase_failures_per_ip", "2")]).await;
     let owner = app.account("locked@example.com", None).await;
     let created = app
         .share_as(

@@ -84,8 +84,8 @@ async fn prometheus_scrapes_the_counts_of_what_happened() {
     let server = Process::start(
         &dir.path().join("data"),
         &[
-            ("ONETIME__METRICS__BIND", metrics_addr.as_str()),
-            ("ONETIME__LIMITS__CREATE_PER_IP", "5"),
+            ("metrics.bind", metrics_addr.as_str()),
+            ("limits.create_per_ip", "5"),
         ],
     );
     let prometheus = Prometheus::start(&metrics_addr);
@@ -183,7 +183,7 @@ async fn metrics_carry_no_key_or_value_and_stay_off_the_public_port() {
     let metrics_addr = format!("127.0.0.1:{}", free_port());
     let server = Process::start(
         &dir.path().join("data"),
-        &[("ONETIME__METRICS__BIND", metrics_addr.as_str())],
+        &[("metrics.bind", metrics_addr.as_str())],
     );
     let client = reqwest::Client::new();
     let value = "metrics-never-show-this";

@@ -189,7 +189,7 @@ async fn sled_store_to_move(
     emails: &[&str],
     ip: &str,
 ) -> (Moved, Vec<String>) {
-    let sled_node = Process::start(sled_dir, &[("ONETIME__SERVER__SECRET", SECRET)]);
+    let sled_node = Process::start(sled_dir, &[("server.secret", SECRET)]);
     let mut keys = Vec::new();
     for i in 0..count {
         let value = format!("migrating {i}");
@@ -254,7 +254,7 @@ async fn check_moved(url: &str, prefix: &str, keys: &Moved, accounts: &[(&str, S
 
 /// Back on sled: the two secrets read before are gone, every other reveals its value once.
 async fn check_back(back: &std::path::Path, keys: &Moved, ip: &str) {
-    let node = Process::start(back, &[("ONETIME__SERVER__SECRET", SECRET)]);
+    let node = Process::start(back, &[("server.secret", SECRET)]);
     for (i, (value, key, _)) in keys.iter().enumerate() {
         let path = format!("/api/v1/secret/{key}");
         let answer = post(&node.base, &path, &[], ip).await;

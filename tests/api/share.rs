@@ -163,8 +163,7 @@ async fn ttl_is_defaulted_and_clamped_silently() {
 
 #[tokio::test]
 async fn share_domain_must_be_configured_and_shapes_links() {
-    let app =
-        TestApp::spawn_with(&[("ONETIME__SERVER__SHARE_DOMAINS", "secrets.example.com")]).await;
+    let app = TestApp::spawn_with(&[("server.share_domains", "secrets.example.com")]).await;
     // A domain this server does not serve, and its own host, are ignored (as upstream does):
     // the link uses base_url, never a host the operator did not name.
     let (plain, _) = app.share_ok("s", &[]).await;
@@ -200,7 +199,7 @@ async fn refused_creates_store_nothing_and_reveal_says_unknown() {
 
 #[tokio::test]
 async fn anonymous_creation_can_be_switched_off() {
-    let app = TestApp::spawn_with(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]).await;
+    let app = TestApp::spawn_with(&[("secrets.allow_anonymous", "false")]).await;
     app.share(&[("secret", "s")]).await.assert_not_authorized();
     app.post_form("/api/v1/generate", &[])
         .await

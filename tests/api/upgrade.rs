@@ -56,7 +56,7 @@ async fn a_sled_store_of_schema_1_is_upgraded_at_start_and_its_accounts_keep_wor
         db.flush().expect("flush");
     }
 
-    let server = Process::start(&data, &[("ONETIME__SERVER__SECRET", SECRET)]);
+    let server = Process::start(&data, &[("server.secret", SECRET)]);
     the_account_still_works(&server, &data).await;
     let logs = server.kill9();
 

@@ -405,7 +405,7 @@ async fn hostile_input_is_rendered_as_text() {
 
 #[tokio::test]
 async fn passphrases_are_asked_for_checked_and_locked_after_many_guesses() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "3")]).await;
+    let app = TestApp::spawn_with(&[("limits.passphrase_failures_per_ip", "3")]).await;
     let creator = Browser::new(&app);
     let receipt_path = creator
         .create(&[("secret", "behind a pass"), ("passphrase", "open sesame")])
@@ -564,7 +564,7 @@ async fn create_refusals_explain_themselves_and_keep_the_form() {
 
 #[tokio::test]
 async fn anonymous_visitors_are_rate_limited_with_a_page() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "2")]).await;
+    let app = TestApp::spawn_with(&[("limits.create_per_ip", "2")]).await;
     let browser = Browser::new(&app);
     browser.create(&[("secret", "one")]).await;
     browser.create(&[("secret", "two")]).await;
@@ -669,8 +669,7 @@ async fn pages_carry_the_security_headers_and_assets_are_served() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_base_url_is_https() {
-    let app =
-        TestApp::spawn_with(&[("ONETIME__SERVER__BASE_URL", "https://secrets.example.com")]).await;
+    let app = TestApp::spawn_with(&[("server.base_url", "https://secrets.example.com")]).await;
     let page = Browser::new(&app).get("/").await;
     let cookie = page.headers["set-cookie"].to_str().expect("cookie");
     assert!(cookie.starts_with("__Host-onetime_csrf="), "{cookie}");
