@@ -1,13 +1,9 @@
 //! Accounts over a real store (sled in a temp dir, or a real redis-server), with the real
 //! service for the recent list.
 
-use std::collections::HashMap;
-use std::path::Path;
-
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::config::Settings;
 use crate::crypto::{verify_password, KdfParams, ServerKey};
 use crate::domain::RecentAccess;
 use crate::service::{CreateRequest, Service};
@@ -66,9 +62,7 @@ impl World {
             kdf: kdf.clone(),
         };
         let accounts = Accounts::new(Arc::clone(&store), Arc::clone(&sealer), plans, sign_in);
-        let env = HashMap::from([("ONETIME__CRYPTO__SCRYPT_LOG_N".into(), "10".into())]);
-        let defaults = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml"));
-        let settings = Settings::load(Some(defaults), Some(env)).expect("settings");
+        let settings = crate::config::load_env(&[("crypto.scrypt_log_n", "10")]).expect("settings");
         let service = Service::new(
             Arc::clone(&store),
             Arc::clone(&sealer),

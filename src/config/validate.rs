@@ -331,15 +331,12 @@ fn read_secret_file(
 mod tests {
 
     use super::*;
-    use crate::config::tests::load_env;
+    use crate::config::load_env;
 
     #[test]
     fn trusted_proxies_are_networks_or_addresses() {
-        let s = load_env(&[(
-            "ONETIME__SERVER__TRUSTED_PROXIES",
-            "10.1.2.3/8, 192.0.2.1, fd00::/8",
-        )])
-        .expect("loads");
+        let s = load_env(&[("server.trusted_proxies", "10.1.2.3/8, 192.0.2.1, fd00::/8")])
+            .expect("loads");
         let nets: Vec<String> = s.trusted_proxies().iter().map(|n| n.to_string()).collect();
         assert_eq!(nets, ["10.0.0.0/8", "192.0.2.1/32", "fd00::/8"]);
     }
@@ -347,47 +344,31 @@ mod tests {
     #[test]
     fn invalid_values_name_their_key() {
         let cases = [
-            ("ONETIME__SERVER__BIND", "not an address", "server.bind"),
-            ("ONETIME__SERVER__BASE_URL", "ftp://x", "server.base_url"),
-            ("ONETIME__SERVER__SECRET", "abcd", "server.secret"),
-            ("ONETIME__SERVER__SESSION_TTL", "59", "server.session_ttl"),
-            ("ONETIME__STORAGE__BACKEND", "postgres", "storage.backend"),
-            ("ONETIME__STORAGE__SWEEP_INTERVAL", "soon", "sweep_interval"),
+            ("server.bind", "not an address", "server.bind"),
+            ("server.base_url", "ftp://x", "server.base_url"),
+            ("server.secret", "abcd", "server.secret"),
+            ("server.session_ttl", "59", "server.session_ttl"),
+            ("storage.backend", "postgres", "storage.backend"),
+            ("storage.sweep_interval", "soon", "sweep_interval"),
             (
-                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
+                "storage.redis_replicas_ack",
                 "17",
                 "storage.redis_replicas_ack",
             ),
+            ("storage.redis_replicas_ack", "-1", "redis_replicas_ack"),
+            ("storage.redis_replicas_ack", "two", "redis_replicas_ack"),
+            ("secrets.min_ttl", "0", "secrets.min_ttl"),
+            ("crypto.scrypt_log_n", "40", "crypto.scrypt"),
+            ("log.level", "=*=", "log.level"),
+            ("server.body_timeout", "0", "server.body_timeout"),
+            ("server.max_connections", "0", "server.max_connections"),
             (
-                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
-                "-1",
-                "redis_replicas_ack",
-            ),
-            (
-                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
-                "two",
-                "redis_replicas_ack",
-            ),
-            ("ONETIME__SECRETS__MIN_TTL", "0", "secrets.min_ttl"),
-            ("ONETIME__CRYPTO__SCRYPT_LOG_N", "40", "crypto.scrypt"),
-            ("ONETIME__LOG__LEVEL", "=*=", "log.level"),
-            ("ONETIME__SERVER__BODY_TIMEOUT", "0", "server.body_timeout"),
-            (
-                "ONETIME__SERVER__MAX_CONNECTIONS",
-                "0",
-                "server.max_connections",
-            ),
-            (
-                "ONETIME__SERVER__TRUSTED_PROXIES",
+                "server.trusted_proxies",
                 "10.0.0.0/8, proxy.example",
                 "server.trusted_proxies",
             ),
-            (
-                "ONETIME__SERVER__TRUSTED_PROXIES",
-                "10.0.0.0/33",
-                "trusted_proxies",
-            ),
-            ("ONETIME__LIMITS__IPV6_PREFIX", "129", "limits.ipv6_prefix"),
+            ("server.trusted_proxies", "10.0.0.0/33", "trusted_proxies"),
+            ("limits.ipv6_prefix", "129", "limits.ipv6_prefix"),
         ];
         for (var, value, key) in cases {
             let err = load_env(&[(var, value)]).expect_err(var).to_string();
@@ -397,24 +378,15 @@ mod tests {
 
     #[test]
     fn redis_tls_keys_come_as_a_pair_and_need_a_rediss_url() {
-        let redis = ("ONETIME__STORAGE__BACKEND", "redis");
-        let tls_url = (
-            "ONETIME__STORAGE__REDIS_URL",
-            "rediss://:hunter2@r.example:6380",
-        );
-        let ca = (
-            "ONETIME__STORAGE__REDIS_TLS_CA",
-            "/etc/onetime/redis-ca.pem",
-        );
-        let cert = (
-            "ONETIME__STORAGE__REDIS_TLS_CERT",
-            "/etc/onetime/client.pem",
-        );
-        let key = ("ONETIME__STORAGE__REDIS_TLS_KEY", "/etc/onetime/client.key");
+        let redis = ("storage.backend", "redis");
+        let tls_url = ("storage.redis_url", "rediss://:hunter2@r.example:6380");
+        let ca = ("storage.redis_tls_ca", "/etc/onetime/redis-ca.pem");
+        let cert = ("storage.redis_tls_cert", "/etc/onetime/client.pem");
+        let key = ("storage.redis_tls_key", "/etc/onetime/client.key");
 
         let defaults = load_env(&[]).expect("defaults");
         let set = load_env(&[redis, tls_url, ca, cert, key]).expect("loads");
-        let emptied = load_env(&[redis, ("ONETIME__STORAGE__REDIS_TLS_CA", "")]).expect("loads");
+        let emptied = load_env(&[redis, ("storage.redis_tls_ca", "")]).expect("loads");
         let half = load_env(&[redis, tls_url, cert]).expect_err("cert without key");
         let plain = load_env(&[redis, ca]).expect_err("CA over plain TCP");
         let sled = load_env(&[ca]).expect("unused by sled");
@@ -462,15 +434,12 @@ mod tests {
         let url_file = url_file.display().to_string();
 
         let s = load_env(&[
-            ("ONETIME__SERVER__SECRET_FILE", &key_file),
-            ("ONETIME__MAIL__SMTP_URL_FILE", &url_file),
+            ("server.secret_file", &key_file),
+            ("mail.smtp_url_file", &url_file),
         ])
         .expect("loads");
-        let both = load_env(&[
-            ("ONETIME__SERVER__SECRET_FILE", &key_file),
-            ("ONETIME__SERVER__SECRET", &key),
-        ])
-        .expect_err("both");
+        let both = load_env(&[("server.secret_file", &key_file), ("server.secret", &key)])
+            .expect_err("both");
 
         assert_eq!(s.server.secret, Some(Redacted(key.clone())));
         assert_eq!(

@@ -1,8 +1,6 @@
 //! The use cases over a real store (sled in a temp dir), without HTTP.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
@@ -19,9 +17,7 @@ fn service(dir: &tempfile::TempDir) -> Service {
     let sealer = Arc::new(Sealer::new(
         ServerKey::from_hex(&"44".repeat(32)).expect("key"),
     ));
-    let env = HashMap::from([("ONETIME__CRYPTO__SCRYPT_LOG_N".into(), "10".into())]);
-    let defaults = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml"));
-    let settings = Settings::load(Some(defaults), Some(env)).expect("settings");
+    let settings = crate::config::load_env(&[("crypto.scrypt_log_n", "10")]).expect("settings");
     Service::new(
         store,
         sealer,
