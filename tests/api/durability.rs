@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use crate::helpers::{contains, read_tree, Answer, Process};
+use crate::helpers::{contains, read_tree, serve, Answer, Process};
 
 async fn post(client: &reqwest::Client, url: String, form: Vec<(&str, String)>) -> Answer {
     Answer::from(client.post(url).form(&form).send().await.expect("send")).await
@@ -144,9 +144,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_finishes_in_flight_requests_and_flushes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let mut server = Process::start(&data, &[]);
+    let (_dir, data, mut server) = serve(&[]);
     let created = create_many(&server.base, 20).await;
 
     let status = Command::new("kill")
@@ -174,9 +172,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_store_is_refused_with_a_clear_message() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[]);
+    let (_dir, data, server) = serve(&[]);
     let output = Process::command(&data)
         .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
         .output()

@@ -225,13 +225,15 @@ fn limited(answers: &[Answer]) -> usize {
         .count()
 }
 
+/// Behind a trusted proxy, with room for five creates per client.
+const PROXIED_FIVE_CREATES: [(&str, &str); 2] = [
+    ("server.trust_proxy", "true"),
+    ("limits.create_per_ip", "5"),
+];
+
 #[tokio::test]
 async fn a_spoofed_first_forwarded_line_does_not_escape_the_limit() {
-    let app = TestApp::spawn_with(&[
-        ("server.trust_proxy", "true"),
-        ("limits.create_per_ip", "5"),
-    ])
-    .await;
+    let app = TestApp::spawn_with(&PROXIED_FIVE_CREATES).await;
     let mut answers = Vec::new();
     for i in 0..12 {
         let spoofed = format!("198.51.100.{i}");
@@ -281,11 +283,7 @@ async fn a_trusted_proxy_chain_resolves_to_the_client() {
 
 #[tokio::test]
 async fn one_ipv6_prefix_is_one_client_and_mapped_ipv4_is_ipv4() {
-    let app = TestApp::spawn_with(&[
-        ("server.trust_proxy", "true"),
-        ("limits.create_per_ip", "5"),
-    ])
-    .await;
+    let app = TestApp::spawn_with(&PROXIED_FIVE_CREATES).await;
     let mut one_prefix = Vec::new();
     for i in 1..=12u32 {
         let addr = format!("2001:db8:1:2:{i:x}:{:x}:9:{i:x}", (i * 7919) & 0xffff);

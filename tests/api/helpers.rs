@@ -107,6 +107,15 @@ impl Answer {
     }
 }
 
+/// The real binary over a fresh temporary directory: the directory (removed when dropped), the
+/// `data` directory inside it that the server uses, and the server.
+pub fn serve(env: &[(&str, &str)]) -> (TempDir, std::path::PathBuf, Process) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Process::start(&data, env);
+    (dir, data, server)
+}
+
 /// Settings for a test server in `dir`: port 0, cheap scrypt, plus `overrides` (`storage.path`-style
 /// keys or `ONETIME__*` variables).
 pub fn test_settings(dir: &Path, overrides: &[(&str, &str)]) -> Settings {
@@ -222,6 +231,11 @@ impl TestApp {
     }
 
     /// Shares `secret` and returns (secret_key, metadata_key).
+    /// Shares `form` anonymously and asserts the refusal: intended 400 with `message`.
+    pub async fn share_refused(&self, form: &[(&str, &str)], message: &str) {
+        self.share(form).await.assert_error(400, message);
+    }
+
     pub async fn share_ok(&self, secret: &str, extra: &[(&str, &str)]) -> (String, String) {
         let mut form = vec![("secret", secret)];
         form.extend_from_slice(extra);

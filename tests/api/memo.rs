@@ -1,7 +1,7 @@
 //! The creator's private note (`memo`) and an account burning its own secret without the
 //! passphrase.
 
-use crate::helpers::{contains, read_tree, Process, TestApp};
+use crate::helpers::{contains, read_tree, serve, TestApp};
 
 #[tokio::test]
 async fn a_memo_shows_on_the_receipt_and_the_recent_list_but_never_to_the_recipient() {
@@ -37,18 +37,18 @@ async fn a_memo_shows_on_the_receipt_and_the_recent_list_but_never_to_the_recipi
 async fn a_memo_longer_than_200_characters_is_refused() {
     let app = TestApp::spawn().await;
     let long = "n".repeat(201);
-    app.share(&[("secret", "s"), ("memo", &long)])
-        .await
-        .assert_error(400, "Memo must be no more than 200 characters long");
+    app.share_refused(
+        &[("secret", "s"), ("memo", &long)],
+        "Memo must be no more than 200 characters long",
+    )
+    .await;
     let fits = "n".repeat(200);
     app.share(&[("secret", "s"), ("memo", &fits)]).await.ok();
 }
 
 #[tokio::test]
 async fn a_memo_is_sealed_at_rest_and_never_logged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[("log.level", "trace")]);
+    let (_dir, data, server) = serve(&[("log.level", "trace")]);
     let resp = reqwest::Client::new()
         .post(format!("{}/api/v1/share", server.base))
         .form(&[("secret", "v"), ("memo", "unmistakable-memo-text")])

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{Answer, Process};
+use crate::helpers::{serve, Answer, Process};
 use crate::mail::free_port;
 
 /// A Prometheus scraping one target every second, stopped when dropped.
@@ -256,8 +256,7 @@ async fn on_redis_the_store_gauge_follows_whether_redis_answers() {
     let metrics_addr = format!("127.0.0.1:{}", free_port());
     let mut env = crate::redis::node_env(&url, "metrics:", &[]);
     env.push(("ONETIME__METRICS__BIND", metrics_addr.as_str()));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let _node = Process::start(&dir.path().join("data"), &env);
+    let (_dir, _, _node) = serve(&env);
     let client = reqwest::Client::new();
     let scrape = || {
         let request = client.get(format!("http://{metrics_addr}/metrics"));

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    add_account, basic, cli_with_input, contains, read_tree, Process, RedisServer, TestApp,
+    add_account, basic, cli_with_input, contains, read_tree, serve, Process, RedisServer, TestApp,
 };
 use crate::web::{secret_path, Browser};
 
@@ -289,9 +289,7 @@ async fn session_cookies_are_secure_over_https() {
 
 #[tokio::test]
 async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[("log.level", "debug")]);
+    let (_dir, data, server) = serve(&[("log.level", "debug")]);
     add_account(&data, EMAIL, None).await;
     let out = cli_with_input(
         &data,
