@@ -78,6 +78,13 @@ impl Answer {
         self.json
     }
 
+    /// Asserts success and returns the receipt's (secret_key, metadata_key).
+    pub fn keys(self) -> (String, String) {
+        let body = self.ok();
+        let key = |name: &str| body[name].as_str().expect(name).to_owned();
+        (key("secret_key"), key("metadata_key"))
+    }
+
     /// Asserts the API's error shape: HTTP 404, intended status, and message.
     pub fn assert_error(&self, intended: u16, message: &str) {
         assert_eq!(self.status, StatusCode::NOT_FOUND, "{}", self.text);
@@ -230,23 +237,16 @@ impl TestApp {
         self.post_form("/api/v1/share", form).await
     }
 
-    /// Shares `secret` and returns (secret_key, metadata_key).
     /// Shares `form` anonymously and asserts the refusal: intended 400 with `message`.
     pub async fn share_refused(&self, form: &[(&str, &str)], message: &str) {
         self.share(form).await.assert_error(400, message);
     }
 
+    /// Shares `secret` and returns (secret_key, metadata_key).
     pub async fn share_ok(&self, secret: &str, extra: &[(&str, &str)]) -> (String, String) {
         let mut form = vec![("secret", secret)];
         form.extend_from_slice(extra);
-        let body = self.share(&form).await.ok();
-        (
-            body["secret_key"].as_str().expect("secret_key").to_owned(),
-            body["metadata_key"]
-                .as_str()
-                .expect("metadata_key")
-                .to_owned(),
-        )
+        self.share(&form).await.keys()
     }
 
     pub async fn reveal(&self, key: &str, passphrase: Option<&str>) -> Answer {

@@ -72,22 +72,16 @@ async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does(
     let app = TestApp::spawn().await;
     let owner = app.account("owner@example.com", None).await;
     let other = app.account("other@example.com", None).await;
-    let created = app
-        .share_as(
-            &owner,
-            &[("secret", "owned"), ("passphrase", "only the recipient")],
-        )
-        .await
-        .ok();
-    let mkey = created["metadata_key"].as_str().expect("mkey");
+    let form = [("secret", "owned"), ("passphrase", "only the recipient")];
+    let (_, mkey) = app.share_as(&owner, &form).await.keys();
     let burn = format!("/api/v1/private/{mkey}/burn");
 
     // Act and assert: anonymous and another account still need the passphrase...
-    app.burn(mkey, None).await.assert_wrong_passphrase();
+    app.burn(&mkey, None).await.assert_wrong_passphrase();
     app.post_as(&other, &burn, &[])
         .await
         .assert_wrong_passphrase();
-    assert_eq!(app.receipt(mkey).await.ok()["state"], "new");
+    assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
     // ...the creating account does not.
     let burned = app.post_as(&owner, &burn, &[]).await.ok();
     assert_eq!(burned["state"]["state"], "burned");
@@ -97,20 +91,13 @@ async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does(
 async fn the_creating_account_burns_a_secret_that_wrong_guesses_have_locked() {
     let app = TestApp::spawn_with(&[("limits.passphrase_failures_per_ip", "2")]).await;
     let owner = app.account("locked@example.com", None).await;
-    let created = app
-        .share_as(
-            &owner,
-            &[("secret", "guessed at"), ("passphrase", "the right one")],
-        )
-        .await
-        .ok();
-    let key = created["secret_key"].as_str().expect("key");
-    let mkey = created["metadata_key"].as_str().expect("mkey");
+    let form = [("secret", "guessed at"), ("passphrase", "the right one")];
+    let (key, mkey) = app.share_as(&owner, &form).await.keys();
     for _ in 0..2 {
-        app.reveal(key, Some("wrong")).await;
+        app.reveal(&key, Some("wrong")).await;
     }
     // Locked now: even the right passphrase is refused...
-    app.reveal(key, Some("the right one"))
+    app.reveal(&key, Some("the right one"))
         .await
         .assert_unknown_secret();
     // ...but the account that made it can still destroy it.
