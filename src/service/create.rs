@@ -8,7 +8,7 @@ use super::payload::{ReceiptPayload, SecretPayload};
 use super::{nonempty, Service};
 use crate::config::Plan;
 use crate::crypto::{
-    generate_key, generate_password_from, seal_to, CharSets, KdfParams, PassKey, RecordId,
+    generate_key, generate_password_from, seal_to, Binding, CharSets, KdfParams, PassKey, RecordId,
     RecordKind, Sealed,
 };
 use crate::domain::{
@@ -156,10 +156,12 @@ impl Service {
             expires_at: now + ttl,
             kdf,
             sealed: self.seal(
-                RecordKind::Secret,
-                &keys.secret_id,
-                keys.secret_key.as_str(),
-                pass_key.as_ref(),
+                Binding::new(
+                    RecordKind::Secret,
+                    &keys.secret_id,
+                    keys.secret_key.as_str(),
+                )
+                .with_pass(pass_key.as_ref()),
                 &secret_payload,
             )?,
         };
@@ -258,18 +260,12 @@ impl Service {
     ) -> Result<(Sealed, Option<Sealed>), ServiceError> {
         let receipt_key = keys.receipt_key.as_str();
         let sealed = self.seal(
-            RecordKind::Metadata,
-            &keys.metadata_id,
-            receipt_key,
-            None,
+            Binding::new(RecordKind::Metadata, &keys.metadata_id, receipt_key),
             payload,
         )?;
         let generated = generated.map(|value| {
             self.sealer.seal(
-                RecordKind::Generated,
-                &keys.metadata_id,
-                receipt_key,
-                None,
+                Binding::new(RecordKind::Generated, &keys.metadata_id, receipt_key),
                 value.expose().as_bytes(),
             )
         });
@@ -293,10 +289,7 @@ impl Service {
             let entry_key = Zeroizing::new(generate_key());
             RecentSeal {
                 sealed: self.sealer.seal(
-                    RecordKind::Recent,
-                    &customer_id,
-                    &entry_key,
-                    None,
+                    Binding::new(RecordKind::Recent, &customer_id, &entry_key),
                     receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: recent
@@ -311,10 +304,7 @@ impl Service {
             let token = recent.token.as_ref()?;
             RecentSeal {
                 sealed: self.sealer.seal(
-                    RecordKind::Recent,
-                    &customer_id,
-                    token.expose(),
-                    None,
+                    Binding::new(RecordKind::Recent, &customer_id, token.expose()),
                     receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: Vec::new(),
@@ -337,7 +327,7 @@ impl Service {
         now: u64,
     ) -> Result<(String, OutboxRecord), ServiceError> {
         let to = to.to_owned();
-        let sealed = self.seal(RecordKind::Mail, &metadata_id, "", None, mail)?;
+        let sealed = self.seal(Binding::new(RecordKind::Mail, &metadata_id, ""), mail)?;
         let record = OutboxRecord {
             metadata_id,
             created: now,

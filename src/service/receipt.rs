@@ -3,7 +3,7 @@
 use super::error::ServiceError;
 use super::payload::ReceiptPayload;
 use super::Service;
-use crate::crypto::{RecordId, RecordKind};
+use crate::crypto::{Binding, RecordId, RecordKind};
 use crate::domain::{
     Caller, DeliveryStatus, Receipt, ReceiptKey, Sensitive, State, GENERATED_VALUE_WINDOW,
     MEMO_MAX_CHARS,
@@ -48,10 +48,7 @@ impl Service {
                 let value = self
                     .sealer
                     .open(
-                        RecordKind::Generated,
-                        &id,
-                        receipt_key.as_str(),
-                        None,
+                        Binding::new(RecordKind::Generated, &id, receipt_key.as_str()),
                         sealed,
                     )
                     .map_err(|e| unknown_receipt(e.into()))?;
@@ -86,10 +83,7 @@ impl Service {
         }
         payload.memo = memo.to_owned();
         let sealed = self.seal(
-            RecordKind::Metadata,
-            &id,
-            receipt_key.as_str(),
-            None,
+            Binding::new(RecordKind::Metadata, &id, receipt_key.as_str()),
             &payload,
         )?;
         if !self.store.reseal_receipt(&id, &sealed).await? {
@@ -116,10 +110,7 @@ impl Service {
         let plain = self
             .sealer
             .open(
-                RecordKind::Metadata,
-                &id,
-                receipt_key.as_str(),
-                None,
+                Binding::new(RecordKind::Metadata, &id, receipt_key.as_str()),
                 &record.sealed,
             )
             .map_err(|e| unknown_receipt(e.into()))?;
