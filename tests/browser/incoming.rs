@@ -36,6 +36,13 @@ async fn a_visitor_sends_a_secret_to_a_named_recipient(js: bool) {
         form.contains("Anna (IT desk)") && form.contains("Bob"),
         "{form}"
     );
+    if js {
+        assert_eq!(
+            browser.axe().await,
+            Vec::<String>::new(),
+            "/incoming is clean"
+        );
+    }
 
     // Without a secret: refused, the choice and the note kept.
     browser.click("input[name=recipient]").await;
