@@ -168,3 +168,100 @@ pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
         .await
         .expect("take"));
 }
+
+/// A plain secret is taken in the step that reads it: of racing callers one gets the record,
+/// the receipt says received, and a burn finds nothing left.
+pub async fn plain_take_hands_the_secret_to_one_caller(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let racers: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let id = new.secret_id;
+            tokio::spawn(async move { store.take_plain(&id, NOW + 1).await })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for racer in racers {
+        match racer.await.expect("join").expect("take") {
+            PlainTake::Taken(record) => taken.push(record),
+            PlainTake::Gone => {}
+            PlainTake::Protected(_) => panic!("a plain secret came back as protected"),
+        }
+    }
+    assert_eq!(taken, vec![new.secret.clone()]);
+    let receipt = store
+        .metadata(&new.metadata_id, NOW + 1)
+        .await
+        .expect("read")
+        .expect("receipt outlives the secret");
+    assert_eq!(receipt.state, StoredState::Received);
+    assert_eq!(receipt.received, Some(NOW + 1));
+    assert!(store
+        .burn(&new.metadata_id, NOW + 2, true)
+        .await
+        .expect("burn")
+        .is_none());
+
+    let expired = sample(60, false);
+    store.create(&expired).await.expect("create");
+    assert_eq!(
+        store
+            .take_plain(&expired.secret_id, NOW + 60)
+            .await
+            .expect("take"),
+        PlainTake::Gone
+    );
+    assert_eq!(
+        store.take_plain(&random_id(), NOW).await.expect("take"),
+        PlainTake::Gone
+    );
+}
+
+/// A secret with a passphrase comes back from a plain take untaken, for its passphrase to be
+/// checked; only `take_secret` then takes it, and a lock still holds it.
+pub async fn plain_take_leaves_a_protected_secret(store: Arc<dyn Store>) {
+    let mut new = sample(6000, false);
+    new.secret.kdf = Some(KdfParams {
+        log_n: 10,
+        r: 8,
+        p: 1,
+        salt: [9; 16],
+    });
+    new.metadata.passphrase_required = true;
+    store.create(&new).await.expect("create");
+    let id = new.secret_id;
+    for _ in 0..2 {
+        assert_eq!(
+            store.take_plain(&id, NOW + 1).await.expect("take"),
+            PlainTake::Protected(new.secret.clone())
+        );
+    }
+    let receipt = store
+        .metadata(&new.metadata_id, NOW + 1)
+        .await
+        .expect("read");
+    assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
+    // Wrong guesses lock it: a plain take still hands it back untaken, a take refuses.
+    let ip = [3u8; 8];
+    for step in 0..3 {
+        assert_eq!(reserve(&store, &id, ip, NOW + step).await, Guess::Granted);
+        store
+            .record_passphrase_failure(&id, attempt(ip, NOW + step))
+            .await
+            .expect("wrong");
+    }
+    assert!(store.passphrase_locked(&id, NOW + 3).await.expect("locked"));
+    assert!(matches!(
+        store.take_plain(&id, NOW + 3).await.expect("take"),
+        PlainTake::Protected(_)
+    ));
+    assert!(!store.take_secret(&id, NOW + 3).await.expect("take"));
+    // Once the lock has passed, the passphrase's take succeeds, once.
+    assert!(store.take_secret(&id, NOW + 3600).await.expect("take"));
+    assert!(!store.take_secret(&id, NOW + 3601).await.expect("take"));
+    assert_eq!(
+        store.take_plain(&id, NOW + 3601).await.expect("take"),
+        PlainTake::Gone
+    );
+}
