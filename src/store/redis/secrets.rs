@@ -28,7 +28,7 @@ enum Take {
 /// What [`RedisStore::take`] did.
 enum Taken {
     /// Taken: the secret and the receipt as they were.
-    Yes(SecretRecord, MetadataRecord),
+    Yes(SecretRecord, Box<MetadataRecord>),
     /// Left in place: it needs a passphrase.
     Protected(SecretRecord),
     /// Nothing taken: gone, its time is up, or locked.
@@ -101,7 +101,7 @@ impl Secrets for RedisStore {
         let burned = match self.take(id, Take::Burn { despite_lock }, now).await? {
             Taken::Yes(_, mut receipt) => {
                 receipt.mark_burned(now);
-                Some(receipt)
+                Some(*receipt)
             }
             Taken::No | Taken::Protected(_) => None,
         };
@@ -293,7 +293,7 @@ impl RedisStore {
         let (code, secret, receipt): (i64, Vec<u8>, Vec<u8>) =
             self.conn.script(&take, self.ack).await?;
         Ok(match code {
-            1 => Taken::Yes(decode(&secret)?, decode(&receipt)?),
+            1 => Taken::Yes(decode(&secret)?, Box::new(decode(&receipt)?)),
             2 => Taken::Protected(decode(&secret)?),
             _ => Taken::No,
         })
