@@ -14,24 +14,32 @@ pub async fn created_records_read_back(store: Arc<dyn Store>) {
     assert_eq!(store.metadata(&random_id(), NOW).await.expect("read"), None);
 }
 
+/// 32 concurrent calls of `call`, each with its own handle on `store`; their results.
+async fn race<T, F>(store: &Arc<dyn Store>, call: impl Fn(Arc<dyn Store>) -> F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let racers: Vec<_> = (0..32)
+        .map(|_| tokio::spawn(call(Arc::clone(store))))
+        .collect();
+    let mut results = Vec::with_capacity(racers.len());
+    for racer in racers {
+        results.push(racer.await.expect("join"));
+    }
+    results
+}
+
 /// A secret is taken at most once, even by many concurrent callers.
 pub async fn secret_is_taken_exactly_once_under_races(store: Arc<dyn Store>) {
     let new = sample(600, false);
     store.create(&new).await.expect("create");
-    let racers: Vec<_> = (0..32)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            let id = new.secret_id;
-            tokio::spawn(async move { store.take_secret(&id, NOW + 1).await })
-        })
-        .collect();
-    let mut winners = 0;
-    for racer in racers {
-        if racer.await.expect("join").expect("take") {
-            winners += 1;
-        }
-    }
-    assert_eq!(winners, 1);
+    let id = new.secret_id;
+    let won = race(&store, |store| async move {
+        store.take_secret(&id, NOW + 1).await.expect("take")
+    })
+    .await;
+    assert_eq!(won.into_iter().filter(|w| *w).count(), 1);
     assert_eq!(
         store.secret(&new.secret_id, NOW + 1).await.expect("read"),
         None
@@ -174,16 +182,14 @@ pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
 pub async fn plain_take_hands_the_secret_to_one_caller(store: Arc<dyn Store>) {
     let new = sample(600, false);
     store.create(&new).await.expect("create");
-    let racers: Vec<_> = (0..32)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            let id = new.secret_id;
-            tokio::spawn(async move { store.take_plain(&id, NOW + 1).await })
-        })
-        .collect();
+    let id = new.secret_id;
+    let outcomes = race(&store, |store| async move {
+        store.take_plain(&id, NOW + 1).await.expect("take")
+    })
+    .await;
     let mut taken = Vec::new();
-    for racer in racers {
-        match racer.await.expect("join").expect("take") {
+    for outcome in outcomes {
+        match outcome {
             PlainTake::Taken(record) => taken.push(record),
             PlainTake::Gone => {}
             PlainTake::Protected(_) => panic!("a plain secret came back as protected"),
