@@ -44,14 +44,19 @@ pub async fn secret_is_taken_exactly_once_under_races(store: Arc<dyn Store>) {
         store.secret(&new.secret_id, NOW + 1).await.expect("read"),
         None
     );
+    assert_received(&store, &new, NOW + 1).await;
+}
+
+/// The receipt of `new` says its secret was revealed `at`.
+async fn assert_received(store: &Arc<dyn Store>, new: &NewSecret, at: u64) {
     let receipt = store
-        .metadata(&new.metadata_id, NOW + 1)
+        .metadata(&new.metadata_id, at)
         .await
         .expect("read")
         .expect("receipt outlives the secret");
     assert_eq!(receipt.state, StoredState::Received);
-    assert_eq!(receipt.received, Some(NOW + 1));
-    assert_eq!(receipt.updated, NOW + 1);
+    assert_eq!(receipt.received, Some(at));
+    assert_eq!(receipt.updated, at);
 }
 
 /// An expired secret is unknown at once and cannot be taken, swept or not.
@@ -196,13 +201,7 @@ pub async fn plain_take_hands_the_secret_to_one_caller(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(taken, vec![new.secret.clone()]);
-    let receipt = store
-        .metadata(&new.metadata_id, NOW + 1)
-        .await
-        .expect("read")
-        .expect("receipt outlives the secret");
-    assert_eq!(receipt.state, StoredState::Received);
-    assert_eq!(receipt.received, Some(NOW + 1));
+    assert_received(&store, &new, NOW + 1).await;
     assert!(store
         .burn(&new.metadata_id, NOW + 2, true)
         .await
