@@ -1,11 +1,17 @@
 -- wrk script for bench/run. One file, three modes, chosen by the environment:
 --
 --   BENCH_MODE=post     POST BENCH_BODY to BENCH_PATH (static request, no per-request Lua).
---   BENCH_MODE=collect  as post, and append the secret_key of every 200 response to
---                       "$BENCH_KEYS.<thread>"; a thread stops once it has BENCH_QUOTA keys.
---   BENCH_MODE=reveal   thread N POSTs BENCH_BODY to /api/v1/secret/<key> once for every key
---                       in "$BENCH_KEYS.<N>", never repeating a key; if its keys run out it
---                       stops and the run is flagged (key_shortfall) so the figure is not trusted.
+--   BENCH_MODE=collect  as post, and append the key of every 200 response to
+--                       "$BENCH_KEYS.<thread>" (the first capture of the Lua pattern
+--                       BENCH_KEY_PATTERN, by default onetime's secret_key); a thread stops once
+--                       it has BENCH_QUOTA keys.
+--   BENCH_MODE=reveal   thread N POSTs BENCH_BODY to BENCH_REVEAL_PATH<key> (by default
+--                       /api/v1/secret/) once for every key in "$BENCH_KEYS.<N>", never
+--                       repeating a key; if its keys run out it stops and the run is flagged
+--                       (key_shortfall) so the figure is not trusted.
+-- BENCH_DELAY_MS, when set, is the pause each connection makes before each request (a rough
+-- rate cap: about connections * 1000 / BENCH_DELAY_MS requests/s; bench/footprint's churn).
+-- BENCH_ACCEPT, when set, is sent as the Accept header (the peer answers JSON only when asked).
 --
 -- Every mode ends with one machine-readable line for bench/run:
 --   BENCH requests=.. ok=.. non2xx=.. duration_us=.. p50_us=.. p99_us=.. socket_errors=.. key_shortfall=..
@@ -13,11 +19,18 @@
 local mode = os.getenv("BENCH_MODE") or "post"
 local body = os.getenv("BENCH_BODY") or ""
 local keys_prefix = os.getenv("BENCH_KEYS")
+local key_pattern = os.getenv("BENCH_KEY_PATTERN") or '"secret_key":"([0-9a-z]+)"'
+local reveal_path = os.getenv("BENCH_REVEAL_PATH") or "/api/v1/secret/"
 
 wrk.method = "POST"
 wrk.path = os.getenv("BENCH_PATH") or "/"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if delay_ms then
+   function delay() return delay_ms end
+end
+if os.getenv("BENCH_ACCEPT") then wrk.headers["Accept"] = os.getenv("BENCH_ACCEPT") end
 
 -- main state: hand each thread its index so it can pick its own key file
 local threads = {}
@@ -36,7 +49,7 @@ if mode == "collect" then
    end
    function response(status, headers, resp_body)
       if status ~= 200 or got >= quota then return end
-      local key = resp_body:match('"secret_key":"([0-9a-z]+)"')
+      local key = resp_body:match(key_pattern)
       if key then
          out:write(key, "\n")
          got = got + 1
@@ -60,9 +73,9 @@ elseif mode == "reveal" then
          -- out of keys: stop this thread; anything sent now is a known-bad key
          shortfall = 1
          wrk.thread:stop()
-         return wrk.format("POST", "/api/v1/secret/out-of-keys", nil, body)
+         return wrk.format("POST", reveal_path .. "out-of-keys", nil, body)
       end
-      return wrk.format("POST", "/api/v1/secret/" .. keys[i], nil, body)
+      return wrk.format("POST", reveal_path .. keys[i], nil, body)
    end
 end
 

@@ -7,7 +7,7 @@ use super::payload::SecretPayload;
 use super::{nonempty, Service};
 use crate::crypto::{Binding, PassKey, RecordId, RecordKind};
 use crate::domain::{Revealed, SecretKey, Sensitive};
-use crate::store::{Guess, GuessAttempt, SecretRecord};
+use crate::store::{Guess, GuessAttempt, PlainTake, SecretRecord};
 
 /// What `secret_status` tells about a secret that can still be revealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,14 +58,18 @@ impl Service {
         let id = self
             .sealer
             .record_id(RecordKind::Secret, secret_key.as_str());
-        let record = self
-            .store
-            .secret(&id, now)
-            .await?
-            .ok_or(ServiceError::UnknownSecret)?;
+        // A secret without a passphrase is taken in the same step that reads it; one with a
+        // passphrase comes back untaken, and is taken below once its passphrase opened it.
+        let (record, taken) = match self.store.take_plain(&id, now).await? {
+            PlainTake::Taken(record) => (record, true),
+            PlainTake::Protected(record) => (record, false),
+            PlainTake::Gone => return Err(ServiceError::UnknownSecret),
+        };
         let pass_key = self
             .passphrase_key(&id, &record, passphrase, client, now)
             .await?;
+        // Taken already, a plain secret that does not open (a damaged record: its id is a keyed
+        // hash of the very key that opens it) is gone all the same; nobody gets its value.
         let payload: SecretPayload = match self.open(
             Binding::new(RecordKind::Secret, &id, secret_key.as_str()).with_pass(pass_key.as_ref()),
             &record.sealed,
@@ -81,7 +85,7 @@ impl Service {
         // Only the caller whose take removes the record gets the value; racing callers that
         // also opened it see `false` here, and so does a right passphrase whose guess was
         // reserved before wrong ones locked the secret.
-        if !self.store.take_secret(&id, now).await? {
+        if !taken && !self.store.take_secret(&id, now).await? {
             return Err(self.refusal(&id, record.kdf.is_some(), now).await?);
         }
         crate::metrics::secret_revealed();

@@ -42,6 +42,17 @@ pub struct Footprint {
     pub bytes: Option<u64>,
 }
 
+/// What [`Secrets::take_plain`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlainTake {
+    /// Taken by this call: no other caller will ever get it.
+    Taken(SecretRecord),
+    /// It needs a passphrase: left in place, here to check one against.
+    Protected(SecretRecord),
+    /// No such secret (revealed, burned, expired or never there).
+    Gone,
+}
+
 /// What a sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
@@ -84,6 +95,13 @@ pub trait Secrets: Send + Sync {
     /// goes with it (see [`OutboxRecord`]). Returns whether this call took it: of any number
     /// of concurrent calls for one id, at most one returns `true`.
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError>;
+
+    /// Reveal's first step: takes the secret under `id` as [`take_secret`](Self::take_secret)
+    /// does (one atomic step, at most one caller of any number gets it, durable before it
+    /// returns) if it needs no passphrase, and returns it; a secret with a passphrase comes
+    /// back untaken, to check one against. So a plain reveal is one store step, not a read and
+    /// then a take.
+    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake, StoreError>;
 
     /// The receipt under `id`, if it exists and `now < expires_at`. Changes nothing.
     async fn metadata(&self, id: &RecordId, now: u64)

@@ -12,8 +12,8 @@ use rand::RngCore;
 use super::upgrade::{PlainKeys, UpgradeKeys};
 use super::{
     CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
-    MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord,
-    SessionRecord, Store, StoredState, SweepReport, WebPassword,
+    MetadataRecord, NewSecret, OutboxRecord, PlainTake, RecentEntry, RecentSeal, SealedListKey,
+    SecretRecord, SessionRecord, Store, StoredState, SweepReport, WebPassword,
 };
 use crate::crypto::{KdfParams, RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
@@ -210,6 +210,8 @@ macro_rules! conformance_suite {
             burn_and_take_race_has_one_winner,
             generated_value_is_taken_once,
             receipt_reseal_changes_only_its_payload,
+            plain_take_hands_the_secret_to_one_caller,
+            plain_take_leaves_a_protected_secret,
             customers_are_added_once_replaced_and_removed,
             customer_replace_refuses_a_stale_record,
             sessions_are_kept_until_they_expire_or_are_removed,

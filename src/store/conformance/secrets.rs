@@ -14,36 +14,49 @@ pub async fn created_records_read_back(store: Arc<dyn Store>) {
     assert_eq!(store.metadata(&random_id(), NOW).await.expect("read"), None);
 }
 
+/// 32 concurrent calls of `call`, each with its own handle on `store`; their results.
+async fn race<T, F>(store: &Arc<dyn Store>, call: impl Fn(Arc<dyn Store>) -> F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let racers: Vec<_> = (0..32)
+        .map(|_| tokio::spawn(call(Arc::clone(store))))
+        .collect();
+    let mut results = Vec::with_capacity(racers.len());
+    for racer in racers {
+        results.push(racer.await.expect("join"));
+    }
+    results
+}
+
 /// A secret is taken at most once, even by many concurrent callers.
 pub async fn secret_is_taken_exactly_once_under_races(store: Arc<dyn Store>) {
     let new = sample(600, false);
     store.create(&new).await.expect("create");
-    let racers: Vec<_> = (0..32)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            let id = new.secret_id;
-            tokio::spawn(async move { store.take_secret(&id, NOW + 1).await })
-        })
-        .collect();
-    let mut winners = 0;
-    for racer in racers {
-        if racer.await.expect("join").expect("take") {
-            winners += 1;
-        }
-    }
-    assert_eq!(winners, 1);
+    let id = new.secret_id;
+    let won = race(&store, |store| async move {
+        store.take_secret(&id, NOW + 1).await.expect("take")
+    })
+    .await;
+    assert_eq!(won.into_iter().filter(|w| *w).count(), 1);
     assert_eq!(
         store.secret(&new.secret_id, NOW + 1).await.expect("read"),
         None
     );
+    assert_received(&store, &new, NOW + 1).await;
+}
+
+/// The receipt of `new` says its secret was revealed `at`.
+async fn assert_received(store: &Arc<dyn Store>, new: &NewSecret, at: u64) {
     let receipt = store
-        .metadata(&new.metadata_id, NOW + 1)
+        .metadata(&new.metadata_id, at)
         .await
         .expect("read")
         .expect("receipt outlives the secret");
     assert_eq!(receipt.state, StoredState::Received);
-    assert_eq!(receipt.received, Some(NOW + 1));
-    assert_eq!(receipt.updated, NOW + 1);
+    assert_eq!(receipt.received, Some(at));
+    assert_eq!(receipt.updated, at);
 }
 
 /// An expired secret is unknown at once and cannot be taken, swept or not.
@@ -202,4 +215,93 @@ pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
         .take_generated(&plain.metadata_id)
         .await
         .expect("take"));
+}
+
+/// A plain secret is taken in the step that reads it: of racing callers one gets the record,
+/// the receipt says received, and a burn finds nothing left.
+pub async fn plain_take_hands_the_secret_to_one_caller(store: Arc<dyn Store>) {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+    let id = new.secret_id;
+    let outcomes = race(&store, |store| async move {
+        store.take_plain(&id, NOW + 1).await.expect("take")
+    })
+    .await;
+    let mut taken = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            PlainTake::Taken(record) => taken.push(record),
+            PlainTake::Gone => {}
+            PlainTake::Protected(_) => panic!("a plain secret came back as protected"),
+        }
+    }
+    assert_eq!(taken, vec![new.secret.clone()]);
+    assert_received(&store, &new, NOW + 1).await;
+    assert!(store
+        .burn(&new.metadata_id, NOW + 2, true)
+        .await
+        .expect("burn")
+        .is_none());
+
+    let expired = sample(60, false);
+    store.create(&expired).await.expect("create");
+    assert_eq!(
+        store
+            .take_plain(&expired.secret_id, NOW + 60)
+            .await
+            .expect("take"),
+        PlainTake::Gone
+    );
+    assert_eq!(
+        store.take_plain(&random_id(), NOW).await.expect("take"),
+        PlainTake::Gone
+    );
+}
+
+/// A secret with a passphrase comes back from a plain take untaken, for its passphrase to be
+/// checked; only `take_secret` then takes it, and a lock still holds it.
+pub async fn plain_take_leaves_a_protected_secret(store: Arc<dyn Store>) {
+    let mut new = sample(6000, false);
+    new.secret.kdf = Some(KdfParams {
+        log_n: 10,
+        r: 8,
+        p: 1,
+        salt: [9; 16],
+    });
+    new.metadata.passphrase_required = true;
+    store.create(&new).await.expect("create");
+    let id = new.secret_id;
+    for _ in 0..2 {
+        assert_eq!(
+            store.take_plain(&id, NOW + 1).await.expect("take"),
+            PlainTake::Protected(new.secret.clone())
+        );
+    }
+    let receipt = store
+        .metadata(&new.metadata_id, NOW + 1)
+        .await
+        .expect("read");
+    assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
+    // Wrong guesses lock it: a plain take still hands it back untaken, a take refuses.
+    let ip = [3u8; 8];
+    for step in 0..3 {
+        assert_eq!(reserve(&store, &id, ip, NOW + step).await, Guess::Granted);
+        store
+            .record_passphrase_failure(&id, attempt(ip, NOW + step))
+            .await
+            .expect("wrong");
+    }
+    assert!(store.passphrase_locked(&id, NOW + 3).await.expect("locked"));
+    assert!(matches!(
+        store.take_plain(&id, NOW + 3).await.expect("take"),
+        PlainTake::Protected(_)
+    ));
+    assert!(!store.take_secret(&id, NOW + 3).await.expect("take"));
+    // Once the lock has passed, the passphrase's take succeeds, once.
+    assert!(store.take_secret(&id, NOW + 3600).await.expect("take"));
+    assert!(!store.take_secret(&id, NOW + 3601).await.expect("take"));
+    assert_eq!(
+        store.take_plain(&id, NOW + 3601).await.expect("take"),
+        PlainTake::Gone
+    );
 }

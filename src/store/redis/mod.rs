@@ -5,9 +5,13 @@
 //! - `P{<metadata id>}:m` the receipt, `:s` the secret, `:lock` its passphrase-guess counters
 //!   (a hash: `w` window start, `t` guesses in all, `u` locked until, `i:<client tag>` guesses
 //!   per address; `:g` held them, encoded, before schema 2), `:o` the mail to its recipient
-//!   while queued (until the secret's expiry at most); one hash tag, so reveal, burn and a
-//!   guess reservation are each one Lua script over keys in one slot, and reveal and burn
-//!   remove the mail with the secret.
+//!   while queued (until the secret's expiry at most), `:x` the receipt's fate once its secret
+//!   was taken (`r<time>` received, `b<time>` burned; it expires with the receipt); one hash
+//!   tag, so reveal, burn and a guess reservation are each one Lua script over keys in one
+//!   slot, and reveal and burn remove the mail with the secret.
+//!   A take leaves `:m` as it was and writes `:x` instead, since a script cannot re-encode a
+//!   receipt; every read of a receipt fetches both (one MGET) and applies the fate
+//!   ([`RedisStore::receipt`]). Receipts without `:x` (all of them, before) read as stored.
 //! - `Pp:<secret id>` -> metadata id, the pointer a secret link follows.
 //! - `Pa:<customer id>` accounts, by the keyed hash of the email (sealed inside);
 //!   `Pr:<customer id>` a sorted set of recent entries by time.
@@ -20,9 +24,12 @@
 //! Every record carries a Redis TTL (`EXAT` its expiry), so Redis expires records itself; reads
 //! still check `expires_at`, so expiry never waits for Redis either.
 //!
-//! Reveal and burn are a single script that succeeds only if the secret still exists and the
-//! receipt is unchanged since it was read: of racing callers on any number of nodes, exactly one
-//! takes the secret. A lost reply is never retried (the secret may be gone: the safe side).
+//! Reveal and burn are a single script ([`TAKE`]) that takes the secret only if it still
+//! exists, its time is not up and no lock holds it: of racing callers on any number of nodes,
+//! exactly one takes it. It reads nothing first: a reveal is the pointer, then that script
+//! (which hands back a secret with a passphrase untaken, to check it against), two round trips;
+//! a burn is the script alone. A lost reply is never retried (the secret may be gone: the safe
+//! side).
 //!
 //! Redis Cluster (`redis+cluster://host:port,host:port`, see `connection`): each script's
 //! KEYS share one hash tag (TAKE and RESERVE `{<metadata id>}`, CLAIM `{outbox}`; SWAP and HIT
@@ -96,8 +103,9 @@ impl From<redis::RedisError> for StoreError {
     }
 }
 
-/// Reveal and burn: takes the secret and rewrites its receipt if both are as read (see
-/// `scripts/take.lua` for its keys, arguments and replies).
+/// Reveal and burn: takes the secret and records the receipt's fate, reading the secret's
+/// expiry and passphrase flag from its record (see `scripts/take.lua` for its keys, arguments
+/// and replies).
 const TAKE: &str = include_str!("scripts/take.lua");
 
 /// Compare-and-swap of one value, keeping its TTL (`scripts/swap.lua`).

@@ -8,7 +8,7 @@ use super::connection::Batch;
 use super::{RedisStore, OUTBOX_LEASE};
 use crate::crypto::RecordId;
 use crate::store::record::encode;
-use crate::store::{Delivery, MetadataRecord, Outbox, OutboxRecord, StoreError, StoredState};
+use crate::store::{Delivery, Outbox, OutboxRecord, StoreError, StoredState};
 
 #[async_trait]
 impl Outbox for RedisStore {
@@ -27,7 +27,7 @@ impl Outbox for RedisStore {
             let mail: Option<OutboxRecord> = self.get(&self.entry_key(&id, "o")).await?;
             // Expiry is checked at read time, as everywhere: Redis may not have dropped the
             // mail of an expired secret yet.
-            let receipt: Option<MetadataRecord> = self.get(&self.entry_key(&id, "m")).await?;
+            let receipt = self.receipt(&id).await?;
             let live =
                 receipt.is_some_and(|m| m.state == StoredState::New && m.secret_expires_at > now);
             match mail {
@@ -116,7 +116,7 @@ impl RedisStore {
         metadata_id: &[u8],
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        self.rewrite_metadata(metadata_id, None, |m| {
+        self.rewrite_metadata(metadata_id, |m| {
             m.delivery = Some(delivery.clone());
             true
         })

@@ -10,8 +10,30 @@ use super::RedisStore;
 use crate::crypto::{RecordId, Sealed};
 use crate::store::record::{decode, encode};
 use crate::store::{
-    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
+    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, PlainTake, SecretRecord, Secrets,
+    StoreError,
 };
+
+/// What [`RedisStore::take`] may take.
+#[derive(Debug, Clone, Copy)]
+enum Take {
+    /// Only a secret without a passphrase (reveal's first step).
+    Plain,
+    /// Any (a reveal whose passphrase opened it).
+    Any,
+    /// Any, while its receipt is unread, and despite a lock if so asked.
+    Burn { despite_lock: bool },
+}
+
+/// What [`RedisStore::take`] did.
+enum Taken {
+    /// Taken: the secret and the receipt as they were.
+    Yes(SecretRecord, Box<MetadataRecord>),
+    /// Left in place: it needs a passphrase.
+    Protected(SecretRecord),
+    /// Nothing taken: gone, its time is up, or locked.
+    No,
+}
 
 #[async_trait]
 impl Secrets for RedisStore {
@@ -45,21 +67,12 @@ impl Secrets for RedisStore {
     }
 
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
-        let Some(mid) = self.pointer(id).await? else {
-            self.confirmed_absence(None::<()>).await?;
-            return Ok(false);
-        };
-        // The script checks that the secret still exists; its expiry is on the receipt.
-        let taken = self
-            .rewrite_metadata(&mid, Some(now), |m| {
-                if m.secret_expires_at <= now {
-                    return false;
-                }
-                m.mark_received(now);
-                true
-            })
-            .await?;
-        Ok(self.confirmed_absence(taken).await?.is_some())
+        let taken = self.take_by_pointer(id, Take::Any, now).await?;
+        Ok(matches!(taken, PlainTake::Taken(_)))
+    }
+
+    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake, StoreError> {
+        self.take_by_pointer(id, Take::Plain, now).await
     }
 
     async fn metadata(
@@ -67,14 +80,14 @@ impl Secrets for RedisStore {
         id: &RecordId,
         now: u64,
     ) -> Result<Option<MetadataRecord>, StoreError> {
-        let record: Option<MetadataRecord> = self.get(&self.entry_key(id, "m")).await?;
+        let record = self.receipt(id).await?;
         self.confirmed_absence(record.filter(|m| m.expires_at > now))
             .await
     }
 
     async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
         let taken = self
-            .rewrite_metadata(id, None, |m| m.generated.take().is_some())
+            .rewrite_metadata(id, |m| m.generated.take().is_some())
             .await?;
         Ok(taken.is_some())
     }
@@ -95,11 +108,13 @@ impl Secrets for RedisStore {
         now: u64,
         despite_lock: bool,
     ) -> Result<Option<MetadataRecord>, StoreError> {
-        // The script compares the lock with the time it is given: no lock outlasts u64::MAX.
-        let lock_time = if despite_lock { u64::MAX } else { now };
-        let burned = self
-            .rewrite_metadata(id, Some(lock_time), |m| m.mark_burned(now))
-            .await?;
+        let burned = match self.take(id, Take::Burn { despite_lock }, now).await? {
+            Taken::Yes(_, mut receipt) => {
+                receipt.mark_burned(now);
+                Some(*receipt)
+            }
+            Taken::No | Taken::Protected(_) => None,
+        };
         self.confirmed_absence(burned).await
     }
 
@@ -173,6 +188,8 @@ impl RedisStore {
         let pipe = batch.step();
         let m = self.entry_key(metadata_id, "m");
         Self::set_until(pipe, m, &encode(metadata)?, metadata.expires_at);
+        // A fresh receipt has no fate (an import may write over a receipt taken here).
+        pipe.del(self.entry_key(metadata_id, "x")).ignore();
         let Some(s) = secret else {
             return Ok(());
         };
@@ -234,15 +251,12 @@ impl RedisStore {
     }
 
     /// Rewrites the receipt under `metadata_id` with `change`, in one script that checks the
-    /// receipt is unchanged since it was read (else it reads again). With `take_secret` (the
-    /// time the guess lock is checked at: now, or `u64::MAX` to take despite a lock), the same script
-    /// also removes the secret and its counters, and does nothing if the secret is gone or
-    /// locked. `None` if there was no receipt, `change` declined, or
-    /// there was nothing to take.
+    /// receipt is unchanged since it was read (else it reads again). `None` if there was no
+    /// receipt or `change` declined. The receipt's fate (see [`Self::receipt`]) is beside it,
+    /// untouched: this changes only what a take leaves as it is.
     pub(super) async fn rewrite_metadata(
         &self,
         metadata_id: &[u8],
-        take_secret: Option<u64>,
         change: impl Fn(&mut MetadataRecord) -> bool,
     ) -> Result<Option<MetadataRecord>, StoreError> {
         let m = self.entry_key(metadata_id, "m");
@@ -255,31 +269,102 @@ impl RedisStore {
             if !change(&mut record) {
                 return Ok(None);
             }
-            let new = encode(&record)?;
-            let invocation = match take_secret {
-                Some(now) => {
-                    let mut take = self.take.key(self.entry_key(metadata_id, "s"));
-                    take.key(&m)
-                        .key(self.entry_key(metadata_id, "g"))
-                        .key(self.entry_key(metadata_id, "lock"))
-                        .key(self.entry_key(metadata_id, "o"));
-                    take.arg(&old).arg(&new).arg(now);
-                    take
-                }
-                None => {
-                    let mut swap = self.swap.key(&m);
-                    swap.arg(&old).arg(&new);
-                    swap
-                }
-            };
-            // With replicas to wait for, a reveal answers only once they hold the removal.
-            let outcome: i64 = self.conn.script(&invocation, self.ack).await?;
-            match outcome {
-                1 => return Ok(Some(record)),
-                0 => return Ok(None),
-                _ => continue,
+            let mut swap = self.swap.key(&m);
+            swap.arg(&old).arg(encode(&record)?);
+            let outcome: i64 = self.conn.script(&swap, self.ack).await?;
+            if outcome == 1 {
+                return Ok(Some(record));
             }
         }
+    }
+
+    /// Reveal's and burn's one step ([`TAKE`](super::TAKE)) on the records of the receipt
+    /// `metadata_id`. With replicas to wait for, it answers only once they hold the removal.
+    async fn take(&self, metadata_id: &[u8], what: Take, now: u64) -> Result<Taken, StoreError> {
+        let (mode, lock_time, fate) = match what {
+            Take::Plain => ("plain", now, b'r'),
+            Take::Any => ("take", now, b'r'),
+            // The script compares the lock with the time it is given: no lock outlasts u64::MAX.
+            Take::Burn { despite_lock: true } => ("burn", u64::MAX, b'b'),
+            Take::Burn {
+                despite_lock: false,
+            } => ("burn", now, b'b'),
+        };
+        let mut take = self.take.key(self.entry_key(metadata_id, "s"));
+        take.key(self.entry_key(metadata_id, "m"))
+            .key(self.entry_key(metadata_id, "g"))
+            .key(self.entry_key(metadata_id, "lock"))
+            .key(self.entry_key(metadata_id, "o"))
+            .key(self.entry_key(metadata_id, "x"));
+        take.arg(mode)
+            .arg(now)
+            .arg(lock_time)
+            .arg(format!("{}{now}", char::from(fate)));
+        let (code, secret, receipt): (i64, Vec<u8>, Vec<u8>) =
+            self.conn.script(&take, self.ack).await?;
+        Ok(match code {
+            1 => Taken::Yes(decode(&secret)?, Box::new(decode(&receipt)?)),
+            2 => Taken::Protected(decode(&secret)?),
+            _ => Taken::No,
+        })
+    }
+
+    /// [`Self::take`] of the secret `secret_id`: the pointer, then the one script; "gone" only
+    /// once an absence can be trusted.
+    async fn take_by_pointer(
+        &self,
+        secret_id: &RecordId,
+        what: Take,
+        now: u64,
+    ) -> Result<PlainTake, StoreError> {
+        let found = match self.pointer(secret_id).await? {
+            Some(mid) => match self.take(&mid, what, now).await? {
+                Taken::Yes(secret, _) => Some(PlainTake::Taken(secret)),
+                Taken::Protected(secret) => Some(PlainTake::Protected(secret)),
+                Taken::No => None,
+            },
+            None => None,
+        };
+        Ok(self
+            .confirmed_absence(found)
+            .await?
+            .unwrap_or(PlainTake::Gone))
+    }
+
+    /// The receipt under `metadata_id` as it stands: the stored record with its fate applied.
+    /// A take does not rewrite the receipt (a script cannot re-encode it); it leaves its fate
+    /// beside it (`:x`, `r<time>` received or `b<time>` burned, expiring with it), and every
+    /// read applies that. Both come in one MGET.
+    pub(super) async fn receipt(
+        &self,
+        metadata_id: &[u8],
+    ) -> Result<Option<MetadataRecord>, StoreError> {
+        let (record, fate): (Option<Vec<u8>>, Option<Vec<u8>>) = self
+            .conn
+            .clone()
+            .mget(&[
+                self.entry_key(metadata_id, "m"),
+                self.entry_key(metadata_id, "x"),
+            ])
+            .await?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let mut record: MetadataRecord = decode(&record)?;
+        if let Some(fate) = fate {
+            let at = std::str::from_utf8(fate.get(1..).unwrap_or_default())
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
+                .ok_or_else(|| StoreError::Corrupt("receipt fate".into()))?;
+            match fate.first() {
+                Some(b'r') => record.mark_received(at),
+                Some(b'b') => {
+                    record.mark_burned(at);
+                }
+                _ => return Err(StoreError::Corrupt("receipt fate".into())),
+            }
+        }
+        Ok(Some(record))
     }
 
     /// `script` (RESERVE or SPENT) over the secret of the receipt `mid` and its counters, with

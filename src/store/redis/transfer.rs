@@ -9,8 +9,8 @@ use super::RedisStore;
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 use crate::store::{
-    Customers, Exported, MetadataRecord, OutboxRecord, RecentEntry, RecentSeal, SecretRecord,
-    StoreError, StoredState, Transfer,
+    Customers, Exported, OutboxRecord, RecentEntry, RecentSeal, SecretRecord, StoreError,
+    StoredState, Transfer,
 };
 
 #[async_trait]
@@ -18,12 +18,6 @@ impl Transfer for RedisStore {
     async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
         let mut out = Vec::new();
         for key in self.scan(&format!("{}{{*}}:m", self.prefix)).await? {
-            let Some(metadata) = self.get::<MetadataRecord>(&key).await? else {
-                continue;
-            };
-            if metadata.expires_at <= now {
-                continue;
-            }
             let tag = key
                 .strip_prefix(&format!("{}{{", self.prefix))
                 .and_then(|k| k.strip_suffix("}:m"))
@@ -32,6 +26,13 @@ impl Transfer for RedisStore {
                 .ok()
                 .and_then(|b| RecordId::try_from(b.as_slice()).ok())
                 .ok_or_else(|| StoreError::Corrupt("receipt key".into()))?;
+            // With its fate applied: an import writes the receipt as it stands.
+            let Some(metadata) = self.receipt(&metadata_id).await? else {
+                continue;
+            };
+            if metadata.expires_at <= now {
+                continue;
+            }
             let secret: Option<SecretRecord> = self.get(&self.entry_key(&metadata_id, "s")).await?;
             let mail: Option<OutboxRecord> = self.get(&self.entry_key(&metadata_id, "o")).await?;
             out.push(Exported::Secret {
@@ -103,8 +104,7 @@ impl Transfer for RedisStore {
             }
             Exported::Mail(mail) => {
                 // Only while its secret is unread: the mail expires with it.
-                let receipt: Option<MetadataRecord> =
-                    self.get(&self.entry_key(&mail.metadata_id, "m")).await?;
+                let receipt = self.receipt(&mail.metadata_id).await?;
                 if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
                     let mut batch = Batch::default();
                     self.queue_mail(&mut batch, mail, m.secret_expires_at)?;

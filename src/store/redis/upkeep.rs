@@ -9,7 +9,7 @@ use super::RedisStore;
 use crate::crypto::RecordId;
 use crate::store::record::decode;
 use crate::store::upgrade::{rekey_mail, LegacyCustomer, UpgradeKeys};
-use crate::store::{Footprint, MetadataRecord, StoreError, StoredState, Upkeep, SCHEMA_VERSION};
+use crate::store::{Footprint, StoreError, StoredState, Upkeep, SCHEMA_VERSION};
 
 #[async_trait]
 impl Upkeep for RedisStore {
@@ -86,8 +86,7 @@ impl Upkeep for RedisStore {
             // be sent): beside the secret, expiring with it.
             let mail = rekey_mail(keys, &old_id, decode(&bytes)?);
             if let Some(mail) = mail {
-                let receipt: Option<MetadataRecord> =
-                    self.get(&self.entry_key(&mail.metadata_id, "m")).await?;
+                let receipt = self.receipt(&mail.metadata_id).await?;
                 if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
                     let mut batch = Batch::default();
                     self.queue_mail(&mut batch, &mail, m.secret_expires_at)?;

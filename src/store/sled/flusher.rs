@@ -14,7 +14,7 @@ use crate::store::StoreError;
 /// `flush` must not run on the async workers. A writer takes a ticket after its write is in
 /// sled's buffers; a flush that starts after the ticket was issued covers that write, so
 /// one fsync acknowledges every ticket issued before it began.
-pub(super) struct Flusher {
+pub struct Flusher {
     shared: Arc<FlushShared>,
     done: watch::Receiver<FlushStatus>,
     thread: Option<JoinHandle<()>>,
@@ -50,7 +50,9 @@ enum FlushOutcome {
 }
 
 impl Flusher {
-    pub(super) fn start(db: Db) -> Self {
+    /// Starts the flusher thread for `db`.
+    #[must_use]
+    pub fn start(db: Db) -> Self {
         let shared = Arc::new(FlushShared {
             queue: Mutex::new(FlushQueue::default()),
             wake: Condvar::new(),
@@ -105,7 +107,10 @@ impl Flusher {
     }
 
     /// Waits until everything written before this call is on disk.
-    pub(super) async fn durable(&self) -> Result<(), StoreError> {
+    ///
+    /// # Errors
+    /// The flush failed (a full disk, or another I/O error), or the flusher stopped.
+    pub async fn durable(&self) -> Result<(), StoreError> {
         let ticket = {
             let mut queue = self
                 .shared

@@ -42,6 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+pub use self::flusher::Flusher;
 use self::trees::Trees;
 use super::StoreError;
 

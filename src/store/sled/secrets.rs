@@ -8,7 +8,8 @@ use super::SledStore;
 use crate::crypto::{RecordId, Sealed};
 use crate::store::record::encode;
 use crate::store::{
-    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, SecretRecord, Secrets, StoreError,
+    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, PlainTake, SecretRecord, Secrets,
+    StoreError,
 };
 
 #[async_trait]
@@ -49,39 +50,12 @@ impl Secrets for SledStore {
     }
 
     async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
-        self.run(|db| async move {
-            let Some(metadata_id) = db.pointer(id)? else {
-                return Ok(false);
-            };
-            // One compare-and-swap removes the value and marks the receipt: of N racing reveals,
-            // exactly one swaps against an entry that still holds the secret. A lock in the same
-            // entry is checked in the same swap.
-            let taken = db.update_entry(&metadata_id, |e| match &e.secret {
-                Some(s)
-                    if s.expires_at > now && !e.guesses.as_ref().is_some_and(|g| g.locked(now)) =>
-                {
-                    e.secret = None;
-                    e.guesses = None;
-                    e.metadata.mark_received(now);
-                    Change::Write(())
-                }
-                _ => Change::Keep,
-            })?;
-            if taken.is_none() {
-                return Ok(false);
-            }
-            // The mail with the link goes in the same flush. It is a second write, not part of the
-            // swap (sled 0.34 transactions cost two synchronous log writes each): if the process
-            // dies between the two, `due_mail` finds the secret gone and drops the mail unsent.
-            db.mail.remove(metadata_id)?;
-            // The pointer and expiry entry stay until the secret's time is up: the sweeper drops
-            // them then, and a reveal costs one write instead of three.
-            // The value goes out only after its removal is on disk: a crash right after the
-            // response can never bring it back for a second read.
-            db.durable().await?;
-            Ok(true)
-        })
-        .await
+        let taken = self.take(id, now, |_| true).await?;
+        Ok(matches!(taken, PlainTake::Taken(_)))
+    }
+
+    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake, StoreError> {
+        self.take(id, now, |s| s.kdf.is_none()).await
     }
 
     async fn metadata(
@@ -226,6 +200,56 @@ impl Secrets for SledStore {
             // Durable before the guess is evaluated: a crash must not hand out a fresh budget.
             db.durable().await?;
             Ok(guess)
+        })
+        .await
+    }
+}
+
+impl SledStore {
+    /// Takes the secret under `id` if it is there, unexpired, not locked by wrong passphrases
+    /// and `wanted`; one that is not `wanted` comes back untaken (`Protected`).
+    async fn take(
+        &self,
+        id: &RecordId,
+        now: u64,
+        wanted: impl Fn(&SecretRecord) -> bool + Send,
+    ) -> Result<PlainTake, StoreError> {
+        self.run(|db| async move {
+            let Some(metadata_id) = db.pointer(id)? else {
+                return Ok(PlainTake::Gone);
+            };
+            // One compare-and-swap removes the value and marks the receipt: of N racing reveals,
+            // exactly one swaps against an entry that still holds the secret. A lock in the same
+            // entry is checked in the same swap.
+            let mut found = PlainTake::Gone;
+            let taken = db.update_entry(&metadata_id, |e| match &e.secret {
+                Some(s) if s.expires_at > now && !wanted(s) => {
+                    found = PlainTake::Protected(s.clone());
+                    Change::Keep
+                }
+                Some(s)
+                    if s.expires_at > now && !e.guesses.as_ref().is_some_and(|g| g.locked(now)) =>
+                {
+                    let secret = e.secret.take();
+                    e.guesses = None;
+                    e.metadata.mark_received(now);
+                    Change::Write(secret)
+                }
+                _ => Change::Keep,
+            })?;
+            let Some(Some(secret)) = taken else {
+                return Ok(found);
+            };
+            // The mail with the link goes in the same flush. It is a second write, not part of the
+            // swap (sled 0.34 transactions cost two synchronous log writes each): if the process
+            // dies between the two, `due_mail` finds the secret gone and drops the mail unsent.
+            db.mail.remove(metadata_id)?;
+            // The pointer and expiry entry stay until the secret's time is up: the sweeper drops
+            // them then, and a reveal costs one write instead of three.
+            // The value goes out only after its removal is on disk: a crash right after the
+            // response can never bring it back for a second read.
+            db.durable().await?;
+            Ok(PlainTake::Taken(secret))
         })
         .await
     }

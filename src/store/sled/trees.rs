@@ -89,6 +89,10 @@ impl Trees {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
+            // With `sync`, every write is flushed before it is acknowledged: sled's own timer
+            // flush (every 500 ms) would only add a second writer of the same log. Without it,
+            // the timer is what bounds the loss on a crash.
+            .flush_every_ms((!sync).then_some(500))
             .open()
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Full(e) => {
