@@ -56,8 +56,16 @@ pub fn decode(line: &str) -> Result<Exported, BackupError> {
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(line.trim())
         .map_err(|e| BackupError::Malformed(format!("a record line is not base64: {e}")))?;
-    postcard::from_bytes(&bytes)
-        .map_err(|e| BackupError::Malformed(format!("a record line does not decode: {e}")))
+    postcard::from_bytes(&bytes).or_else(|e| {
+        // An account line from before single sign-on ends where the account's `sso` field
+        // begins (the account is the line's last field): read it with that field absent.
+        match postcard::from_bytes(&[bytes.as_slice(), &[0]].concat()) {
+            Ok(customer @ Exported::Customer(_)) => Ok(customer),
+            _ => Err(BackupError::Malformed(format!(
+                "a record line does not decode: {e}"
+            ))),
+        }
+    })
 }
 
 /// Reads and checks a header line.

@@ -8,12 +8,14 @@
 //! - [`validate`]: the checks a value's type alone does not make, run once at load.
 
 mod settings;
+mod sso;
 mod validate;
 
 pub use self::settings::{
     Backend, CryptoSettings, Limits, LogFormat, LogSettings, MailSettings, MetricsSettings, Plan,
     Redacted, SecretsSettings, ServerSettings, Settings, StorageSettings,
 };
+pub use self::sso::{AuthSettings, OidcSettings, OIDC_CALLBACK_PATH};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -246,6 +246,7 @@ impl Settings {
             return Err(invalid("mail.from", "not an email address"));
         }
         check_log_level(&self.log.level).map_err(|reason| invalid("log.level", reason))?;
+        self.check_sso()?;
         Ok(self)
     }
 }
@@ -323,7 +324,7 @@ fn check_log_level(level: &str) -> Result<(), String> {
 
 /// The secret held in `path`, for a `*_file` setting: the whole file, trailing whitespace
 /// (the newline editors add) removed. Errors name the key and the path, never the contents.
-fn read_secret_file(key: &'static str, path: &Path) -> Result<Redacted, SettingsError> {
+pub(super) fn read_secret_file(key: &'static str, path: &Path) -> Result<Redacted, SettingsError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))?;
     let value = text.trim_end();

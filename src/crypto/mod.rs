@@ -71,6 +71,10 @@ pub enum RecordKind {
     ApiListKey,
     /// An account's web-side list key, sealed under a key scrypt derives from its password.
     WebListKey,
+    /// An account's single-sign-on list key, sealed under the server key alone.
+    SsoListKey,
+    /// A sign-in with the identity provider in progress, keyed and sealed by its `state`.
+    OidcLogin,
 }
 
 impl RecordKind {
@@ -89,6 +93,8 @@ impl RecordKind {
             Self::Session => b"session",
             Self::ApiListKey => b"list-key/api",
             Self::WebListKey => b"list-key/web",
+            Self::SsoListKey => b"list-key/sso",
+            Self::OidcLogin => b"oidc-login",
         }
     }
 }

@@ -14,6 +14,7 @@ use actix_web::{web as aweb, HttpRequest, HttpResponse};
 pub mod api;
 pub mod client;
 pub mod error;
+pub mod forward_auth;
 pub mod params;
 pub mod ratelimit;
 pub mod web;

@@ -112,6 +112,7 @@ fn customer(email: &str, hash: u8) -> CustomerRecord {
             sealed: sealed(hash),
         }),
         password: None,
+        sso: None,
     }
 }
 
@@ -212,6 +213,7 @@ macro_rules! conformance_suite {
             customers_are_added_once_replaced_and_removed,
             customer_replace_refuses_a_stale_record,
             sessions_are_kept_until_they_expire_or_are_removed,
+            a_session_is_taken_once,
             recent_lists_are_per_customer_newest_first,
             passphrase_guesses_are_budgeted_then_locked,
             concurrent_guesses_never_exceed_the_budget,
