@@ -113,7 +113,8 @@ pub struct SignedIn {
 struct Provider {
     metadata: CoreProviderMetadata,
     fetched: Instant,
-    keys_fetched: Instant,
+    /// When an unknown key last made us fetch the key set again.
+    keys_refreshed: Option<Instant>,
 }
 
 /// The OpenID Connect client of this server.
@@ -181,6 +182,12 @@ impl Oidc {
         self.settings.only
     }
 
+    /// The origin the sign-in page's form may lead to (its Content-Security-Policy
+    /// `form-action`): the issuer's, where providers serve their authorization endpoint.
+    pub fn form_action_origin(&self) -> String {
+        self.issuer.url().origin().ascii_serialization()
+    }
+
     /// The plan of accounts a first sign-in makes.
     pub fn plan(&self) -> &str {
         &self.settings.plan
@@ -201,12 +208,15 @@ impl Oidc {
         let client = |req| self.call(req);
         match cached.as_mut() {
             Some(p) if p.fetched.elapsed() < METADATA_TTL => {
-                if refresh_keys && p.keys_fetched.elapsed() >= KEYS_REFRESH_MIN {
+                let may_refresh = p
+                    .keys_refreshed
+                    .is_none_or(|at| at.elapsed() >= KEYS_REFRESH_MIN);
+                if refresh_keys && may_refresh {
                     let keys = CoreJsonWebKeySet::fetch_async(p.metadata.jwks_uri(), &client)
                         .await
                         .map_err(|e| unavailable("key set", &e))?;
                     p.metadata = p.metadata.clone().set_jwks(keys);
-                    p.keys_fetched = Instant::now();
+                    p.keys_refreshed = Some(Instant::now());
                 }
                 Ok(p.metadata.clone())
             }
@@ -214,11 +224,10 @@ impl Oidc {
                 let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &client)
                     .await
                     .map_err(|e| unavailable("discovery", &e))?;
-                let now = Instant::now();
                 *cached = Some(Provider {
                     metadata: metadata.clone(),
-                    fetched: now,
-                    keys_fetched: now,
+                    fetched: Instant::now(),
+                    keys_refreshed: None,
                 });
                 Ok(metadata)
             }
@@ -269,6 +278,12 @@ impl Oidc {
             request = request.add_scope(Scope::new("groups".into()));
         }
         let (url, state, nonce) = request.url();
+        if url.origin().ascii_serialization() != self.form_action_origin() {
+            tracing::warn!(
+                "the provider's authorization endpoint is not on the issuer's origin: browsers \
+                 refuse to follow the sign-in form there (Content-Security-Policy form-action)"
+            );
+        }
         let pending = Pending {
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),

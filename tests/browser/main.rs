@@ -15,6 +15,7 @@ mod errors;
 mod generate;
 mod keyboard;
 mod locale;
+mod oidc;
 mod passphrase;
 mod refusals;
 mod reveal;

@@ -4,6 +4,7 @@
 //! `Max-Age` of `server.session_ttl`); the store keeps only its keyed hash and a record sealed
 //! under it, so sessions work on every node of a Redis deployment.
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -82,7 +83,7 @@ fn signin_page(
     error: Refusal,
 ) -> HttpResponse {
     let page = visitor.ctx();
-    visitor.render(
+    let mut res = visitor.render(
         status,
         &SignInPage {
             t: visitor.t,
@@ -95,7 +96,20 @@ fn signin_page(
             password: ways.password(),
             next: return_path(Some(next)),
         },
-    )
+    );
+    if let Some(oidc) = ways.0 {
+        // The button's form is answered with a redirect to the provider, and browsers hold
+        // the whole redirect chain of a form to `form-action`.
+        let csp = crate::http::CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", oidc.form_action_origin()),
+        );
+        if let Ok(value) = HeaderValue::from_str(&csp) {
+            res.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    res
 }
 
 async fn signin_form(
