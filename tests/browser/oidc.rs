@@ -11,11 +11,12 @@ mod provider;
 
 use provider::Provider;
 
-/// The real provider and a server signing in through it.
-fn rig() -> (Provider, Rig) {
+/// The real provider and a server signing in through it, with `extra` settings.
+fn rig(extra: &[(&str, &str)]) -> (Provider, Rig) {
     let mut provider = Provider::real();
     let settings = provider.settings();
-    let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend_from_slice(extra);
     let rig = Rig::start_with(&env);
     provider.register(&rig.server.url("/signin/oidc/callback"));
     (provider, rig)
@@ -24,6 +25,12 @@ fn rig() -> (Provider, Rig) {
 /// From onetime's sign-in page through the provider's login (as `login`) and consent pages.
 async fn through_the_provider(browser: &Browser, rig: &Rig, login: &str) {
     browser.goto(&rig.server.url("/signin")).await;
+    sign_in_here(browser, login).await;
+}
+
+/// From the sign-in page shown through the provider's pages.
+async fn sign_in_here(browser: &Browser, login: &str) {
+    assert_eq!(browser.path().await, "/signin");
     assert_eq!(
         browser.text("button#sso-signin").await,
         "Sign in with Example SSO"
@@ -40,10 +47,17 @@ async fn through_the_provider(browser: &Browser, rig: &Rig, login: &str) {
 
 #[tokio::test]
 async fn an_allowed_person_signs_in_with_the_provider_and_gets_a_recent_list_and_a_token() {
-    let (_provider, rig) = rig();
+    // The intranet preset: creating needs an account.
+    let (_provider, rig) = rig(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]);
     let browser = rig.browser(true).await;
-    through_the_provider(&browser, &rig, "ann").await;
+    browser.goto(&rig.server.url("/")).await;
+    assert!(
+        !browser.has("form#create").await,
+        "no create form for anonymous visitors"
+    );
+    sign_in_here(&browser, "ann").await;
     assert_eq!(browser.path().await, "/", "back on the create form");
+    assert!(browser.has("form#create").await);
     assert_eq!(browser.text("#signed-in-as").await, "ann@example.com");
     let listed = rig.server.cli_ok(&["account", "list"], "");
     assert!(listed.contains("ann@example.com"), "{listed}");
@@ -69,7 +83,8 @@ async fn an_allowed_person_signs_in_with_the_provider_and_gets_a_recent_list_and
     browser.submit("button#rotate").await;
     let token = browser.value("#new-token").await;
     assert!(rig.server.token_works("ann@example.com", &token).await);
-    assert!(browser.axe().await.is_empty(), "{:?}", browser.axe().await);
+    let violations = browser.axe().await;
+    assert!(violations.is_empty(), "{violations:?}");
 
     // Signed out, and in again: the same account (found, not made twice), the list intact.
     browser.submit("button#signout").await;
@@ -84,9 +99,9 @@ async fn an_allowed_person_signs_in_with_the_provider_and_gets_a_recent_list_and
 
 #[tokio::test]
 async fn a_person_from_another_domain_or_with_an_unverified_email_is_refused() {
-    let (_provider, rig) = rig();
+    let (_provider, rig) = rig(&[]);
     for (login, page) in [("bob", "#sso-not-allowed"), ("cy", "#sso-unverified")] {
-        let browser = rig.browser(false).await;
+        let browser = rig.browser(true).await;
         through_the_provider(&browser, &rig, login).await;
         assert!(
             browser.has(page).await,
@@ -98,7 +113,8 @@ async fn a_person_from_another_domain_or_with_an_unverified_email_is_refused() {
             !browser.has("#signed-in-as").await,
             "{login} is not signed in"
         );
-        assert!(browser.axe().await.is_empty(), "{:?}", browser.axe().await);
+        let violations = browser.axe().await;
+        assert!(violations.is_empty(), "{login}: {violations:?}");
     }
     let list = rig.server.cli(&["account", "list"], "");
     let list = String::from_utf8_lossy(&list.stdout);
