@@ -71,9 +71,9 @@ impl TrustedHeader {
             return Vouched::Untrusted;
         }
         // One value, an email, in an admitted domain.
-        let email = match (value.to_str().ok().and_then(normalize_email), values.next()) {
-            (Some(email), None) => email,
-            _ => return Vouched::NotAdmitted,
+        let (Some(email), None) = (value.to_str().ok().and_then(normalize_email), values.next())
+        else {
+            return Vouched::NotAdmitted;
         };
         if self.admitted.domain_allowed(&email) {
             Vouched::Person(email)
