@@ -60,7 +60,9 @@ pub fn decode(line: &str) -> Result<Exported, BackupError> {
         // An account line from before single sign-on ends where the account's `sso` field
         // begins (the account is the line's last field): read it with that field absent.
         match postcard::from_bytes(&[bytes.as_slice(), &[0]].concat()) {
-            Ok(customer @ Exported::Customer(_)) => Ok(customer),
+            Ok(Exported::Customer(customer)) if customer.sso.is_none() => {
+                Ok(Exported::Customer(customer))
+            }
             _ => Err(BackupError::Malformed(format!(
                 "a record line does not decode: {e}"
             ))),
@@ -85,4 +87,53 @@ pub fn header(line: &str) -> Result<Header, BackupError> {
 /// step of the store, so everything acknowledged before the call is in it.
 pub async fn snapshot(store: &dyn Store, now: u64) -> Result<Vec<String>, StoreError> {
     Ok(store.export(now).await?.iter().map(encode).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::conformance::sealed;
+    use crate::store::{CustomerRecord, SealedListKey, SsoSide};
+
+    #[test]
+    fn account_lines_from_before_single_sign_on_still_restore() {
+        let mut customer = CustomerRecord {
+            id: [1; 32],
+            email: sealed(2),
+            plan: "default".into(),
+            created: 7,
+            token_hash: [3; 32],
+            token_created: 8,
+            api_key: None,
+            password: None,
+            sso: None,
+        };
+        // Without an `sso` side the line is byte for byte what earlier versions wrote.
+        let line = encode(&Exported::Customer(customer.clone()));
+        assert_eq!(
+            decode(&line).expect("old line"),
+            Exported::Customer(customer.clone())
+        );
+        customer.sso = Some(SsoSide {
+            since: 9,
+            key: SealedListKey {
+                public: [4; 32],
+                sealed: sealed(5),
+            },
+        });
+        let line = encode(&Exported::Customer(customer.clone()));
+        assert_eq!(
+            decode(&line).expect("new line"),
+            Exported::Customer(customer)
+        );
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(&line)
+            .expect("base64");
+        let cut =
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(&bytes[..bytes.len() - 1]);
+        assert!(
+            decode(&cut).is_err(),
+            "a cut line is not read as the old shape"
+        );
+    }
 }

@@ -60,9 +60,11 @@ impl CustomerRecord {
         if let Ok((record, [])) = postcard::take_from_bytes::<Self>(bytes) {
             return Some(record);
         }
+        // The appended byte must be that `None` itself: a new-shape record cut short is not
+        // mistaken for the old shape.
         let padded = [bytes, &[0]].concat();
         match postcard::take_from_bytes::<Self>(&padded) {
-            Ok((record, [])) => Some(record),
+            Ok((record, [])) if record.sso.is_none() => Some(record),
             _ => None,
         }
     }
