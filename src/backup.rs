@@ -92,35 +92,22 @@ pub async fn snapshot(store: &dyn Store, now: u64) -> Result<Vec<String>, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance::sealed;
-    use crate::store::{CustomerRecord, SealedListKey, SsoSide};
+    use crate::store::conformance::customer;
+    use crate::store::SsoSide;
 
     #[test]
     fn account_lines_from_before_single_sign_on_still_restore() {
-        let mut customer = CustomerRecord {
-            id: [1; 32],
-            email: sealed(2),
-            plan: "default".into(),
-            created: 7,
-            token_hash: [3; 32],
-            token_created: 8,
-            api_key: None,
-            password: None,
-            sso: None,
-        };
+        let mut customer = customer("ann@example.com", 3);
         // Without an `sso` side the line is byte for byte what earlier versions wrote.
         let line = encode(&Exported::Customer(customer.clone()));
         assert_eq!(
             decode(&line).expect("old line"),
             Exported::Customer(customer.clone())
         );
-        customer.sso = Some(SsoSide {
-            since: 9,
-            key: SealedListKey {
-                public: [4; 32],
-                sealed: sealed(5),
-            },
-        });
+        customer.sso = customer
+            .api_key
+            .clone()
+            .map(|key| SsoSide { since: 9, key });
         let line = encode(&Exported::Customer(customer.clone()));
         assert_eq!(
             decode(&line).expect("new line"),

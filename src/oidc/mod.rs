@@ -117,6 +117,17 @@ struct Provider {
     keys_refreshed: Option<Instant>,
 }
 
+/// A client built from discovered metadata: the authorization endpoint set, the token and
+/// user-info endpoints as the provider named them.
+type ProviderClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// The OpenID Connect client of this server.
 pub struct Oidc {
     settings: OidcSettings,
@@ -234,17 +245,7 @@ impl Oidc {
         }
     }
 
-    fn client(
-        &self,
-        metadata: CoreProviderMetadata,
-    ) -> openidconnect::core::CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    > {
+    fn client(&self, metadata: CoreProviderMetadata) -> ProviderClient {
         let secret = self
             .settings
             .client_secret
@@ -386,14 +387,7 @@ impl Oidc {
     /// token's own verification).
     fn verify(
         &self,
-        client: &CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
+        client: &ProviderClient,
         id_token: &CoreIdToken,
         nonce: &Nonce,
     ) -> Result<Result<String, OidcError>, ClaimsVerificationError> {

@@ -98,7 +98,8 @@ fn with_mail(ttl: u64) -> NewSecret {
     new
 }
 
-fn customer(email: &str, hash: u8) -> CustomerRecord {
+/// An account of `email` (with the stand-in keys), its hashes and keys made of `hash`.
+pub fn customer(email: &str, hash: u8) -> CustomerRecord {
     let id = PlainKeys.customer_id(email);
     CustomerRecord {
         id,

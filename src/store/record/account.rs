@@ -172,25 +172,11 @@ impl RecentSeal {
 mod tests {
     use super::*;
 
-    use crate::store::conformance::sealed;
+    use crate::store::conformance::{customer, sealed};
 
     #[test]
     fn accounts_without_the_sso_side_keep_their_bytes() {
-        let key = SealedListKey {
-            public: ListPublicKey::default(),
-            sealed: sealed(5),
-        };
-        let mut record = CustomerRecord {
-            id: [1; 32],
-            email: sealed(2),
-            plan: "default".into(),
-            created: 7,
-            token_hash: [3; 32],
-            token_created: 8,
-            api_key: Some(key.clone()),
-            password: None,
-            sso: None,
-        };
+        let mut record = customer("ann@example.com", 3);
         let before_sso = postcard::to_allocvec(&(
             record.id,
             &record.email,
@@ -207,7 +193,9 @@ mod tests {
             CustomerRecord::from_bytes(&before_sso).expect("old shape"),
             record
         );
-        record.sso = Some(SsoSide { since: 9, key });
+        record.sso = customer("ann@example.com", 4)
+            .api_key
+            .map(|key| SsoSide { since: 9, key });
         let bytes = record.to_bytes().expect("encode");
         assert_eq!(
             CustomerRecord::from_bytes(&bytes).expect("new shape"),
