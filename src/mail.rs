@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::config::MailSettings;
-use crate::crypto::{RecordId, RecordKind, Sealed, Sealer};
+use crate::crypto::{Binding, RecordId, RecordKind, Sealed, Sealer};
 use crate::domain::unix_now;
 use crate::store::{self, Delivery, DeliveryState};
 
@@ -271,7 +271,7 @@ impl RetryPolicy {
 /// Opens a mail sealed for the outbox (under the server key alone, bound to its receipt's id).
 fn open(sealer: &Sealer, id: &RecordId, sealed: &Sealed) -> Option<OutgoingMail> {
     sealer
-        .open_value(RecordKind::Mail, id, "", None, sealed)
+        .open_value(Binding::new(RecordKind::Mail, id, ""), sealed)
         .ok()
 }
 

@@ -41,7 +41,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{
-    generate_key, CryptoError, KdfPool, ListSecretKey, RecordId, RecordKind, Sealer,
+    generate_key, Binding, CryptoError, KdfPool, ListSecretKey, RecordId, RecordKind, Sealer,
 };
 use crate::domain::{normalize_email, Caller, Sensitive, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS};
 use crate::service::StorageFailure;
@@ -194,10 +194,7 @@ impl Accounts {
     fn api_list_key(&self, customer_id: &RecordId, token: &str) -> (SealedListKey, ListSecretKey) {
         let secret = ListSecretKey::generate();
         let sealed = self.sealer.seal(
-            RecordKind::ApiListKey,
-            customer_id,
-            token,
-            None,
+            Binding::new(RecordKind::ApiListKey, customer_id, token),
             secret.expose(),
         );
         let public = secret.public();

@@ -6,7 +6,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{check_password, AccountError, Accounts};
 use crate::crypto::{
-    generate_key, hash_password, verify_password, KdfParams, ListPublicKey, ListSecretKey,
+    generate_key, hash_password, verify_password, Binding, KdfParams, ListPublicKey, ListSecretKey,
     RecordKind, KEY_CHARS,
 };
 use crate::domain::{is_plausible_key, Caller, RecentAccess, Sensitive, PASSWORD_MAX_BYTES};
@@ -65,10 +65,8 @@ impl Accounts {
             .await?;
         let secret = ListSecretKey::generate();
         let sealed = self.sealer.seal(
-            RecordKind::WebListKey,
-            &self.customer_id(&email),
-            "",
-            Some(&pass_key),
+            Binding::new(RecordKind::WebListKey, &self.customer_id(&email), "")
+                .with_pass(Some(&pass_key)),
             secret.expose(),
         );
         let web = WebPassword {
@@ -138,10 +136,7 @@ impl Accounts {
             .derive(password.to_zeroizing(), web.kdf)
             .await?;
         let opened = self.sealer.open(
-            RecordKind::WebListKey,
-            &customer.id,
-            "",
-            Some(&pass_key),
+            Binding::new(RecordKind::WebListKey, &customer.id, "").with_pass(Some(&pass_key)),
             &web.key.sealed,
         )?;
         let list_key = ListSecretKey::from_slice(&opened)
@@ -168,9 +163,10 @@ impl Accounts {
             list_key: *list_key.expose(),
             password_stamp: stamp,
         };
-        let sealed =
-            self.sealer
-                .seal_value(RecordKind::Session, &id, cookie.expose(), None, &payload)?;
+        let sealed = self.sealer.seal_value(
+            Binding::new(RecordKind::Session, &id, cookie.expose()),
+            &payload,
+        )?;
         let expires_at = now.saturating_add(self.sign_in.session_ttl);
         let record = SessionRecord {
             created: now,
@@ -192,10 +188,7 @@ impl Accounts {
             return Ok(None);
         };
         let Ok(payload) = self.sealer.open_value::<SessionPayload>(
-            RecordKind::Session,
-            &id,
-            cookie,
-            None,
+            Binding::new(RecordKind::Session, &id, cookie),
             &record.sealed,
         ) else {
             return Ok(None);

@@ -10,7 +10,7 @@
 //! the password opens, and is the price of signing in without one.
 
 use super::{AccountError, Accounts, Session};
-use crate::crypto::{ListSecretKey, RecordId, RecordKind};
+use crate::crypto::{Binding, ListSecretKey, RecordId, RecordKind};
 use crate::domain::{Caller, RecentAccess};
 use crate::store::{CustomerRecord, SealedListKey, SsoSide, StoreError};
 
@@ -19,10 +19,7 @@ impl Accounts {
     fn sso_side(&self, customer_id: &RecordId, now: u64) -> (SsoSide, ListSecretKey) {
         let secret = ListSecretKey::generate();
         let sealed = self.sealer.seal(
-            RecordKind::SsoListKey,
-            customer_id,
-            "",
-            None,
+            Binding::new(RecordKind::SsoListKey, customer_id, ""),
             secret.expose(),
         );
         let key = SealedListKey {
@@ -55,9 +52,10 @@ impl Accounts {
                 continue;
             };
             if let Some(side) = &old.sso {
-                let opened =
-                    self.sealer
-                        .open(RecordKind::SsoListKey, &id, "", None, &side.key.sealed)?;
+                let opened = self.sealer.open(
+                    Binding::new(RecordKind::SsoListKey, &id, ""),
+                    &side.key.sealed,
+                )?;
                 let key = ListSecretKey::from_slice(&opened)
                     .ok_or_else(|| StoreError::Corrupt("single-sign-on list key".into()))?;
                 return Ok((email, old, key));

@@ -1,13 +1,9 @@
 //! Accounts over a real store (sled in a temp dir, or a real redis-server), with the real
 //! service for the recent list.
 
-use std::collections::HashMap;
-use std::path::Path;
-
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::config::Settings;
 use crate::crypto::{verify_password, KdfParams, ServerKey};
 use crate::domain::RecentAccess;
 use crate::service::{CreateRequest, Service};
@@ -17,6 +13,15 @@ use crate::store::sled::SledStore;
 const NOW: u64 = 1_800_000_000;
 const TTL: u64 = 3600;
 const PASSWORD: &str = "correct horse battery";
+
+/// Whether `accounts` takes `token` as `email`'s API token.
+async fn accepts(accounts: &Accounts, email: &str, token: &str) -> bool {
+    accounts
+        .authenticate(email, token)
+        .await
+        .expect("authenticate")
+        .is_some()
+}
 
 fn pw(text: &str) -> Sensitive {
     Sensitive::new(text.to_owned())
@@ -66,9 +71,7 @@ impl World {
             kdf: kdf.clone(),
         };
         let accounts = Accounts::new(Arc::clone(&store), Arc::clone(&sealer), plans, sign_in);
-        let env = HashMap::from([("ONETIME__CRYPTO__SCRYPT_LOG_N".into(), "10".into())]);
-        let defaults = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml"));
-        let settings = Settings::load(Some(defaults), Some(env)).expect("settings");
+        let settings = crate::config::load_env(&[("crypto.scrypt_log_n", "10")]).expect("settings");
         let service = Service::new(
             Arc::clone(&store),
             Arc::clone(&sealer),
@@ -83,6 +86,21 @@ impl World {
             service,
             _dir: dir,
         }
+    }
+
+    /// A new account on the default plan: its API token.
+    async fn add(&self, email: &str) -> Sensitive {
+        self.accounts.add(email, None, NOW).await.expect("add")
+    }
+
+    /// A new account with [`PASSWORD`] for the web: its API token.
+    async fn member(&self, email: &str) -> Sensitive {
+        let token = self.add(email).await;
+        self.accounts
+            .set_password(email, &pw(PASSWORD), NOW)
+            .await
+            .expect("set");
+        token
     }
 
     async fn token_caller(&self, email: &str, token: &Sensitive) -> Caller {
@@ -152,28 +170,12 @@ async fn tokens_authenticate_until_rotated() {
         .expect("authenticated");
     assert_eq!(caller.custid(), "alice@example.com");
     assert_eq!(caller.plan_name(), "team");
-    assert!(a
-        .authenticate("alice@example.com", "wrong")
-        .await
-        .expect("auth")
-        .is_none());
-    assert!(a
-        .authenticate("bob@example.com", token.expose())
-        .await
-        .expect("auth")
-        .is_none());
+    assert!(!accepts(a, "alice@example.com", "wrong").await);
+    assert!(!accepts(a, "bob@example.com", token.expose()).await);
 
     let rotated = a.rotate("alice@example.com", 2).await.expect("rotate");
-    assert!(a
-        .authenticate("alice@example.com", token.expose())
-        .await
-        .expect("a")
-        .is_none());
-    assert!(a
-        .authenticate("alice@example.com", rotated.expose())
-        .await
-        .expect("a")
-        .is_some());
+    assert!(!accepts(a, "alice@example.com", token.expose()).await);
+    assert!(accepts(a, "alice@example.com", rotated.expose()).await);
 }
 
 #[tokio::test]
@@ -375,15 +377,7 @@ async fn sign_out_a_new_password_and_removal_end_sessions() {
 
 /// A secret created with the token lists on the web and vice versa, on either backend.
 async fn the_recent_list_is_shared_by_the_token_and_a_session(w: World) {
-    let token = w
-        .accounts
-        .add("ann@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("ann@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let token = w.member("ann@example.com").await;
     let api = w.token_caller("ann@example.com", &token).await;
     let web = w.web_caller("ann@example.com", PASSWORD).await;
     let by_api = w.share(&api).await;
@@ -393,15 +387,7 @@ async fn the_recent_list_is_shared_by_the_token_and_a_session(w: World) {
     assert_eq!(w.recent(&web).await, both);
 
     // Another account sees none of it, through either door.
-    let other = w
-        .accounts
-        .add("bo@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("bo@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let other = w.member("bo@example.com").await;
     assert!(w
         .recent(&w.token_caller("bo@example.com", &other).await)
         .await
@@ -419,7 +405,10 @@ async fn the_recent_list_is_shared_by_the_token_and_a_session(w: World) {
         assert_eq!(seal.key_boxes.len(), 2, "one box per list key");
         assert!(w
             .sealer
-            .open(RecordKind::Recent, &customer_id, "", None, &seal.sealed)
+            .open(
+                Binding::new(RecordKind::Recent, &customer_id, ""),
+                &seal.sealed
+            )
             .is_err());
     }
 }
@@ -437,15 +426,7 @@ async fn the_recent_list_is_shared_by_the_token_and_a_session_on_redis() {
 #[tokio::test]
 async fn rotation_starts_the_api_side_afresh_and_keeps_the_web_side() {
     let w = World::sled();
-    let token = w
-        .accounts
-        .add("cy@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("cy@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let token = w.member("cy@example.com").await;
     let web = w.web_caller("cy@example.com", PASSWORD).await;
     let a = w
         .share(&w.token_caller("cy@example.com", &token).await)
@@ -457,12 +438,7 @@ async fn rotation_starts_the_api_side_afresh_and_keeps_the_web_side() {
         .rotate_signed_in(&web, NOW)
         .await
         .expect("rotate");
-    assert!(w
-        .accounts
-        .authenticate("cy@example.com", token.expose())
-        .await
-        .expect("auth")
-        .is_none());
+    assert!(!accepts(&w.accounts, "cy@example.com", token.expose()).await);
     let api = w.token_caller("cy@example.com", &rotated).await;
     assert!(
         w.recent(&api).await.is_empty(),
@@ -493,15 +469,7 @@ async fn rotation_starts_the_api_side_afresh_and_keeps_the_web_side() {
 #[tokio::test]
 async fn a_new_password_starts_the_web_side_afresh_and_keeps_the_api_side() {
     let w = World::sled();
-    let token = w
-        .accounts
-        .add("di@example.com", None, NOW)
-        .await
-        .expect("add");
-    w.accounts
-        .set_password("di@example.com", &pw(PASSWORD), NOW)
-        .await
-        .expect("set");
+    let token = w.member("di@example.com").await;
     let api = w.token_caller("di@example.com", &token).await;
     let a = w.share(&api).await;
     let b = w
@@ -527,11 +495,7 @@ async fn a_new_password_starts_the_web_side_afresh_and_keeps_the_api_side() {
 #[tokio::test]
 async fn without_a_web_password_rotation_clears_the_list() {
     let w = World::sled();
-    let token = w
-        .accounts
-        .add("ed@example.com", None, NOW)
-        .await
-        .expect("add");
+    let token = w.add("ed@example.com").await;
     w.share(&w.token_caller("ed@example.com", &token).await)
         .await;
     let customer_id = w.sealer.record_id(RecordKind::Customer, "ed@example.com");
@@ -628,11 +592,7 @@ async fn adding_an_api_list_key_never_undoes_a_rotation() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SledStore::open(dir.path(), false, 8 << 20).expect("store"));
     let w = World::over(store, dir, KdfPool::new(2, 8));
-    let token = w
-        .accounts
-        .add("fay@example.com", None, NOW)
-        .await
-        .expect("add");
+    let token = w.add("fay@example.com").await;
     let mut stale = w
         .store
         .customer(&w.sealer.record_id(RecordKind::Customer, "fay@example.com"))
@@ -651,18 +611,8 @@ async fn adding_an_api_list_key_never_undoes_a_rotation() {
         .add_api_list_key(stale, &customer_id, token.expose())
         .await;
     assert!(key.is_none(), "the stale upgrade is refused");
-    assert!(w
-        .accounts
-        .authenticate("fay@example.com", token.expose())
-        .await
-        .expect("auth")
-        .is_none());
-    assert!(w
-        .accounts
-        .authenticate("fay@example.com", rotated.expose())
-        .await
-        .expect("auth")
-        .is_some());
+    assert!(!accepts(&w.accounts, "fay@example.com", token.expose()).await);
+    assert!(accepts(&w.accounts, "fay@example.com", rotated.expose()).await);
 }
 
 #[tokio::test]
@@ -671,10 +621,7 @@ async fn unknown_emails_and_wrong_passwords_cost_scrypt_work() {
     // work fails fast with Busy, and one that skipped the work would answer None.
     let pool = KdfPool::new(1, 0);
     let w = World::sled_with(pool.clone());
-    w.accounts
-        .add("gil@example.com", None, NOW)
-        .await
-        .expect("add");
+    w.add("gil@example.com").await;
     let without_password = ("gil@example.com", PASSWORD);
     let unknown = ("nobody@example.com", PASSWORD);
     for (email, password) in [unknown, without_password] {

@@ -4,7 +4,7 @@
 use subtle::ConstantTimeEq;
 
 use super::Accounts;
-use crate::crypto::{ListSecretKey, RecordId, RecordKind};
+use crate::crypto::{Binding, ListSecretKey, RecordId, RecordKind};
 use crate::domain::{Caller, RecentAccess, Sensitive};
 use crate::service::StorageFailure;
 use crate::store::CustomerRecord;
@@ -46,10 +46,7 @@ impl Accounts {
                 let key = self
                     .sealer
                     .open(
-                        RecordKind::ApiListKey,
-                        &customer_id,
-                        token,
-                        None,
+                        Binding::new(RecordKind::ApiListKey, &customer_id, token),
                         &api.sealed,
                     )
                     .ok()

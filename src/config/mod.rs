@@ -134,19 +134,23 @@ impl Settings {
     }
 }
 
+/// For unit tests: the shipped `onetime.toml` with `pairs` on top, named as that file names
+/// them (`secrets.min_ttl`) or as `ONETIME__*` variables.
+#[cfg(test)]
+pub(crate) fn load_env(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    let env = pairs
+        .iter()
+        .map(|(k, v)| (onetime_test_support::setting_var(k), (*v).to_owned()))
+        .collect();
+    Settings::load(Some(Path::new(tests::DEFAULT_FILE_FOR_TESTS)), Some(env))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    pub(super) fn load_env(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let env = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Settings::load(Some(Path::new(DEFAULT_FILE_FOR_TESTS)), Some(env))
-    }
-
-    const DEFAULT_FILE_FOR_TESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml");
+    pub(super) const DEFAULT_FILE_FOR_TESTS: &str =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml");
 
     #[test]
     fn defaults_match_the_design_table() {
@@ -179,10 +183,10 @@ mod tests {
     #[test]
     fn env_overrides_with_double_underscores() {
         let s = load_env(&[
-            ("ONETIME__SERVER__BIND", "127.0.0.1:0"),
-            ("ONETIME__STORAGE__SYNC", "false"),
-            ("ONETIME__SECRETS__MIN_TTL", "5"),
-            ("ONETIME__SERVER__SHARE_DOMAINS", "a.example, b.example"),
+            ("server.bind", "127.0.0.1:0"),
+            ("storage.sync", "false"),
+            ("secrets.min_ttl", "5"),
+            ("server.share_domains", "a.example, b.example"),
         ])
         .expect("loads");
         assert_eq!(s.server.share_domains, ["a.example", "b.example"]);

@@ -293,12 +293,12 @@ pub enum LogFormat {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::tests::load_env;
+    use crate::config::load_env;
 
     #[test]
     fn secret_never_shows_in_debug_output() {
         let hex = "ab".repeat(32);
-        let s = load_env(&[("ONETIME__SERVER__SECRET", &hex)]).expect("loads");
+        let s = load_env(&[("server.secret", &hex)]).expect("loads");
         assert!(!format!("{s:?}").contains(&hex));
     }
 }

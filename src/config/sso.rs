@@ -136,20 +136,10 @@ impl Settings {
                 ));
             }
         }
-        if let Some(path) = o
-            .client_secret_file
-            .take()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            if o.client_secret.is_some() {
-                return Err(invalid(
-                    "oidc.client_secret_file",
-                    "oidc.client_secret is set too: set one of them",
-                ));
-            }
-            o.client_secret = Some(read_secret_file("oidc.client_secret_file", &path)?);
-            o.client_secret_file = Some(path);
-        }
+        read_secret_file(
+            ("oidc.client_secret", &mut o.client_secret),
+            ("oidc.client_secret_file", &mut o.client_secret_file),
+        )?;
         if let Some(issuer) = &mut o.issuer {
             check_issuer(issuer)?;
             *issuer = issuer.trim_end_matches('/').to_owned();
@@ -244,7 +234,7 @@ fn check_issuer(issuer: &str) -> Result<(), SettingsError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::tests::load_env;
+    use crate::config::load_env;
 
     fn oidc(extra: &[(&str, &str)]) -> Result<crate::config::Settings, String> {
         let mut env = vec![

@@ -1,7 +1,7 @@
 //! The checks a value's type alone does not make, run once when the settings load.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 use url::Url;
@@ -81,36 +81,14 @@ impl Settings {
             check_base_url(base_url)?;
             *base_url = base_url.trim_end_matches('/').to_owned();
         }
-        if let Some(path) = self
-            .server
-            .secret_file
-            .take()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            if self.server.secret.is_some() {
-                return Err(invalid(
-                    "server.secret_file",
-                    "server.secret is set too: set one of them",
-                ));
-            }
-            self.server.secret = Some(read_secret_file("server.secret_file", &path)?);
-            self.server.secret_file = Some(path);
-        }
-        if let Some(path) = self
-            .mail
-            .smtp_url_file
-            .take()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            if self.mail.smtp_url.is_some() {
-                return Err(invalid(
-                    "mail.smtp_url_file",
-                    "mail.smtp_url is set too: set one of them",
-                ));
-            }
-            self.mail.smtp_url = Some(read_secret_file("mail.smtp_url_file", &path)?);
-            self.mail.smtp_url_file = Some(path);
-        }
+        read_secret_file(
+            ("server.secret", &mut self.server.secret),
+            ("server.secret_file", &mut self.server.secret_file),
+        )?;
+        read_secret_file(
+            ("mail.smtp_url", &mut self.mail.smtp_url),
+            ("mail.smtp_url_file", &mut self.mail.smtp_url_file),
+        )?;
         if let Some(secret) = &self.server.secret {
             let ok = secret.0.len() == SERVER_KEY_LEN * 2
                 && secret.0.bytes().all(|b| b.is_ascii_hexdigit());
@@ -324,80 +302,73 @@ fn check_log_level(level: &str) -> Result<(), String> {
 
 /// The secret held in `path`, for a `*_file` setting: the whole file, trailing whitespace
 /// (the newline editors add) removed. Errors name the key and the path, never the contents.
-pub(super) fn read_secret_file(key: &'static str, path: &Path) -> Result<Redacted, SettingsError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))?;
-    let value = text.trim_end();
-    if value.is_empty() {
-        return Err(invalid(key, format!("{} is empty", path.display())));
+/// A `NAME_file` setting: the file's contents (trimmed) become `NAME`. Setting both, or naming
+/// an empty or unreadable file, is an error. `file` keeps its path; an empty path is unset.
+pub(super) fn read_secret_file(
+    (key, value): (&'static str, &mut Option<Redacted>),
+    (file_key, file): (&'static str, &mut Option<PathBuf>),
+) -> Result<(), SettingsError> {
+    let Some(path) = file.take().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if value.is_some() {
+        return Err(invalid(
+            file_key,
+            format!("{key} is set too: set one of them"),
+        ));
     }
-    Ok(Redacted(value.to_owned()))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| invalid(file_key, format!("cannot read {}: {e}", path.display())))?;
+    let text = text.trim_end();
+    if text.is_empty() {
+        return Err(invalid(file_key, format!("{} is empty", path.display())));
+    }
+    *value = Some(Redacted(text.to_owned()));
+    *file = Some(path);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
-    use crate::config::tests::load_env;
+    use crate::config::load_env;
 
     #[test]
     fn trusted_proxies_are_networks_or_addresses() {
-        let s = load_env(&[(
-            "ONETIME__SERVER__TRUSTED_PROXIES",
-            "10.1.2.3/8, 192.0.2.1, fd00::/8",
-        )])
-        .expect("loads");
+        let s = load_env(&[("server.trusted_proxies", "10.1.2.3/8, 192.0.2.1, fd00::/8")])
+            .expect("loads");
         let nets: Vec<String> = s.trusted_proxies().iter().map(|n| n.to_string()).collect();
         assert_eq!(nets, ["10.0.0.0/8", "192.0.2.1/32", "fd00::/8"]);
     }
 
     #[test]
     fn invalid_values_name_their_key() {
-        let cases = [
-            ("ONETIME__SERVER__BIND", "not an address", "server.bind"),
-            ("ONETIME__SERVER__BASE_URL", "ftp://x", "server.base_url"),
-            ("ONETIME__SERVER__SECRET", "abcd", "server.secret"),
-            ("ONETIME__SERVER__SESSION_TTL", "59", "server.session_ttl"),
-            ("ONETIME__STORAGE__BACKEND", "postgres", "storage.backend"),
-            ("ONETIME__STORAGE__SWEEP_INTERVAL", "soon", "sweep_interval"),
-            (
-                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
-                "17",
-                "storage.redis_replicas_ack",
-            ),
-            (
-                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
-                "-1",
-                "redis_replicas_ack",
-            ),
-            (
-                "ONETIME__STORAGE__REDIS_REPLICAS_ACK",
-                "two",
-                "redis_replicas_ack",
-            ),
-            ("ONETIME__SECRETS__MIN_TTL", "0", "secrets.min_ttl"),
-            ("ONETIME__CRYPTO__SCRYPT_LOG_N", "40", "crypto.scrypt"),
-            ("ONETIME__LOG__LEVEL", "=*=", "log.level"),
-            ("ONETIME__SERVER__BODY_TIMEOUT", "0", "server.body_timeout"),
-            (
-                "ONETIME__SERVER__MAX_CONNECTIONS",
-                "0",
-                "server.max_connections",
-            ),
-            (
-                "ONETIME__SERVER__TRUSTED_PROXIES",
-                "10.0.0.0/8, proxy.example",
-                "server.trusted_proxies",
-            ),
-            (
-                "ONETIME__SERVER__TRUSTED_PROXIES",
-                "10.0.0.0/33",
-                "trusted_proxies",
-            ),
-            ("ONETIME__LIMITS__IPV6_PREFIX", "129", "limits.ipv6_prefix"),
+        // Refusals that name the key in full...
+        let full = [
+            ("server.bind", "not an address"),
+            ("server.base_url", "ftp://x"),
+            ("server.secret", "abcd"),
+            ("server.session_ttl", "59"),
+            ("storage.backend", "postgres"),
+            ("storage.redis_replicas_ack", "17"),
+            ("secrets.min_ttl", "0"),
+            ("log.level", "=*="),
+            ("server.body_timeout", "0"),
+            ("server.max_connections", "0"),
+            ("server.trusted_proxies", "10.0.0.0/8, proxy.example"),
+            ("limits.ipv6_prefix", "129"),
         ];
-        for (var, value, key) in cases {
+        // ...and those where the parser names the field, or the check a group of keys.
+        let partly = [
+            ("storage.sweep_interval", "soon", "sweep_interval"),
+            ("storage.redis_replicas_ack", "-1", "redis_replicas_ack"),
+            ("storage.redis_replicas_ack", "two", "redis_replicas_ack"),
+            ("crypto.scrypt_log_n", "40", "crypto.scrypt"),
+            ("server.trusted_proxies", "10.0.0.0/33", "trusted_proxies"),
+        ];
+        let cases = full.map(|(key, value)| (key, value, key));
+        for (var, value, key) in cases.into_iter().chain(partly) {
             let err = load_env(&[(var, value)]).expect_err(var).to_string();
             assert!(err.contains(key), "{var}={value}: {err}");
         }
@@ -405,24 +376,15 @@ mod tests {
 
     #[test]
     fn redis_tls_keys_come_as_a_pair_and_need_a_rediss_url() {
-        let redis = ("ONETIME__STORAGE__BACKEND", "redis");
-        let tls_url = (
-            "ONETIME__STORAGE__REDIS_URL",
-            "rediss://:hunter2@r.example:6380",
-        );
-        let ca = (
-            "ONETIME__STORAGE__REDIS_TLS_CA",
-            "/etc/onetime/redis-ca.pem",
-        );
-        let cert = (
-            "ONETIME__STORAGE__REDIS_TLS_CERT",
-            "/etc/onetime/client.pem",
-        );
-        let key = ("ONETIME__STORAGE__REDIS_TLS_KEY", "/etc/onetime/client.key");
+        let redis = ("storage.backend", "redis");
+        let tls_url = ("storage.redis_url", "rediss://:hunter2@r.example:6380");
+        let ca = ("storage.redis_tls_ca", "/etc/onetime/redis-ca.pem");
+        let cert = ("storage.redis_tls_cert", "/etc/onetime/client.pem");
+        let key = ("storage.redis_tls_key", "/etc/onetime/client.key");
 
         let defaults = load_env(&[]).expect("defaults");
         let set = load_env(&[redis, tls_url, ca, cert, key]).expect("loads");
-        let emptied = load_env(&[redis, ("ONETIME__STORAGE__REDIS_TLS_CA", "")]).expect("loads");
+        let emptied = load_env(&[redis, ("storage.redis_tls_ca", "")]).expect("loads");
         let half = load_env(&[redis, tls_url, cert]).expect_err("cert without key");
         let plain = load_env(&[redis, ca]).expect_err("CA over plain TCP");
         let sled = load_env(&[ca]).expect("unused by sled");
@@ -470,15 +432,12 @@ mod tests {
         let url_file = url_file.display().to_string();
 
         let s = load_env(&[
-            ("ONETIME__SERVER__SECRET_FILE", &key_file),
-            ("ONETIME__MAIL__SMTP_URL_FILE", &url_file),
+            ("server.secret_file", &key_file),
+            ("mail.smtp_url_file", &url_file),
         ])
         .expect("loads");
-        let both = load_env(&[
-            ("ONETIME__SERVER__SECRET_FILE", &key_file),
-            ("ONETIME__SERVER__SECRET", &key),
-        ])
-        .expect_err("both");
+        let both = load_env(&[("server.secret_file", &key_file), ("server.secret", &key)])
+            .expect_err("both");
 
         assert_eq!(s.server.secret, Some(Redacted(key.clone())));
         assert_eq!(

@@ -27,7 +27,7 @@ pub use self::generate::{generate_key, generate_password};
 pub use self::kdf::{KdfParams, KdfPool, KdfTicket, PassKey};
 pub use self::list_key::{seal_to, ListPublicKey, ListSecretKey};
 pub use self::password::{hash_password, verify_password};
-pub use self::seal::{Sealed, Sealer};
+pub use self::seal::{Binding, Sealed, Sealer};
 pub use self::server_key::ServerKey;
 
 /// Bytes in the server key.

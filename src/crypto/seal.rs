@@ -21,6 +21,34 @@ pub struct Sealed {
     pub ciphertext: Vec<u8>,
 }
 
+/// What a sealed blob is bound to: the record's kind and id, the key in its URL, and the
+/// passphrase's key when it has one. Opening under any other binding fails authentication.
+#[derive(Clone, Copy)]
+pub struct Binding<'a> {
+    kind: RecordKind,
+    id: &'a RecordId,
+    url_key: &'a str,
+    pass: Option<&'a PassKey>,
+}
+
+impl<'a> Binding<'a> {
+    /// The record `id` of `kind`, under the key in its URL (`""` for records sealed under the
+    /// server key alone).
+    pub fn new(kind: RecordKind, id: &'a RecordId, url_key: &'a str) -> Self {
+        Self {
+            kind,
+            id,
+            url_key,
+            pass: None,
+        }
+    }
+
+    /// The same binding, also under a passphrase's key.
+    pub fn with_pass(self, pass: Option<&'a PassKey>) -> Self {
+        Self { pass, ..self }
+    }
+}
+
 /// Derives ids and seals/opens records with the server key.
 pub struct Sealer {
     key: ServerKey,
@@ -54,15 +82,15 @@ impl Sealer {
         mac.finalize().into_bytes().into()
     }
 
-    fn cipher(&self, kind: RecordKind, url_key: &str, pass: Option<&PassKey>) -> XChaCha20Poly1305 {
-        let mut ikm = Zeroizing::new(Vec::with_capacity(url_key.len() + 32));
-        ikm.extend_from_slice(url_key.as_bytes());
-        if let Some(pass) = pass {
+    fn cipher(&self, at: Binding<'_>) -> XChaCha20Poly1305 {
+        let mut ikm = Zeroizing::new(Vec::with_capacity(at.url_key.len() + 32));
+        ikm.extend_from_slice(at.url_key.as_bytes());
+        if let Some(pass) = at.pass {
             ikm.extend_from_slice(pass.0.as_slice());
         }
         let hk = Hkdf::<Sha256>::new(Some(self.key.0.as_slice()), &ikm);
         let mut okm = Zeroizing::new([0u8; 32]);
-        let info = [b"onetime/seal/".as_slice(), kind.tag()].concat();
+        let info = [b"onetime/seal/".as_slice(), at.kind.tag()].concat();
         // 32 bytes is far below HKDF-SHA256's 8160-byte output limit.
         #[allow(clippy::expect_used)]
         hk.expand(&info, okm.as_mut_slice())
@@ -70,32 +98,25 @@ impl Sealer {
         XChaCha20Poly1305::new(okm.as_slice().into())
     }
 
-    fn associated_data(kind: RecordKind, id: &RecordId) -> Vec<u8> {
+    fn associated_data(at: Binding<'_>) -> Vec<u8> {
         [
             &[FORMAT_VERSION],
-            kind.tag(),
+            at.kind.tag(),
             b"/".as_slice(),
-            id.as_slice(),
+            at.id.as_slice(),
         ]
         .concat()
     }
 
-    /// Seals `plaintext` for the record `id` under its URL key (and passphrase key).
-    pub fn seal(
-        &self,
-        kind: RecordKind,
-        id: &RecordId,
-        url_key: &str,
-        pass: Option<&PassKey>,
-        plaintext: &[u8],
-    ) -> Sealed {
+    /// Seals `plaintext` under its binding.
+    pub fn seal(&self, at: Binding<'_>, plaintext: &[u8]) -> Sealed {
         let mut nonce = [0u8; 24];
         OsRng.fill_bytes(&mut nonce);
-        let aad = Self::associated_data(kind, id);
+        let aad = Self::associated_data(at);
         // Encryption with a valid key and in-memory buffers cannot fail.
         #[allow(clippy::expect_used)]
         let ciphertext = self
-            .cipher(kind, url_key, pass)
+            .cipher(at)
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -110,42 +131,33 @@ impl Sealer {
     /// Seals a serialisable payload (postcard), see [`Sealer::seal`].
     pub fn seal_value<T: Serialize>(
         &self,
-        kind: RecordKind,
-        id: &RecordId,
-        url_key: &str,
-        pass: Option<&PassKey>,
+        at: Binding<'_>,
         payload: &T,
     ) -> Result<Sealed, CryptoError> {
         let plain = Zeroizing::new(
             postcard::to_allocvec(payload).map_err(|e| CryptoError::Encoding(e.to_string()))?,
         );
-        Ok(self.seal(kind, id, url_key, pass, &plain))
+        Ok(self.seal(at, &plain))
     }
 
     /// Opens what [`Sealer::seal_value`] sealed.
     pub fn open_value<T: serde::de::DeserializeOwned>(
         &self,
-        kind: RecordKind,
-        id: &RecordId,
-        url_key: &str,
-        pass: Option<&PassKey>,
+        at: Binding<'_>,
         sealed: &Sealed,
     ) -> Result<T, CryptoError> {
-        let plain = self.open(kind, id, url_key, pass, sealed)?;
+        let plain = self.open(at, sealed)?;
         postcard::from_bytes(&plain).map_err(|e| CryptoError::Encoding(e.to_string()))
     }
 
     /// Opens a sealed blob; a wrong URL key or passphrase fails authentication.
     pub fn open(
         &self,
-        kind: RecordKind,
-        id: &RecordId,
-        url_key: &str,
-        pass: Option<&PassKey>,
+        at: Binding<'_>,
         sealed: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let aad = Self::associated_data(kind, id);
-        self.cipher(kind, url_key, pass)
+        let aad = Self::associated_data(at);
+        self.cipher(at)
             .decrypt(
                 XNonce::from_slice(&sealed.nonce),
                 Payload {
@@ -160,12 +172,15 @@ impl Sealer {
     /// An account's email sealed for its record `id`, under the server key alone: the store
     /// then holds no plain address, and whoever has the server key (`account list`) reads it.
     pub fn seal_email(&self, id: &RecordId, email: &str) -> Sealed {
-        self.seal(RecordKind::AccountEmail, id, "", None, email.as_bytes())
+        self.seal(
+            Binding::new(RecordKind::AccountEmail, id, ""),
+            email.as_bytes(),
+        )
     }
 
     /// Opens what [`Sealer::seal_email`] sealed.
     pub fn open_email(&self, id: &RecordId, sealed: &Sealed) -> Result<String, CryptoError> {
-        let plain = self.open(RecordKind::AccountEmail, id, "", None, sealed)?;
+        let plain = self.open(Binding::new(RecordKind::AccountEmail, id, ""), sealed)?;
         String::from_utf8(plain.to_vec()).map_err(|e| CryptoError::Encoding(e.to_string()))
     }
 }
@@ -186,27 +201,27 @@ mod tests {
         let s = sealer();
         let key = generate_key();
         let id = s.record_id(RecordKind::Secret, &key);
-        let sealed = s.seal(RecordKind::Secret, &id, &key, None, b"hunter2");
+        let sealed = s.seal(Binding::new(RecordKind::Secret, &id, &key), b"hunter2");
         let opened = s
-            .open(RecordKind::Secret, &id, &key, None, &sealed)
+            .open(Binding::new(RecordKind::Secret, &id, &key), &sealed)
             .expect("opens");
         assert_eq!(opened.as_slice(), b"hunter2");
 
         let other = generate_key();
         assert!(s
-            .open(RecordKind::Secret, &id, &other, None, &sealed)
+            .open(Binding::new(RecordKind::Secret, &id, &other), &sealed)
             .is_err());
         assert!(s
-            .open(RecordKind::Metadata, &id, &key, None, &sealed)
+            .open(Binding::new(RecordKind::Metadata, &id, &key), &sealed)
             .is_err());
         let other_id = s.record_id(RecordKind::Secret, &other);
         assert!(s
-            .open(RecordKind::Secret, &other_id, &key, None, &sealed)
+            .open(Binding::new(RecordKind::Secret, &other_id, &key), &sealed)
             .is_err());
         let mut tampered = sealed;
         tampered.ciphertext[0] ^= 1;
         assert!(s
-            .open(RecordKind::Secret, &id, &key, None, &tampered)
+            .open(Binding::new(RecordKind::Secret, &id, &key), &tampered)
             .is_err());
     }
 
@@ -244,15 +259,24 @@ mod tests {
             .expect("derive");
         let key = generate_key();
         let id = s.record_id(RecordKind::Secret, &key);
-        let sealed = s.seal(RecordKind::Secret, &id, &key, Some(&right), b"v");
+        let sealed = s.seal(
+            Binding::new(RecordKind::Secret, &id, &key).with_pass(Some(&right)),
+            b"v",
+        );
         assert!(s
-            .open(RecordKind::Secret, &id, &key, Some(&right), &sealed)
+            .open(
+                Binding::new(RecordKind::Secret, &id, &key).with_pass(Some(&right)),
+                &sealed
+            )
             .is_ok());
         assert!(s
-            .open(RecordKind::Secret, &id, &key, Some(&wrong), &sealed)
+            .open(
+                Binding::new(RecordKind::Secret, &id, &key).with_pass(Some(&wrong)),
+                &sealed
+            )
             .is_err());
         assert!(s
-            .open(RecordKind::Secret, &id, &key, None, &sealed)
+            .open(Binding::new(RecordKind::Secret, &id, &key), &sealed)
             .is_err());
     }
 }

@@ -37,7 +37,7 @@ use tokio::sync::Mutex;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::config::{OidcSettings, Settings, OIDC_CALLBACK_PATH};
-use crate::crypto::{RecordKind, Sealer};
+use crate::crypto::{Binding, RecordKind, Sealer};
 use crate::service::StorageFailure;
 use crate::store::{SessionRecord, Store, StoreError};
 
@@ -294,7 +294,10 @@ impl Oidc {
         let id = self.sealer.record_id(RecordKind::OidcLogin, state.secret());
         let sealed = self
             .sealer
-            .seal_value(RecordKind::OidcLogin, &id, state.secret(), None, &pending)
+            .seal_value(
+                Binding::new(RecordKind::OidcLogin, &id, state.secret()),
+                &pending,
+            )
             .map_err(|e| OidcError::Storage(StoreError::Corrupt(e.to_string()).into()))?;
         let record = SessionRecord {
             created: now,
@@ -323,13 +326,8 @@ impl Oidc {
         let Some(record) = self.store.take_session(&id, now).await? else {
             return Err(OidcError::UnknownState);
         };
-        let Ok(pending) = self.sealer.open_value::<Pending>(
-            RecordKind::OidcLogin,
-            &id,
-            state,
-            None,
-            &record.sealed,
-        ) else {
+        let at = Binding::new(RecordKind::OidcLogin, &id, state);
+        let Ok(pending) = self.sealer.open_value::<Pending>(at, &record.sealed) else {
             return Err(OidcError::UnknownState);
         };
         let same_browser = pending.browser.len() == browser.len()

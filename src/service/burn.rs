@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use super::error::ServiceError;
 use super::payload::SecretPayload;
 use super::Service;
-use crate::crypto::RecordKind;
+use crate::crypto::{Binding, RecordKind};
 use crate::domain::{Burned, Caller, ReceiptKey, Sensitive, SHORTKEY_CHARS};
 use crate::store::StoredState;
 
@@ -39,10 +39,8 @@ impl Service {
                 .passphrase_key(&record.secret_id, &secret, passphrase, client, now)
                 .await?;
             let opened: Result<SecretPayload, _> = self.open(
-                RecordKind::Secret,
-                &record.secret_id,
-                &payload.secret_key,
-                pass_key.as_ref(),
+                Binding::new(RecordKind::Secret, &record.secret_id, &payload.secret_key)
+                    .with_pass(pass_key.as_ref()),
                 &secret.sealed,
             );
             if opened.is_err() {

@@ -8,7 +8,8 @@ use super::payload::{ReceiptPayload, SecretPayload};
 use super::{nonempty, Service};
 use crate::config::Plan;
 use crate::crypto::{
-    generate_key, generate_password, seal_to, KdfParams, PassKey, RecordId, RecordKind, Sealed,
+    generate_key, generate_password, seal_to, Binding, KdfParams, PassKey, RecordId, RecordKind,
+    Sealed,
 };
 use crate::domain::{
     obscure_email, resolve_length, Caller, DeliveryState, EmailAddress, Receipt, ReceiptKey,
@@ -135,10 +136,12 @@ impl Service {
             expires_at: now + ttl,
             kdf,
             sealed: self.seal(
-                RecordKind::Secret,
-                &keys.secret_id,
-                keys.secret_key.as_str(),
-                pass_key.as_ref(),
+                Binding::new(
+                    RecordKind::Secret,
+                    &keys.secret_id,
+                    keys.secret_key.as_str(),
+                )
+                .with_pass(pass_key.as_ref()),
                 &secret_payload,
             )?,
         };
@@ -237,18 +240,12 @@ impl Service {
     ) -> Result<(Sealed, Option<Sealed>), ServiceError> {
         let receipt_key = keys.receipt_key.as_str();
         let sealed = self.seal(
-            RecordKind::Metadata,
-            &keys.metadata_id,
-            receipt_key,
-            None,
+            Binding::new(RecordKind::Metadata, &keys.metadata_id, receipt_key),
             payload,
         )?;
         let generated = generated.map(|value| {
             self.sealer.seal(
-                RecordKind::Generated,
-                &keys.metadata_id,
-                receipt_key,
-                None,
+                Binding::new(RecordKind::Generated, &keys.metadata_id, receipt_key),
                 value.expose().as_bytes(),
             )
         });
@@ -272,10 +269,7 @@ impl Service {
             let entry_key = Zeroizing::new(generate_key());
             RecentSeal {
                 sealed: self.sealer.seal(
-                    RecordKind::Recent,
-                    &customer_id,
-                    &entry_key,
-                    None,
+                    Binding::new(RecordKind::Recent, &customer_id, &entry_key),
                     receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: recent
@@ -290,10 +284,7 @@ impl Service {
             let token = recent.token.as_ref()?;
             RecentSeal {
                 sealed: self.sealer.seal(
-                    RecordKind::Recent,
-                    &customer_id,
-                    token.expose(),
-                    None,
+                    Binding::new(RecordKind::Recent, &customer_id, token.expose()),
                     receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: Vec::new(),
@@ -319,7 +310,7 @@ impl Service {
     ) -> Result<(String, OutboxRecord), ServiceError> {
         let to = to.as_str().to_owned();
         let mail = mail::compose(caller.custid(), &to, link, passphrase_required);
-        let sealed = self.seal(RecordKind::Mail, &metadata_id, "", None, &mail)?;
+        let sealed = self.seal(Binding::new(RecordKind::Mail, &metadata_id, ""), &mail)?;
         let record = OutboxRecord {
             metadata_id,
             created: now,

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
-use crate::crypto::{CryptoError, KdfPool, PassKey, RecordId, RecordKind, Sealed, Sealer};
+use crate::crypto::{Binding, CryptoError, KdfPool, Sealed, Sealer};
 use crate::domain::{Caller, Sensitive};
 use crate::store::{Store, StoreError};
 
@@ -88,16 +88,9 @@ impl Service {
     }
 
     /// Seals `payload` for a record; an encoding failure is damage, not a client's doing.
-    fn seal<T: Serialize>(
-        &self,
-        kind: RecordKind,
-        id: &RecordId,
-        url_key: &str,
-        pass: Option<&PassKey>,
-        payload: &T,
-    ) -> Result<Sealed, ServiceError> {
+    fn seal<T: Serialize>(&self, at: Binding<'_>, payload: &T) -> Result<Sealed, ServiceError> {
         self.sealer
-            .seal_value(kind, id, url_key, pass, payload)
+            .seal_value(at, payload)
             .map_err(|e| StoreError::Corrupt(e.to_string()).into())
     }
 
@@ -105,17 +98,12 @@ impl Service {
     /// is damage.
     fn open<T: for<'de> Deserialize<'de>>(
         &self,
-        kind: RecordKind,
-        id: &RecordId,
-        url_key: &str,
-        pass: Option<&PassKey>,
+        at: Binding<'_>,
         sealed: &Sealed,
     ) -> Result<T, ServiceError> {
-        self.sealer
-            .open_value(kind, id, url_key, pass, sealed)
-            .map_err(|e| match e {
-                CryptoError::Encoding(e) => StoreError::Corrupt(e).into(),
-                other => other.into(),
-            })
+        self.sealer.open_value(at, sealed).map_err(|e| match e {
+            CryptoError::Encoding(e) => StoreError::Corrupt(e).into(),
+            other => other.into(),
+        })
     }
 }

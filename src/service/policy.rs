@@ -203,20 +203,13 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::path::Path;
 
     use super::*;
     use crate::domain::RecentAccess;
 
     /// The documented defaults (`onetime.toml`) with `env` on top.
     fn policy(env: &[(&str, &str)]) -> Policy {
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let defaults = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml"));
-        Policy::from_settings(&Settings::load(Some(defaults), Some(env)).expect("settings"))
+        Policy::from_settings(&crate::config::load_env(env).expect("settings"))
     }
 
     fn customer(plan: &str) -> Caller {
@@ -310,7 +303,7 @@ mod tests {
     fn anonymous_callers_may_share_unless_the_server_says_no_and_never_email() {
         let open = policy(&[]);
         assert!(open.check_create(&Caller::Anonymous, &share("s")).is_ok());
-        let closed = policy(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]);
+        let closed = policy(&[("secrets.allow_anonymous", "false")]);
         assert!(matches!(
             closed.check_create(&Caller::Anonymous, &share("s")),
             Err(ServiceError::NotAuthorized)
@@ -339,7 +332,7 @@ mod tests {
 
     #[test]
     fn passphrases_must_fit_between_the_minimum_and_the_api_maximum() {
-        let p = policy(&[("ONETIME__SECRETS__PASSPHRASE_MIN_LENGTH", "6")]);
+        let p = policy(&[("secrets.passphrase_min_length", "6")]);
         let with = |pass: &str| CreateRequest {
             passphrase: Some(Sensitive::new(pass.into())),
             ..share("s")
@@ -384,7 +377,7 @@ mod tests {
 
     #[test]
     fn links_use_only_share_domains_the_operator_named() {
-        let p = policy(&[("ONETIME__SERVER__SHARE_DOMAINS", "s.example.com")]);
+        let p = policy(&[("server.share_domains", "s.example.com")]);
         assert_eq!(p.share_domain(Some(" S.Example.com ")), "s.example.com");
         assert_eq!(p.share_domain(Some("evil.example")), "");
         assert_eq!(p.link_base("s.example.com"), "https://s.example.com");

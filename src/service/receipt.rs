@@ -3,7 +3,7 @@
 use super::error::ServiceError;
 use super::payload::ReceiptPayload;
 use super::Service;
-use crate::crypto::{RecordId, RecordKind};
+use crate::crypto::{Binding, RecordId, RecordKind};
 use crate::domain::{
     DeliveryStatus, Receipt, ReceiptKey, Sensitive, State, GENERATED_VALUE_WINDOW,
 };
@@ -47,10 +47,7 @@ impl Service {
                 let value = self
                     .sealer
                     .open(
-                        RecordKind::Generated,
-                        &id,
-                        receipt_key.as_str(),
-                        None,
+                        Binding::new(RecordKind::Generated, &id, receipt_key.as_str()),
                         sealed,
                     )
                     .map_err(|e| unknown_receipt(e.into()))?;
@@ -79,10 +76,7 @@ impl Service {
         let plain = self
             .sealer
             .open(
-                RecordKind::Metadata,
-                &id,
-                receipt_key.as_str(),
-                None,
+                Binding::new(RecordKind::Metadata, &id, receipt_key.as_str()),
                 &record.sealed,
             )
             .map_err(|e| unknown_receipt(e.into()))?;

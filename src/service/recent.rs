@@ -4,7 +4,7 @@ use zeroize::Zeroizing;
 
 use super::error::ServiceError;
 use super::Service;
-use crate::crypto::{RecordId, RecordKind};
+use crate::crypto::{Binding, RecordId, RecordKind};
 use crate::domain::{Caller, Receipt, ReceiptKey, RecentAccess, RECENT_WINDOW};
 use crate::store::RecentSeal;
 
@@ -57,10 +57,7 @@ impl Service {
         let entry_key = std::str::from_utf8(&entry_key).ok()?;
         self.sealer
             .open(
-                RecordKind::Recent,
-                customer_id,
-                entry_key,
-                None,
+                Binding::new(RecordKind::Recent, customer_id, entry_key),
                 &seal.sealed,
             )
             .ok()

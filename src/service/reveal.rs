@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use super::error::ServiceError;
 use super::payload::SecretPayload;
 use super::{nonempty, Service};
-use crate::crypto::{PassKey, RecordId, RecordKind};
+use crate::crypto::{Binding, PassKey, RecordId, RecordKind};
 use crate::domain::{Revealed, SecretKey, Sensitive};
 use crate::store::{Guess, GuessAttempt, SecretRecord};
 
@@ -61,10 +61,7 @@ impl Service {
             .passphrase_key(&id, &record, passphrase, client, now)
             .await?;
         let payload: SecretPayload = match self.open(
-            RecordKind::Secret,
-            &id,
-            secret_key.as_str(),
-            pass_key.as_ref(),
+            Binding::new(RecordKind::Secret, &id, secret_key.as_str()).with_pass(pass_key.as_ref()),
             &record.sealed,
         ) {
             Ok(payload) => payload,

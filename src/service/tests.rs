@@ -1,13 +1,11 @@
 //! The use cases over a real store (sled in a temp dir), without HTTP.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
 use crate::crypto::{KdfPool, ServerKey};
-use crate::domain::{Receipt, ReceiptKey, RequestedTtl, SecretKey, State};
+use crate::domain::{Burned, Receipt, ReceiptKey, RequestedTtl, SecretKey, State};
 use crate::store::sled::SledStore;
 
 const NOW: u64 = 1_800_000_000;
@@ -19,9 +17,7 @@ fn service(dir: &tempfile::TempDir) -> Service {
     let sealer = Arc::new(Sealer::new(
         ServerKey::from_hex(&"44".repeat(32)).expect("key"),
     ));
-    let env = HashMap::from([("ONETIME__CRYPTO__SCRYPT_LOG_N".into(), "10".into())]);
-    let defaults = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml"));
-    let settings = Settings::load(Some(defaults), Some(env)).expect("settings");
+    let settings = crate::config::load_env(&[("crypto.scrypt_log_n", "10")]).expect("settings");
     Service::new(
         store,
         sealer,
@@ -41,6 +37,13 @@ fn request(secret: &str, passphrase: Option<&str>) -> CreateRequest {
 
 fn receipt_key(receipt: &Receipt) -> ReceiptKey {
     ReceiptKey::parse(&receipt.metadata_key).expect("ours")
+}
+
+/// An anonymous burn of `receipt`'s secret without a passphrase.
+async fn burn_anonymously(service: &Service, receipt: &Receipt) -> Result<Burned, ServiceError> {
+    service
+        .burn(&Caller::Anonymous, &receipt_key(receipt), None, CLIENT, NOW)
+        .await
 }
 
 fn pass(text: &str) -> Sensitive {
@@ -97,15 +100,7 @@ async fn a_missing_passphrase_is_required_and_a_wrong_one_is_wrong() {
         Err(ServiceError::WrongPassphrase)
     ));
     assert!(matches!(
-        service
-            .burn(
-                &Caller::Anonymous,
-                &receipt_key(&receipt),
-                None,
-                CLIENT,
-                NOW
-            )
-            .await,
+        burn_anonymously(&service, &receipt).await,
         Err(ServiceError::PassphraseRequired)
     ));
     let revealed = service
@@ -134,27 +129,10 @@ async fn a_burn_tells_a_missing_receipt_from_a_secret_already_gone() {
         .share(&Caller::Anonymous, request("v", None), NOW)
         .await
         .expect("share");
-    let burned = service
-        .burn(
-            &Caller::Anonymous,
-            &receipt_key(&receipt),
-            None,
-            CLIENT,
-            NOW,
-        )
-        .await
-        .expect("burn");
+    let burned = burn_anonymously(&service, &receipt).await.expect("burn");
     assert_eq!(burned.state.state, State::Burned);
     assert!(matches!(
-        service
-            .burn(
-                &Caller::Anonymous,
-                &receipt_key(&receipt),
-                None,
-                CLIENT,
-                NOW
-            )
-            .await,
+        burn_anonymously(&service, &receipt).await,
         Err(ServiceError::UnknownSecret)
     ));
 }

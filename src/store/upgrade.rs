@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::{CustomerRecord, OutboxRecord, SealedListKey, StoreError, WebPassword};
-use crate::crypto::{RecordId, RecordKind, Sealed, Sealer};
+use crate::crypto::{Binding, RecordId, RecordKind, Sealed, Sealer};
 
 /// What an upgrade needs the server key for.
 pub trait UpgradeKeys: Send + Sync {
@@ -32,8 +32,10 @@ impl UpgradeKeys for Sealer {
     }
 
     fn reseal_mail(&self, old: &RecordId, new: &RecordId, sealed: &Sealed) -> Option<Sealed> {
-        let plain = self.open(RecordKind::Mail, old, "", None, sealed).ok()?;
-        Some(self.seal(RecordKind::Mail, new, "", None, &plain))
+        let plain = self
+            .open(Binding::new(RecordKind::Mail, old, ""), sealed)
+            .ok()?;
+        Some(self.seal(Binding::new(RecordKind::Mail, new, ""), &plain))
     }
 }
 

@@ -30,6 +30,24 @@ pub use process::{Binary, Process};
 pub use redis::{online_replicas, redis_cli, wait_until, RedisServer};
 pub use sentinel::SentinelGroup;
 
+/// The environment variable that sets a setting: `storage.sweep_interval` is
+/// `ONETIME__STORAGE__SWEEP_INTERVAL`, as `onetime.toml` names it; a name already in that
+/// form is kept.
+pub fn setting_var(key: &str) -> String {
+    if key.starts_with("ONETIME") {
+        key.to_owned()
+    } else {
+        format!("ONETIME__{}", key.replace('.', "__").to_uppercase())
+    }
+}
+
+/// `(setting, value)` pairs (see [`setting_var`]) as environment variables, for `Command::envs`.
+pub fn setting_vars<'a>(
+    pairs: &'a [(&'a str, &'a str)],
+) -> impl Iterator<Item = (String, &'a str)> + 'a {
+    pairs.iter().map(|(k, v)| (setting_var(k), *v))
+}
+
 /// A free loopback port (free when asked; a caller that binds later may lose it to another).
 pub fn free_port() -> u16 {
     free_ports(1)[0]

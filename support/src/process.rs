@@ -31,7 +31,7 @@ pub struct Process<B> {
 
 impl<B: Binary> Process<B> {
     /// Starts the binary over `data` on a port it binds itself, with extra `env` (settings as
-    /// `ONETIME__*` variables), and waits until it listens.
+    /// `storage.path`-style keys or `ONETIME__*` variables), and waits until it listens.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
         Self::start_under(&[], data, env)
     }
@@ -85,7 +85,7 @@ impl<B: Binary> Process<B> {
             .env("ONETIME__CRYPTO__SCRYPT_LOG_N", "10")
             .env("ONETIME__LOG__LEVEL", "info")
             .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
+            .envs(crate::setting_vars(env))
             .current_dir(data.parent().expect("the data directory's parent"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,9 +1,11 @@
 //! Accounts: the `onetime account` commands (through the admin socket and offline), HTTP Basic
 //! auth on every route, plans, and the recent list.
 
+use std::time::Duration;
+
 use crate::helpers::{
-    add_account, basic, cli, cli_with_input, contains, read_tree, rotate_account,
-    stdout_of_success, test_settings, Process, TestApp,
+    add_account, basic, cli, cli_with_input, contains, read_tree, rotate_account, serve,
+    stdout_of_success, test_settings, TestApp,
 };
 
 #[tokio::test]
@@ -142,11 +144,8 @@ async fn rotate_stops_the_old_token_at_once_and_remove_stops_all_access() {
 
 #[tokio::test]
 async fn authenticated_creates_carry_the_email_and_the_plan_limits() {
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__PLANS__TINY__MAX_TTL", "120"),
-        ("ONETIME__PLANS__TINY__MAX_SIZE", "10"),
-    ])
-    .await;
+    let app =
+        TestApp::spawn_with(&[("plans.tiny.max_ttl", "120"), ("plans.tiny.max_size", "10")]).await;
     let auth = app.account("frank@example.com", None).await;
     let month = "2592000";
     let body = app
@@ -174,9 +173,11 @@ async fn authenticated_creates_carry_the_email_and_the_plan_limits() {
 #[tokio::test]
 async fn recipients_need_an_account_and_a_deliverable_address() {
     let app = TestApp::spawn().await;
-    app.share(&[("secret", "s"), ("recipient", "a@example.com")])
-        .await
-        .assert_error(400, "An account is required to send emails.");
+    app.share_refused(
+        &[("secret", "s"), ("recipient", "a@example.com")],
+        "An account is required to send emails.",
+    )
+    .await;
     let auth = app.account("hank@example.com", None).await;
     app.share_as(&auth, &[("secret", "s"), ("recipient", "not an address")])
         .await
@@ -259,7 +260,7 @@ async fn rotating_a_token_clears_the_recent_list() {
 
 #[tokio::test]
 async fn creation_can_require_an_account_while_reading_never_does() {
-    let app = TestApp::spawn_with(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]).await;
+    let app = TestApp::spawn_with(&[("secrets.allow_anonymous", "false")]).await;
     app.share(&[("secret", "s")]).await.assert_not_authorized();
     let token = add_account(&app.data(), "lee@example.com", None).await;
     let body = app
@@ -276,9 +277,7 @@ async fn creation_can_require_an_account_while_reading_never_does() {
 
 #[tokio::test]
 async fn tokens_never_reach_the_data_directory_or_the_logs() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[]);
+    let (_dir, data, server) = serve(&[]);
     let token = add_account(&data, "max@example.com", None).await;
     let auth = basic("max@example.com", &token);
     let client = reqwest::Client::new();
@@ -340,9 +339,7 @@ async fn offline(
 
 #[tokio::test]
 async fn account_passwd_through_the_running_server_gives_a_session_that_shares_the_recent_list() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[]);
+    let (dir, data, server) = serve(&[]);
     let token = add_account(&data, "nia@example.com", None).await;
     let password = "nia's long web password";
     let out = cli_with_input(
@@ -385,8 +382,11 @@ async fn account_passwd_through_the_running_server_gives_a_session_that_shares_t
         .await
         .expect("json");
     let by_api = shared["metadata_key"].as_str().expect("key").to_owned();
+    // The server logs the admin command after it answered it: wait for the line.
+    onetime_test_support::wait_until(Duration::from_secs(20), "the passwd log line", || {
+        server.logs().contains("command=\"passwd\"")
+    });
     let logs = server.kill9();
-    assert!(logs.contains("command=\"passwd\""), "{logs}");
     assert!(!logs.contains(password), "password in the logs");
     assert!(!logs.contains(&token), "token in the logs");
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::Commands;
 
 use crate::helpers::{
-    add_account, basic, cli, contains, read_tree, test_settings, Answer, Process,
+    add_account, basic, cli, contains, read_tree, serve, test_settings, Answer, Process,
 };
 use crate::helpers::{RedisCluster, RedisServer};
 use crate::mail::free_port;
@@ -156,9 +156,7 @@ const EMAILS: [&str; 3] = [
 
 #[tokio::test]
 async fn a_data_directory_without_its_key_does_not_list_who_has_an_account() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[]);
+    let (_dir, data, server) = serve(&[]);
     for email in EMAILS {
         let token = add_account(&data, email, None).await;
         let resp = reqwest::Client::new()
@@ -231,9 +229,7 @@ fn redis_contents(url: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 async fn redis_holds_no_account_email(url: &str, cluster: Option<&RedisCluster>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &node_env(url, "atrest:", &[]));
+    let (_dir, data, server) = serve(&node_env(url, "atrest:", &[]));
     for email in EMAILS {
         add_account(&data, email, None).await;
     }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::helpers::{cli, contains, read_tree, Answer, Process};
+use crate::helpers::{cli, contains, read_tree, serve, Answer, Process};
 
 /// A secret a writer created: its link key and value, once the server acknowledged it.
 type Acked = Arc<Mutex<Vec<(String, String)>>>;
@@ -50,9 +50,7 @@ fn said(out: &std::process::Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backup_taken_under_load_restores_every_acknowledged_secret_once() {
     // Arrange: the real server, two writers creating secrets without pause.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[]);
+    let (dir, data, server) = serve(&[]);
     let acked: Acked = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..2)
@@ -135,9 +133,7 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_secret_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_with_key_restores_into_a_directory_that_has_none() {
     // Arrange
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[]);
+    let (dir, data, server) = serve(&[]);
     let created = Answer::from(
         reqwest::Client::new()
             .post(format!("{}/api/v1/share", server.base))

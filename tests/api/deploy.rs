@@ -156,7 +156,7 @@ async fn server_makes_only_system_calls_the_unit_allows() {
             "--",
         ],
         &data,
-        &[("ONETIME__STORAGE__SWEEP_INTERVAL", "1")],
+        &[("storage.sweep_interval", "1")],
     );
     let client = reqwest::Client::new();
     let base = server.base.clone();

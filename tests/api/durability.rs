@@ -6,14 +6,17 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 
-use crate::helpers::{contains, read_tree, Answer, Process};
+use crate::helpers::{contains, read_tree, serve, Answer, Process};
 
 async fn post(client: &reqwest::Client, url: String, form: Vec<(&str, String)>) -> Answer {
     Answer::from(client.post(url).form(&form).send().await.expect("send")).await
 }
 
 /// Creates `n` secrets concurrently; returns (value, secret_key, metadata_key, passphrase).
-async fn create_many(base: &str, n: usize) -> Vec<(String, String, String, Option<String>)> {
+/// A created secret: value, secret key, metadata key and passphrase.
+type Created = (String, String, String, Option<String>);
+
+async fn create_many(base: &str, n: usize) -> Vec<Created> {
     let client = reqwest::Client::new();
     let tasks = (0..n).map(|i| {
         let client = client.clone();
@@ -46,6 +49,16 @@ fn rand_tag() -> String {
     format!("{nanos:09}")
 }
 
+/// Reveals each of `created` at once (with its passphrase): the answers, in order.
+async fn reveal_all(client: &reqwest::Client, base: &str, created: &[Created]) -> Vec<Answer> {
+    join_all(
+        created
+            .iter()
+            .map(|(_, key, _, pass)| reveal(client, base, key, pass.as_ref())),
+    )
+    .await
+}
+
 async fn reveal(
     client: &reqwest::Client,
     base: &str,
@@ -67,12 +80,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
     let server = Process::start(&data, &[]);
     let created = create_many(&server.base, 120).await;
     let (to_reveal, to_keep) = created.split_at(60);
-    let revealed = join_all(
-        to_reveal
-            .iter()
-            .map(|(_, key, _, pass)| reveal(&client, &server.base, key, pass.as_ref())),
-    )
-    .await;
+    let revealed = reveal_all(&client, &server.base, to_reveal).await;
     for ((value, ..), answer) in to_reveal.iter().zip(revealed) {
         assert_eq!(answer.ok()["value"], value.as_str());
     }
@@ -94,12 +102,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
     }
 
     let server = Process::start(&data, &[]);
-    let kept = join_all(
-        to_keep
-            .iter()
-            .map(|(_, key, _, pass)| reveal(&client, &server.base, key, pass.as_ref())),
-    )
-    .await;
+    let kept = reveal_all(&client, &server.base, to_keep).await;
     for ((value, ..), answer) in to_keep.iter().zip(kept) {
         assert_eq!(
             answer.ok()["value"],
@@ -107,12 +110,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
             "acknowledged create lost"
         );
     }
-    let again = join_all(
-        to_reveal
-            .iter()
-            .map(|(_, key, _, pass)| reveal(&client, &server.base, key, pass.as_ref())),
-    )
-    .await;
+    let again = reveal_all(&client, &server.base, to_reveal).await;
     for answer in again {
         answer.assert_unknown_secret();
     }
@@ -144,9 +142,7 @@ async fn acknowledged_secrets_survive_kill_9_and_revealed_ones_never_return() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_finishes_in_flight_requests_and_flushes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let mut server = Process::start(&data, &[]);
+    let (_dir, data, mut server) = serve(&[]);
     let created = create_many(&server.base, 20).await;
 
     let status = Command::new("kill")
@@ -174,9 +170,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_store_is_refused_with_a_clear_message() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[]);
+    let (_dir, data, server) = serve(&[]);
     let output = Process::command(&data)
         .env("ONETIME__SERVER__BIND", "127.0.0.1:0")
         .output()
@@ -225,7 +219,7 @@ async fn a_full_disk_refuses_writes_cleanly_and_recovers_when_space_returns() {
     }
     let _mount = Mount(small.clone());
     let data = small.join("data");
-    let server = Process::start(&data, &[("ONETIME__LIMITS__CREATE_PER_IP", "100000")]);
+    let server = Process::start(&data, &[("limits.create_per_ip", "100000")]);
     let client = reqwest::Client::new();
     let share = |value: String| {
         let client = client.clone();

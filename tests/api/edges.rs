@@ -50,7 +50,7 @@ fn dribble(mut write: tokio::net::tcp::OwnedWriteHalf) -> tokio::task::JoinHandl
 
 #[tokio::test]
 async fn a_body_dribbled_a_byte_a_second_is_cut_at_the_deadline() {
-    let app = TestApp::spawn_with(&[("ONETIME__SERVER__BODY_TIMEOUT", "2")]).await;
+    let app = TestApp::spawn_with(&[("server.body_timeout", "2")]).await;
     let addr = app.addr.to_string();
 
     for path in ["/api/v1/share", "/"] {
@@ -90,7 +90,7 @@ async fn a_body_dribbled_a_byte_a_second_is_cut_at_the_deadline() {
 
 #[tokio::test]
 async fn a_chunked_body_a_handler_never_reads_does_not_hold_the_connection() {
-    let app = TestApp::spawn_with(&[("ONETIME__SERVER__BODY_TIMEOUT", "2")]).await;
+    let app = TestApp::spawn_with(&[("server.body_timeout", "2")]).await;
     for path in ["/api/v1/status", "/api/v1/nope", "/nope"] {
         let mut stream = TcpStream::connect(app.addr).await.expect("connect");
         let head = format!(
@@ -121,7 +121,7 @@ async fn a_chunked_body_a_handler_never_reads_does_not_hold_the_connection() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout() {
-    let app = TestApp::spawn_with(&[("ONETIME__SERVER__KEEPALIVE_TIMEOUT", "1")]).await;
+    let app = TestApp::spawn_with(&[("server.keepalive_timeout", "1")]).await;
     let mut stream = TcpStream::connect(app.addr).await.expect("connect");
     let request = format!("GET /api/v1/status HTTP/1.1\r\nHost: {}\r\n\r\n", app.addr);
     stream.write_all(request.as_bytes()).await.expect("send");
@@ -170,9 +170,9 @@ async fn three_hundred_slow_clients_under_256_open_files_do_not_stop_a_status_re
         &["prlimit", "--nofile=256:256", "--"],
         &dir.path().join("data"),
         &[
-            ("ONETIME__SERVER__BODY_TIMEOUT", "2"),
-            ("ONETIME__SERVER__MAX_CONNECTIONS", "150"),
-            ("ONETIME__SERVER__WORKERS", "2"),
+            ("server.body_timeout", "2"),
+            ("server.max_connections", "150"),
+            ("server.workers", "2"),
         ],
     );
     let addr = server.base.trim_start_matches("http://").to_owned();
@@ -225,13 +225,15 @@ fn limited(answers: &[Answer]) -> usize {
         .count()
 }
 
+/// Behind a trusted proxy, with room for five creates per client.
+const PROXIED_FIVE_CREATES: [(&str, &str); 2] = [
+    ("server.trust_proxy", "true"),
+    ("limits.create_per_ip", "5"),
+];
+
 #[tokio::test]
 async fn a_spoofed_first_forwarded_line_does_not_escape_the_limit() {
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__SERVER__TRUST_PROXY", "true"),
-        ("ONETIME__LIMITS__CREATE_PER_IP", "5"),
-    ])
-    .await;
+    let app = TestApp::spawn_with(&PROXIED_FIVE_CREATES).await;
     let mut answers = Vec::new();
     for i in 0..12 {
         let spoofed = format!("198.51.100.{i}");
@@ -251,9 +253,9 @@ async fn a_spoofed_first_forwarded_line_does_not_escape_the_limit() {
 #[tokio::test]
 async fn a_trusted_proxy_chain_resolves_to_the_client() {
     let app = TestApp::spawn_with(&[
-        ("ONETIME__SERVER__TRUST_PROXY", "true"),
-        ("ONETIME__SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
-        ("ONETIME__LIMITS__CREATE_PER_IP", "5"),
+        ("server.trust_proxy", "true"),
+        ("server.trusted_proxies", "10.0.0.0/8, 192.0.2.1"),
+        ("limits.create_per_ip", "5"),
     ])
     .await;
     let mut answers = Vec::new();
@@ -281,11 +283,7 @@ async fn a_trusted_proxy_chain_resolves_to_the_client() {
 
 #[tokio::test]
 async fn one_ipv6_prefix_is_one_client_and_mapped_ipv4_is_ipv4() {
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__SERVER__TRUST_PROXY", "true"),
-        ("ONETIME__LIMITS__CREATE_PER_IP", "5"),
-    ])
-    .await;
+    let app = TestApp::spawn_with(&PROXIED_FIVE_CREATES).await;
     let mut one_prefix = Vec::new();
     for i in 1..=12u32 {
         let addr = format!("2001:db8:1:2:{i:x}:{:x}:9:{i:x}", (i * 7919) & 0xffff);
@@ -304,7 +302,7 @@ async fn one_ipv6_prefix_is_one_client_and_mapped_ipv4_is_ipv4() {
 
 #[tokio::test]
 async fn burning_spends_from_the_reveal_budget() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__REVEAL_PER_IP", "3")]).await;
+    let app = TestApp::spawn_with(&[("limits.reveal_per_ip", "3")]).await;
     let mut receipts = Vec::new();
     for i in 0..4 {
         receipts.push(app.share_ok(&format!("s{i}"), &[]).await);
@@ -388,10 +386,10 @@ async fn pages_for_hostile_paths_link_nowhere_off_the_site() {
 async fn redis_rate_limit_keys_hold_no_client_address() {
     let redis = RedisServer::start();
     let app = TestApp::spawn_with(&[
-        ("ONETIME__STORAGE__BACKEND", "redis"),
-        ("ONETIME__STORAGE__REDIS_URL", &redis.url()),
-        ("ONETIME__SERVER__TRUST_PROXY", "true"),
-        ("ONETIME__LIMITS__CREATE_PER_IP", "2"),
+        ("storage.backend", "redis"),
+        ("storage.redis_url", &redis.url()),
+        ("server.trust_proxy", "true"),
+        ("limits.create_per_ip", "2"),
     ])
     .await;
     let mut answers = Vec::new();

@@ -8,11 +8,8 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn an_expired_secret_is_unknown_at_once_and_its_receipt_says_expired() {
     // A sweep interval of an hour: nothing here may depend on the sweeper.
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__SECRETS__MIN_TTL", "1"),
-        ("ONETIME__STORAGE__SWEEP_INTERVAL", "3600"),
-    ])
-    .await;
+    let app =
+        TestApp::spawn_with(&[("secrets.min_ttl", "1"), ("storage.sweep_interval", "3600")]).await;
     let (key, mkey) = app.share_ok("short lived", &[("ttl", "2")]).await;
     let (pkey, pmkey) = app
         .share_ok("short with pass", &[("ttl", "2"), ("passphrase", "abcd")])
@@ -38,11 +35,8 @@ async fn an_expired_secret_is_unknown_at_once_and_its_receipt_says_expired() {
 
 #[tokio::test]
 async fn the_sweeper_removes_each_record_when_its_own_time_is_up() {
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__SECRETS__MIN_TTL", "1"),
-        ("ONETIME__STORAGE__SWEEP_INTERVAL", "1"),
-    ])
-    .await;
+    let app =
+        TestApp::spawn_with(&[("secrets.min_ttl", "1"), ("storage.sweep_interval", "1")]).await;
     // Short: secret gone after 1 s, receipt after 2 s. Long: 30 s and 60 s.
     app.share_ok("short", &[("ttl", "1")]).await;
     let (long_key, _) = app.share_ok("long", &[("ttl", "30")]).await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 
 use crate::helpers::{
-    online_replicas, output_of, post, stdout_of_success, wait_until, Answer, Process,
+    online_replicas, output_of, post, serve, stdout_of_success, wait_until, Answer, Process,
     ReplicatedCluster, SentinelGroup,
 };
 use crate::redis::node_env;
@@ -259,9 +259,7 @@ fn sentinel_failovers(mut group: SentinelGroup, rounds: usize) -> (Vec<Duration>
 }
 
 async fn sentinel_failovers_under_load(ack: &str) -> (Outcome, Vec<Duration>) {
-    let group = tokio::task::spawn_blocking(SentinelGroup::start)
-        .await
-        .expect("sentinels");
+    let group = off_the_runtime(SentinelGroup::start).await;
     let url = group.url();
     under_load(&url, ack, move || sentinel_failovers(group, 5)).await
 }
@@ -296,12 +294,15 @@ async fn when_fewer_replicas_ack_than_there_are_sentinel_failovers_report_what_t
     }
 }
 
+/// Runs `start` (which blocks while servers come up) on a blocking thread.
+async fn off_the_runtime<T: Send + 'static>(start: fn() -> T) -> T {
+    tokio::task::spawn_blocking(start).await.expect("started")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn when_every_replica_acks_cluster_failovers_lose_no_secret_and_reveal_none_twice() {
     // One replica per primary, which must confirm.
-    let cluster = tokio::task::spawn_blocking(ReplicatedCluster::start)
-        .await
-        .expect("cluster");
+    let cluster = off_the_runtime(ReplicatedCluster::start).await;
     let url = cluster.url();
     let failovers = move || {
         let mut cluster = cluster;
@@ -358,9 +359,7 @@ async fn health(node: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_enough_replicas_or_a_primary_requests_fail_quickly_and_service_returns() {
-    let mut group = tokio::task::spawn_blocking(SentinelGroup::start)
-        .await
-        .expect("sentinels");
+    let mut group = off_the_runtime(SentinelGroup::start).await;
     let url = group.url();
     let env = node_env(
         &url,
@@ -370,8 +369,7 @@ async fn without_enough_replicas_or_a_primary_requests_fail_quickly_and_service_
             ("ONETIME__STORAGE__REDIS_TIMEOUT_MS", "1000"),
         ],
     );
-    let dir = tempfile::tempdir().expect("dir");
-    let node = Process::start(&dir.path().join("data"), &env);
+    let (_dir, _, node) = serve(&env);
     // Redis 7.0 counts a replica for WAIT only from its first acknowledgement, up to a second
     // after its sync: until then the first create may be refused.
     let started = Instant::now();
@@ -488,9 +486,7 @@ async fn run_onetime(args: &[&str], env: &[(&str, &str)]) -> std::process::Outpu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_commands_reach_the_primary_through_the_sentinels() {
-    let group = tokio::task::spawn_blocking(SentinelGroup::start)
-        .await
-        .expect("sentinels");
+    let group = off_the_runtime(SentinelGroup::start).await;
     let url = group.url();
     let offline = tempfile::tempdir().expect("dir");
     let data = offline.path().join("data").display().to_string();

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::helpers::{Answer, Process, TestApp};
+use onetime_test_support::setting_vars;
+
+use crate::helpers::{serve, Answer, Process, TestApp};
 
 /// `onetime ARGS` in `cwd` with `env` and nothing else set for it (no storage path: the
 /// configuration decides, as for an operator).
@@ -14,7 +16,7 @@ fn onetime_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .current_dir(cwd)
         .env_remove("ONETIME_CONFIG")
-        .envs(env.iter().copied())
+        .envs(setting_vars(env))
         .output()
         .expect("run onetime")
 }
@@ -30,6 +32,15 @@ fn refused_config_check(env: &[(&str, &str)]) -> String {
     let out = onetime_in(cwd.path(), &["config", "check"], env);
     assert!(!out.status.success());
     text(&out.stderr)
+}
+
+/// [`refused_config_check`] with `env`, whose message names each of `words`; the message.
+fn refusal_naming(env: &[(&str, &str)], words: &[&str]) -> String {
+    let stderr = refused_config_check(env);
+    for word in words {
+        assert!(stderr.contains(word), "{word} missing: {stderr}");
+    }
+    stderr
 }
 
 /// The names in `dir` (empty when nothing was created).
@@ -54,9 +65,7 @@ async fn share(base: &str, form: &[(&str, &str)]) -> Answer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigint_lets_slow_creates_in_flight_finish() {
     // Arrange: the default scrypt cost, so twelve passphrase creates queue on the CPUs.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let mut server = Process::start(&data, &[("ONETIME__CRYPTO__SCRYPT_LOG_N", "15")]);
+    let (_dir, _, mut server) = serve(&[("crypto.scrypt_log_n", "15")]);
     let creates: Vec<_> = (0..12)
         .map(|i| {
             let base = server.base.clone();
@@ -107,8 +116,7 @@ async fn sigint_lets_slow_creates_in_flight_finish() {
 
 #[tokio::test]
 async fn links_follow_the_bound_address_when_base_url_is_unset() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Process::start(&dir.path().join("data"), &[]);
+    let (_dir, _, server) = serve(&[]);
 
     let body = share(&server.base, &[("secret", "s")]).await.ok();
 
@@ -128,7 +136,7 @@ async fn links_follow_the_bound_address_when_base_url_is_unset() {
 
 #[tokio::test]
 async fn links_follow_the_bound_address_in_process_too() {
-    let app = TestApp::spawn_with(&[("ONETIME__SERVER__BASE_URL", "")]).await;
+    let app = TestApp::spawn_with(&[("server.base_url", "")]).await;
 
     let body = app.share(&[("secret", "s")]).await.ok();
 
@@ -141,11 +149,7 @@ async fn links_follow_the_bound_address_in_process_too() {
 
 #[tokio::test]
 async fn a_base_url_on_another_port_than_a_loopback_bind_is_warned_about() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Process::start(
-        &dir.path().join("data"),
-        &[("ONETIME__SERVER__BASE_URL", "http://127.0.0.1:9")],
-    );
+    let (_dir, _, server) = serve(&[("server.base_url", "http://127.0.0.1:9")]);
 
     let body = share(&server.base, &[("secret", "s")]).await.ok();
 
@@ -309,7 +313,7 @@ fn a_misspelt_log_level_is_refused_naming_the_key() {
 
 #[test]
 fn a_config_error_is_printed_once() {
-    let stderr = refused_config_check(&[("ONETIME__STORAGE__SWEEP_INTERVAL", "often")]);
+    let stderr = refused_config_check(&[("storage.sweep_interval", "often")]);
 
     assert_eq!(stderr.matches("often").count(), 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -317,11 +321,7 @@ fn a_config_error_is_printed_once() {
 
 #[tokio::test]
 async fn a_host_name_in_bind_is_resolved_and_names_the_links() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Process::start(
-        &dir.path().join("data"),
-        &[("ONETIME__SERVER__BIND", "localhost:0")],
-    );
+    let (_dir, _, server) = serve(&[("server.bind", "localhost:0")]);
 
     let body = share(&server.base, &[("secret", "s")]).await.ok();
 
@@ -333,13 +333,8 @@ async fn a_host_name_in_bind_is_resolved_and_names_the_links() {
 
 #[test]
 fn a_base_url_without_scheme_says_a_scheme_is_needed() {
-    let stderr = refused_config_check(&[("ONETIME__SERVER__BASE_URL", "example.com")]);
-
-    assert!(
-        stderr.contains("server.base_url") && stderr.contains("no scheme"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("https://"), "{stderr}");
+    let env = [("server.base_url", "example.com")];
+    let stderr = refusal_naming(&env, &["server.base_url", "no scheme", "https://"]);
     assert!(!stderr.contains("relative URL"), "{stderr}");
 }
 
@@ -386,14 +381,14 @@ async fn server_secret_file_is_read_at_start() {
     let file = dir.path().join("server-secret");
     std::fs::write(&file, format!("{key}\n")).expect("write key");
     let file = file.display().to_string();
-    let server = Process::start(&data, &[("ONETIME__SERVER__SECRET_FILE", &file)]);
+    let server = Process::start(&data, &[("server.secret_file", &file)]);
     let created = share(&server.base, &[("secret", "sealed under the file's key")])
         .await
         .ok();
     server.kill9();
 
     // Act: the same key given directly opens what was sealed under the file's.
-    let server = Process::start(&data, &[("ONETIME__SERVER__SECRET", &key)]);
+    let server = Process::start(&data, &[("server.secret", &key)]);
     let key_path = created["secret_key"].as_str().expect("secret_key");
     let resp = reqwest::Client::new()
         .post(format!("{}/api/v1/secret/{key_path}", server.base))
@@ -411,10 +406,6 @@ async fn server_secret_file_is_read_at_start() {
 
 #[test]
 fn a_missing_secret_file_is_refused_naming_the_key() {
-    let stderr = refused_config_check(&[("ONETIME__MAIL__SMTP_URL_FILE", "/nonexistent/smtp-url")]);
-
-    assert!(
-        stderr.contains("mail.smtp_url_file") && stderr.contains("/nonexistent/smtp-url"),
-        "{stderr}"
-    );
+    let env = [("mail.smtp_url_file", "/nonexistent/smtp-url")];
+    refusal_naming(&env, &["mail.smtp_url_file", "/nonexistent/smtp-url"]);
 }

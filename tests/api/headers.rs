@@ -38,8 +38,7 @@ async fn every_response_carries_the_security_headers() {
 
 #[tokio::test]
 async fn hsts_is_sent_when_the_base_url_is_https() {
-    let app =
-        TestApp::spawn_with(&[("ONETIME__SERVER__BASE_URL", "https://secrets.example.com/")]).await;
+    let app = TestApp::spawn_with(&[("server.base_url", "https://secrets.example.com/")]).await;
     let answer = app.get("/api/v1/status").await;
     assert!(answer.headers["strict-transport-security"]
         .to_str()

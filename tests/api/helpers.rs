@@ -78,6 +78,13 @@ impl Answer {
         self.json
     }
 
+    /// Asserts success and returns the receipt's (secret_key, metadata_key).
+    pub fn keys(self) -> (String, String) {
+        let body = self.ok();
+        let key = |name: &str| body[name].as_str().expect(name).to_owned();
+        (key("secret_key"), key("metadata_key"))
+    }
+
     /// Asserts the API's error shape: HTTP 404, intended status, and message.
     pub fn assert_error(&self, intended: u16, message: &str) {
         assert_eq!(self.status, StatusCode::NOT_FOUND, "{}", self.text);
@@ -107,7 +114,17 @@ impl Answer {
     }
 }
 
-/// Settings for a test server in `dir`: port 0, cheap scrypt, plus `overrides` as env vars.
+/// The real binary over a fresh temporary directory: the directory (removed when dropped), the
+/// `data` directory inside it that the server uses, and the server.
+pub fn serve(env: &[(&str, &str)]) -> (TempDir, std::path::PathBuf, Process) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Process::start(&data, env);
+    (dir, data, server)
+}
+
+/// Settings for a test server in `dir`: port 0, cheap scrypt, plus `overrides` (`storage.path`-style
+/// keys or `ONETIME__*` variables).
 pub fn test_settings(dir: &Path, overrides: &[(&str, &str)]) -> Settings {
     let mut env: HashMap<String, String> = HashMap::from([
         ("ONETIME__SERVER__BIND".into(), "127.0.0.1:0".into()),
@@ -125,7 +142,7 @@ pub fn test_settings(dir: &Path, overrides: &[(&str, &str)]) -> Settings {
         ),
     ]);
     for (k, v) in overrides {
-        env.insert((*k).into(), (*v).into());
+        env.insert(onetime_test_support::setting_var(k), (*v).into());
     }
     let defaults = concat!(env!("CARGO_MANIFEST_DIR"), "/onetime.toml");
     Settings::load(Some(Path::new(defaults)), Some(env)).expect("test settings")
@@ -220,18 +237,16 @@ impl TestApp {
         self.post_form("/api/v1/share", form).await
     }
 
+    /// Shares `form` anonymously and asserts the refusal: intended 400 with `message`.
+    pub async fn share_refused(&self, form: &[(&str, &str)], message: &str) {
+        self.share(form).await.assert_error(400, message);
+    }
+
     /// Shares `secret` and returns (secret_key, metadata_key).
     pub async fn share_ok(&self, secret: &str, extra: &[(&str, &str)]) -> (String, String) {
         let mut form = vec![("secret", secret)];
         form.extend_from_slice(extra);
-        let body = self.share(&form).await.ok();
-        (
-            body["secret_key"].as_str().expect("secret_key").to_owned(),
-            body["metadata_key"]
-                .as_str()
-                .expect("metadata_key")
-                .to_owned(),
-        )
+        self.share(&form).await.keys()
     }
 
     pub async fn reveal(&self, key: &str, passphrase: Option<&str>) -> Answer {

@@ -17,11 +17,8 @@ async fn post_from(app: &TestApp, ip: &str, path: &str, form: &[(&str, &str)]) -
 
 #[tokio::test]
 async fn anonymous_creates_and_reveals_are_rate_limited_per_address() {
-    let app = TestApp::spawn_with(&[
-        ("ONETIME__LIMITS__CREATE_PER_IP", "3"),
-        ("ONETIME__LIMITS__REVEAL_PER_IP", "2"),
-    ])
-    .await;
+    let app =
+        TestApp::spawn_with(&[("limits.create_per_ip", "3"), ("limits.reveal_per_ip", "2")]).await;
     let mut keys = Vec::new();
     for _ in 0..3 {
         keys.push(app.share_ok("limited", &[]).await.0);
@@ -53,10 +50,10 @@ async fn anonymous_creates_and_reveals_are_rate_limited_per_address() {
 
 #[tokio::test]
 async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-    let untrusted = TestApp::spawn_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "1")]).await;
+    let untrusted = TestApp::spawn_with(&[("limits.create_per_ip", "1")]).await;
     let trusted = TestApp::spawn_with(&[
-        ("ONETIME__LIMITS__CREATE_PER_IP", "1"),
-        ("ONETIME__SERVER__TRUST_PROXY", "true"),
+        ("limits.create_per_ip", "1"),
+        ("server.trust_proxy", "true"),
     ])
     .await;
 
@@ -92,6 +89,7 @@ async fn wrong_passphrases_lock_a_secret_even_for_the_right_one_and_across_a_res
         .share_ok("locked away", &[("passphrase", "right one")])
         .await;
     let path = format!("/api/v1/secret/{key}");
+    let burn = format!("/api/v1/private/{mkey}/burn");
     for _ in 0..2 {
         post_from(&app, "198.51.100.7", &path, &[("passphrase", "wrong")])
             .await
@@ -101,14 +99,9 @@ async fn wrong_passphrases_lock_a_secret_even_for_the_right_one_and_across_a_res
     post_from(&app, "198.51.100.8", &path, &[("passphrase", "right one")])
         .await
         .assert_unknown_secret();
-    post_from(
-        &app,
-        "198.51.100.8",
-        &format!("/api/v1/private/{mkey}/burn"),
-        &[("passphrase", "right one")],
-    )
-    .await
-    .assert_wrong_passphrase();
+    post_from(&app, "198.51.100.8", &burn, &[("passphrase", "right one")])
+        .await
+        .assert_wrong_passphrase();
     assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
 
     let dir = app.stop().await;
@@ -127,18 +120,14 @@ async fn failures_from_many_addresses_add_up_and_the_lock_expires() {
         .share_ok("spread guesses", &[("passphrase", "right one")])
         .await;
     let path = format!("/api/v1/secret/{key}");
+    let burn = format!("/api/v1/private/{mkey}/burn");
     // One guess each from three addresses (none reaches the per-address limit of 2); the
     // third is a wrong passphrase on burn, which counts the same.
     post_from(&app, "198.51.100.1", &path, &[("passphrase", "x1")]).await;
     post_from(&app, "198.51.100.2", &path, &[("passphrase", "x2")]).await;
-    post_from(
-        &app,
-        "198.51.100.3",
-        &format!("/api/v1/private/{mkey}/burn"),
-        &[("passphrase", "x3")],
-    )
-    .await
-    .assert_wrong_passphrase();
+    post_from(&app, "198.51.100.3", &burn, &[("passphrase", "x3")])
+        .await
+        .assert_wrong_passphrase();
     post_from(&app, "198.51.100.4", &path, &[("passphrase", "right one")])
         .await
         .assert_unknown_secret();

@@ -137,10 +137,7 @@ async fn the_recipient_gets_the_link_and_never_the_secret_or_passphrase() {
     let port = free_port();
     let inbox = start_smtp(port);
     let app = spawn_with_mail(port).await;
-    let auth = basic(
-        "alice@example.com",
-        &add_account(&app.data(), "alice@example.com", None).await,
-    );
+    let auth = app.account("alice@example.com", None).await;
     let body = share_to(
         &app,
         &auth,
@@ -201,10 +198,7 @@ async fn the_recipient_gets_the_link_and_never_the_secret_or_passphrase() {
 async fn mail_waits_out_a_dead_smtp_server_and_a_restart() {
     let port = free_port();
     let app = spawn_with_mail(port).await;
-    let auth = basic(
-        "carol@example.com",
-        &add_account(&app.data(), "carol@example.com", None).await,
-    );
+    let auth = app.account("carol@example.com", None).await;
     // SMTP is down: the create still answers at once, with the secret stored.
     let body = share_to(&app, &auth, "dave@example.org", &[]).await.ok();
     let key = body["secret_key"].as_str().expect("key").to_owned();
@@ -247,10 +241,7 @@ async fn a_refused_recipient_shows_as_failed_with_the_reason() {
     let port = free_port();
     let _inbox = start_smtp(port);
     let app = spawn_with_mail(port).await;
-    let auth = basic(
-        "erin@example.com",
-        &add_account(&app.data(), "erin@example.com", None).await,
-    );
+    let auth = app.account("erin@example.com", None).await;
     let body = share_to(&app, &auth, "reject-me@example.org", &[])
         .await
         .ok();

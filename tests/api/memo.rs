@@ -1,7 +1,7 @@
 //! The creator's private note (`memo`) and an account burning its own secret without the
 //! passphrase.
 
-use crate::helpers::{contains, read_tree, Process, TestApp};
+use crate::helpers::{contains, read_tree, serve, TestApp};
 
 #[tokio::test]
 async fn a_memo_shows_on_the_receipt_and_the_recent_list_but_never_to_the_recipient() {
@@ -37,18 +37,18 @@ async fn a_memo_shows_on_the_receipt_and_the_recent_list_but_never_to_the_recipi
 async fn a_memo_longer_than_200_characters_is_refused() {
     let app = TestApp::spawn().await;
     let long = "n".repeat(201);
-    app.share(&[("secret", "s"), ("memo", &long)])
-        .await
-        .assert_error(400, "Memo must be no more than 200 characters long");
+    app.share_refused(
+        &[("secret", "s"), ("memo", &long)],
+        "Memo must be no more than 200 characters long",
+    )
+    .await;
     let fits = "n".repeat(200);
     app.share(&[("secret", "s"), ("memo", &fits)]).await.ok();
 }
 
 #[tokio::test]
 async fn a_memo_is_sealed_at_rest_and_never_logged() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[("ONETIME__LOG__LEVEL", "trace")]);
+    let (_dir, data, server) = serve(&[("log.level", "trace")]);
     let resp = reqwest::Client::new()
         .post(format!("{}/api/v1/share", server.base))
         .form(&[("secret", "v"), ("memo", "unmistakable-memo-text")])
@@ -72,22 +72,16 @@ async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does(
     let app = TestApp::spawn().await;
     let owner = app.account("owner@example.com", None).await;
     let other = app.account("other@example.com", None).await;
-    let created = app
-        .share_as(
-            &owner,
-            &[("secret", "owned"), ("passphrase", "only the recipient")],
-        )
-        .await
-        .ok();
-    let mkey = created["metadata_key"].as_str().expect("mkey");
+    let form = [("secret", "owned"), ("passphrase", "only the recipient")];
+    let (_, mkey) = app.share_as(&owner, &form).await.keys();
     let burn = format!("/api/v1/private/{mkey}/burn");
 
     // Act and assert: anonymous and another account still need the passphrase...
-    app.burn(mkey, None).await.assert_wrong_passphrase();
+    app.burn(&mkey, None).await.assert_wrong_passphrase();
     app.post_as(&other, &burn, &[])
         .await
         .assert_wrong_passphrase();
-    assert_eq!(app.receipt(mkey).await.ok()["state"], "new");
+    assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
     // ...the creating account does not.
     let burned = app.post_as(&owner, &burn, &[]).await.ok();
     assert_eq!(burned["state"]["state"], "burned");
@@ -95,22 +89,15 @@ async fn the_creating_account_burns_without_the_passphrase_and_nobody_else_does(
 
 #[tokio::test]
 async fn the_creating_account_burns_a_secret_that_wrong_guesses_have_locked() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "2")]).await;
+    let app = TestApp::spawn_with(&[("limits.passphrase_failures_per_ip", "2")]).await;
     let owner = app.account("locked@example.com", None).await;
-    let created = app
-        .share_as(
-            &owner,
-            &[("secret", "guessed at"), ("passphrase", "the right one")],
-        )
-        .await
-        .ok();
-    let key = created["secret_key"].as_str().expect("key");
-    let mkey = created["metadata_key"].as_str().expect("mkey");
+    let form = [("secret", "guessed at"), ("passphrase", "the right one")];
+    let (key, mkey) = app.share_as(&owner, &form).await.keys();
     for _ in 0..2 {
-        app.reveal(key, Some("wrong")).await;
+        app.reveal(&key, Some("wrong")).await;
     }
     // Locked now: even the right passphrase is refused...
-    app.reveal(key, Some("the right one"))
+    app.reveal(&key, Some("the right one"))
         .await
         .assert_unknown_secret();
     // ...but the account that made it can still destroy it.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{Answer, Process};
+use crate::helpers::{serve, Answer, Process};
 use crate::mail::free_port;
 
 /// A Prometheus scraping one target every second, stopped when dropped.
@@ -76,18 +76,20 @@ async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Ans
     Answer::from(client.post(url).form(form).send().await.expect("post")).await
 }
 
+/// The binary over a fresh directory with `env` and metrics on a port of their own: the
+/// directory, the metrics address and the server.
+fn serve_with_metrics(env: &[(&str, &str)]) -> (tempfile::TempDir, String, Process) {
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let mut env = env.to_vec();
+    env.push(("metrics.bind", &metrics_addr));
+    let (dir, _, server) = serve(&env);
+    (dir, metrics_addr, server)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_the_counts_of_what_happened() {
     // Arrange: the real binary with metrics on a port of their own, and Prometheus on it.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let server = Process::start(
-        &dir.path().join("data"),
-        &[
-            ("ONETIME__METRICS__BIND", metrics_addr.as_str()),
-            ("ONETIME__LIMITS__CREATE_PER_IP", "5"),
-        ],
-    );
+    let (_dir, metrics_addr, server) = serve_with_metrics(&[("limits.create_per_ip", "5")]);
     let prometheus = Prometheus::start(&metrics_addr);
     let client = reqwest::Client::new();
     let api = |path: &str| format!("{}/api/v1/{path}", server.base);
@@ -179,12 +181,7 @@ async fn prometheus_scrapes_the_counts_of_what_happened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_carry_no_key_or_value_and_stay_off_the_public_port() {
     // Arrange
-    let dir = tempfile::tempdir().expect("tempdir");
-    let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let server = Process::start(
-        &dir.path().join("data"),
-        &[("ONETIME__METRICS__BIND", metrics_addr.as_str())],
-    );
+    let (_dir, metrics_addr, server) = serve_with_metrics(&[]);
     let client = reqwest::Client::new();
     let value = "metrics-never-show-this";
     let created = post(
@@ -256,8 +253,7 @@ async fn on_redis_the_store_gauge_follows_whether_redis_answers() {
     let metrics_addr = format!("127.0.0.1:{}", free_port());
     let mut env = crate::redis::node_env(&url, "metrics:", &[]);
     env.push(("ONETIME__METRICS__BIND", metrics_addr.as_str()));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let _node = Process::start(&dir.path().join("data"), &env);
+    let (_dir, _, _node) = serve(&env);
     let client = reqwest::Client::new();
     let scrape = || {
         let request = client.get(format!("http://{metrics_addr}/metrics"));

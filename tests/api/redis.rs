@@ -2,12 +2,13 @@
 //! dies and returns, and `onetime migrate` between sled and Redis. The same over a real
 //! 3-primary Redis Cluster.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
 use crate::helpers::{
-    add_account, basic, cli, output_of, post, share_on, stdout_of_success, Answer, Process,
+    add_account, basic, cli, output_of, post, serve, share_on, stdout_of_success, Answer, Process,
     RedisCluster, RedisServer,
 };
 
@@ -74,9 +75,7 @@ async fn secrets_reveal_exactly_once_across_racing_nodes_and_limits_are_shared()
     }
 
     // The per-address create limit (4) holds across nodes: 3 used above from 10.9.0.1.
-    post(&b.base, "/api/v1/share", &[("secret", "s")], "10.9.0.1")
-        .await
-        .ok();
+    share_on(&b.base, &[("secret", "s")], "10.9.0.1").await;
     post(&a.base, "/api/v1/share", &[("secret", "s")], "10.9.0.1")
         .await
         .assert_rate_limited();
@@ -145,17 +144,9 @@ async fn a_dead_redis_gets_quick_errors_and_the_node_recovers_when_it_returns() 
     let mut redis = RedisServer::start();
     let url = redis.url();
     let env = node_env(&url, "fault:", &[]);
-    let dir = tempfile::tempdir().expect("dir");
-    let node = Process::start(&dir.path().join("data"), &env);
+    let (_dir, _, node) = serve(&env);
     let client = reqwest::Client::new();
-    post(
-        &node.base,
-        "/api/v1/share",
-        &[("secret", "before")],
-        "10.8.0.1",
-    )
-    .await
-    .ok();
+    share_on(&node.base, &[("secret", "before")], "10.8.0.1").await;
     let health = client
         .get(format!("{}/health", node.base))
         .send()
@@ -189,7 +180,7 @@ async fn sled_store_to_move(
     emails: &[&str],
     ip: &str,
 ) -> (Moved, Vec<String>) {
-    let sled_node = Process::start(sled_dir, &[("ONETIME__SERVER__SECRET", SECRET)]);
+    let sled_node = Process::start(sled_dir, &[("server.secret", SECRET)]);
     let mut keys = Vec::new();
     for i in 0..count {
         let value = format!("migrating {i}");
@@ -219,6 +210,11 @@ async fn sled_store_to_move(
 }
 
 /// `onetime migrate --from FROM --to TO` under `prefix`; asserts success, returns stdout.
+/// `sled:DIR`, a sled store as `migrate` names one.
+fn sled_at(dir: &Path) -> String {
+    format!("sled:{}", dir.display())
+}
+
 async fn migrate(from: String, to: String, prefix: &str) -> String {
     let args = ["migrate", "--from", &from, "--to", &to].map(String::from);
     let env = vec![("ONETIME__STORAGE__REDIS_PREFIX".into(), prefix.into())];
@@ -254,7 +250,7 @@ async fn check_moved(url: &str, prefix: &str, keys: &Moved, accounts: &[(&str, S
 
 /// Back on sled: the two secrets read before are gone, every other reveals its value once.
 async fn check_back(back: &std::path::Path, keys: &Moved, ip: &str) {
-    let node = Process::start(back, &[("ONETIME__SERVER__SECRET", SECRET)]);
+    let node = Process::start(back, &[("server.secret", SECRET)]);
     for (i, (value, key, _)) in keys.iter().enumerate() {
         let path = format!("/api/v1/secret/{key}");
         let answer = post(&node.base, &path, &[], ip).await;
@@ -276,12 +272,7 @@ async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
 
     let redis = RedisServer::start();
     let url = redis.url();
-    let stdout = migrate(
-        format!("sled:{}", sled_dir.display()),
-        url.clone(),
-        "moved:",
-    )
-    .await;
+    let stdout = migrate(sled_at(&sled_dir), url.clone(), "moved:").await;
     assert!(
         stdout.contains("copied 5 receipts (4 with unread secrets), 1 accounts"),
         "{stdout}"
@@ -297,7 +288,7 @@ async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
 
     // And back to a fresh sled store: what is still unread there is readable once.
     let back = dir.path().join("back");
-    migrate(url.clone(), format!("sled:{}", back.display()), "moved:").await;
+    migrate(url.clone(), sled_at(&back), "moved:").await;
     check_back(&back, &keys, "10.7.0.3").await;
 }
 
@@ -481,12 +472,7 @@ async fn migrate_moves_everything_live_from_sled_to_a_cluster_and_back() {
 
     let cluster = RedisCluster::start();
     let url = cluster.url();
-    let stdout = migrate(
-        format!("sled:{}", sled_dir.display()),
-        url.clone(),
-        "clmoved:",
-    )
-    .await;
+    let stdout = migrate(sled_at(&sled_dir), url.clone(), "clmoved:").await;
     assert!(
         stdout.contains("copied 30 receipts (29 with unread secrets), 3 accounts"),
         "{stdout}"
@@ -521,7 +507,7 @@ async fn migrate_moves_everything_live_from_sled_to_a_cluster_and_back() {
 
     // And back to a fresh sled store: what is still unread there is readable once.
     let back = dir.path().join("back");
-    let stdout = migrate(url.clone(), format!("sled:{}", back.display()), "clmoved:").await;
+    let stdout = migrate(url.clone(), sled_at(&back), "clmoved:").await;
     assert!(
         stdout.contains("copied 30 receipts (28 with unread secrets), 3 accounts"),
         "{stdout}"
@@ -535,16 +521,8 @@ async fn a_dead_cluster_gets_quick_errors_and_the_node_recovers_when_it_returns(
     let mut cluster = RedisCluster::start_with_password(password);
     let url = cluster.url();
     let env = node_env(&url, "clfault:", &[]);
-    let dir = tempfile::tempdir().expect("dir");
-    let node = Process::start(&dir.path().join("data"), &env);
-    post(
-        &node.base,
-        "/api/v1/share",
-        &[("secret", "before the fall")],
-        "10.4.0.1",
-    )
-    .await
-    .ok();
+    let (_dir, _, node) = serve(&env);
+    share_on(&node.base, &[("secret", "before the fall")], "10.4.0.1").await;
 
     cluster.kill();
     assert_quick_outage(&node, "while it is down", "10.4.0.1").await;

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{output_of, post, share_on, stdout_of_success, Process, RedisServer, TestPki};
+use crate::helpers::{
+    output_of, post, serve, share_on, stdout_of_success, Process, RedisServer, TestPki,
+};
 use crate::redis::node_env;
 
 fn path(p: &Path) -> &str {
@@ -53,20 +55,12 @@ async fn over_tls_with_its_ca_a_node_reveals_a_secret_once_and_migrate_reads_it_
     let url = redis.url();
     let ca = [("ONETIME__STORAGE__REDIS_TLS_CA", path(&pki.ca))];
     let env = node_env(&url, "tls:", &ca);
-    let dir = tempfile::tempdir().expect("dir");
-    let node = Process::start(&dir.path().join("data"), &env);
+    let (dir, _, node) = serve(&env);
 
     let (_, reveal) = share_on(&node.base, &[("secret", "sent over tls")], "10.5.0.1").await;
     let first = post(&node.base, &reveal, &[], "10.5.0.2").await;
     let second = post(&node.base, &reveal, &[], "10.5.0.2").await;
-    post(
-        &node.base,
-        "/api/v1/share",
-        &[("secret", "left unread")],
-        "10.5.0.1",
-    )
-    .await
-    .ok();
+    share_on(&node.base, &[("secret", "left unread")], "10.5.0.1").await;
     let logs = node.kill9();
 
     assert_eq!(first.ok()["value"], "sent over tls");
@@ -163,8 +157,7 @@ async fn with_tls_auth_clients_a_node_needs_a_client_certificate_the_redis_trust
     let ours = (pki.client_cert.as_path(), pki.client_key.as_path());
     let stranger = (pki.stranger_cert.as_path(), pki.stranger_key.as_path());
 
-    let dir = tempfile::tempdir().expect("dir");
-    let node = Process::start(&dir.path().join("data"), &env_of(&url, &pki, Some(ours)));
+    let (_dir, _, node) = serve(&env_of(&url, &pki, Some(ours)));
     let (_, reveal) = share_on(&node.base, &[("secret", "mutual")], "10.5.1.1").await;
     let revealed = post(&node.base, &reveal, &[], "10.5.1.2").await;
     node.kill9();

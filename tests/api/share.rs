@@ -2,6 +2,13 @@
 
 use crate::helpers::TestApp;
 
+/// The API's messages for the refusals below.
+const NOTHING: &str = "You did not provide anything to share";
+const TOO_BIG: &str = "Secret value exceeds the maximum size of 10000 bytes";
+const SHORT_PASSPHRASE: &str = "Passphrase must be at least 4 characters long";
+const LONG_PASSPHRASE: &str = "Passphrase must be no more than 128 characters long";
+const NEEDS_ACCOUNT: &str = "An account is required to send emails.";
+
 #[tokio::test]
 async fn share_returns_the_receipt_object_in_documented_order() {
     let app = TestApp::spawn().await;
@@ -73,26 +80,18 @@ async fn create_is_an_alias_of_share() {
 #[tokio::test]
 async fn missing_or_empty_secret_is_refused() {
     let app = TestApp::spawn().await;
-    app.share(&[])
-        .await
-        .assert_error(400, "You did not provide anything to share");
-    app.share(&[("secret", "")])
-        .await
-        .assert_error(400, "You did not provide anything to share");
+    app.share_refused(&[], NOTHING).await;
+    app.share_refused(&[("secret", "")], NOTHING).await;
 }
 
 #[tokio::test]
 async fn oversized_secret_is_refused_and_a_max_size_one_accepted() {
     let app = TestApp::spawn().await;
     let big = "x".repeat(10_001);
-    app.share(&[("secret", &big)])
-        .await
-        .assert_error(400, "Secret value exceeds the maximum size of 10000 bytes");
+    app.share_refused(&[("secret", &big)], TOO_BIG).await;
     // Size counts bytes, not characters: 5001 two-byte characters are 10002 bytes.
     let wide = "é".repeat(5001);
-    app.share(&[("secret", &wide)])
-        .await
-        .assert_error(400, "Secret value exceeds the maximum size of 10000 bytes");
+    app.share_refused(&[("secret", &wide)], TOO_BIG).await;
     let exact = "y".repeat(10_000);
     let (key, _) = app.share_ok(&exact, &[]).await;
     assert_eq!(app.reveal(&key, None).await.ok()["value"], exact.as_str());
@@ -103,33 +102,31 @@ async fn checks_run_in_the_documented_order() {
     let app = TestApp::spawn().await;
     let big = "x".repeat(10_001);
     // size before recipient
-    app.share(&[("secret", &big), ("recipient", "a@example.com")])
-        .await
-        .assert_error(400, "Secret value exceeds the maximum size of 10000 bytes");
+    app.share_refused(&[("secret", &big), ("recipient", "a@example.com")], TOO_BIG)
+        .await;
     // recipient before passphrase
-    app.share(&[
-        ("secret", "s"),
-        ("recipient", "a@example.com"),
-        ("passphrase", "ab"),
-    ])
-    .await
-    .assert_error(400, "An account is required to send emails.");
+    app.share_refused(
+        &[
+            ("secret", "s"),
+            ("recipient", "a@example.com"),
+            ("passphrase", "ab"),
+        ],
+        NEEDS_ACCOUNT,
+    )
+    .await;
     // passphrase before empty secret
-    app.share(&[("passphrase", "ab")])
-        .await
-        .assert_error(400, "Passphrase must be at least 4 characters long");
+    app.share_refused(&[("passphrase", "ab")], SHORT_PASSPHRASE)
+        .await;
 }
 
 #[tokio::test]
 async fn passphrase_length_is_bounded() {
     let app = TestApp::spawn().await;
-    app.share(&[("secret", "s"), ("passphrase", "abc")])
-        .await
-        .assert_error(400, "Passphrase must be at least 4 characters long");
+    app.share_refused(&[("secret", "s"), ("passphrase", "abc")], SHORT_PASSPHRASE)
+        .await;
     let long = "p".repeat(129);
-    app.share(&[("secret", "s"), ("passphrase", &long)])
-        .await
-        .assert_error(400, "Passphrase must be no more than 128 characters long");
+    app.share_refused(&[("secret", "s"), ("passphrase", &long)], LONG_PASSPHRASE)
+        .await;
     let max = "p".repeat(128);
     let body = app
         .share(&[("secret", "s"), ("passphrase", &max)])
@@ -163,8 +160,7 @@ async fn ttl_is_defaulted_and_clamped_silently() {
 
 #[tokio::test]
 async fn share_domain_must_be_configured_and_shapes_links() {
-    let app =
-        TestApp::spawn_with(&[("ONETIME__SERVER__SHARE_DOMAINS", "secrets.example.com")]).await;
+    let app = TestApp::spawn_with(&[("server.share_domains", "secrets.example.com")]).await;
     // A domain this server does not serve, and its own host, are ignored (as upstream does):
     // the link uses base_url, never a host the operator did not name.
     let (plain, _) = app.share_ok("s", &[]).await;
@@ -200,7 +196,7 @@ async fn refused_creates_store_nothing_and_reveal_says_unknown() {
 
 #[tokio::test]
 async fn anonymous_creation_can_be_switched_off() {
-    let app = TestApp::spawn_with(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]).await;
+    let app = TestApp::spawn_with(&[("secrets.allow_anonymous", "false")]).await;
     app.share(&[("secret", "s")]).await.assert_not_authorized();
     app.post_form("/api/v1/generate", &[])
         .await

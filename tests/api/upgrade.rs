@@ -3,7 +3,7 @@
 
 use redis::Commands;
 
-use crate::helpers::{basic, cli, Answer, Process, RedisServer};
+use crate::helpers::{basic, cli, serve, Answer, Process, RedisServer};
 use crate::redis::{node_env, SECRET};
 
 const EMAIL: &str = "veteran@example.com";
@@ -56,7 +56,7 @@ async fn a_sled_store_of_schema_1_is_upgraded_at_start_and_its_accounts_keep_wor
         db.flush().expect("flush");
     }
 
-    let server = Process::start(&data, &[("ONETIME__SERVER__SECRET", SECRET)]);
+    let server = Process::start(&data, &[("server.secret", SECRET)]);
     the_account_still_works(&server, &data).await;
     let logs = server.kill9();
 
@@ -90,9 +90,7 @@ async fn a_redis_of_schema_1_is_upgraded_at_start_and_its_accounts_keep_working(
         .set(format!("up:c:{EMAIL}"), schema_1_account())
         .expect("set");
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &node_env(&url, "up:", &[]));
+    let (_dir, data, server) = serve(&node_env(&url, "up:", &[]));
     the_account_still_works(&server, &data).await;
     drop(server.kill9());
 

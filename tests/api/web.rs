@@ -73,6 +73,13 @@ impl Page {
 }
 
 impl Browser {
+    /// A fresh server and a browser on it.
+    pub async fn spawn() -> (TestApp, Self) {
+        let app = TestApp::spawn().await;
+        let browser = Self::new(&app);
+        (app, browser)
+    }
+
     pub fn new(app: &TestApp) -> Self {
         Self::with_agent(app, "Mozilla/5.0 (X11; Linux x86_64) onetime-tests")
     }
@@ -184,8 +191,7 @@ pub async fn api_state(app: &TestApp, receipt_path: &str) -> String {
 
 #[tokio::test]
 async fn create_form_offers_lifetimes_up_to_the_plan_and_sets_a_csrf_cookie() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (_app, browser) = Browser::spawn().await;
     let page = browser.get("/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.headers["content-type"]
@@ -225,8 +231,7 @@ async fn create_form_offers_lifetimes_up_to_the_plan_and_sets_a_csrf_cookie() {
 
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (app, browser) = Browser::spawn().await;
     // No cookie at all (a cross-site POST from a fresh browser).
     let page = browser
         .post("/", &[("secret", "csrf"), ("action", "share")])
@@ -274,8 +279,7 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn a_secret_goes_from_form_to_receipt_to_one_reveal() {
-    let app = TestApp::spawn().await;
-    let creator = Browser::new(&app);
+    let (app, creator) = Browser::spawn().await;
     let receipt_path = creator.create(&[("secret", "correct horse")]).await;
     let receipt = creator.get(&receipt_path).await;
     assert_eq!(receipt.status, StatusCode::OK);
@@ -324,8 +328,7 @@ async fn a_secret_goes_from_form_to_receipt_to_one_reveal() {
 
 #[tokio::test]
 async fn link_preview_bots_never_consume_a_secret() {
-    let app = TestApp::spawn().await;
-    let creator = Browser::new(&app);
+    let (app, creator) = Browser::spawn().await;
     let receipt = creator.create(&[("secret", "for humans")]).await;
     let secret = secret_path(&creator.get(&receipt).await);
     for agent in [
@@ -361,8 +364,7 @@ async fn link_preview_bots_never_consume_a_secret() {
 
 #[tokio::test]
 async fn hostile_input_is_rendered_as_text() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (_app, browser) = Browser::spawn().await;
     let hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>&amp;";
     let receipt = browser.create(&[("secret", hostile)]).await;
     let secret = secret_path(&browser.get(&receipt).await);
@@ -405,7 +407,7 @@ async fn hostile_input_is_rendered_as_text() {
 
 #[tokio::test]
 async fn passphrases_are_asked_for_checked_and_locked_after_many_guesses() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "3")]).await;
+    let app = TestApp::spawn_with(&[("limits.passphrase_failures_per_ip", "3")]).await;
     let creator = Browser::new(&app);
     let receipt_path = creator
         .create(&[("secret", "behind a pass"), ("passphrase", "open sesame")])
@@ -456,8 +458,7 @@ async fn passphrases_are_asked_for_checked_and_locked_after_many_guesses() {
 
 #[tokio::test]
 async fn burning_asks_for_confirmation_and_the_passphrase() {
-    let app = TestApp::spawn().await;
-    let creator = Browser::new(&app);
+    let (app, creator) = Browser::spawn().await;
     let receipt = creator.create(&[("secret", "burn me")]).await;
     let secret = secret_path(&creator.get(&receipt).await);
     let confirm = creator.get(&format!("{receipt}/burn")).await;
@@ -507,8 +508,7 @@ async fn burning_asks_for_confirmation_and_the_passphrase() {
 
 #[tokio::test]
 async fn a_generated_password_is_shown_once_on_the_receipt() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (_app, browser) = Browser::spawn().await;
     let page = browser
         .submit("/", "/", &[("action", "generate"), ("ttl", "300")])
         .await;
@@ -535,8 +535,7 @@ async fn a_generated_password_is_shown_once_on_the_receipt() {
 
 #[tokio::test]
 async fn create_refusals_explain_themselves_and_keep_the_form() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (_app, browser) = Browser::spawn().await;
     let empty = browser
         .submit(
             "/",
@@ -564,7 +563,7 @@ async fn create_refusals_explain_themselves_and_keep_the_form() {
 
 #[tokio::test]
 async fn anonymous_visitors_are_rate_limited_with_a_page() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "2")]).await;
+    let app = TestApp::spawn_with(&[("limits.create_per_ip", "2")]).await;
     let browser = Browser::new(&app);
     browser.create(&[("secret", "one")]).await;
     browser.create(&[("secret", "two")]).await;
@@ -578,8 +577,7 @@ async fn anonymous_visitors_are_rate_limited_with_a_page() {
 
 #[tokio::test]
 async fn unknown_pages_receipts_and_secrets_have_friendly_404s() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (_app, browser) = Browser::spawn().await;
     let key = "k".repeat(62);
     for (path, id) in [
         ("/nope".to_owned(), "not-found"),
@@ -597,8 +595,7 @@ async fn unknown_pages_receipts_and_secrets_have_friendly_404s() {
 
 #[tokio::test]
 async fn pages_speak_dutch_when_asked() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (app, browser) = Browser::spawn().await;
     let english = browser.get("/").await;
     assert!(english.html.contains("<html lang=\"en\">"));
     assert!(english.html.contains("Create link"));
@@ -631,8 +628,7 @@ async fn pages_speak_dutch_when_asked() {
 
 #[tokio::test]
 async fn pages_carry_the_security_headers_and_assets_are_served() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (app, browser) = Browser::spawn().await;
     let receipt = browser.create(&[("secret", "headers")]).await;
     let secret = secret_path(&browser.get(&receipt).await);
     for path in ["/", receipt.as_str(), secret.as_str(), "/nope"] {
@@ -669,8 +665,7 @@ async fn pages_carry_the_security_headers_and_assets_are_served() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_base_url_is_https() {
-    let app =
-        TestApp::spawn_with(&[("ONETIME__SERVER__BASE_URL", "https://secrets.example.com")]).await;
+    let app = TestApp::spawn_with(&[("server.base_url", "https://secrets.example.com")]).await;
     let page = Browser::new(&app).get("/").await;
     let cookie = page.headers["set-cookie"].to_str().expect("cookie");
     assert!(cookie.starts_with("__Host-onetime_csrf="), "{cookie}");

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{
-    add_account, basic, cli_with_input, contains, read_tree, Process, RedisServer, TestApp,
+    add_account, basic, cli_with_input, contains, read_tree, serve, Process, RedisServer, TestApp,
 };
 use crate::web::{secret_path, Browser};
 
@@ -243,7 +243,7 @@ async fn account_forms_need_the_csrf_token() {
 
 #[tokio::test]
 async fn sign_in_attempts_are_rate_limited_per_address() {
-    let app = TestApp::spawn_with(&[("ONETIME__LIMITS__SIGNIN_PER_IP", "3")]).await;
+    let app = TestApp::spawn_with(&[("limits.signin_per_ip", "3")]).await;
     account(&app).await;
     let browser = Browser::new(&app);
     for _ in 0..3 {
@@ -258,8 +258,7 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
 
 #[tokio::test]
 async fn session_cookies_are_secure_over_https() {
-    let app =
-        TestApp::spawn_with(&[("ONETIME__SERVER__BASE_URL", "https://secrets.example.com")]).await;
+    let app = TestApp::spawn_with(&[("server.base_url", "https://secrets.example.com")]).await;
     account(&app).await;
     // Over plain http the test client keeps no Secure cookie, so carry the CSRF cookie by hand.
     let client = reqwest::Client::builder()
@@ -294,9 +293,7 @@ async fn session_cookies_are_secure_over_https() {
 
 #[tokio::test]
 async fn nothing_secret_from_the_pages_reaches_the_logs_or_the_data_directory() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Process::start(&data, &[("ONETIME__LOG__LEVEL", "debug")]);
+    let (_dir, data, server) = serve(&[("log.level", "debug")]);
     add_account(&data, EMAIL, None).await;
     let out = cli_with_input(
         &data,

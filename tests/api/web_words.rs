@@ -31,8 +31,7 @@ fn memo_field(page: &crate::web::Page) -> Option<String> {
 
 #[tokio::test]
 async fn a_refused_create_keeps_the_private_note() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (_app, browser) = Browser::spawn().await;
     assert_eq!(memo_field(&browser.get("/").await).as_deref(), Some(""));
 
     let empty = browser
@@ -65,8 +64,7 @@ async fn a_refused_create_keeps_the_private_note() {
 
 #[tokio::test]
 async fn the_receipt_shows_the_private_note_and_the_secret_link_never_does() {
-    let app = TestApp::spawn().await;
-    let creator = Browser::new(&app);
+    let (app, creator) = Browser::spawn().await;
     let receipt = creator
         .create(&[("secret", "hunter2"), ("memo", MEMO)])
         .await;
@@ -145,8 +143,7 @@ async fn the_recent_list_tells_secrets_apart() {
 
 #[tokio::test]
 async fn burning_explains_the_passphrase_and_its_creator_needs_none() {
-    let app = TestApp::spawn().await;
-    let anonymous = Browser::new(&app);
+    let (app, anonymous) = Browser::spawn().await;
     let anonymous_receipt = anonymous
         .create(&[("secret", "anon"), ("passphrase", "pass word")])
         .await;
@@ -181,8 +178,7 @@ async fn burning_explains_the_passphrase_and_its_creator_needs_none() {
 
 #[tokio::test]
 async fn the_create_page_claims_only_what_the_server_side_mode_keeps() {
-    let app = TestApp::spawn().await;
-    let browser = Browser::new(&app);
+    let (_app, browser) = Browser::spawn().await;
 
     let en = browser.get("/?locale=en").await;
     let nl = browser.get("/?locale=nl").await;

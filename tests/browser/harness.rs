@@ -82,7 +82,7 @@ impl Rig {
         Self::start_with(&[])
     }
 
-    /// With extra settings for the server, as `ONETIME__*` variables.
+    /// With extra settings for the server (`limits.create_per_ip`-style keys).
     pub fn start_with(env: &[(&str, &str)]) -> Self {
         Self {
             driver: Driver::start(),
@@ -126,7 +126,7 @@ pub struct Server {
 
 impl Server {
     /// Starts the binary with cheap scrypt over a temp data directory and waits until it
-    /// listens; `env` adds settings as `ONETIME__*` variables.
+    /// listens; `env` adds settings (`limits.create_per_ip`-style keys).
     pub fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = vec![("ONETIME__SERVER__WORKERS", "2")];

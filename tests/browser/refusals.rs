@@ -129,8 +129,8 @@ async fn refused_forms_focus_and_describe_the_field_in_error_in_english_and_dutc
 async fn locked_and_rate_limited_pages_pass_axe_in_every_look_and_language() {
     // Arrange: one wrong passphrase locks a secret, one sign-in attempt is the budget.
     let rig = Rig::start_with(&[
-        ("ONETIME__LIMITS__PASSPHRASE_FAILURES_PER_IP", "1"),
-        ("ONETIME__LIMITS__SIGNIN_PER_IP", "1"),
+        ("limits.passphrase_failures_per_ip", "1"),
+        ("limits.signin_per_ip", "1"),
     ]);
     let setup = rig.browser(true).await;
     let guarded = create(&setup, &rig.server, "locked away", Some("open sesame")).await;

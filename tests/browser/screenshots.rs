@@ -220,7 +220,7 @@ async fn every_account_page_fits_light_dark_and_phone_looks() {
 
 #[tokio::test]
 async fn the_rate_limit_page_fits_light_dark_and_phone_looks() {
-    let rig = Rig::start_with(&[("ONETIME__LIMITS__CREATE_PER_IP", "1")]);
+    let rig = Rig::start_with(&[("limits.create_per_ip", "1")]);
     let mut complaints = Vec::new();
     // One create spends the address's budget; every later one is refused.
     let first = rig.browser_in(Look::Light).await;

@@ -26,7 +26,7 @@ async fn a_signed_in_account_lists_its_secrets_and_rotates_its_token(js: bool) {
     // server that sends mail (to a closed port: nothing is mailed here), so a recipient may be
     // named.
     let smtp = format!("smtp://127.0.0.1:{}", free_port());
-    let rig = Rig::start_with(&[("ONETIME__MAIL__SMTP_URL", &smtp)]);
+    let rig = Rig::start_with(&[("mail.smtp_url", &smtp)]);
     let email = "ada@example.com";
     let password = "a long web password 42";
     let old_token = rig.server.cli_ok(&["account", "add", email], "");

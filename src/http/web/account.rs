@@ -22,31 +22,14 @@ use crate::service::Service;
 /// Registers `/signin`, `/signout`, `/recent`, `/account` and `/account/token`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/signin")
+        super::page("/signin")
             .route(web::get().to(signin_form))
-            .route(web::post().to(signin))
-            .default_service(web::to(super::page_not_found)),
+            .route(web::post().to(signin)),
     )
-    .service(
-        web::resource("/signout")
-            .route(web::post().to(signout))
-            .default_service(web::to(super::page_not_found)),
-    )
-    .service(
-        web::resource("/recent")
-            .route(web::get().to(recent))
-            .default_service(web::to(super::page_not_found)),
-    )
-    .service(
-        web::resource("/account")
-            .route(web::get().to(account))
-            .default_service(web::to(super::page_not_found)),
-    )
-    .service(
-        web::resource("/account/token")
-            .route(web::post().to(rotate))
-            .default_service(web::to(super::page_not_found)),
-    );
+    .service(super::page("/signout").route(web::post().to(signout)))
+    .service(super::page("/recent").route(web::get().to(recent)))
+    .service(super::page("/account").route(web::get().to(account)))
+    .service(super::page("/account/token").route(web::post().to(rotate)));
 }
 
 #[derive(Template)]

@@ -303,53 +303,28 @@ impl Failure {
 
     /// `(status, element id, catalogue prefix)` of the error page.
     fn page(self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
         match self {
-            Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "error.not_found"),
-            Self::Gone => (StatusCode::NOT_FOUND, "gone", "error.gone"),
-            Self::ReceiptGone => (StatusCode::NOT_FOUND, "not-found", "error.receipt_gone"),
-            Self::RateLimited => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "error.rate_limited",
-            ),
-            Self::TooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "error.too_large",
-            ),
-            Self::BadRequest => (StatusCode::BAD_REQUEST, "bad-request", "error.bad_request"),
-            Self::TimedOut => (StatusCode::REQUEST_TIMEOUT, "timed-out", "error.timeout"),
-            Self::Csrf => (StatusCode::FORBIDDEN, "csrf-error", "error.csrf"),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server-error",
-                "error.unavailable",
-            ),
-            Self::SsoDenied => (StatusCode::FORBIDDEN, "sso-denied", "error.sso_denied"),
-            Self::SsoExpired => (StatusCode::BAD_REQUEST, "sso-expired", "error.sso_expired"),
-            Self::SsoInvalid => (StatusCode::FORBIDDEN, "sso-invalid", "error.sso_invalid"),
-            Self::SsoUnverified => (
-                StatusCode::FORBIDDEN,
-                "sso-unverified",
-                "error.sso_unverified",
-            ),
-            Self::SsoNotAllowed => (
-                StatusCode::FORBIDDEN,
-                "sso-not-allowed",
-                "error.sso_not_allowed",
-            ),
-            Self::SsoUnavailable => (
-                StatusCode::BAD_GATEWAY,
-                "sso-unavailable",
-                "error.sso_unavailable",
-            ),
-            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "error.forbidden"),
-            Self::PasswordOff => (StatusCode::FORBIDDEN, "password-off", "error.password_off"),
-            Self::Unexpected | Self::SignInRequired => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server-error",
-                "error.server",
-            ),
+            Self::NotFound => (S::NOT_FOUND, "not-found", "error.not_found"),
+            Self::Gone => (S::NOT_FOUND, "gone", "error.gone"),
+            Self::ReceiptGone => (S::NOT_FOUND, "not-found", "error.receipt_gone"),
+            Self::RateLimited => (S::TOO_MANY_REQUESTS, "rate-limited", "error.rate_limited"),
+            Self::TooLarge => (S::PAYLOAD_TOO_LARGE, "too-large", "error.too_large"),
+            Self::BadRequest => (S::BAD_REQUEST, "bad-request", "error.bad_request"),
+            Self::TimedOut => (S::REQUEST_TIMEOUT, "timed-out", "error.timeout"),
+            Self::Csrf => (S::FORBIDDEN, "csrf-error", "error.csrf"),
+            Self::Unavailable => (S::SERVICE_UNAVAILABLE, "server-error", "error.unavailable"),
+            Self::SsoDenied => (S::FORBIDDEN, "sso-denied", "error.sso_denied"),
+            Self::SsoExpired => (S::BAD_REQUEST, "sso-expired", "error.sso_expired"),
+            Self::SsoInvalid => (S::FORBIDDEN, "sso-invalid", "error.sso_invalid"),
+            Self::SsoUnverified => (S::FORBIDDEN, "sso-unverified", "error.sso_unverified"),
+            Self::SsoNotAllowed => (S::FORBIDDEN, "sso-not-allowed", "error.sso_not_allowed"),
+            Self::SsoUnavailable => (S::BAD_GATEWAY, "sso-unavailable", "error.sso_unavailable"),
+            Self::Forbidden => (S::FORBIDDEN, "forbidden", "error.forbidden"),
+            Self::PasswordOff => (S::FORBIDDEN, "password-off", "error.password_off"),
+            Self::Unexpected | Self::SignInRequired => {
+                (S::INTERNAL_SERVER_ERROR, "server-error", "error.server")
+            }
         }
     }
 }
@@ -518,6 +493,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(pages::configure)
         .configure(account::configure)
         .configure(sso::configure);
+}
+
+/// A page's resource: methods it does not route answer with the HTML 404.
+fn page(path: impl Into<String>) -> actix_web::Resource {
+    let path: String = path.into();
+    web::resource(path).default_service(web::to(page_not_found))
 }
 
 /// The HTML 404 for paths outside the API.

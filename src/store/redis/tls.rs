@@ -446,55 +446,22 @@ mod tests {
             b"-----BEGIN CERTIFICATE-----\naHVudGVyMg==\n-----END CERTIFICATE-----\n",
         );
 
+        let ca = "storage.redis_tls_ca";
+        let (tls_cert, tls_key) = ("storage.redis_tls_cert", "storage.redis_tls_key");
+        let client = |cert: &Path, key: &Path| refused(None, Some((cert, key)));
         let cases = [
+            (refused(Some(&missing), None), ca, "cannot read"),
+            (refused(Some(&der), None), ca, "no PEM certificate"),
+            (refused(Some(&text), None), ca, "no PEM certificate"),
+            (refused(Some(&key), None), ca, "no PEM certificate"),
+            (refused(Some(&broken), None), ca, "not valid PEM"),
+            (refused(Some(&garbage), None), ca, "not a usable CA"),
+            (client(&key, &key), tls_cert, "no PEM certificate"),
+            (client(&cert, &cert), tls_key, "no PEM private key"),
+            (client(&cert, &missing), tls_key, "cannot read"),
             (
-                refused(Some(&missing), None),
-                "storage.redis_tls_ca",
-                "cannot read",
-            ),
-            (
-                refused(Some(&der), None),
-                "storage.redis_tls_ca",
-                "no PEM certificate",
-            ),
-            (
-                refused(Some(&text), None),
-                "storage.redis_tls_ca",
-                "no PEM certificate",
-            ),
-            (
-                refused(Some(&key), None),
-                "storage.redis_tls_ca",
-                "no PEM certificate",
-            ),
-            (
-                refused(Some(&broken), None),
-                "storage.redis_tls_ca",
-                "not valid PEM",
-            ),
-            (
-                refused(Some(&garbage), None),
-                "storage.redis_tls_ca",
-                "not a usable CA",
-            ),
-            (
-                refused(None, Some((&key, &key))),
-                "storage.redis_tls_cert",
-                "no PEM certificate",
-            ),
-            (
-                refused(None, Some((&cert, &cert))),
-                "storage.redis_tls_key",
-                "no PEM private key",
-            ),
-            (
-                refused(None, Some((&cert, &missing))),
-                "storage.redis_tls_key",
-                "cannot read",
-            ),
-            (
-                refused(None, Some((&cert, &other_key))),
-                "storage.redis_tls_key",
+                client(&cert, &other_key),
+                tls_key,
                 "not the key of the certificate",
             ),
         ];

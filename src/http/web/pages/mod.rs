@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 
 use super::i18n::Catalog;
+use super::page;
 use super::refusal::Refusal;
 use super::{Failure, Form, Visitor};
 use crate::domain::{unix_now, Caller};
@@ -21,31 +22,24 @@ pub use receipt::state_words;
 /// Registers `/`, the receipt routes (under `/receipt` and `/private`) and `/secret/{key}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/")
+        page("/")
             .route(web::get().to(create::form))
-            .route(web::post().to(create::create))
-            .default_service(web::to(super::page_not_found)),
+            .route(web::post().to(create::create)),
     );
     for prefix in ["receipt", "private"] {
-        cfg.service(
-            web::resource(format!("/{prefix}/{{key}}"))
-                .route(web::get().to(receipt::receipt))
-                .default_service(web::to(super::page_not_found)),
-        )
-        .service(
-            web::resource(format!("/{prefix}/{{key}}/burn"))
-                .route(web::get().to(receipt::burn_form))
-                .route(web::post().to(receipt::burn))
-                .default_service(web::to(super::page_not_found)),
-        );
+        cfg.service(page(format!("/{prefix}/{{key}}")).route(web::get().to(receipt::receipt)))
+            .service(
+                page(format!("/{prefix}/{{key}}/burn"))
+                    .route(web::get().to(receipt::burn_form))
+                    .route(web::post().to(receipt::burn)),
+            );
     }
     cfg.service(
-        web::resource("/secret/{key}")
+        page("/secret/{key}")
             // Link unfurlers often ask HEAD first: same answer as GET, no body, no change.
             .route(web::get().to(secret::interstitial))
             .route(web::head().to(secret::interstitial))
-            .route(web::post().to(secret::reveal))
-            .default_service(web::to(super::page_not_found)),
+            .route(web::post().to(secret::reveal)),
     );
 }
 
