@@ -44,6 +44,7 @@ pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod service;
 pub mod store;
 pub mod sweeper;

@@ -48,6 +48,7 @@ use crate::service::StorageFailure;
 use crate::store::{CustomerRecord, SealedListKey, Store, StoreError};
 
 mod session;
+mod sso;
 #[cfg(test)]
 mod tests;
 mod token;
@@ -114,6 +115,22 @@ pub struct AccountSummary {
     /// Whether a web password is set.
     #[serde(default)]
     pub password: bool,
+    /// Whether the account has signed in through the identity provider or the trusted proxy
+    /// header.
+    #[serde(default)]
+    pub sso: bool,
+}
+
+impl AccountSummary {
+    /// How the account signs in, for `account list`.
+    pub fn sign_in(&self) -> &'static str {
+        match (self.password, self.sso) {
+            (true, true) => "password+sso",
+            (true, false) => "password",
+            (false, true) => "sso",
+            (false, false) => "token only",
+        }
+    }
 }
 
 /// What web sign-in takes from the configuration.
@@ -192,27 +209,38 @@ impl Accounts {
         now: u64,
     ) -> Result<Sensitive, AccountError> {
         let email = Self::email(email)?;
-        let plan = plan.unwrap_or("default").to_owned();
-        if plan == "anonymous" || !self.plans.contains(&plan) {
-            return Err(AccountError::UnknownPlan(plan));
+        let (record, token) = self.new_record(&email, plan.unwrap_or("default"), now)?;
+        if !self.store.add_customer(&record).await? {
+            return Err(AccountError::Exists(email));
+        }
+        Ok(token)
+    }
+
+    /// A new account's record for a normalized email, and its first API token.
+    fn new_record(
+        &self,
+        email: &str,
+        plan: &str,
+        now: u64,
+    ) -> Result<(CustomerRecord, Sensitive), AccountError> {
+        if plan == "anonymous" || !self.plans.contains(plan) {
+            return Err(AccountError::UnknownPlan(plan.to_owned()));
         }
         let (token, token_hash) = self.new_token();
-        let id = self.customer_id(&email);
+        let id = self.customer_id(email);
         let (api_key, _) = self.api_list_key(&id, token.expose());
         let record = CustomerRecord {
             id,
-            email: self.sealer.seal_email(&id, &email),
-            plan,
+            email: self.sealer.seal_email(&id, email),
+            plan: plan.to_owned(),
             created: now,
             token_hash,
             token_created: now,
             api_key: Some(api_key),
             password: None,
+            sso: None,
         };
-        if !self.store.add_customer(&record).await? {
-            return Err(AccountError::Exists(email));
-        }
-        Ok(token)
+        Ok((record, token))
     }
 
     /// Every account, by email (opened with the server key: the store holds them sealed).
@@ -228,6 +256,7 @@ impl Accounts {
                     })?;
                     Ok(AccountSummary {
                         password: c.password.is_some(),
+                        sso: c.sso.is_some(),
                         email,
                         plan: c.plan,
                         created: c.created,
@@ -275,8 +304,8 @@ impl Accounts {
             if !self.store.replace_customer(&old, &new).await? {
                 continue;
             }
-            if new.password.is_none() {
-                // No web side: nothing opens the old entries any more, so they go (as before).
+            if new.password.is_none() && new.sso.is_none() {
+                // No other side: nothing opens the old entries any more, so they go (as before).
                 self.store.clear_recent(&customer_id).await?;
             }
             return Ok(token);

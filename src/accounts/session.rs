@@ -29,8 +29,8 @@ pub struct SessionPayload {
     email: String,
     /// The web side's private list key, so the session opens the recent list.
     list_key: [u8; 32],
-    /// The web side's public list key at sign-in: a new password replaces it, which ends the
-    /// session.
+    /// The public list key of the side signed in with (the web password's, or the single
+    /// sign-on side's) at sign-in: a new password replaces the first, which ends the session.
     password_stamp: ListPublicKey,
 }
 
@@ -141,14 +141,27 @@ impl Accounts {
         )?;
         let list_key = ListSecretKey::from_slice(&opened)
             .ok_or_else(|| StoreError::Corrupt("web list key".into()))?;
+        // The lookup is the account's email: its keyed hash is the id the record was found by.
+        self.start_session(lookup, &list_key, web.key.public, now)
+            .await
+            .map(Some)
+    }
 
+    /// Opens a session for the account of `email` whose credential opened `list_key`; the
+    /// session lasts while that side's public key is still `stamp`.
+    pub(super) async fn start_session(
+        &self,
+        email: String,
+        list_key: &ListSecretKey,
+        stamp: ListPublicKey,
+        now: u64,
+    ) -> Result<Session, AccountError> {
         let cookie = Sensitive::new(generate_key());
         let id = self.sealer.record_id(RecordKind::Session, cookie.expose());
-        // The lookup is the account's email: its keyed hash is the id the record was found by.
         let payload = SessionPayload {
-            email: lookup,
+            email,
             list_key: *list_key.expose(),
-            password_stamp: web.key.public,
+            password_stamp: stamp,
         };
         let sealed = self.sealer.seal_value(
             Binding::new(RecordKind::Session, &id, cookie.expose()),
@@ -161,7 +174,7 @@ impl Accounts {
             sealed,
         };
         self.store.put_session(&id, &record).await?;
-        Ok(Some(Session { cookie, expires_at }))
+        Ok(Session { cookie, expires_at })
     }
 
     /// The signed-in caller for a session cookie value, or `None` (unknown, expired, account
@@ -184,11 +197,16 @@ impl Accounts {
         let Some(customer) = self.store.customer(&account).await? else {
             return Ok(None);
         };
-        let Some(web) = &customer.password else {
-            return Ok(None);
-        };
-        let same_password: bool = web.key.public.ct_eq(&payload.password_stamp).into();
-        if !same_password {
+        // Signed in with the password or by single sign-on: that side's key must still be
+        // the one the session was opened with.
+        let sides = [
+            customer.password.as_ref().map(|web| &web.key),
+            customer.sso.as_ref().map(|sso| &sso.key),
+        ];
+        let same_side = sides.into_iter().flatten().fold(false, |found, key| {
+            found | bool::from(key.public.ct_eq(&payload.password_stamp))
+        });
+        if !same_side {
             return Ok(None);
         }
         Ok(Some(Caller::Customer {

@@ -14,9 +14,11 @@ use crate::accounts::{Accounts, SignInSettings};
 use crate::config::{Backend, Settings};
 use crate::crypto::{KdfParams, KdfPool, Sealer};
 use crate::http::client::ClientResolver;
+use crate::http::forward_auth::TrustedHeader;
 use crate::http::params::BodyLimit;
 use crate::http::ratelimit::RateLimits;
 use crate::mail::{Mailer, Outbox, RetryPolicy};
+use crate::oidc::Oidc;
 use crate::service::{RateLimiter, Service};
 use crate::store::{Store, StoreError};
 use crate::{admin, http, sweeper};
@@ -190,6 +192,22 @@ impl Application {
             RateLimiter::new(&settings, store.clone(), Arc::clone(&sealer)),
             ClientResolver::new(&settings),
         ));
+        let oidc = Oidc::new(
+            &settings,
+            &base_url,
+            Arc::clone(&store),
+            Arc::clone(&sealer),
+        )
+        .map_err(StartError::Unsupported)?
+        .map(web::Data::new);
+        if let Some(oidc) = &oidc {
+            tracing::info!(
+                redirect_uri = oidc.redirect_uri(),
+                only = oidc.only(),
+                "sign-in with the identity provider is on; register this redirect URI there"
+            );
+        }
+        let trusted_header = TrustedHeader::from_settings(&settings).map(web::Data::new);
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer, kdf));
         let limit = BodyLimit::for_secret(
             settings.largest_secret(),
@@ -207,12 +225,19 @@ impl Application {
         })?;
         let https = base_url.starts_with("https://");
         let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(service.clone())
+            let mut app = App::new();
+            if let Some(oidc) = &oidc {
+                app = app.app_data(oidc.clone());
+            }
+            if let Some(rule) = &trusted_header {
+                app = app.app_data(rule.clone());
+            }
+            app.app_data(service.clone())
                 .app_data(accounts.clone())
                 .app_data(limits.clone())
                 .app_data(cookies.clone())
                 .app_data(limit)
+                .wrap(from_fn(http::forward_auth::guard))
                 .wrap(http::security_headers(https))
                 .wrap(from_fn(http::access_log))
                 .wrap(from_fn(http::close_on_unread_body))

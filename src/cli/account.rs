@@ -18,7 +18,8 @@ pub enum AccountCommand {
         #[arg(long, default_value = "default")]
         plan: String,
     },
-    /// List accounts: email, plan, web password set or not, created.
+    /// List accounts: email, plan, how each signs in (web password, single sign-on through the
+    /// identity provider or the proxy header, or the API token only), created.
     ///
     /// Never tokens or passwords.
     List,
@@ -109,14 +110,18 @@ pub async fn run(settings: &Settings, command: AccountCommand) -> anyhow::Result
         }
         (_, AdminResponse::Accounts { accounts }) => {
             println!(
-                "{:<40} {:<12} {:<12} created",
-                "email", "plan", "web password"
+                "{:<40} {:<12} {:<13} created",
+                "email", "plan", "signs in with"
             );
             for a in accounts {
                 let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(a.created);
                 let created = humantime::format_rfc3339_seconds(created);
-                let password = if a.password { "set" } else { "-" };
-                println!("{:<40} {:<12} {password:<12} {created}", a.email, a.plan);
+                println!(
+                    "{:<40} {:<12} {:<13} {created}",
+                    a.email,
+                    a.plan,
+                    a.sign_in()
+                );
             }
         }
         (AdminRequest::Remove { email }, AdminResponse::Done) => println!("removed {email}"),

@@ -8,6 +8,7 @@
 //! - [`validate`]: the checks a value's type alone does not make, run once at load.
 
 mod settings;
+mod sso;
 mod validate;
 
 pub use self::settings::{
@@ -15,6 +16,7 @@ pub use self::settings::{
     MailSettings, MetricsSettings, Plan, Redacted, SecretsSettings, ServerSettings, Settings,
     StorageSettings,
 };
+pub use self::sso::{AuthSettings, OidcSettings, OIDC_CALLBACK_PATH};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -27,7 +27,7 @@ impl Serialize for Redacted {
 
 /// A list from TOML, or a comma-separated string from an environment variable (the config
 /// crate only splits env lists when it also guesses types, which would mangle hex keys).
-fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+pub(super) fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
@@ -74,6 +74,12 @@ pub struct Settings {
     /// table optional.
     #[serde(default)]
     pub incoming: IncomingSettings,
+    /// `[oidc]`: sign-in with the team's OpenID Connect provider; optional.
+    #[serde(default)]
+    pub oidc: super::sso::OidcSettings,
+    /// `[auth]`: identity from a forward-auth proxy's header; optional.
+    #[serde(default)]
+    pub auth: super::sso::AuthSettings,
     /// The configuration file these settings were read from; `None`: built-in defaults (and
     /// the environment) only. Named by commands, so an operator sees which file was used.
     #[serde(skip)]

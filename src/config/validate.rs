@@ -225,6 +225,7 @@ impl Settings {
         }
         check_log_level(&self.log.level).map_err(|reason| invalid("log.level", reason))?;
         self.check_incoming()?;
+        self.check_sso()?;
         Ok(self)
     }
 }
@@ -354,7 +355,7 @@ impl Settings {
 /// (the newline editors add) removed. Errors name the key and the path, never the contents.
 /// A `NAME_file` setting: the file's contents (trimmed) become `NAME`. Setting both, or naming
 /// an empty or unreadable file, is an error. `file` keeps its path; an empty path is unset.
-fn read_secret_file(
+pub(super) fn read_secret_file(
     (key, value): (&'static str, &mut Option<Redacted>),
     (file_key, file): (&'static str, &mut Option<PathBuf>),
 ) -> Result<(), SettingsError> {

@@ -73,6 +73,10 @@ pub enum RecordKind {
     WebListKey,
     /// An incoming recipient's address (the digest visitors pick the recipient by).
     Incoming,
+    /// An account's single-sign-on list key, sealed under the server key alone.
+    SsoListKey,
+    /// A sign-in with the identity provider in progress, keyed and sealed by its `state`.
+    OidcLogin,
 }
 
 impl RecordKind {
@@ -92,6 +96,8 @@ impl RecordKind {
             Self::ApiListKey => b"list-key/api",
             Self::WebListKey => b"list-key/web",
             Self::Incoming => b"incoming",
+            Self::SsoListKey => b"list-key/sso",
+            Self::OidcLogin => b"oidc-login",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod incoming;
+pub mod forward_auth;
 pub mod params;
 pub mod ratelimit;
 pub mod v2;

@@ -88,6 +88,11 @@ impl Service {
         self.policy.rules(caller)
     }
 
+    /// Whether `caller` may create at all (`secrets.allow_anonymous` for anonymous callers).
+    pub fn may_create(&self, caller: &Caller) -> bool {
+        self.policy.may_create(caller)
+    }
+
     /// Seals `payload` for a record; an encoding failure is damage, not a client's doing.
     fn seal<T: Serialize>(&self, at: Binding<'_>, payload: &T) -> Result<Sealed, ServiceError> {
         self.sealer

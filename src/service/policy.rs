@@ -124,6 +124,12 @@ impl Policy {
         Ok((value, recipient))
     }
 
+    /// Whether `caller` may create: an account always, anonymous callers only with
+    /// `secrets.allow_anonymous`.
+    pub(super) fn may_create(&self, caller: &Caller) -> bool {
+        self.allow_anonymous || *caller != Caller::Anonymous
+    }
+
     /// Checks shared by share and generate, in the API's order: who may create, recipient,
     /// passphrase, memo. Gives the recipient to mail: the first one named (only it is mailed).
     pub(super) fn check_create(
@@ -131,7 +137,7 @@ impl Policy {
         caller: &Caller,
         req: &CreateRequest,
     ) -> Result<Option<EmailAddress>, ServiceError> {
-        if !self.allow_anonymous && *caller == Caller::Anonymous {
+        if !self.may_create(caller) {
             return Err(ServiceError::NotAuthorized);
         }
         let mut recipient = None;

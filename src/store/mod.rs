@@ -20,7 +20,7 @@ pub use error::StoreError;
 pub use record::{
     CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
     MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord,
-    SessionRecord, StoredState, WebPassword,
+    SessionRecord, SsoSide, StoredState, WebPassword,
 };
 
 #[cfg(test)]
@@ -196,6 +196,15 @@ pub trait Sessions: Send + Sync {
 
     /// Ends the session under `id` (sign-out); nothing happens if there is none.
     async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError>;
+
+    /// Removes the record under `id` and returns it if `now < expires_at`, in one step: of
+    /// callers racing for it, at most one gets it. For single-use records (a sign-in with the
+    /// identity provider in progress).
+    async fn take_session(
+        &self,
+        id: &RecordId,
+        now: u64,
+    ) -> Result<Option<SessionRecord>, StoreError>;
 }
 
 /// Mail waiting to be sent to recipients; the mail worker's whole view of the store.

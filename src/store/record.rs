@@ -13,7 +13,7 @@ pub use crate::domain::DeliveryState;
 mod account;
 mod guess;
 
-pub use account::{CustomerRecord, RecentEntry, RecentSeal, SealedListKey, WebPassword};
+pub use account::{CustomerRecord, RecentEntry, RecentSeal, SealedListKey, SsoSide, WebPassword};
 pub use guess::{Guess, GuessAttempt, GuessRules, Guesses};
 
 /// A record's stored bytes.

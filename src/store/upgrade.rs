@@ -96,6 +96,7 @@ impl LegacyCustomer {
             token_created: self.token_created,
             api_key: self.api_key,
             password: self.password,
+            sso: None,
         }
     }
 }

@@ -359,7 +359,15 @@ async fn account_passwd_through_the_running_server_gives_a_session_that_shares_t
         .lines()
         .find(|l| l.contains("nia@example.com"))
         .expect("listed");
-    assert!(line.contains(" set "), "{listed}");
+    assert!(line.contains(" password "), "{listed}");
+    assert!(listed.starts_with("email"), "a header line: {listed}");
+    assert!(
+        listed
+            .lines()
+            .next()
+            .is_some_and(|h| h.contains("signs in with")),
+        "{listed}"
+    );
 
     let auth = basic("nia@example.com", &token);
     let client = reqwest::Client::new();

@@ -22,6 +22,7 @@ mod limits;
 mod mail;
 mod memo;
 mod metrics;
+mod oidc;
 mod params;
 mod progress;
 mod proxy;

@@ -23,7 +23,7 @@ pub struct Page {
 }
 
 impl Page {
-    async fn from(resp: reqwest::Response) -> Self {
+    pub async fn from(resp: reqwest::Response) -> Self {
         let status = resp.status();
         let headers = resp.headers().clone();
         let location = headers

@@ -94,7 +94,11 @@ async fn the_recent_page_lists_secrets_from_the_web_and_the_api() {
     // Signed out, the page asks for a sign-in.
     let page = browser.get("/recent").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert_eq!(page.location.as_deref(), Some("/signin"));
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/signin?next=/recent"),
+        "and back here afterwards"
+    );
 
     assert_eq!(
         sign_in(&browser, EMAIL, PASSWORD).await.status,

@@ -16,6 +16,7 @@ mod generate;
 mod incoming;
 mod keyboard;
 mod locale;
+mod oidc;
 mod passphrase;
 mod refusals;
 mod reveal;

@@ -4,8 +4,9 @@
 //! `Max-Age` of `server.session_ttl`); the store keeps only its keyed hash and a record sealed
 //! under it, so sessions work on every node of a Redis deployment.
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::i18n::Catalog;
@@ -15,6 +16,7 @@ use super::{Failure, Form, PageCtx, Visitor};
 use crate::accounts::{AccountError, Accounts};
 use crate::domain::{unix_now, Caller, Sensitive, State};
 use crate::http::ratelimit::{Action, RateLimits};
+use crate::oidc::{return_path, Oidc};
 use crate::service::Service;
 
 /// Registers `/signin`, `/signout`, `/recent`, `/account` and `/account/token`.
@@ -37,26 +39,77 @@ struct SignInPage<'a> {
     page: &'a PageCtx,
     email: &'a str,
     error: Refusal,
+    /// "Sign in with <label>", when `[oidc]` is on.
+    sso_button: Option<String>,
+    /// The password form is offered (not `oidc.only`).
+    password: bool,
+    /// Where a sign-in returns to.
+    next: &'a str,
 }
 
-fn signin_page(visitor: &Visitor, status: StatusCode, email: &str, error: Refusal) -> HttpResponse {
+/// How this server signs people in on the web: the identity provider (if configured) and
+/// passwords (unless `oidc.only`).
+struct SignInWays<'a>(Option<&'a Oidc>);
+
+impl SignInWays<'_> {
+    fn password(&self) -> bool {
+        !self.0.is_some_and(Oidc::only)
+    }
+}
+
+fn signin_page(
+    visitor: &Visitor,
+    ways: &SignInWays,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    error: Refusal,
+) -> HttpResponse {
     let page = visitor.ctx();
-    visitor.render(
+    let mut res = visitor.render(
         status,
         &SignInPage {
             t: visitor.t,
             page: &page,
             email,
             error,
+            sso_button: ways
+                .0
+                .map(|o| visitor.t.fill("signin.with", o.button_label())),
+            password: ways.password(),
+            next: return_path(Some(next)),
         },
-    )
+    );
+    if let Some(oidc) = ways.0 {
+        // The button's form is answered with a redirect to the provider, and browsers hold
+        // the whole redirect chain of a form to `form-action`.
+        let csp = crate::http::CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", oidc.form_action_origin()),
+        );
+        if let Ok(value) = HeaderValue::from_str(&csp) {
+            res.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    res
 }
 
-async fn signin_form(visitor: Visitor) -> HttpResponse {
+async fn signin_form(
+    req: HttpRequest,
+    visitor: Visitor,
+    oidc: Option<web::Data<Oidc>>,
+) -> HttpResponse {
+    let next =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("next").map(|n| return_path(Some(n))))
+            .unwrap_or("/");
     if let Caller::Customer { .. } = visitor.caller {
-        return visitor.redirect("/");
+        return visitor.redirect(next);
     }
-    signin_page(&visitor, StatusCode::OK, "", Refusal::none())
+    let ways = SignInWays(oidc.as_ref().map(|o| o.get_ref()));
+    signin_page(&visitor, &ways, StatusCode::OK, "", next, Refusal::none())
 }
 
 /// `POST /signin`: email and password; a fresh session cookie on success.
@@ -64,12 +117,19 @@ async fn signin(
     visitor: Visitor,
     accounts: web::Data<Accounts>,
     limits: web::Data<RateLimits>,
+    oidc: Option<web::Data<Oidc>>,
     form: Form,
 ) -> HttpResponse {
     let form = match super::pages::checked(&visitor, form) {
         Ok(form) => form,
         Err(failure) => return visitor.failure(failure),
     };
+    let ways = SignInWays(oidc.as_ref().map(|o| o.get_ref()));
+    if !ways.password() {
+        tracing::info!("password sign-in refused: oidc.only");
+        return visitor.failure(Failure::PasswordOff);
+    }
+    let next = return_path(form.get("next"));
     if let Err(e) = limits.spend(Action::SignIn, visitor.ip, unix_now()).await {
         return visitor.failure(Failure::from_api(&e));
     }
@@ -81,7 +141,7 @@ async fn signin(
     match accounts.sign_in(email, &password, now).await {
         Ok(Some(session)) => {
             tracing::info!("web sign-in");
-            let mut res = visitor.redirect("/");
+            let mut res = visitor.redirect(next);
             let cookie = visitor.sign_in_cookie(session.cookie.expose(), now, session.expires_at);
             if let Err(e) = res.add_cookie(&cookie) {
                 tracing::error!(error = %e, "could not set the session cookie");
@@ -94,7 +154,7 @@ async fn signin(
             // Either may be wrong (saying which would tell who has an account): both are
             // marked, the email first.
             let error = Refusal::on(&["email", "password"], visitor.t.get("error.signin_failed"));
-            signin_page(&visitor, StatusCode::BAD_REQUEST, email, error)
+            signin_page(&visitor, &ways, StatusCode::BAD_REQUEST, email, next, error)
         }
         Err(AccountError::Storage(e)) => visitor.failure(Failure::from_storage(&e)),
         Err(e) => {

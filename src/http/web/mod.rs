@@ -24,6 +24,7 @@ use askama::Template;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use super::forward_auth::{TrustedHeader, Vouched};
 use super::params::Params;
 use super::ratelimit::RateLimits;
 use crate::accounts::Accounts;
@@ -36,6 +37,7 @@ pub mod assets;
 pub mod i18n;
 pub mod pages;
 pub mod refusal;
+pub mod sso;
 
 use i18n::Catalog;
 
@@ -171,9 +173,23 @@ async fn visitor(req: HttpRequest) -> Visitor {
     let csrf_cookie = existing_csrf.unwrap_or_else(generate_key);
 
     let session_cookie = cookie_value(&req, &cookies.cookie_name(SESSION_COOKIE));
-    let (caller, stale_session, session_unavailable) = match &session_cookie {
-        None => (Caller::Anonymous, false, false),
-        Some(cookie) => match accounts.session(cookie, unix_now()).await {
+    // A trusted proxy's header names the person (refused before here when not trusted).
+    let vouched =
+        req.app_data::<web::Data<TrustedHeader>>()
+            .and_then(|rule| match rule.vouched(&req) {
+                Vouched::Person(email) => Some((email, rule.plan().to_owned())),
+                _ => None,
+            });
+    let (caller, stale_session, session_unavailable) = match (&vouched, &session_cookie) {
+        (Some((email, plan)), _) => match accounts.sso_caller(email, plan, unix_now()).await {
+            Ok(caller) => (caller, false, false),
+            Err(e) => {
+                tracing::warn!(error = %e, "the trusted header's account could not be opened");
+                (Caller::Anonymous, false, true)
+            }
+        },
+        (None, None) => (Caller::Anonymous, false, false),
+        (None, Some(cookie)) => match accounts.session(cookie, unix_now()).await {
             Ok(Some(caller)) => (caller, false, false),
             Ok(None) => (Caller::Anonymous, true, false),
             Err(e) => {
@@ -232,6 +248,22 @@ pub enum Failure {
     Unexpected,
     /// The page needs a signed-in account.
     SignInRequired,
+    /// The identity provider did not sign the person in (cancelled, refused).
+    SsoDenied,
+    /// The sign-in's `state` is unknown, used, expired or from another browser.
+    SsoExpired,
+    /// The identity provider's answer did not verify.
+    SsoInvalid,
+    /// The provider does not confirm the email.
+    SsoUnverified,
+    /// The email domain or groups are not admitted.
+    SsoNotAllowed,
+    /// The identity provider did not answer.
+    SsoUnavailable,
+    /// A trusted identity header from an address that is no trusted proxy.
+    Forbidden,
+    /// Password sign-in is off (`oidc.only`).
+    PasswordOff,
 }
 
 impl Failure {
@@ -282,6 +314,14 @@ impl Failure {
             Self::TimedOut => (S::REQUEST_TIMEOUT, "timed-out", "error.timeout"),
             Self::Csrf => (S::FORBIDDEN, "csrf-error", "error.csrf"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, "server-error", "error.unavailable"),
+            Self::SsoDenied => (S::FORBIDDEN, "sso-denied", "error.sso_denied"),
+            Self::SsoExpired => (S::BAD_REQUEST, "sso-expired", "error.sso_expired"),
+            Self::SsoInvalid => (S::FORBIDDEN, "sso-invalid", "error.sso_invalid"),
+            Self::SsoUnverified => (S::FORBIDDEN, "sso-unverified", "error.sso_unverified"),
+            Self::SsoNotAllowed => (S::FORBIDDEN, "sso-not-allowed", "error.sso_not_allowed"),
+            Self::SsoUnavailable => (S::BAD_GATEWAY, "sso-unavailable", "error.sso_unavailable"),
+            Self::Forbidden => (S::FORBIDDEN, "forbidden", "error.forbidden"),
+            Self::PasswordOff => (S::FORBIDDEN, "password-off", "error.password_off"),
             Self::Unexpected | Self::SignInRequired => {
                 (S::INTERNAL_SERVER_ERROR, "server-error", "error.server")
             }
@@ -315,6 +355,12 @@ impl Visitor {
                 .map(|c| (c.lang, c.name.clone(), c.lang == self.t.lang))
                 .collect(),
         }
+    }
+
+    /// This browser's anti-CSRF form token (what its forms carry): binds a sign-in with the
+    /// identity provider to the browser that began it.
+    pub fn browser_token(&self) -> String {
+        self.cookies.csrf_token(&self.csrf_cookie)
     }
 
     /// Whether a submitted form carries this browser's anti-CSRF token.
@@ -375,7 +421,9 @@ impl Visitor {
     /// The error page for `failure`.
     pub fn failure(&self, failure: Failure) -> HttpResponse {
         if failure == Failure::SignInRequired && !self.session_unavailable {
-            return self.redirect("/signin");
+            // Back to this page once signed in, if it is one a sign-in may return to.
+            let next = crate::oidc::return_path(Some(&self.path));
+            return self.redirect(&format!("/signin?next={next}"));
         }
         let failure = if self.session_unavailable && failure == Failure::SignInRequired {
             Failure::Unavailable
@@ -443,7 +491,8 @@ impl FromRequest for Form {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(assets::configure)
         .configure(pages::configure)
-        .configure(account::configure);
+        .configure(account::configure)
+        .configure(sso::configure);
 }
 
 /// A page's resource: methods it does not route answer with the HTML 404.

@@ -98,7 +98,8 @@ fn with_mail(ttl: u64) -> NewSecret {
     new
 }
 
-fn customer(email: &str, hash: u8) -> CustomerRecord {
+/// An account of `email` (with the stand-in keys), its hashes and keys made of `hash`.
+pub fn customer(email: &str, hash: u8) -> CustomerRecord {
     let id = PlainKeys.customer_id(email);
     CustomerRecord {
         id,
@@ -112,6 +113,7 @@ fn customer(email: &str, hash: u8) -> CustomerRecord {
             sealed: sealed(hash),
         }),
         password: None,
+        sso: None,
     }
 }
 
@@ -215,6 +217,7 @@ macro_rules! conformance_suite {
             customers_are_added_once_replaced_and_removed,
             customer_replace_refuses_a_stale_record,
             sessions_are_kept_until_they_expire_or_are_removed,
+            a_session_is_taken_once,
             recent_lists_are_per_customer_newest_first,
             passphrase_guesses_are_budgeted_then_locked,
             concurrent_guesses_never_exceed_the_budget,

@@ -36,3 +36,34 @@ pub async fn sessions_are_kept_until_they_expire_or_are_removed(store: Arc<dyn S
     let exported = store.export(NOW).await.expect("export");
     assert!(exported.is_empty(), "sessions are not exported");
 }
+
+/// A taken record is gone for everyone after: of racing takers exactly one gets it, and an
+/// expired one is never handed out.
+pub async fn a_session_is_taken_once(store: Arc<dyn Store>) {
+    let id = random_id();
+    store
+        .put_session(&id, &session(NOW, 100, 1))
+        .await
+        .expect("put");
+    let takers = (0..4).map(|_| {
+        let store = Arc::clone(&store);
+        async move { store.take_session(&id, NOW).await.expect("take") }
+    });
+    let taken: Vec<_> = futures_util::future::join_all(takers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(taken, [session(NOW, 100, 1)]);
+    assert_eq!(store.session(&id, NOW).await.expect("get"), None);
+    let late = random_id();
+    store
+        .put_session(&late, &session(NOW, 100, 2))
+        .await
+        .expect("put");
+    assert_eq!(
+        store.take_session(&late, NOW + 100).await.expect("take"),
+        None
+    );
+    assert_eq!(store.take_session(&late, NOW).await.expect("take"), None);
+}

@@ -34,6 +34,12 @@ pub struct CustomerRecord {
     pub api_key: Option<SealedListKey>,
     /// The web password, once `account passwd` set one.
     pub password: Option<WebPassword>,
+    /// The single-sign-on side (identity provider or trusted proxy header), once the account
+    /// signed in that way. Appended: a record without it is stored without it, byte for byte
+    /// as before (so compare-and-swap on the stored bytes still matches), and such bytes read
+    /// back as `None` (see [`CustomerRecord::from_bytes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso: Option<SsoSide>,
 }
 
 impl CustomerRecord {
@@ -44,17 +50,48 @@ impl CustomerRecord {
 
     /// Reads a stored record, which must account for every byte.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        match postcard::take_from_bytes::<Self>(bytes) {
-            Ok((record, [])) => Ok(record),
-            _ => Err(StoreError::Corrupt("customer record".into())),
+        Self::read(bytes).ok_or_else(|| StoreError::Corrupt("customer record".into()))
+    }
+
+    /// A record of either shape, accounting for every byte. A record without `sso` (all
+    /// records from before single sign-on) ends where that field would begin: it reads as the
+    /// same bytes with the field's `None` appended.
+    pub fn read(bytes: &[u8]) -> Option<Self> {
+        if let Ok((record, [])) = postcard::take_from_bytes::<Self>(bytes) {
+            return Some(record);
+        }
+        // The appended byte must be that `None` itself: a new-shape record cut short is not
+        // mistaken for the old shape.
+        let padded = [bytes, &[0]].concat();
+        match postcard::take_from_bytes::<Self>(&padded) {
+            Ok((record, [])) if record.sso.is_none() => Some(record),
+            _ => None,
         }
     }
 
     /// The public list keys every new recent entry of this account is sealed to.
     pub fn list_recipients(&self) -> Vec<ListPublicKey> {
         let web = self.password.as_ref().map(|p| &p.key);
-        self.api_key.iter().chain(web).map(|k| k.public).collect()
+        let sso = self.sso.as_ref().map(|s| &s.key);
+        self.api_key
+            .iter()
+            .chain(web)
+            .chain(sso)
+            .map(|k| k.public)
+            .collect()
     }
+}
+
+/// An account's single-sign-on side: its list key, the private half sealed under the server
+/// key alone (no credential of the person's reaches this server), so an identity-provider or
+/// proxy sign-in opens the recent list. Weaker than the password's side: whoever holds the data
+/// directory *and* the server key opens this key and the entries sealed to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSide {
+    /// Unix seconds of the first single sign-on.
+    pub since: u64,
+    /// The list key.
+    pub key: SealedListKey,
 }
 
 /// One of an account's list keys: the public half in the clear, the private half sealed
@@ -135,7 +172,38 @@ impl RecentSeal {
 mod tests {
     use super::*;
 
-    use crate::store::conformance::sealed;
+    use crate::store::conformance::{customer, sealed};
+
+    #[test]
+    fn accounts_without_the_sso_side_keep_their_bytes() {
+        let mut record = customer("ann@example.com", 3);
+        let before_sso = postcard::to_allocvec(&(
+            record.id,
+            &record.email,
+            &record.plan,
+            record.created,
+            record.token_hash,
+            record.token_created,
+            &record.api_key,
+            &record.password,
+        ))
+        .expect("encode");
+        assert_eq!(record.to_bytes().expect("encode"), before_sso);
+        assert_eq!(
+            CustomerRecord::from_bytes(&before_sso).expect("old shape"),
+            record
+        );
+        record.sso = customer("ann@example.com", 4)
+            .api_key
+            .map(|key| SsoSide { since: 9, key });
+        let bytes = record.to_bytes().expect("encode");
+        assert_eq!(
+            CustomerRecord::from_bytes(&bytes).expect("new shape"),
+            record
+        );
+        assert!(CustomerRecord::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(CustomerRecord::from_bytes(&[bytes.as_slice(), &[0]].concat()).is_err());
+    }
 
     #[test]
     fn recent_seals_of_both_shapes_round_trip() {

@@ -94,7 +94,7 @@ impl Secrets for RedisStore {
 
     async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError> {
         let changed = self
-            .rewrite_metadata(id, None, |m| {
+            .rewrite_metadata(id, |m| {
                 m.sealed = sealed.clone();
                 true
             })

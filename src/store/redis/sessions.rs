@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use super::RedisStore;
 use crate::crypto::RecordId;
-use crate::store::record::encode;
+use crate::store::record::{decode, encode};
 use crate::store::{SessionRecord, Sessions, StoreError};
 
 #[async_trait]
@@ -30,5 +30,20 @@ impl Sessions for RedisStore {
         pipe.del(self.session_key(id)).ignore();
         // A sign-out answers once the replicas have it: a failover must not sign it back in.
         self.conn.write(pipe, self.ack).await
+    }
+
+    async fn take_session(
+        &self,
+        id: &RecordId,
+        now: u64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        // GETDEL (Redis 6.2+) is one step: one caller gets the value. Not waited for on
+        // replicas: what it guards is single-use anyway at the identity provider (the code).
+        let bytes: Option<Vec<u8>> = redis::cmd("GETDEL")
+            .arg(self.session_key(id))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let session: Option<SessionRecord> = bytes.map(|b| decode(&b)).transpose()?;
+        Ok(session.filter(|s| s.expires_at > now))
     }
 }

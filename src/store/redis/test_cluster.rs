@@ -55,6 +55,7 @@ mod tests {
                 token_created: NOW,
                 api_key: None,
                 password: None,
+                sso: None,
             };
             assert!(store.add_customer(&customer).await.expect("add"));
             emails.push(id);

@@ -44,4 +44,20 @@ impl Sessions for SledStore {
         })
         .await
     }
+
+    async fn take_session(
+        &self,
+        id: &RecordId,
+        now: u64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.run(|db| async move {
+            // sled's remove is atomic: one caller gets the old value.
+            let Some(bytes) = db.sessions.remove(id)? else {
+                return Ok(None);
+            };
+            db.durable().await?;
+            Ok(Some(decode::<SessionRecord>(&bytes)?).filter(|s| s.expires_at > now))
+        })
+        .await
+    }
 }

@@ -102,6 +102,10 @@ fn create_page(
 }
 
 pub(super) async fn form(visitor: Visitor, service: web::Data<Service>) -> HttpResponse {
+    if !service.may_create(&visitor.caller) {
+        // `secrets.allow_anonymous = false`: sign in first, then back here.
+        return visitor.failure(Failure::SignInRequired);
+    }
     let refill = Refill {
         error: Refusal::none(),
         secret: "",
