@@ -130,6 +130,15 @@ impl Settings {
     pub fn largest_secret(&self) -> usize {
         self.plans.values().map(|p| p.max_size).max().unwrap_or(0)
     }
+
+    /// The largest file any plan allows in an end-to-end secret, which bounds request bodies.
+    pub fn largest_file(&self) -> usize {
+        self.plans
+            .values()
+            .map(|p| p.max_file_size)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 #[cfg(test)]

@@ -162,6 +162,12 @@ pub fn refusal_words(e: &ServiceError) -> Option<String> {
         ServiceError::PassphraseRequired | ServiceError::WrongPassphrase | ServiceError::Locked => {
             "Double check that passphrase".into()
         }
+        ServiceError::BadEnvelope => {
+            "An end-to-end secret must be an envelope as docs/envelope.md describes".into()
+        }
+        ServiceError::KeyRequired | ServiceError::WrongKey => {
+            "The link's key does not match this secret; it was not revealed".into()
+        }
         _ => return None,
     })
 }

@@ -16,10 +16,10 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Settings;
-use crate::crypto::{CryptoError, KdfPool, PassKey, RecordId, RecordKind, Sealed, Sealer};
+use crate::crypto::{KdfPool, PassKey, RecordId, RecordKind, Sealed, Sealer};
 use crate::domain::{Caller, Sensitive};
 use crate::store::{Store, StoreError};
 
@@ -35,13 +35,13 @@ mod reveal;
 #[cfg(test)]
 mod tests;
 
-pub use create::CreateRequest;
+pub use create::{CreateRequest, E2eShare};
 pub use error::{ServiceError, StorageFailure};
 pub use limits::{Action, RateLimiter};
 pub use payload::{ReceiptPayload, SecretPayload};
 pub use policy::CreateRules;
 use policy::Policy;
-pub use reveal::SecretStatus;
+pub use reveal::{KeyProof, SecretStatus};
 
 /// The use cases over one store.
 pub struct Service {
@@ -96,21 +96,17 @@ impl Service {
             .map_err(|e| StoreError::Corrupt(e.to_string()).into())
     }
 
-    /// Opens a record's payload; one that does not open is unknown, one that does not decode
-    /// is damage.
-    fn open<T: for<'de> Deserialize<'de>>(
+    /// Opens a secret record's payload, of any shape it was ever sealed in.
+    fn open_secret(
         &self,
-        kind: RecordKind,
         id: &RecordId,
         url_key: &str,
         pass: Option<&PassKey>,
         sealed: &Sealed,
-    ) -> Result<T, ServiceError> {
-        self.sealer
-            .open_value(kind, id, url_key, pass, sealed)
-            .map_err(|e| match e {
-                CryptoError::Encoding(e) => StoreError::Corrupt(e).into(),
-                other => other.into(),
-            })
+    ) -> Result<SecretPayload, ServiceError> {
+        let plain = self
+            .sealer
+            .open(RecordKind::Secret, id, url_key, pass, sealed)?;
+        SecretPayload::decode(&plain)
     }
 }
