@@ -285,31 +285,43 @@
   if (revealForm) {
     var button = document.getElementById("reveal");
     var problem = document.getElementById("e2e-problem");
-    var mode = revealForm.getAttribute("data-e2e");
-    var given = fragment();
-    var raw = given ? parseKey(given) : null;
+    var verifierField = revealForm.querySelector("input[name=verifier]");
+    var bare = revealForm.getAttribute("action").split("#")[0];
+    var initiallyHidden = button.hidden;
+    var ready = null;
+    // Reads the link's key: a verifier for the server, the key kept in the form's target
+    // (a fragment, never sent) for the revealed page.
+    var readKey = function () {
+      var given = fragment();
+      var raw = given ? parseKey(given) : null;
+      var mode = revealForm.getAttribute("data-e2e");
+      problem.hidden = true;
+      verifierField.value = "";
+      revealForm.action = bare;
+      ready = null;
+      button.hidden = initiallyHidden;
+      if (given && !raw) {
+        // A cut-off or mangled key: never posted, the secret stays unread.
+        showProblem(problem, problem.getAttribute("data-bad-key"));
+        button.hidden = true;
+      } else if (!given && mode === "yes") {
+        showProblem(problem, problem.getAttribute("data-no-key"));
+        button.hidden = true;
+      } else if (raw) {
+        button.hidden = false;
+        revealForm.action = bare + "#" + given;
+        ready = verifier(raw).then(function (hex) { verifierField.value = hex; });
+      }
+    };
     hideNoJsNotes();
-    if (given && !raw) {
-      // A cut-off or mangled key: never posted, the secret stays unread.
-      showProblem(problem, problem.getAttribute("data-bad-key"));
-      button.hidden = true;
-    } else if (!given && mode === "yes") {
-      showProblem(problem, problem.getAttribute("data-no-key"));
-      button.hidden = true;
-    } else if (raw) {
-      button.hidden = false;
-      revealForm.action = revealForm.getAttribute("action").split("#")[0] + "#" + given;
-      var ready = verifier(raw).then(function (hex) {
-        revealForm.querySelector("input[name=verifier]").value = hex;
-      });
-      var proven = false;
-      ready.then(function () { proven = true; });
-      revealForm.addEventListener("submit", function (event) {
-        if (proven) return;
-        event.preventDefault();
-        ready.then(function () { revealForm.submit(); });
-      });
-    }
+    readKey();
+    // A corrected link pasted into the same tab changes only the fragment: read it afresh.
+    window.addEventListener("hashchange", readKey);
+    revealForm.addEventListener("submit", function (event) {
+      if (!ready || verifierField.value) return;
+      event.preventDefault();
+      ready.then(function () { revealForm.submit(); });
+    });
   }
 
   // --- the revealed page -------------------------------------------------------------------
