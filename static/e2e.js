@@ -271,6 +271,7 @@
       if (generated && box) {
         var field = document.getElementById("e2e-generated-value");
         field.id = "generated-value";
+        box.querySelector("label").htmlFor = "generated-value";
         field.value = generated;
         box.hidden = false;
       }
@@ -309,7 +310,9 @@
         button.hidden = true;
       } else if (raw) {
         button.hidden = false;
-        revealForm.action = bare + "#" + given;
+        // The revealed page gets an address of its own (`?reveal`), so that opening the link
+        // again loads it afresh instead of only scrolling to its fragment.
+        revealForm.action = bare + "?reveal#" + given;
         ready = verifier(raw).then(function (hex) { verifierField.value = hex; });
       }
     };

@@ -10,8 +10,10 @@
 //! - `config`: `config check`.
 //! - `completions`, `man`: shell completion scripts and the manual page.
 //! - `progress`: the bar (or plain lines) long commands show.
+//! - `client`: `share`, `reveal`, `receipt`, `burn`, `recent` against any v1 server.
 
 pub mod account;
+pub mod client;
 pub mod backup;
 pub mod completions;
 pub mod config;

@@ -227,9 +227,10 @@ async fn reveal(
     let secret_key = SecretKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let passphrase = params.sensitive("passphrase");
     // An end-to-end client may prove its key; a plain v1 client gets the envelope as `value`.
+    // `require_key=1` (a client without the link's key) keeps an end-to-end secret unread.
     let proof = KeyProof {
-        verifier: params.get("verifier"),
-        required: false,
+        verifier: params.get("verifier").filter(|v| !v.is_empty()),
+        required: params.get("require_key").is_some_and(|v| v == "1" || v == "true"),
     };
     let revealed = service
         .reveal_proven(

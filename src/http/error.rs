@@ -165,7 +165,11 @@ pub fn refusal_words(e: &ServiceError) -> Option<String> {
         ServiceError::BadEnvelope => {
             "An end-to-end secret must be an envelope as docs/envelope.md describes".into()
         }
-        ServiceError::KeyRequired | ServiceError::WrongKey => {
+        ServiceError::KeyRequired => {
+            "This secret is end-to-end: the link's key (after #) is needed; it was not revealed"
+                .into()
+        }
+        ServiceError::WrongKey => {
             "The link's key does not match this secret; it was not revealed".into()
         }
         _ => return None,

@@ -332,3 +332,98 @@ async fn without_javascript_the_create_page_says_files_need_it_and_works_server_
     );
     assert_eq!(rig.server.receipt_json(&receipt.key).await["e2e"], json!(false));
 }
+
+/// A TCP proxy in front of `server` that keeps every byte the browser sends: what crossed
+/// the network toward the server, request lines, headers and bodies alike.
+struct Recorder {
+    /// `http://127.0.0.1:PORT`, to give the browser instead of the server's own address.
+    base: String,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Recorder {
+    async fn start(server: &Server) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the recorder");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let upstream = server.base.trim_start_matches("http://").to_owned();
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = sent.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let record = record.clone();
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = from_client.read(&mut buf).await {
+                        if n == 0 || to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        record.lock().expect("record").extend_from_slice(&buf[..n]);
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                });
+            }
+        });
+        Self { base, sent }
+    }
+
+    /// `url` on the server, through this recorder.
+    fn via(&self, server: &Server, url: &str) -> String {
+        url.replacen(&server.base, &self.base, 1)
+    }
+
+    fn saw(&self, needle: &[u8]) -> bool {
+        let sent = self.sent.lock().expect("record");
+        !needle.is_empty() && sent.windows(needle.len()).any(|w| w == needle)
+    }
+}
+
+#[tokio::test]
+async fn no_request_from_either_browser_carries_the_text_the_file_or_the_key() {
+    let rig = Rig::start_with(&[("ONETIME__PLANS__ANONYMOUS__MAX_FILE_SIZE", "1048576")]);
+    let recorder = Recorder::start(&rig.server).await;
+    let creator = rig.browser(true).await;
+    let recipient = rig.browser(true).await;
+    let text = "recorded-plaintext-canary-77c1";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("canary.bin");
+    let bytes: Vec<u8> = b"recorded-file-canary-3b9e "
+        .iter()
+        .copied()
+        .cycle()
+        .take(200_000)
+        .collect();
+    std::fs::write(&path, &bytes).expect("write");
+
+    creator.goto(&recorder.via(&rig.server, &rig.server.url("/"))).await;
+    creator.fill("textarea#secret", text).await;
+    creator
+        .find("input#file")
+        .await
+        .send_keys(path.to_str().expect("path"))
+        .await
+        .expect("choose the file");
+    creator.submit("button#create-link").await;
+    let link = creator.value("input#secret-link").await;
+    let key = link.split_once('#').expect("a key").1.to_owned();
+    recipient.goto(&recorder.via(&rig.server, &link)).await;
+    recipient.submit("button#reveal").await;
+    let value = recipient.value("textarea#secret-value").await;
+    recipient.find("a#file-download").await;
+
+    assert_eq!(value, text, "the recipient read it, through the recorder");
+    assert!(recorder.saw(b"POST /secret/"), "the reveal went through the recorder");
+    assert!(recorder.saw(b"e2e=file"), "the create went through the recorder");
+    assert!(!recorder.saw(text.as_bytes()), "a request carried the text");
+    assert!(!recorder.saw(b"recorded-file-canary"), "a request carried the file");
+    assert!(!recorder.saw(key.as_bytes()), "a request carried the link's key");
+}
