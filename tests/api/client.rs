@@ -45,6 +45,12 @@ fn base(app: &TestApp) -> String {
     app.url("").trim_end_matches('/').to_owned()
 }
 
+/// A receipt's `metadata_url` on `app` (its settings name a fixed `base_url`).
+fn on(app: &TestApp, receipt: &Value) -> String {
+    let url = receipt["metadata_url"].as_str().expect("metadata_url");
+    url.replacen("http://127.0.0.1:7143", &base(app), 1)
+}
+
 /// `share --json` of `input` with extra `args`; the receipt it printed.
 async fn share_json(app: &TestApp, args: &[&str], input: &[u8]) -> Value {
     let mut all = vec!["share", "--json"];
@@ -73,8 +79,8 @@ async fn a_cli_secret_is_end_to_end_and_reveals_once_with_its_key() {
     assert_eq!(receipt["e2e"], Value::Bool(true));
     assert_eq!(receipt["ttl"], 3600);
     // The server's receipt, through the CLI too.
-    let url = receipt["metadata_url"].as_str().expect("metadata_url");
-    let shown: Value = serde_json::from_str(&stdout(&onetime(&["receipt", url], &[], b"").await))
+    let url = on(&app, &receipt);
+    let shown: Value = serde_json::from_str(&stdout(&onetime(&["receipt", &url], &[], b"").await))
         .expect("receipt JSON");
     assert_eq!(shown["state"], "new");
 
@@ -189,8 +195,8 @@ async fn an_account_lists_burns_and_mails_through_the_cli() {
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert_eq!(listed[0]["e2e"], Value::Bool(true));
 
-    let url = receipt["metadata_url"].as_str().expect("url");
-    let burned = stdout(&onetime(&["burn", url], &env, b"").await);
+    let url = on(&app, &receipt);
+    let burned = stdout(&onetime(&["burn", &url], &env, b"").await);
     assert!(burned.contains("burned"), "{burned}");
     assert_eq!(
         state_of(&app, receipt["metadata_key"].as_str().expect("key")).await,
