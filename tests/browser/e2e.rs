@@ -427,3 +427,38 @@ async fn no_request_from_either_browser_carries_the_text_the_file_or_the_key() {
     assert!(!recorder.saw(b"recorded-file-canary"), "a request carried the file");
     assert!(!recorder.saw(key.as_bytes()), "a request carried the link's key");
 }
+
+#[tokio::test]
+async fn links_made_by_the_cli_open_in_the_browser_and_the_other_way_round() {
+    let rig = Rig::start();
+    let browser = rig.browser(true).await;
+    let server = rig.server.base.as_str();
+
+    // CLI -> browser: a text and a file.
+    let link = rig
+        .server
+        .cli_ok(&["share", "--server", server], "made on the command line\n");
+    open_link(&browser, &link).await;
+    assert!(reveal(&browser, None).await == "made on the command line");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("from-cli.txt");
+    std::fs::write(&path, b"file bytes from the CLI").expect("write");
+    let file_link = rig.server.cli_ok(
+        &["share", "--server", server, "--file", path.to_str().expect("path")],
+        "",
+    );
+    browser.goto(&rig.server.url("/health")).await;
+    open_link(&browser, &file_link).await;
+    browser.submit("button#reveal").await;
+    assert_eq!(
+        browser.attr("a#file-download", "download").await.as_deref(),
+        Some("from-cli.txt")
+    );
+
+    // Browser -> CLI.
+    let receipt = create(&browser, &rig.server, "made in the browser", None).await;
+    fragment(&receipt);
+    let out = rig.server.cli(&["reveal", &receipt.link], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "made in the browser\n");
+}
