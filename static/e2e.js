@@ -230,7 +230,8 @@
         post.method = "post";
         // The key rides in the fragment: not sent, and inherited across the redirect to the
         // receipt, which reads it there.
-        post.action = "/#" + key;
+        // A file announces itself in the query: only then is the body given a file's room.
+        post.action = (picked ? "/?e2e=file" : "/") + "#" + key;
         post.hidden = true;
         var add = function (name, value) {
           var input = document.createElement("input");

@@ -194,12 +194,13 @@ impl Application {
         let deadline = Duration::from_secs(settings.server.body_timeout);
         let anonymous = settings.plans.get("anonymous");
         let limit = BodyLimits {
-            account: BodyLimit::for_plan(
+            plain: BodyLimit::for_secret(settings.largest_secret(), deadline),
+            account_files: BodyLimit::for_plan(
                 settings.largest_secret(),
                 settings.largest_file(),
                 deadline,
             ),
-            anonymous: BodyLimit::for_plan(
+            anonymous_files: BodyLimit::for_plan(
                 anonymous.map_or(0, |p| p.max_size),
                 anonymous.map_or(0, |p| p.max_file_size),
                 deadline,

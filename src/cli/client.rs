@@ -239,7 +239,14 @@ impl Share {
         if let Some(to) = &self.recipient {
             form.push(("recipient", to.clone()));
         }
-        let request = account.sign(http()?.post(format!("{base}/api/v1/share")).form(&form));
+        // A file announces itself in the query: only then does the server give the body a
+        // file's room.
+        let query = if self.file.is_some() { "?e2e=file" } else { "" };
+        let request = account.sign(
+            http()?
+                .post(format!("{base}/api/v1/share{query}"))
+                .form(&form),
+        );
         // The form holds the secret (or the passphrase): wiped once sent.
         for (_, value) in &mut form {
             zeroize::Zeroize::zeroize(value);

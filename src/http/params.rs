@@ -74,38 +74,48 @@ impl BodyLimit {
     }
 }
 
-/// The body limits: one for requests that may come from an account (an `Authorization`
-/// header or a session cookie; the largest plan), one for all others (the anonymous plan), so
-/// an anonymous body is cut at its own plan's size while it is read.
+/// The body limits. A body is a secret's size (the largest plan's) unless the request says in
+/// its query that it carries a file (`?e2e=file`, as `static/e2e.js` and `onetime share
+/// --file` send it); then room for an envelope with the largest file of the plans it may be
+/// under: any plan's with credentials (an `Authorization` header or a session cookie), the
+/// anonymous plan's without. So a body is cut at its size while it is read, and only a file
+/// upload gets a file's room.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
-    /// With credentials.
-    pub account: BodyLimit,
-    /// Without.
-    pub anonymous: BodyLimit,
+    /// Everything but file uploads.
+    pub plain: BodyLimit,
+    /// File uploads with credentials.
+    pub account_files: BodyLimit,
+    /// File uploads without.
+    pub anonymous_files: BodyLimit,
 }
 
 impl BodyLimits {
     /// One limit for every request.
     pub fn same(limit: BodyLimit) -> Self {
         Self {
-            account: limit,
-            anonymous: limit,
+            plain: limit,
+            account_files: limit,
+            anonymous_files: limit,
         }
     }
 
-    /// The limit for `req`: whether it carries credentials, not whether they are good (that
-    /// is checked after the body, and the plan's own sizes then).
+    /// The limit for `req`: whether it announces a file and carries credentials (not whether
+    /// they are good: that is checked after the body, and the plan's own sizes then).
     fn for_request(&self, req: &HttpRequest) -> BodyLimit {
+        let file = req.query_string().split('&').any(|pair| pair == "e2e=file");
+        if !file {
+            return self.plain;
+        }
         let session = req.cookies().is_ok_and(|cookies| {
             cookies
                 .iter()
                 .any(|c| c.name().ends_with("onetime_session"))
         });
         if session || req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
-            self.account
+            self.account_files
         } else {
-            self.anonymous
+            self.anonymous_files
         }
     }
 }
