@@ -21,10 +21,20 @@ pub struct Account {
     #[arg(long, env = "ONETIME_SERVER", value_name = "URL")]
     server: Option<String>,
     /// The account's email, for account plans, recipients and `recent` (anonymous without).
-    #[arg(long, env = "ONETIME_USER", value_name = "EMAIL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ONETIME_USER",
+        value_name = "EMAIL",
+        hide_env_values = true
+    )]
     user: Option<String>,
     /// The account's API token; set ONETIME_TOKEN rather than putting it on a command line.
-    #[arg(long, env = "ONETIME_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ONETIME_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
 }
 
@@ -108,7 +118,10 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
         } => {
             let share = Share {
                 ttl,
-                passphrase: passphrase_file.as_deref().map(read_passphrase).transpose()?,
+                passphrase: passphrase_file
+                    .as_deref()
+                    .map(read_passphrase)
+                    .transpose()?,
                 file,
                 recipient,
                 plain,
@@ -129,8 +142,16 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             force,
             passphrase_file,
         } => {
-            let passphrase = passphrase_file.as_deref().map(read_passphrase).transpose()?;
-            reveal(&link, output.as_deref(), force, passphrase)
+            let passphrase = passphrase_file
+                .as_deref()
+                .map(read_passphrase)
+                .transpose()?;
+            reveal(
+                &link,
+                output.as_deref(),
+                force,
+                passphrase.as_deref().map(String::as_str),
+            )
         }
         ClientCommand::Receipt { link } => {
             let (base, key) = split_link(&link, &["receipt", "private", "metadata"])?;
@@ -144,7 +165,10 @@ pub fn run(command: ClientCommand) -> anyhow::Result<()> {
             passphrase_file,
         } => {
             let (base, key) = split_link(&link, &["receipt", "private", "metadata"])?;
-            let passphrase = passphrase_file.as_deref().map(read_passphrase).transpose()?;
+            let passphrase = passphrase_file
+                .as_deref()
+                .map(read_passphrase)
+                .transpose()?;
             let mut form = Vec::new();
             if let Some(p) = &passphrase {
                 form.push(("passphrase", p.as_str()));
@@ -186,7 +210,10 @@ impl Account {
         Ok(server.trim_end_matches('/').to_owned())
     }
 
-    fn sign(&self, request: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+    fn sign(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
         match (&self.user, &self.token) {
             (Some(user), Some(token)) => request.basic_auth(user, Some(token)),
             _ => request,
@@ -275,7 +302,7 @@ fn reveal(
     link: &str,
     output: Option<&Path>,
     force: bool,
-    passphrase: Option<Zeroizing<String>>,
+    passphrase: Option<&str>,
 ) -> anyhow::Result<()> {
     let (without_key, fragment) = match link.split_once('#') {
         Some((bare, key)) => (bare, Some(key)),
@@ -285,7 +312,9 @@ fn reveal(
     // A key that cannot be one is refused here: nothing is sent, the secret stays unread.
     let key = match fragment.filter(|f| !f.is_empty()) {
         Some(f) => Some(Key::parse(f).map_err(|_| {
-            anyhow!("the link's key (after #) is incomplete or damaged; the secret was not revealed")
+            anyhow!(
+                "the link's key (after #) is incomplete or damaged; the secret was not revealed"
+            )
         })?),
         None => None,
     };
@@ -300,11 +329,19 @@ fn reveal(
         if let Some(p) = passphrase {
             form.push(("passphrase", p));
         }
-        call(http()?.post(format!("{base}/api/v1/secret/{secret_key}")).form(&form))
+        call(
+            http()?
+                .post(format!("{base}/api/v1/secret/{secret_key}"))
+                .form(&form),
+        )
     };
-    let body = match attempt(passphrase.as_deref().map(String::as_str)) {
+    let body = match attempt(passphrase) {
         Ok(body) => body,
-        Err(e) if passphrase.is_none() && std::io::stdin().is_terminal() && asks_passphrase(&base, &secret_key) => {
+        Err(e)
+            if passphrase.is_none()
+                && std::io::stdin().is_terminal()
+                && asks_passphrase(&base, &secret_key) =>
+        {
             drop(e);
             let typed = Zeroizing::new(
                 rpassword::prompt_password("Passphrase: ").context("reading the passphrase")?,
@@ -406,7 +443,8 @@ fn read_stdin_text() -> anyhow::Result<Zeroizing<String>> {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<File> {
-    let bytes = Zeroizing::new(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
+    let bytes =
+        Zeroizing::new(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -423,19 +461,23 @@ fn read_passphrase(path: &Path) -> anyhow::Result<Zeroizing<String>> {
     let all = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
-    Ok(Zeroizing::new(all.lines().next().unwrap_or_default().to_owned()))
+    Ok(Zeroizing::new(
+        all.lines().next().unwrap_or_default().to_owned(),
+    ))
 }
 
 /// `(base, key)` of a link `BASE/<one of kinds>/KEY`.
 fn split_link(link: &str, kinds: &[&str]) -> anyhow::Result<(String, String)> {
-    let url = url::Url::parse(link.trim()).map_err(|_| anyhow!("not a link: expected BASE/{}/KEY", kinds[0]))?;
+    let url = url::Url::parse(link.trim())
+        .map_err(|_| anyhow!("not a link: expected BASE/{}/KEY", kinds[0]))?;
     if !matches!(url.scheme(), "http" | "https") {
         bail!("not an http:// or https:// link");
     }
     let path = url.path().trim_end_matches('/');
     let found = kinds.iter().find_map(|kind| {
         let marker = format!("/{kind}/");
-        path.rfind(&marker).map(|at| (at, &path[at + marker.len()..]))
+        path.rfind(&marker)
+            .map(|at| (at, &path[at + marker.len()..]))
     });
     let Some((at, key)) = found.filter(|(_, key)| !key.is_empty() && !key.contains('/')) else {
         bail!("not a {} link: expected BASE/{}/KEY", kinds[0], kinds[0]);
@@ -454,13 +496,18 @@ fn http() -> anyhow::Result<reqwest::blocking::Client> {
 
 /// Sends `request`; the JSON answer, or the server's one-line reason.
 fn call(request: reqwest::blocking::RequestBuilder) -> anyhow::Result<Value> {
-    let response = request.send().map_err(|e| anyhow!("cannot reach the server: {}", e.without_url()))?;
+    let response = request
+        .send()
+        .map_err(|e| anyhow!("cannot reach the server: {}", e.without_url()))?;
     let status = response.status();
     let body: Value = response
         .json()
         .map_err(|_| anyhow!("the server's answer ({status}) is not JSON: is this an onetime (or Onetime Secret) server?"))?;
     if !status.is_success() {
-        let why = body.get("message").and_then(Value::as_str).unwrap_or("refused");
+        let why = body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("refused");
         let why = if why == "Unknown secret" {
             "unknown secret: already revealed, burned, expired, or a wrong passphrase"
         } else {
@@ -477,11 +524,18 @@ mod tests {
 
     #[test]
     fn links_split_into_base_and_key_under_any_prefix() {
-        let (base, key) = split_link("http://127.0.0.1:7143/secret/abc", &["secret"]).expect("link");
-        assert_eq!((base.as_str(), key.as_str()), ("http://127.0.0.1:7143", "abc"));
+        let (base, key) =
+            split_link("http://127.0.0.1:7143/secret/abc", &["secret"]).expect("link");
+        assert_eq!(
+            (base.as_str(), key.as_str()),
+            ("http://127.0.0.1:7143", "abc")
+        );
         let (base, key) =
             split_link("https://x.example/app/private/k1/", &["receipt", "private"]).expect("link");
-        assert_eq!((base.as_str(), key.as_str()), ("https://x.example/app", "k1"));
+        assert_eq!(
+            (base.as_str(), key.as_str()),
+            ("https://x.example/app", "k1")
+        );
         assert!(split_link("https://x.example/other/k", &["secret"]).is_err());
         assert!(split_link("ftp://x.example/secret/k", &["secret"]).is_err());
         assert!(split_link("https://x.example/secret/", &["secret"]).is_err());
@@ -497,9 +551,18 @@ mod tests {
         };
         let path = write_file(&file, Some(dir.path()), false).expect("written");
         assert_eq!(path, dir.path().join("evil name.txt"));
-        assert!(write_file(&file, Some(dir.path()), false).is_err(), "no overwrite");
-        assert!(write_file(&file, Some(dir.path()), true).is_ok(), "with --force");
+        assert!(
+            write_file(&file, Some(dir.path()), false).is_err(),
+            "no overwrite"
+        );
+        assert!(
+            write_file(&file, Some(dir.path()), true).is_ok(),
+            "with --force"
+        );
         let named = dir.path().join("chosen");
-        assert_eq!(write_file(&file, Some(&named), false).expect("named"), named);
+        assert_eq!(
+            write_file(&file, Some(&named), false).expect("named"),
+            named
+        );
     }
 }

@@ -13,8 +13,8 @@
 //! - `client`: `share`, `reveal`, `receipt`, `burn`, `recent` against any v1 server.
 
 pub mod account;
-pub mod client;
 pub mod backup;
+pub mod client;
 pub mod completions;
 pub mod config;
 pub mod mail;

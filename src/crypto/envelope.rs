@@ -206,7 +206,8 @@ fn unframe(plain: &[u8]) -> Result<Contents, EnvelopeError> {
     if rest.is_empty() {
         return Ok(contents);
     }
-    let name = std::str::from_utf8(take_field(&mut rest, 2)?).map_err(|_| EnvelopeError::Framing)?;
+    let name =
+        std::str::from_utf8(take_field(&mut rest, 2)?).map_err(|_| EnvelopeError::Framing)?;
     let media =
         std::str::from_utf8(take_field(&mut rest, 2)?).map_err(|_| EnvelopeError::Framing)?;
     let bytes = take_field(&mut rest, 4)?;

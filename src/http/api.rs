@@ -230,7 +230,9 @@ async fn reveal(
     // `require_key=1` (a client without the link's key) keeps an end-to-end secret unread.
     let proof = KeyProof {
         verifier: params.get("verifier").filter(|v| !v.is_empty()),
-        required: params.get("require_key").is_some_and(|v| v == "1" || v == "true"),
+        required: params
+            .get("require_key")
+            .is_some_and(|v| v == "1" || v == "true"),
     };
     let revealed = service
         .reveal_proven(

@@ -112,7 +112,11 @@ impl BodyLimits {
                 .iter()
                 .any(|c| c.name().ends_with("onetime_session"))
         });
-        if session || req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
+        if session
+            || req
+                .headers()
+                .contains_key(actix_web::http::header::AUTHORIZATION)
+        {
             self.account_files
         } else {
             self.anonymous_files
@@ -311,10 +315,9 @@ fn append(body: &mut Zeroizing<Vec<u8>>, chunk: &[u8]) {
 }
 
 async fn extract(req: HttpRequest, payload: Payload) -> Result<Params, ApiError> {
-    let limits = req
-        .app_data::<BodyLimits>()
-        .copied()
-        .unwrap_or_else(|| BodyLimits::same(BodyLimit::for_secret(10_000, Duration::from_secs(10))));
+    let limits = req.app_data::<BodyLimits>().copied().unwrap_or_else(|| {
+        BodyLimits::same(BodyLimit::for_secret(10_000, Duration::from_secs(10)))
+    });
     let limit = limits.for_request(&req);
     let header = |name| {
         req.headers()

@@ -168,8 +168,9 @@ impl Service {
                 .unwrap_or_default(),
             e2e: e2e.is_some(),
             file_size: match e2e {
-                Some(e) if e.file => Envelope::parse(value.expose())
-                    .map_or(0, |e| e.plain_len() as u64),
+                Some(e) if e.file => {
+                    Envelope::parse(value.expose()).map_or(0, |e| e.plain_len() as u64)
+                }
                 _ => 0,
             },
         };

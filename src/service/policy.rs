@@ -222,7 +222,8 @@ fn check_envelope(secret: &Sensitive, e2e: &E2eShare, plan: Plan) -> Result<(), 
     if envelope.plain_len() > max.saturating_add(FRAMING_MAX) {
         return Err(ServiceError::TooLarge { max });
     }
-    let plausible = |v: &str| v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let plausible =
+        |v: &str| v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if e2e.verifier.as_deref().is_some_and(|v| !plausible(v)) {
         return Err(ServiceError::BadEnvelope);
     }

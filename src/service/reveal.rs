@@ -114,20 +114,16 @@ impl Service {
         let pass_key = self
             .passphrase_key(&id, &record, passphrase, client, now)
             .await?;
-        let payload = match self.open_secret(
-            &id,
-            secret_key.as_str(),
-            pass_key.as_ref(),
-            &record.sealed,
-        ) {
-            Ok(payload) => payload,
-            // Already counted (the guess was reserved before the derivation); this may lock.
-            Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
-                self.wrong_passphrase(&id, client, now).await?;
-                return Err(ServiceError::WrongPassphrase);
-            }
-            Err(e) => return Err(e),
-        };
+        let payload =
+            match self.open_secret(&id, secret_key.as_str(), pass_key.as_ref(), &record.sealed) {
+                Ok(payload) => payload,
+                // Already counted (the guess was reserved before the derivation); this may lock.
+                Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
+                    self.wrong_passphrase(&id, client, now).await?;
+                    return Err(ServiceError::WrongPassphrase);
+                }
+                Err(e) => return Err(e),
+            };
         if payload.e2e {
             proof.check(&payload.verifier)?;
         }

@@ -87,7 +87,10 @@ async fn a_cli_secret_is_end_to_end_and_reveals_once_with_its_key() {
     let out = onetime(&["reveal", &link], &[], b"").await;
     assert_eq!(stdout(&out), format!("{secret}\n"));
     assert_eq!(state_of(&app, &metadata_key).await, "received");
-    fails_with(&onetime(&["reveal", &link], &[], b"").await, "unknown secret");
+    fails_with(
+        &onetime(&["reveal", &link], &[], b"").await,
+        "unknown secret",
+    );
 }
 
 #[tokio::test]
@@ -104,7 +107,10 @@ async fn a_missing_damaged_or_wrong_key_fails_in_one_line_and_leaves_the_secret_
         "incomplete or damaged",
     );
     let wrong = format!("{bare}#{}", Key::generate().fragment().as_str());
-    fails_with(&onetime(&["reveal", &wrong], &[], b"").await, "does not match");
+    fails_with(
+        &onetime(&["reveal", &wrong], &[], b"").await,
+        "does not match",
+    );
     assert_eq!(state_of(&app, metadata_key).await, "new", "still unread");
 
     // A plain v1 client (no verifier) gets the envelope text as `value`, the v1 API unchanged.
@@ -125,7 +131,10 @@ async fn plain_mode_makes_a_server_side_secret_on_a_second_server() {
     let link = receipt["link"].as_str().expect("link");
 
     assert!(!link.contains('#'), "no key in a plain link: {link}");
-    assert!(link.starts_with(&base(&second)), "the second server's link: {link}");
+    assert!(
+        link.starts_with(&base(&second)),
+        "the second server's link: {link}"
+    );
     assert_eq!(receipt["e2e"], Value::Bool(false));
     // A plain v1 client reads it as text.
     let secret_key = receipt["secret_key"].as_str().expect("secret_key");
@@ -202,7 +211,10 @@ async fn an_account_lists_burns_and_mails_through_the_cli() {
         state_of(&app, receipt["metadata_key"].as_str().expect("key")).await,
         "burned"
     );
-    fails_with(&onetime(&["recent"], &env[..1], b"").await, "needs an account");
+    fails_with(
+        &onetime(&["recent"], &env[..1], b"").await,
+        "needs an account",
+    );
 }
 
 #[tokio::test]
@@ -222,12 +234,14 @@ async fn neither_the_store_nor_the_log_holds_an_end_to_end_text_file_or_key() {
     std::fs::write(&file_path, &file_bytes).expect("write");
 
     let text_link = stdout(&onetime(&["share"], &env, text.as_bytes()).await);
-    let file_link = stdout(&onetime(
-        &["share", "--file", file_path.to_str().expect("path")],
-        &env,
-        b"",
-    )
-    .await);
+    let file_link = stdout(
+        &onetime(
+            &["share", "--file", file_path.to_str().expect("path")],
+            &env,
+            b"",
+        )
+        .await,
+    );
     let keys: Vec<String> = [&text_link, &file_link]
         .iter()
         .map(|l| l.trim().split_once('#').expect("key").1.to_owned())
@@ -235,7 +249,12 @@ async fn neither_the_store_nor_the_log_holds_an_end_to_end_text_file_or_key() {
 
     // While both wait in the store: neither text, file nor key is in any file of it.
     for (name, bytes) in crate::helpers::read_tree(&data) {
-        for needle in [text.as_bytes(), b"file-canary-9a7b3e", keys[0].as_bytes(), keys[1].as_bytes()] {
+        for needle in [
+            text.as_bytes(),
+            b"file-canary-9a7b3e",
+            keys[0].as_bytes(),
+            keys[1].as_bytes(),
+        ] {
             assert!(
                 !crate::helpers::contains(&bytes, needle),
                 "{name} holds {}",

@@ -133,9 +133,18 @@ async fn a_secret_encrypted_in_one_browser_is_read_in_another_and_the_server_nev
         Some("e2e"),
         "the receipt says it was encrypted in the browser"
     );
-    assert!(!creator.has("#qr").await, "no QR code of a link without its key");
     assert!(
-        !creator.client.current_url().await.expect("url").as_str().contains('#'),
+        !creator.has("#qr").await,
+        "no QR code of a link without its key"
+    );
+    assert!(
+        !creator
+            .client
+            .current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .contains('#'),
         "the key is taken off the receipt's address"
     );
     let api = rig.server.receipt_json(&receipt.key).await;
@@ -145,12 +154,18 @@ async fn a_secret_encrypted_in_one_browser_is_read_in_another_and_the_server_nev
         !creator.value("input#secret-link").await.contains('#'),
         "a later visit has no key"
     );
-    assert!(creator.has("#e2e-key-note").await, "and says the server does not keep it");
+    assert!(
+        creator.has("#e2e-key-note").await,
+        "and says the server does not keep it"
+    );
 
     open_link(&recipient, &receipt.link).await;
     let value = reveal(&recipient, None).await;
 
-    assert!(value == secret, "the recipient's browser decrypted the secret");
+    assert!(
+        value == secret,
+        "the recipient's browser decrypted the secret"
+    );
     assert_eq!(rig.server.state_of(&receipt.key).await, "received");
     let logs = rig.server.logs();
     assert!(!logs.contains(secret), "the server logged the secret");
@@ -171,8 +186,14 @@ async fn a_generated_password_is_made_in_the_browser_and_shown_once() {
     let receipt = crate::pages::receipt_here(&creator, &rig.server).await;
     fragment(&receipt);
     let generated = creator.value("#generated-value").await;
-    assert!(generated.chars().count() >= 12, "a useful length: {generated}");
-    assert_eq!(rig.server.receipt_json(&receipt.key).await["e2e"], json!(true));
+    assert!(
+        generated.chars().count() >= 12,
+        "a useful length: {generated}"
+    );
+    assert_eq!(
+        rig.server.receipt_json(&receipt.key).await["e2e"],
+        json!(true)
+    );
     open_link(&recipient, &receipt.link).await;
     assert!(reveal(&recipient, None).await == generated);
 }
@@ -183,14 +204,18 @@ async fn refused_unread(rig: &Rig, browser: &Browser, link: &str, receipt_key: &
     // Elsewhere first: from one fragment to another of the same page is no new page load.
     browser.goto(&rig.server.url("/health")).await;
     browser.goto(link).await;
-    let problem = browser.has("#e2e-problem:not([hidden])").await
-        || browser.has("#e2e-needs-js").await;
+    let problem =
+        browser.has("#e2e-problem:not([hidden])").await || browser.has("#e2e-needs-js").await;
     assert!(problem, "the page says why it will not reveal");
     assert!(
         !browser.shown("button#reveal").await,
         "no reveal button for a link that cannot decrypt"
     );
-    assert_eq!(rig.server.state_of(receipt_key).await, "new", "still unread");
+    assert_eq!(
+        rig.server.state_of(receipt_key).await,
+        "new",
+        "still unread"
+    );
 }
 
 #[tokio::test]
@@ -224,9 +249,16 @@ async fn a_missing_mangled_or_wrong_key_and_javascript_off_leave_the_secret_unre
     recipient.goto(&wrong).await;
     recipient.submit("button#reveal").await;
     assert_eq!(recipient.status().await, 400, "a wrong key's status");
-    assert!(recipient.has("#error").await, "#error says the key does not fit");
+    assert!(
+        recipient.has("#error").await,
+        "#error says the key does not fit"
+    );
     assert!(!recipient.has("#secret-value").await);
-    assert_eq!(rig.server.state_of(&receipt.key).await, "new", "still unread");
+    assert_eq!(
+        rig.server.state_of(&receipt.key).await,
+        "new",
+        "still unread"
+    );
 
     // The right link still works after all that.
     recipient.goto(&rig.server.url("/health")).await;
@@ -275,7 +307,10 @@ async fn a_five_mib_file_travels_encrypted_and_keeps_its_name_and_bytes() {
     let digest = hex::encode(Sha256::digest(&bytes));
 
     creator.goto(&rig.server.url("/")).await;
-    assert!(creator.shown("#file-field").await, "the file picker shows with JavaScript");
+    assert!(
+        creator.shown("#file-field").await,
+        "the file picker shows with JavaScript"
+    );
     creator
         .find("input#file")
         .await
@@ -309,7 +344,10 @@ async fn a_five_mib_file_travels_encrypted_and_keeps_its_name_and_bytes() {
     let saved = downloads.path().join("report 2026.bin");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::metadata(&saved).map_or(true, |m| m.len() < bytes.len() as u64) {
-        assert!(Instant::now() < deadline, "no download named `report 2026.bin`");
+        assert!(
+            Instant::now() < deadline,
+            "no download named `report 2026.bin`"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let got = std::fs::read(&saved).expect("read the download");
@@ -323,14 +361,20 @@ async fn without_javascript_the_create_page_says_files_need_it_and_works_server_
     let creator = rig.browser(false).await;
     creator.goto(&rig.server.url("/")).await;
     assert!(creator.has("#file-needs-js").await, "files need JavaScript");
-    assert!(!creator.shown("#file-field").await, "no file picker that cannot work");
+    assert!(
+        !creator.shown("#file-field").await,
+        "no file picker that cannot work"
+    );
     let receipt = create(&creator, &rig.server, "server side", None).await;
     assert!(!receipt.link.contains('#'));
     assert_eq!(
         creator.attr("#mode", "data-mode").await.as_deref(),
         Some("server")
     );
-    assert_eq!(rig.server.receipt_json(&receipt.key).await["e2e"], json!(false));
+    assert_eq!(
+        rig.server.receipt_json(&receipt.key).await["e2e"],
+        json!(false)
+    );
 }
 
 /// A TCP proxy in front of `server` that keeps every byte the browser sends: what crossed
@@ -404,7 +448,9 @@ async fn no_request_from_either_browser_carries_the_text_the_file_or_the_key() {
         .collect();
     std::fs::write(&path, &bytes).expect("write");
 
-    creator.goto(&recorder.via(&rig.server, &rig.server.url("/"))).await;
+    creator
+        .goto(&recorder.via(&rig.server, &rig.server.url("/")))
+        .await;
     creator.fill("textarea#secret", text).await;
     creator
         .find("input#file")
@@ -421,11 +467,23 @@ async fn no_request_from_either_browser_carries_the_text_the_file_or_the_key() {
     recipient.find("a#file-download").await;
 
     assert_eq!(value, text, "the recipient read it, through the recorder");
-    assert!(recorder.saw(b"POST /secret/"), "the reveal went through the recorder");
-    assert!(recorder.saw(b"e2e=file"), "the create went through the recorder");
+    assert!(
+        recorder.saw(b"POST /secret/"),
+        "the reveal went through the recorder"
+    );
+    assert!(
+        recorder.saw(b"e2e=file"),
+        "the create went through the recorder"
+    );
     assert!(!recorder.saw(text.as_bytes()), "a request carried the text");
-    assert!(!recorder.saw(b"recorded-file-canary"), "a request carried the file");
-    assert!(!recorder.saw(key.as_bytes()), "a request carried the link's key");
+    assert!(
+        !recorder.saw(b"recorded-file-canary"),
+        "a request carried the file"
+    );
+    assert!(
+        !recorder.saw(key.as_bytes()),
+        "a request carried the link's key"
+    );
 }
 
 #[tokio::test]
@@ -444,7 +502,13 @@ async fn links_made_by_the_cli_open_in_the_browser_and_the_other_way_round() {
     let path = dir.path().join("from-cli.txt");
     std::fs::write(&path, b"file bytes from the CLI").expect("write");
     let file_link = rig.server.cli_ok(
-        &["share", "--server", server, "--file", path.to_str().expect("path")],
+        &[
+            "share",
+            "--server",
+            server,
+            "--file",
+            path.to_str().expect("path"),
+        ],
         "",
     );
     browser.goto(&rig.server.url("/health")).await;
@@ -459,6 +523,13 @@ async fn links_made_by_the_cli_open_in_the_browser_and_the_other_way_round() {
     let receipt = create(&browser, &rig.server, "made in the browser", None).await;
     fragment(&receipt);
     let out = rig.server.cli(&["reveal", &receipt.link], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "made in the browser\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "made in the browser\n"
+    );
 }

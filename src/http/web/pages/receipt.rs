@@ -28,6 +28,8 @@ struct ReceiptPage<'a> {
     recipient: Option<String>,
     passphrase: bool,
     generated: Option<&'a str>,
+    /// The generated password's field: e2e.js renames the end-to-end one when it fills it.
+    generated_id: &'static str,
     /// The creator's private note: this page is the creator's (its address is the proof).
     memo: Option<&'a str>,
     can_burn: bool,
@@ -113,6 +115,11 @@ pub(super) async fn receipt(
             recipient,
             passphrase: receipt.passphrase_required,
             generated: receipt.value.as_ref().map(Sensitive::expose),
+            generated_id: if receipt.value.is_some() {
+                "generated-value"
+            } else {
+                "e2e-generated-value"
+            },
             memo: receipt.memo.as_ref().map(Sensitive::expose),
             can_burn: receipt.state == State::New,
             e2e: receipt.e2e,
