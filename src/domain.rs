@@ -343,6 +343,10 @@ pub struct Receipt {
     /// The creator's private note ("db password for Anna"): on the receipt and the recent
     /// list only, never shown to the recipient.
     pub memo: Option<Sensitive>,
+    /// Encrypted end to end (`docs/envelope.md`): the server never had the key.
+    pub e2e: bool,
+    /// The envelope's size, when the creator said it holds a file (never its name).
+    pub file_size: Option<u64>,
 }
 
 impl Serialize for Receipt {
@@ -381,6 +385,11 @@ impl Serialize for Receipt {
         }
         if let Some(memo) = &self.memo {
             map.serialize_entry("memo", memo)?;
+        }
+        // Extensions clients ignore: end-to-end, and a file's size (docs/envelope.md).
+        map.serialize_entry("e2e", &self.e2e)?;
+        if let Some(size) = &self.file_size {
+            map.serialize_entry("file_size", size)?;
         }
         map.serialize_entry("identifier", &self.metadata_key)?;
         if let Some(key) = &self.secret_key {
@@ -427,6 +436,9 @@ pub struct Revealed {
     pub secret_key: String,
     /// Scheme and host the link was shared on.
     pub share_domain: String,
+    /// The value is an end-to-end envelope (not in the v1 response: the value says it).
+    #[serde(skip)]
+    pub e2e: bool,
 }
 
 /// What a successful burn hands back.

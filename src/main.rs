@@ -96,6 +96,9 @@ enum Command {
         #[command(subcommand)]
         command: cli::config::ConfigCommand,
     },
+    /// Client commands: share and reveal through any compatible server's v1 API.
+    #[command(flatten)]
+    Client(cli::client::ClientCommand),
     /// Print a shell completion script (bash, zsh or fish).
     ///
     /// bash: `onetime completions bash > /etc/bash_completion.d/onetime`; zsh: write it as
@@ -116,6 +119,10 @@ enum Command {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The client needs no server configuration; its HTTP client blocks, off the runtime.
+    if let Some(Command::Client(command)) = cli.command {
+        return tokio::task::spawn_blocking(move || cli::client::run(command)).await?;
+    }
     let settings = Settings::load(cli.config.as_deref(), None)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Completions { shell } => {
@@ -131,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { src } => cli::restore::run(&settings, &src).await,
         Command::Mail { command } => cli::mail::run(&settings, command).await,
         Command::Config { command } => cli::config::run(&settings, command),
+        Command::Client(_) => unreachable!("dispatched above"),
     }
 }
 

@@ -12,8 +12,9 @@
     setTimeout(function () { status.textContent = words; }, 100);
   };
 
-  // Copy buttons: <button data-copy="element-id" hidden> are shown only when JS runs.
-  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+  // Copy buttons: <button data-copy="element-id" hidden> are shown only when JS runs. One whose
+  // target appears later (e2e.js's decrypted secret) is bound then, through window.onetime.
+  var bindCopy = function (button) {
     var target = document.getElementById(button.getAttribute("data-copy"));
     if (!target) return;
     var label = button.textContent;
@@ -35,7 +36,9 @@
         try { if (document.execCommand("copy")) done(); } catch (e) { /* selected for the user */ }
       }
     });
-  });
+  };
+  document.querySelectorAll("button[data-copy]").forEach(bindCopy);
+  window.onetime = { bindCopy: bindCopy, announce: announce };
 
   // Live size hint on the create form, in words (not only in red when over the limit).
   var secret = document.getElementById("secret");

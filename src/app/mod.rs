@@ -15,7 +15,7 @@ use crate::config::{Backend, Settings};
 use crate::crypto::{KdfParams, KdfPool, Sealer};
 use crate::http::client::ClientResolver;
 use crate::http::forward_auth::TrustedHeader;
-use crate::http::params::BodyLimit;
+use crate::http::params::{BodyLimit, BodyLimits};
 use crate::http::ratelimit::RateLimits;
 use crate::mail::{Mailer, Outbox, RetryPolicy};
 use crate::oidc::Oidc;
@@ -209,10 +209,21 @@ impl Application {
         }
         let trusted_header = TrustedHeader::from_settings(&settings).map(web::Data::new);
         let accounts = web::Data::new(accounts(&settings, Arc::clone(&store), sealer, kdf));
-        let limit = BodyLimit::for_secret(
-            settings.largest_secret(),
-            Duration::from_secs(settings.server.body_timeout),
-        );
+        let deadline = Duration::from_secs(settings.server.body_timeout);
+        let anonymous = settings.plans.get("anonymous");
+        let limit = BodyLimits {
+            plain: BodyLimit::for_secret(settings.largest_secret(), deadline),
+            account_files: BodyLimit::for_plan(
+                settings.largest_secret(),
+                settings.largest_file(),
+                deadline,
+            ),
+            anonymous_files: BodyLimit::for_plan(
+                anonymous.map_or(0, |p| p.max_size),
+                anonymous.map_or(0, |p| p.max_file_size),
+                deadline,
+            ),
+        };
         let admin_socket = admin::socket_path(&settings);
         let admin = admin::listen(
             &admin_socket,

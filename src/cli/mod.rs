@@ -10,9 +10,11 @@
 //! - `config`: `config check`.
 //! - `completions`, `man`: shell completion scripts and the manual page.
 //! - `progress`: the bar (or plain lines) long commands show.
+//! - `client`: `share`, `reveal`, `receipt`, `burn`, `recent` against any v1 server.
 
 pub mod account;
 pub mod backup;
+pub mod client;
 pub mod completions;
 pub mod config;
 pub mod mail;

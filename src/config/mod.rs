@@ -133,6 +133,15 @@ impl Settings {
     pub fn largest_secret(&self) -> usize {
         self.plans.values().map(|p| p.max_size).max().unwrap_or(0)
     }
+
+    /// The largest file any plan allows in an end-to-end secret, which bounds request bodies.
+    pub fn largest_file(&self) -> usize {
+        self.plans
+            .values()
+            .map(|p| p.max_file_size)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 /// For unit tests: the shipped `onetime.toml` with `pairs` on top, named as that file names

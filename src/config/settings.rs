@@ -313,7 +313,19 @@ pub struct Plan {
     pub max_ttl: u64,
     /// Largest secret in bytes.
     pub max_size: usize,
+    /// Largest file in an end-to-end secret, in bytes (at most 64 MiB; 0: no files). A plan
+    /// that does not say gets 10 MiB; `onetime.toml` gives `anonymous` 1 MiB.
+    #[serde(default = "default_max_file_size")]
+    pub max_file_size: usize,
 }
+
+/// Largest file in a plan that does not name its own: 10 MiB.
+fn default_max_file_size() -> usize {
+    10 * 1024 * 1024
+}
+
+/// The most `plans.*.max_file_size` may be: 64 MiB.
+pub const MAX_FILE_SIZE_CAP: usize = 64 * 1024 * 1024;
 
 /// `[mail]`
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -185,6 +185,12 @@ impl Settings {
             if plan.max_size == 0 {
                 return Err(invalid("plans.*.max_size", "must be at least 1"));
             }
+            if plan.max_file_size > super::settings::MAX_FILE_SIZE_CAP {
+                return Err(invalid(
+                    "plans.*.max_file_size",
+                    "must be at most 67108864 (64 MiB)",
+                ));
+            }
         }
         let l = &self.limits;
         for (key, value) in [

@@ -15,7 +15,9 @@
 //! - [`server_key`]: the server key, from config or a private file.
 //! - [`kdf`]: scrypt parameters and the bounded pool that runs derivations.
 //! - [`seal`]: record ids and sealing under the server key.
+//! - [`envelope`]: the end-to-end envelope the browser and the CLI client seal (`docs/envelope.md`).
 
+pub mod envelope;
 mod generate;
 mod kdf;
 pub mod list_key;

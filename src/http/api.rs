@@ -10,7 +10,7 @@ use super::params::Params;
 use super::ratelimit::{Action, RateLimits};
 use crate::accounts::Accounts;
 use crate::domain::{unix_now, Caller, ReceiptKey, RequestedTtl, SecretKey};
-use crate::service::{CreateRequest, Service, ServiceError};
+use crate::service::{CreateRequest, E2eShare, KeyProof, Service, ServiceError};
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
 const RECEIPT_PREFIXES: [&str; 3] = ["private", "metadata", "receipt"];
@@ -153,7 +153,27 @@ fn create_request(params: &Params) -> CreateRequest {
         share_domain: params.get("share_domain").map(str::to_owned),
         memo: params.sensitive("memo"),
         charsets: None,
+        e2e: e2e_share(params),
     }
+}
+
+/// The end-to-end extension of a create (`docs/envelope.md`): `e2e=text` (or `1`, `true`) or
+/// `e2e=file` marks the secret as an envelope, `verifier` its key's verifier. Absent, `0`,
+/// `false` or empty: a server-side secret, as for every v1 client.
+pub fn e2e_share(params: &Params) -> Option<E2eShare> {
+    let file = match params.get("e2e")?.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" => return None,
+        "file" => true,
+        _ => false,
+    };
+    Some(E2eShare {
+        verifier: params
+            .get("verifier")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
+        file,
+    })
 }
 
 /// The use cases every create, reveal and burn handler needs besides its own parameters.
@@ -207,10 +227,19 @@ async fn reveal(
     spend(&req, &limits, &caller, Action::Reveal).await?;
     let secret_key = SecretKey::parse(&key).ok_or_else(|| unknown(&key))?;
     let passphrase = params.sensitive("passphrase");
+    // An end-to-end client may prove its key; a plain v1 client gets the envelope as `value`.
+    // `require_key=1` (a client without the link's key) keeps an end-to-end secret unread.
+    let proof = KeyProof {
+        verifier: params.get("verifier").filter(|v| !v.is_empty()),
+        required: params
+            .get("require_key")
+            .is_some_and(|v| v == "1" || v == "true"),
+    };
     let revealed = service
-        .reveal(
+        .reveal_proven(
             &secret_key,
             passphrase.as_ref(),
+            proof,
             limits.client_ip(&req),
             unix_now(),
         )

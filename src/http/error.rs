@@ -162,6 +162,16 @@ pub fn refusal_words(e: &ServiceError) -> Option<String> {
         ServiceError::PassphraseRequired | ServiceError::WrongPassphrase | ServiceError::Locked => {
             "Double check that passphrase".into()
         }
+        ServiceError::BadEnvelope => {
+            "An end-to-end secret must be an envelope as docs/envelope.md describes".into()
+        }
+        ServiceError::KeyRequired => {
+            "This secret is end-to-end: the link's key (after #) is needed; it was not revealed"
+                .into()
+        }
+        ServiceError::WrongKey => {
+            "The link's key does not match this secret; it was not revealed".into()
+        }
         _ => return None,
     })
 }

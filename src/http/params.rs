@@ -22,6 +22,7 @@ use percent_encoding::percent_decode;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::error::ApiError;
+use crate::crypto::envelope::{FRAMING_MAX, IV_LEN, TAG_LEN};
 use crate::domain::Sensitive;
 
 /// Largest request body accepted, in bytes, and how long it may take to arrive; set as app
@@ -47,6 +48,21 @@ impl BodyLimit {
         }
     }
 
+    /// Room for the larger of a secret of `secret_bytes` and an end-to-end envelope holding
+    /// a text of that size and a file of `file_bytes` (base64url needs no escaping in any
+    /// encoding: four characters per three bytes).
+    pub fn for_plan(secret_bytes: usize, file_bytes: usize, deadline: Duration) -> Self {
+        let plain = secret_bytes
+            .saturating_add(file_bytes)
+            .saturating_add(FRAMING_MAX + IV_LEN + TAG_LEN);
+        let envelope = plain.div_ceil(3).saturating_mul(4).saturating_add(16);
+        let plain_limit = Self::for_secret(secret_bytes, deadline);
+        Self {
+            bytes: plain_limit.bytes.max(envelope.saturating_add(16 * 1024)),
+            ..plain_limit
+        }
+    }
+
     fn exceeded(self) -> ApiError {
         ApiError::Invalid {
             message: format!(
@@ -54,6 +70,56 @@ impl BodyLimit {
                 self.secret_bytes
             ),
             status: StatusCode::PAYLOAD_TOO_LARGE,
+        }
+    }
+}
+
+/// The body limits. A body is a secret's size (the largest plan's) unless the request says in
+/// its query that it carries a file (`?e2e=file`, as `static/e2e.js` and `onetime share
+/// --file` send it); then room for an envelope with the largest file of the plans it may be
+/// under: any plan's with credentials (an `Authorization` header or a session cookie), the
+/// anonymous plan's without. So a body is cut at its size while it is read, and only a file
+/// upload gets a file's room.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    /// Everything but file uploads.
+    pub plain: BodyLimit,
+    /// File uploads with credentials.
+    pub account_files: BodyLimit,
+    /// File uploads without.
+    pub anonymous_files: BodyLimit,
+}
+
+impl BodyLimits {
+    /// One limit for every request.
+    pub fn same(limit: BodyLimit) -> Self {
+        Self {
+            plain: limit,
+            account_files: limit,
+            anonymous_files: limit,
+        }
+    }
+
+    /// The limit for `req`: whether it announces a file and carries credentials (not whether
+    /// they are good: that is checked after the body, and the plan's own sizes then).
+    fn for_request(&self, req: &HttpRequest) -> BodyLimit {
+        let file = req.query_string().split('&').any(|pair| pair == "e2e=file");
+        if !file {
+            return self.plain;
+        }
+        let session = req.cookies().is_ok_and(|cookies| {
+            cookies
+                .iter()
+                .any(|c| c.name().ends_with("onetime_session"))
+        });
+        if session
+            || req
+                .headers()
+                .contains_key(actix_web::http::header::AUTHORIZATION)
+        {
+            self.account_files
+        } else {
+            self.anonymous_files
         }
     }
 }
@@ -281,10 +347,10 @@ pub async fn extract_nested(req: HttpRequest, payload: Payload) -> Result<Params
 }
 
 async fn extract(req: HttpRequest, payload: Payload, nested: bool) -> Result<Params, ApiError> {
-    let limit = req
-        .app_data::<BodyLimit>()
-        .copied()
-        .unwrap_or_else(|| BodyLimit::for_secret(10_000, Duration::from_secs(10)));
+    let limits = req.app_data::<BodyLimits>().copied().unwrap_or_else(|| {
+        BodyLimits::same(BodyLimit::for_secret(10_000, Duration::from_secs(10)))
+    });
+    let limit = limits.for_request(&req);
     let header = |name| {
         req.headers()
             .get(name)

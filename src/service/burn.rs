@@ -3,9 +3,8 @@
 use std::net::IpAddr;
 
 use super::error::ServiceError;
-use super::payload::SecretPayload;
 use super::Service;
-use crate::crypto::{Binding, RecordKind};
+
 use crate::domain::{Burned, Caller, ReceiptKey, Sensitive, SHORTKEY_CHARS};
 use crate::store::StoredState;
 
@@ -38,9 +37,10 @@ impl Service {
             let pass_key = self
                 .passphrase_key(&record.secret_id, &secret, passphrase, client, now)
                 .await?;
-            let opened: Result<SecretPayload, _> = self.open(
-                Binding::new(RecordKind::Secret, &record.secret_id, &payload.secret_key)
-                    .with_pass(pass_key.as_ref()),
+            let opened = self.open_secret(
+                &record.secret_id,
+                &payload.secret_key,
+                pass_key.as_ref(),
                 &secret.sealed,
             );
             if opened.is_err() {

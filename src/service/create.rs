@@ -7,6 +7,7 @@ use super::error::ServiceError;
 use super::payload::{ReceiptPayload, SecretPayload};
 use super::{nonempty, Service};
 use crate::config::Plan;
+use crate::crypto::envelope::Envelope;
 use crate::crypto::{
     generate_key, generate_password_from, seal_to, Binding, CharSets, KdfParams, PassKey, RecordId,
     RecordKind, Sealed,
@@ -40,6 +41,18 @@ pub struct CreateRequest {
     pub memo: Option<Sensitive>,
     /// Which characters a generated password draws from (generate only); `None` for all.
     pub charsets: Option<CharSets>,
+    /// Set when `secret` is an end-to-end envelope (share only; `docs/envelope.md`).
+    pub e2e: Option<E2eShare>,
+}
+
+/// What an end-to-end create says besides its envelope.
+#[derive(Debug, Default, Clone)]
+pub struct E2eShare {
+    /// Hex SHA-256 verifier of the envelope's key: a reveal that proves a different key is
+    /// refused before the secret is consumed.
+    pub verifier: Option<String>,
+    /// The envelope holds a file: the plan's file size applies, and the receipt says "file".
+    pub file: bool,
 }
 
 /// A create that passed the policy: what to store.
@@ -146,9 +159,12 @@ impl Service {
             }
             None => None,
         };
+        let e2e = req.e2e.as_ref().filter(|_| !generated);
         let secret_payload = SecretPayload {
             value: value.expose().to_owned(),
             share_domain: share_domain.clone(),
+            e2e: e2e.is_some(),
+            verifier: e2e.and_then(|e| e.verifier.clone()).unwrap_or_default(),
         };
         let secret = SecretRecord {
             metadata_id: keys.metadata_id,
@@ -173,6 +189,13 @@ impl Service {
             memo: nonempty(req.memo.as_ref())
                 .map(|m| m.expose().to_owned())
                 .unwrap_or_default(),
+            e2e: e2e.is_some(),
+            file_size: match e2e {
+                Some(e) if e.file => {
+                    Envelope::parse(value.expose()).map_or(0, |e| e.plain_len() as u64)
+                }
+                _ => 0,
+            },
         };
         let (sealed, sealed_generated) =
             self.seal_receipt(&keys, &receipt_payload, generated.then_some(&value))?;

@@ -62,6 +62,16 @@ pub enum ServiceError {
     /// Too many wrong passphrases: the secret is locked for a while.
     #[error("locked after wrong passphrases")]
     Locked,
+    /// An end-to-end create whose value is not an envelope, or whose verifier is not one.
+    #[error("malformed end-to-end envelope")]
+    BadEnvelope,
+    /// An end-to-end secret asked for without proof of its key (a page without JavaScript, or
+    /// a link without its `#key`); it stays unread.
+    #[error("the link's key is needed")]
+    KeyRequired,
+    /// The key's verifier does not match: a wrong or mangled `#key`; it stays unread.
+    #[error("wrong key")]
+    WrongKey,
     /// The caller may not do this.
     #[error("not authorized")]
     NotAuthorized,

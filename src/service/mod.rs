@@ -17,10 +17,10 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Settings;
-use crate::crypto::{Binding, CryptoError, KdfPool, Sealed, Sealer};
+use crate::crypto::{Binding, KdfPool, PassKey, RecordId, RecordKind, Sealed, Sealer};
 use crate::domain::{Caller, Sensitive};
 use crate::store::{Store, StoreError};
 
@@ -37,14 +37,14 @@ mod reveal;
 #[cfg(test)]
 mod tests;
 
-pub use create::CreateRequest;
+pub use create::{CreateRequest, E2eShare};
 pub use error::{ServiceError, StorageFailure};
 pub use incoming::{IncomingConfig, IncomingError, IncomingRecipient, IncomingRequest};
 pub use limits::{Action, RateLimiter};
 pub use payload::{ReceiptPayload, SecretPayload};
 pub use policy::CreateRules;
 use policy::Policy;
-pub use reveal::SecretStatus;
+pub use reveal::{KeyProof, SecretStatus};
 
 /// The use cases over one store.
 pub struct Service {
@@ -100,16 +100,15 @@ impl Service {
             .map_err(|e| StoreError::Corrupt(e.to_string()).into())
     }
 
-    /// Opens a record's payload; one that does not open is unknown, one that does not decode
-    /// is damage.
-    fn open<T: for<'de> Deserialize<'de>>(
+    /// Opens a secret record's payload, of any shape it was ever sealed in.
+    fn open_secret(
         &self,
-        at: Binding<'_>,
+        id: &RecordId,
+        url_key: &str,
+        pass: Option<&PassKey>,
         sealed: &Sealed,
-    ) -> Result<T, ServiceError> {
-        self.sealer.open_value(at, sealed).map_err(|e| match e {
-            CryptoError::Encoding(e) => StoreError::Corrupt(e).into(),
-            other => other.into(),
-        })
+    ) -> Result<SecretPayload, ServiceError> {
+        let at = Binding::new(RecordKind::Secret, id, url_key).with_pass(pass);
+        SecretPayload::decode(&self.sealer.open(at, sealed)?)
     }
 }

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::create::CreateRequest;
+use super::create::{CreateRequest, E2eShare};
 use super::error::ServiceError;
 use super::nonempty;
 use crate::config::{Plan, Settings};
+use crate::crypto::envelope::{Envelope, FRAMING_MAX};
 use crate::domain::{
     Caller, EmailAddress, RequestedTtl, Sensitive, MEMO_MAX_CHARS, PASSPHRASE_MAX_CHARS,
 };
@@ -23,6 +24,10 @@ pub struct CreateRules {
     pub max_ttl: u64,
     /// Largest secret, bytes.
     pub max_size: usize,
+    /// Largest file in an end-to-end secret, bytes (0: none).
+    pub max_file_size: usize,
+    /// Length of a generated password.
+    pub generate_length: usize,
     /// Shortest passphrase.
     pub passphrase_min: usize,
     /// Whether links can be emailed.
@@ -82,6 +87,7 @@ impl Policy {
             .unwrap_or(Plan {
                 max_ttl: self.default_ttl,
                 max_size: 0,
+                max_file_size: 0,
             })
     }
 
@@ -93,6 +99,8 @@ impl Policy {
             default_ttl: self.default_ttl.min(plan.max_ttl),
             max_ttl: plan.max_ttl,
             max_size: plan.max_size,
+            max_file_size: plan.max_file_size,
+            generate_length: self.generate_length,
             passphrase_min: self.passphrase_min,
             mail_enabled: self.mail_enabled,
         }
@@ -113,8 +121,12 @@ impl Policy {
         plan: Plan,
     ) -> Result<(Sensitive, Option<EmailAddress>), ServiceError> {
         if let Some(secret) = &req.secret {
-            if secret.expose().len() > plan.max_size {
-                return Err(ServiceError::TooLarge { max: plan.max_size });
+            match &req.e2e {
+                None if secret.expose().len() > plan.max_size => {
+                    return Err(ServiceError::TooLarge { max: plan.max_size });
+                }
+                None => {}
+                Some(e2e) => check_envelope(secret, e2e, plan)?,
             }
         }
         let recipient = self.check_create(caller, req)?;
@@ -199,6 +211,29 @@ impl Policy {
             format!("https://{share_domain}")
         }
     }
+}
+
+/// An end-to-end value: an envelope whose plaintext fits the plan (the text size, or the file
+/// size for a file, plus the framing), with a well-formed key verifier if one came. The server
+/// sees only sizes: a text of `max_size` bytes always fits, whatever the encryption adds.
+fn check_envelope(secret: &Sensitive, e2e: &E2eShare, plan: Plan) -> Result<(), ServiceError> {
+    let Ok(envelope) = Envelope::parse(secret.expose()) else {
+        return Err(ServiceError::BadEnvelope);
+    };
+    let max = if e2e.file {
+        plan.max_file_size
+    } else {
+        plan.max_size
+    };
+    if envelope.plain_len() > max.saturating_add(FRAMING_MAX) {
+        return Err(ServiceError::TooLarge { max });
+    }
+    let plausible =
+        |v: &str| v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if e2e.verifier.as_deref().is_some_and(|v| !plausible(v)) {
+        return Err(ServiceError::BadEnvelope);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

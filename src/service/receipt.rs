@@ -158,6 +158,8 @@ impl Service {
                 updated: d.updated,
             }),
             memo: (!payload.memo.is_empty()).then(|| Sensitive::new(payload.memo.clone())),
+            e2e: payload.e2e,
+            file_size: (payload.file_size > 0).then_some(payload.file_size),
         }
     }
 }

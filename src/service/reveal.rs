@@ -3,11 +3,42 @@
 use std::net::IpAddr;
 
 use super::error::ServiceError;
-use super::payload::SecretPayload;
+use subtle::ConstantTimeEq;
+
 use super::{nonempty, Service};
-use crate::crypto::{Binding, PassKey, RecordId, RecordKind};
+use crate::crypto::{PassKey, RecordId, RecordKind};
 use crate::domain::{Revealed, SecretKey, Sensitive};
 use crate::store::{Guess, GuessAttempt, PlainTake, SecretRecord};
+
+/// What a reveal proves about an end-to-end secret's key (`docs/envelope.md`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyProof<'a> {
+    /// The hex verifier of the key the client holds.
+    pub verifier: Option<&'a str>,
+    /// Refuse an end-to-end secret without a verifier (the web pages: a browser that cannot
+    /// decrypt must never consume it). The v1 API does not require one.
+    pub required: bool,
+}
+
+impl KeyProof<'_> {
+    /// Whether [`Self::check`] can refuse some secret: a proof without a verifier that is not
+    /// required lets every secret through.
+    fn may_refuse(self) -> bool {
+        self.required || self.verifier.is_some()
+    }
+
+    /// Whether this proof lets a secret with `stored` verifier (empty: none kept) be read.
+    fn check(self, stored: &str) -> Result<(), ServiceError> {
+        match self.verifier {
+            None if self.required => Err(ServiceError::KeyRequired),
+            None => Ok(()),
+            // Nothing to compare with: the creator's client sent no verifier.
+            Some(_) if stored.is_empty() => Ok(()),
+            Some(given) if bool::from(given.as_bytes().ct_eq(stored.as_bytes())) => Ok(()),
+            Some(_) => Err(ServiceError::WrongKey),
+        }
+    }
+}
 
 /// What `secret_status` tells about a secret that can still be revealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +51,9 @@ pub struct SecretStatus {
     pub created: u64,
     /// Unix seconds it expires at.
     pub expires_at: u64,
+    /// Whether it is end-to-end, when that can be told without its passphrase (`None`: it has
+    /// one, and only the reveal finds out).
+    pub e2e: Option<bool>,
 }
 
 impl Service {
@@ -37,17 +71,24 @@ impl Service {
             return Ok(None);
         };
         let locked = record.kdf.is_some() && self.store.passphrase_locked(&id, now).await?;
+        let e2e = match record.kdf {
+            Some(_) => None,
+            None => Some(
+                self.open_secret(&id, secret_key.as_str(), None, &record.sealed)?
+                    .e2e,
+            ),
+        };
         Ok(Some(SecretStatus {
             passphrase_required: record.kdf.is_some(),
             locked,
             created: record.created,
             expires_at: record.expires_at,
+            e2e,
         }))
     }
 
-    /// Reveals the secret under `secret_key` once and destroys it. A missing passphrase is
-    /// `PassphraseRequired` (nothing counted), a wrong one `WrongPassphrase` (counted toward
-    /// the lockout), a locked secret `Locked`; everything gone is `UnknownSecret`.
+    /// Reveals the secret under `secret_key` once and destroys it, as the v1 API does: an
+    /// end-to-end secret is handed out as its envelope. See [`Self::reveal_proven`].
     pub async fn reveal(
         &self,
         secret_key: &SecretKey,
@@ -55,33 +96,60 @@ impl Service {
         client: IpAddr,
         now: u64,
     ) -> Result<Revealed, ServiceError> {
+        self.reveal_proven(secret_key, passphrase, KeyProof::default(), client, now)
+            .await
+    }
+
+    /// Reveals the secret under `secret_key` once and destroys it. A missing passphrase is
+    /// `PassphraseRequired` (nothing counted), a wrong one `WrongPassphrase` (counted toward
+    /// the lockout), a locked secret `Locked`; everything gone is `UnknownSecret`.
+    ///
+    /// An end-to-end secret is checked against `proof` before it is consumed: a verifier that
+    /// does not match its key's is `WrongKey`, none where one is `required` is `KeyRequired`;
+    /// either way the secret stays unread.
+    pub async fn reveal_proven(
+        &self,
+        secret_key: &SecretKey,
+        passphrase: Option<&Sensitive>,
+        proof: KeyProof<'_>,
+        client: IpAddr,
+        now: u64,
+    ) -> Result<Revealed, ServiceError> {
         let id = self
             .sealer
             .record_id(RecordKind::Secret, secret_key.as_str());
         // A secret without a passphrase is taken in the same step that reads it; one with a
-        // passphrase comes back untaken, and is taken below once its passphrase opened it.
-        let (record, taken) = match self.store.take_plain(&id, now).await? {
-            PlainTake::Taken(record) => (record, true),
-            PlainTake::Protected(record) => (record, false),
-            PlainTake::Gone => return Err(ServiceError::UnknownSecret),
+        // passphrase comes back untaken, and is taken below once its passphrase opened it. A
+        // reveal whose key proof may refuse an end-to-end secret reads first and takes only after
+        // the proof held: a browser that cannot decrypt must leave the secret unread.
+        let (record, taken) = if proof.may_refuse() {
+            let record = self.store.secret(&id, now).await?;
+            (record.ok_or(ServiceError::UnknownSecret)?, false)
+        } else {
+            match self.store.take_plain(&id, now).await? {
+                PlainTake::Taken(record) => (record, true),
+                PlainTake::Protected(record) => (record, false),
+                PlainTake::Gone => return Err(ServiceError::UnknownSecret),
+            }
         };
         let pass_key = self
             .passphrase_key(&id, &record, passphrase, client, now)
             .await?;
         // Taken already, a plain secret that does not open (a damaged record: its id is a keyed
         // hash of the very key that opens it) is gone all the same; nobody gets its value.
-        let payload: SecretPayload = match self.open(
-            Binding::new(RecordKind::Secret, &id, secret_key.as_str()).with_pass(pass_key.as_ref()),
-            &record.sealed,
-        ) {
-            Ok(payload) => payload,
-            // Already counted (the guess was reserved before the derivation); this may lock.
-            Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
-                self.wrong_passphrase(&id, client, now).await?;
-                return Err(ServiceError::WrongPassphrase);
-            }
-            Err(e) => return Err(e),
-        };
+        let payload =
+            match self.open_secret(&id, secret_key.as_str(), pass_key.as_ref(), &record.sealed) {
+                Ok(payload) => payload,
+                // Already counted (the guess was reserved before the derivation); this may lock.
+                Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
+                    self.wrong_passphrase(&id, client, now).await?;
+                    return Err(ServiceError::WrongPassphrase);
+                }
+                Err(e) => return Err(e),
+            };
+        if payload.e2e {
+            proof.check(&payload.verifier)?;
+        }
         // Only the caller whose take removes the record gets the value; racing callers that
         // also opened it see `false` here, and so does a right passphrase whose guess was
         // reserved before wrong ones locked the secret.
@@ -93,6 +161,7 @@ impl Service {
             value: Sensitive::new(payload.value.clone()),
             secret_key: secret_key.as_str().to_owned(),
             share_domain: self.policy.link_base(&payload.share_domain),
+            e2e: payload.e2e,
         })
     }
 

@@ -9,6 +9,7 @@ mod attack;
 mod backup;
 mod burn;
 mod cli;
+mod client;
 mod deploy;
 mod durability;
 mod edges;

@@ -54,6 +54,8 @@ async fn create_by_keyboard(browser: &Browser, secret: &str, passphrase: &str) {
     step(browser, Key::Enter, "#main").await;
     step(browser, Key::Tab, "#secret").await;
     browser.type_keys(secret).await;
+    // With JavaScript the file picker follows the text (static/e2e.js).
+    step(browser, Key::Tab, "#file").await;
     step(browser, Key::Tab, "#passphrase").await;
     browser.type_keys(passphrase).await;
     step(browser, Key::Tab, "#ttl").await;

@@ -11,6 +11,7 @@ mod pages;
 mod announce;
 mod burn;
 mod contrast;
+mod e2e;
 mod errors;
 mod generate;
 mod incoming;

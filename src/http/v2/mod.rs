@@ -365,6 +365,9 @@ fn create_request(params: &V2Params, kind: Kind) -> Result<CreateRequest, V2Erro
         share_domain: params.payload("share_domain").map(str::to_owned),
         memo: params.payload_sensitive("memo"),
         charsets,
+        // An end-to-end envelope made by a v1 or web client passes through as it is (its value);
+        // v2 has no field that marks one.
+        e2e: None,
     })
 }
 

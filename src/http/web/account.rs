@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::i18n::Catalog;
-use super::pages::{state_words, when};
+use super::pages::{file_words, state_words, when};
 use super::refusal::Refusal;
 use super::{Failure, Form, PageCtx, Visitor};
 use crate::accounts::{AccountError, Accounts};
@@ -195,6 +195,8 @@ struct RecentRow {
     passphrase: Option<bool>,
     /// The obscured address the link was emailed to.
     recipient: Option<String>,
+    /// "file, 2.3 MB" for an end-to-end file.
+    file: Option<String>,
 }
 
 #[derive(Template)]
@@ -234,6 +236,7 @@ async fn recent(visitor: Visitor, service: web::Data<Service>) -> HttpResponse {
                 expires,
                 passphrase: (r.state == State::New).then_some(r.passphrase_required),
                 recipient: r.recipient.first().cloned(),
+                file: r.file_size.map(|size| file_words(t, size)),
             }
         })
         .collect();

@@ -34,6 +34,8 @@ struct CreatePage<'a> {
     memo_max: usize,
     ttl_options: Vec<TtlOption>,
     max_size: usize,
+    max_file_size: usize,
+    generate_length: usize,
     passphrase_min: usize,
     recipient_allowed: bool,
 }
@@ -94,6 +96,8 @@ fn create_page(
             memo_max: MEMO_MAX_CHARS,
             ttl_options: ttl_options(visitor.t, &rules, refill.ttl),
             max_size: rules.max_size,
+            max_file_size: rules.max_file_size,
+            generate_length: rules.generate_length,
             passphrase_min: rules.passphrase_min,
             recipient_allowed: matches!(visitor.caller, Caller::Customer { .. })
                 && rules.mail_enabled,
@@ -146,6 +150,8 @@ pub(super) async fn create(
         share_domain: None,
         memo: form.sensitive("memo"),
         charsets: None,
+        // Set by static/e2e.js when it encrypted the secret in this browser.
+        e2e: crate::http::api::e2e_share(&form),
     };
     let now = unix_now();
     let created = if generate {
@@ -203,6 +209,8 @@ mod tests {
             default_ttl: 604_800.min(max_ttl),
             max_ttl,
             max_size: 10_000,
+            max_file_size: 0,
+            generate_length: 16,
             passphrase_min: 4,
             mail_enabled: false,
         }

@@ -49,6 +49,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// "file, 2.3 MB" for a receipt whose end-to-end secret holds a file (never its name).
+pub fn file_words(t: &Catalog, size: u64) -> String {
+    // Decimal megabytes with one digit, as file managers show them; kB below one MB.
+    let text = if size >= 1_000_000 {
+        format!("{}.{} MB", size / 1_000_000, size % 1_000_000 / 100_000)
+    } else {
+        format!("{} kB", size.div_ceil(1_000))
+    };
+    t.fill("e2e.file_size", &text)
+}
+
 /// `2026-11-30 16:20 UTC`.
 pub fn when(unix: u64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
@@ -113,6 +124,13 @@ fn passphrase_refusal(t: &Catalog, error: &ServiceError) -> Option<(StatusCode, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_sizes_read_in_decimal_units() {
+        let en = super::super::i18n::find("en").expect("en");
+        assert_eq!(file_words(en, 2_345_678), "file, 2.3 MB");
+        assert_eq!(file_words(en, 1_500), "file, 2 kB");
+    }
 
     #[test]
     fn times_read_in_utc() {

@@ -28,9 +28,15 @@ struct ReceiptPage<'a> {
     recipient: Option<String>,
     passphrase: bool,
     generated: Option<&'a str>,
+    /// The generated password's field: e2e.js renames the end-to-end one when it fills it.
+    generated_id: &'static str,
     /// The creator's private note: this page is the creator's (its address is the proof).
     memo: Option<&'a str>,
     can_burn: bool,
+    /// End-to-end: the server has the link without its key.
+    e2e: bool,
+    /// "file, 2.3 MB" for an end-to-end file.
+    file: Option<String>,
 }
 
 /// The state's name (for `data-state` and styling) and its words.
@@ -79,7 +85,8 @@ pub(super) async fn receipt(
     let t = visitor.t;
     let (state, words) = state_words(t, &receipt);
     let link = service.secret_link(&receipt);
-    let qr = link.as_deref().and_then(qr_svg);
+    // A QR code drawn here could only hold the link without its key: none for end-to-end.
+    let qr = link.as_deref().filter(|_| !receipt.e2e).and_then(qr_svg);
     let recipient = receipt.recipient.first().map(|to| {
         let delivery = receipt.delivery.as_ref().map(|d| match d.state {
             DeliveryState::Queued => t.get("delivery.queued"),
@@ -108,8 +115,15 @@ pub(super) async fn receipt(
             recipient,
             passphrase: receipt.passphrase_required,
             generated: receipt.value.as_ref().map(Sensitive::expose),
+            generated_id: if receipt.value.is_some() {
+                "generated-value"
+            } else {
+                "e2e-generated-value"
+            },
             memo: receipt.memo.as_ref().map(Sensitive::expose),
             can_burn: receipt.state == State::New,
+            e2e: receipt.e2e,
+            file: receipt.file_size.map(|size| super::file_words(t, size)),
         },
     )
 }

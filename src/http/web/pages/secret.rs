@@ -10,7 +10,7 @@ use super::super::{Failure, Form, PageCtx, Visitor};
 use super::{accept, passphrase_refusal};
 use crate::domain::{unix_now, SecretKey};
 use crate::http::ratelimit::{Action, RateLimits};
-use crate::service::Service;
+use crate::service::{KeyProof, Service, ServiceError};
 
 #[derive(Template)]
 #[template(path = "secret.html")]
@@ -19,6 +19,9 @@ struct SecretPage<'a> {
     page: &'a PageCtx,
     key: &'a str,
     passphrase_required: bool,
+    /// End-to-end: `Some(true)`, server-side: `Some(false)`, unknown until the passphrase
+    /// opens it: `None`.
+    e2e: Option<bool>,
     error: Refusal,
 }
 
@@ -26,6 +29,7 @@ fn secret_page(
     visitor: &Visitor,
     key: &str,
     passphrase_required: bool,
+    e2e: Option<bool>,
     status: StatusCode,
     error: Refusal,
 ) -> HttpResponse {
@@ -37,6 +41,7 @@ fn secret_page(
             page: &page,
             key,
             passphrase_required,
+            e2e,
             error,
         },
     )
@@ -63,6 +68,7 @@ pub(super) async fn interstitial(
                 &visitor,
                 &key,
                 status.passphrase_required,
+                status.e2e,
                 StatusCode::OK,
                 error,
             )
@@ -79,6 +85,8 @@ struct RevealedPage<'a> {
     page: &'a PageCtx,
     value: &'a str,
     rows: usize,
+    /// `value` is an envelope for static/e2e.js to open with the link's key.
+    e2e: bool,
 }
 
 /// `POST /secret/{key}`: reveals the secret once.
@@ -99,8 +107,14 @@ pub(super) async fn reveal(
     let t = visitor.t;
     let now = unix_now();
     let passphrase = form.sensitive("passphrase");
+    // static/e2e.js sends the verifier of the link's key; without it (no JavaScript, no key)
+    // an end-to-end secret is refused and stays unread.
+    let proof = KeyProof {
+        verifier: form.get("verifier").filter(|v| !v.is_empty()),
+        required: true,
+    };
     match service
-        .reveal(&secret_key, passphrase.as_ref(), visitor.ip, now)
+        .reveal_proven(&secret_key, passphrase.as_ref(), proof, visitor.ip, now)
         .await
     {
         Ok(revealed) => {
@@ -114,11 +128,28 @@ pub(super) async fn reveal(
                     page: &page,
                     value,
                     rows,
+                    e2e: revealed.e2e,
                 },
             )
         }
+        Err(ServiceError::KeyRequired) => secret_page(
+            &visitor,
+            &key,
+            passphrase.is_some(),
+            Some(true),
+            StatusCode::BAD_REQUEST,
+            Refusal::general(t.get("e2e.key_required")),
+        ),
+        Err(ServiceError::WrongKey) => secret_page(
+            &visitor,
+            &key,
+            passphrase.is_some(),
+            Some(true),
+            StatusCode::BAD_REQUEST,
+            Refusal::general(t.get("e2e.wrong_key")),
+        ),
         Err(e) => match passphrase_refusal(t, &e) {
-            Some((status, refusal)) => secret_page(&visitor, &key, true, status, refusal),
+            Some((status, refusal)) => secret_page(&visitor, &key, true, None, status, refusal),
             None => visitor.failure(Failure::from_service(e)),
         },
     }
