@@ -118,13 +118,37 @@ pub fn compose(sender: &str, to: &str, link: &str, passphrase_required: bool) ->
 pub fn compose_incoming(to: &str, link: &str, memo: &str) -> OutgoingMail {
     let mut mail = compose("Someone using the request-a-secret page", to, link, false);
     if !memo.is_empty() {
-        mail.text.push_str(&format!("\nTheir note: {memo}\n"));
-        mail.html = mail.html.replace(
-            "</body>",
-            &format!("<p>Their note: {}</p></body>", escape_html(memo)),
-        );
+        mail.append(&format!("Their note: {memo}"));
     }
     mail
+}
+
+/// The mail of an end-to-end secret (`docs/envelope.md`): the server never had its key, so the
+/// link has none, and the mail says the key comes from the sender another way.
+pub fn compose_key_apart(
+    sender: &str,
+    to: &str,
+    link: &str,
+    passphrase_required: bool,
+) -> OutgoingMail {
+    let mut mail = compose(sender, to, link, passphrase_required);
+    mail.append(&format!(
+        "The secret was encrypted end to end and this link carries no key: {sender} gives you \
+         the key another way (not by this email). Add it to the end of the link after a \"#\" \
+         to open the secret."
+    ));
+    mail
+}
+
+impl OutgoingMail {
+    /// Adds `paragraph` at the end of the text and the HTML part.
+    fn append(&mut self, paragraph: &str) {
+        self.text.push_str(&format!("\n{paragraph}\n"));
+        self.html = self.html.replace(
+            "</body>",
+            &format!("<p>{}</p></body>", escape_html(paragraph)),
+        );
+    }
 }
 
 /// `reason` with anything that looks like an email address replaced, so SMTP errors can be
@@ -416,6 +440,19 @@ mod tests {
             without_addresses("550 5.1.1 <bob@example.org>: Recipient rejected"),
             "550 5.1.1 [address] Recipient rejected"
         );
+    }
+
+    #[test]
+    fn an_end_to_end_link_says_its_key_comes_another_way() {
+        let mail = compose_key_apart("a@b.c", "d@e.f", "http://x/secret/k", false);
+        for part in [&mail.text, &mail.html] {
+            assert!(part.contains("carries no key"), "{part}");
+            assert!(
+                part.contains("a@b.c gives you the key another way"),
+                "{part}"
+            );
+        }
+        assert!(mail.html.ends_with("</p></body></html>"));
     }
 
     #[test]

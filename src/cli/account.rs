@@ -18,10 +18,10 @@ pub enum AccountCommand {
         #[arg(long, default_value = "default")]
         plan: String,
     },
-    /// List accounts: email, plan, how each signs in (web password, single sign-on through the
-    /// identity provider or the proxy header, or the API token only), created.
+    /// List accounts: email, plan, how each signs in, created.
     ///
-    /// Never tokens or passwords.
+    /// How each signs in: a web password, single sign-on through the identity provider or the
+    /// proxy header, or the API token only. Never tokens or passwords.
     List,
     /// Issue a new API token; the old one stops working at once.
     ///

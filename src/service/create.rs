@@ -152,6 +152,8 @@ impl Service {
                 let composed = if incoming {
                     let memo = req.memo.as_ref().map(Sensitive::expose).unwrap_or("");
                     mail::compose_incoming(to, &link, memo)
+                } else if req.e2e.is_some() && !generated {
+                    mail::compose_key_apart(caller.custid(), to, &link, kdf.is_some())
                 } else {
                     mail::compose(caller.custid(), to, &link, kdf.is_some())
                 };

@@ -195,6 +195,50 @@ async fn the_recipient_gets_the_link_and_never_the_secret_or_passphrase() {
 }
 
 #[tokio::test]
+async fn an_end_to_end_link_is_mailed_without_its_key_and_says_so() {
+    use onetime::crypto::envelope::{seal, Contents, Key};
+
+    let port = free_port();
+    let inbox = start_smtp(port);
+    let app = spawn_with_mail(port).await;
+    let auth = app.account("erik@example.com", None).await;
+    let key = Key::generate();
+    let contents = Contents {
+        text: "the launch codes 0451".to_owned().into(),
+        file: None,
+    };
+    let (envelope, verifier) = (seal(&key, &contents), key.verifier());
+    let form = [
+        ("secret", envelope.as_str()),
+        ("recipient", "frida@example.org"),
+        ("e2e", "text"),
+        ("verifier", verifier.as_str()),
+    ];
+    let body = app.post_as(&auth, "/api/v1/share", &form).await.ok();
+    assert_eq!(body["e2e"], true, "{body}");
+    let mkey = body["metadata_key"].as_str().expect("mkey");
+    wait_for_delivery(&app, mkey, "sent").await;
+
+    let messages = inbox.lock().expect("inbox").clone();
+    let data = messages[0].data.replace("=\r\n", "");
+    let link = format!(
+        "http://127.0.0.1:7143/secret/{}",
+        body["secret_key"].as_str().expect("key")
+    );
+    assert!(data.contains(&link), "{data}");
+    assert!(
+        !data.contains(&format!("{link}#")),
+        "a key after the link: {data}"
+    );
+    assert!(!data.contains(key.fragment().as_str()), "{data}");
+    assert!(data.contains("carries no key"), "{data}");
+    assert!(
+        data.contains("erik@example.com gives you the key another way"),
+        "{data}"
+    );
+}
+
+#[tokio::test]
 async fn mail_waits_out_a_dead_smtp_server_and_a_restart() {
     let port = free_port();
     let app = spawn_with_mail(port).await;
