@@ -10,7 +10,7 @@ use super::params::Params;
 use super::ratelimit::{Action, RateLimits};
 use crate::accounts::Accounts;
 use crate::domain::{unix_now, Caller, ReceiptKey, RequestedTtl, SecretKey};
-use crate::service::{CreateRequest, E2eShare, KeyProof, Service, ServiceError};
+use crate::service::{CreateRequest, KeyProof, Service, ServiceError};
 
 /// Paths under which the receipt routes answer (Onetime Secret has all three).
 const RECEIPT_PREFIXES: [&str; 3] = ["private", "metadata", "receipt"];
@@ -153,27 +153,8 @@ fn create_request(params: &Params) -> CreateRequest {
         share_domain: params.get("share_domain").map(str::to_owned),
         memo: params.sensitive("memo"),
         charsets: None,
-        e2e: e2e_share(params),
+        e2e: params.e2e_share(),
     }
-}
-
-/// The end-to-end extension of a create (`docs/envelope.md`): `e2e=text` (or `1`, `true`) or
-/// `e2e=file` marks the secret as an envelope, `verifier` its key's verifier. Absent, `0`,
-/// `false` or empty: a server-side secret, as for every v1 client.
-pub fn e2e_share(params: &Params) -> Option<E2eShare> {
-    let file = match params.get("e2e")?.trim().to_ascii_lowercase().as_str() {
-        "" | "0" | "false" | "no" => return None,
-        "file" => true,
-        _ => false,
-    };
-    Some(E2eShare {
-        verifier: params
-            .get("verifier")
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned),
-        file,
-    })
 }
 
 /// The use cases every create, reveal and burn handler needs besides its own parameters.

@@ -24,6 +24,7 @@ use zeroize::{Zeroize, Zeroizing};
 use super::error::ApiError;
 use crate::crypto::envelope::{FRAMING_MAX, IV_LEN, TAG_LEN};
 use crate::domain::Sensitive;
+use crate::service::E2eShare;
 
 /// Largest request body accepted, in bytes, and how long it may take to arrive; set as app
 /// data from the largest plan size and `server.body_timeout`.
@@ -160,6 +161,26 @@ impl Params {
             .filter(|(k, _)| *k == name || *k == array)
             .map(|(_, v)| v.to_string())
             .collect()
+    }
+
+    /// The end-to-end extension of a create (`docs/envelope.md`), for the API and the pages
+    /// alike: `e2e=text` (or `1`, `true`) or `e2e=file` marks the secret as an envelope,
+    /// `verifier` its key's verifier. Absent, `0`, `false` or empty: a server-side secret, as for
+    /// every v1 client.
+    pub fn e2e_share(&self) -> Option<E2eShare> {
+        let file = match self.get("e2e")?.trim().to_ascii_lowercase().as_str() {
+            "" | "0" | "false" | "no" => return None,
+            "file" => true,
+            _ => false,
+        };
+        Some(E2eShare {
+            verifier: self
+                .get("verifier")
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
+            file,
+        })
     }
 
     fn push(&mut self, name: String, value: String) {

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::error::ServiceError;
 use super::Service;
+use crate::crypto::{Binding, RecordKind};
 
 use crate::domain::{Burned, Caller, ReceiptKey, Sensitive, SHORTKEY_CHARS};
 use crate::store::StoredState;
@@ -37,12 +38,8 @@ impl Service {
             let pass_key = self
                 .passphrase_key(&record.secret_id, &secret, passphrase, client, now)
                 .await?;
-            let opened = self.open_secret(
-                &record.secret_id,
-                &payload.secret_key,
-                pass_key.as_ref(),
-                &secret.sealed,
-            );
+            let at = Binding::new(RecordKind::Secret, &record.secret_id, &payload.secret_key);
+            let opened = self.open_secret(at.with_pass(pass_key.as_ref()), &secret.sealed);
             if opened.is_err() {
                 self.wrong_passphrase(&record.secret_id, client, now)
                     .await?;

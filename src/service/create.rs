@@ -146,13 +146,15 @@ impl Service {
             self.policy.link_base(&share_domain),
             keys.secret_key.as_str()
         );
+        // A generated password is made here, never an envelope.
+        let e2e = req.e2e.as_ref().filter(|_| !generated);
         let mail = match &recipient {
             Some(to) => {
                 let to = to.as_str();
                 let composed = if incoming {
                     let memo = req.memo.as_ref().map(Sensitive::expose).unwrap_or("");
                     mail::compose_incoming(to, &link, memo)
-                } else if req.e2e.is_some() && !generated {
+                } else if e2e.is_some() {
                     mail::compose_key_apart(caller.custid(), to, &link, kdf.is_some())
                 } else {
                     mail::compose(caller.custid(), to, &link, kdf.is_some())
@@ -161,7 +163,6 @@ impl Service {
             }
             None => None,
         };
-        let e2e = req.e2e.as_ref().filter(|_| !generated);
         let secret_payload = SecretPayload {
             value: value.expose().to_owned(),
             share_domain: share_domain.clone(),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::crypto::{Binding, KdfPool, PassKey, RecordId, RecordKind, Sealed, Sealer};
+use crate::crypto::{Binding, KdfPool, Sealed, Sealer};
 use crate::domain::{Caller, Sensitive};
 use crate::store::{Store, StoreError};
 
@@ -101,14 +101,7 @@ impl Service {
     }
 
     /// Opens a secret record's payload, of any shape it was ever sealed in.
-    fn open_secret(
-        &self,
-        id: &RecordId,
-        url_key: &str,
-        pass: Option<&PassKey>,
-        sealed: &Sealed,
-    ) -> Result<SecretPayload, ServiceError> {
-        let at = Binding::new(RecordKind::Secret, id, url_key).with_pass(pass);
+    fn open_secret(&self, at: Binding<'_>, sealed: &Sealed) -> Result<SecretPayload, ServiceError> {
         SecretPayload::decode(&self.sealer.open(at, sealed)?)
     }
 }

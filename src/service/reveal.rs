@@ -6,7 +6,7 @@ use super::error::ServiceError;
 use subtle::ConstantTimeEq;
 
 use super::{nonempty, Service};
-use crate::crypto::{PassKey, RecordId, RecordKind};
+use crate::crypto::{Binding, PassKey, RecordId, RecordKind};
 use crate::domain::{Revealed, SecretKey, Sensitive};
 use crate::store::{Guess, GuessAttempt, PlainTake, SecretRecord};
 
@@ -71,12 +71,10 @@ impl Service {
             return Ok(None);
         };
         let locked = record.kdf.is_some() && self.store.passphrase_locked(&id, now).await?;
+        let at = Binding::new(RecordKind::Secret, &id, secret_key.as_str());
         let e2e = match record.kdf {
             Some(_) => None,
-            None => Some(
-                self.open_secret(&id, secret_key.as_str(), None, &record.sealed)?
-                    .e2e,
-            ),
+            None => Some(self.open_secret(at, &record.sealed)?.e2e),
         };
         Ok(Some(SecretStatus {
             passphrase_required: record.kdf.is_some(),
@@ -137,16 +135,16 @@ impl Service {
             .await?;
         // Taken already, a plain secret that does not open (a damaged record: its id is a keyed
         // hash of the very key that opens it) is gone all the same; nobody gets its value.
-        let payload =
-            match self.open_secret(&id, secret_key.as_str(), pass_key.as_ref(), &record.sealed) {
-                Ok(payload) => payload,
-                // Already counted (the guess was reserved before the derivation); this may lock.
-                Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
-                    self.wrong_passphrase(&id, client, now).await?;
-                    return Err(ServiceError::WrongPassphrase);
-                }
-                Err(e) => return Err(e),
-            };
+        let at = Binding::new(RecordKind::Secret, &id, secret_key.as_str());
+        let payload = match self.open_secret(at.with_pass(pass_key.as_ref()), &record.sealed) {
+            Ok(payload) => payload,
+            // Already counted (the guess was reserved before the derivation); this may lock.
+            Err(ServiceError::UnknownSecret) if pass_key.is_some() => {
+                self.wrong_passphrase(&id, client, now).await?;
+                return Err(ServiceError::WrongPassphrase);
+            }
+            Err(e) => return Err(e),
+        };
         if payload.e2e {
             proof.check(&payload.verifier)?;
         }

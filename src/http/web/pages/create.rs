@@ -151,7 +151,7 @@ pub(super) async fn create(
         memo: form.sensitive("memo"),
         charsets: None,
         // Set by static/e2e.js when it encrypted the secret in this browser.
-        e2e: crate::http::api::e2e_share(&form),
+        e2e: form.e2e_share(),
     };
     let now = unix_now();
     let created = if generate {
