@@ -60,8 +60,8 @@ pub fn decode(line: &str) -> Result<Exported, BackupError> {
         // An account line from before single sign-on ends where the account's `sso` field
         // begins (the account is the line's last field): read it with that field absent.
         match postcard::from_bytes(&[bytes.as_slice(), &[0]].concat()) {
-            Ok(Exported::Customer(customer)) if customer.sso.is_none() => {
-                Ok(Exported::Customer(customer))
+            Ok(Exported::Account(account)) if account.sso.is_none() => {
+                Ok(Exported::Account(account))
             }
             _ => Err(BackupError::Malformed(format!(
                 "a record line does not decode: {e}"
@@ -92,27 +92,21 @@ pub async fn snapshot(store: &dyn Store, now: u64) -> Result<Vec<String>, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::conformance::customer;
+    use crate::store::conformance::account;
     use crate::store::SsoSide;
 
     #[test]
     fn account_lines_from_before_single_sign_on_still_restore() {
-        let mut customer = customer("ann@example.com", 3);
+        let mut account = account("ann@example.com", 3);
         // Without an `sso` side the line is byte for byte what earlier versions wrote.
-        let line = encode(&Exported::Customer(customer.clone()));
+        let line = encode(&Exported::Account(account.clone()));
         assert_eq!(
             decode(&line).expect("old line"),
-            Exported::Customer(customer.clone())
+            Exported::Account(account.clone())
         );
-        customer.sso = customer
-            .api_key
-            .clone()
-            .map(|key| SsoSide { since: 9, key });
-        let line = encode(&Exported::Customer(customer.clone()));
-        assert_eq!(
-            decode(&line).expect("new line"),
-            Exported::Customer(customer)
-        );
+        account.sso = account.api_key.clone().map(|key| SsoSide { since: 9, key });
+        let line = encode(&Exported::Account(account.clone()));
+        assert_eq!(decode(&line).expect("new line"), Exported::Account(account));
         let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(&line)
             .expect("base64");

@@ -169,7 +169,7 @@ pub enum Caller {
     /// No `Authorization` header.
     Anonymous,
     /// Authenticated with an account's email and API token, or signed in on the web.
-    Customer {
+    Account {
         /// The account's email, its `custid`.
         email: String,
         /// The account's plan name.
@@ -179,7 +179,7 @@ pub enum Caller {
     },
 }
 
-/// What a signed-in customer's credential gives over their recent list, which the data
+/// What a signed-in account's credential gives over their recent list, which the data
 /// directory alone cannot open (see [`crate::accounts`] for the rule).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecentAccess {
@@ -202,14 +202,14 @@ impl Caller {
     /// Whether this caller is the account recorded as `custid` (never an anonymous caller,
     /// though anonymous receipts say `anon`).
     pub fn created(&self, custid: &str) -> bool {
-        matches!(self, Self::Customer { email, .. } if email == custid)
+        matches!(self, Self::Account { email, .. } if email == custid)
     }
 
     /// The `custid` recorded on receipts.
     pub fn custid(&self) -> &str {
         match self {
             Self::Anonymous => "anon",
-            Self::Customer { email, .. } => email,
+            Self::Account { email, .. } => email,
         }
     }
 
@@ -217,7 +217,7 @@ impl Caller {
     pub fn plan_name(&self) -> &str {
         match self {
             Self::Anonymous => "anonymous",
-            Self::Customer { plan, .. } => plan,
+            Self::Account { plan, .. } => plan,
         }
     }
 }

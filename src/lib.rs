@@ -22,7 +22,7 @@
 //! - [`mail`]: the SMTP transport, the link email, and the outbox worker with retries.
 //! - [`sweeper`]: background purge of expired records.
 //! - [`metrics`]: the Prometheus counters, gauges and request histogram, and their listener.
-//! - [`store`]: the storage seam, one trait per concern (`Secrets`, `Customers`, `Sessions`,
+//! - [`store`]: the storage seam, one trait per concern (`Secrets`, `Accounts`, `Sessions`,
 //!   `Outbox`, `Counters`, `Sweep`, `Transfer`, `Upkeep`; `Store` gathers them), the record
 //!   types and their encoding (`store::record`), typed `StoreError`; the sled backend
 //!   (`store::sled`) and the Redis backend (`store::redis`: Cluster, Sentinel, TLS), each one

@@ -349,7 +349,7 @@ impl Outbox {
     async fn pass(&self) -> Result<(), crate::store::StoreError> {
         let now = unix_now();
         for mut mail in self.store.due_mail(now, BATCH).await? {
-            let id = mail.metadata_id;
+            let id = mail.receipt_id;
             let outcome = match open(&self.sealer, &id, &mail.sealed) {
                 Some(message) => self.mailer.send(&message).await,
                 None => Err(MailError::Message(

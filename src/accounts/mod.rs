@@ -45,7 +45,7 @@ use crate::crypto::{
 };
 use crate::domain::{normalize_email, Caller, Sensitive, PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS};
 use crate::service::StorageFailure;
-use crate::store::{CustomerRecord, SealedListKey, Store, StoreError};
+use crate::store::{AccountRecord, SealedListKey, Store, StoreError};
 
 mod session;
 mod sso;
@@ -172,14 +172,14 @@ impl Accounts {
         normalize_email(raw).ok_or_else(|| AccountError::InvalidEmail(raw.to_owned()))
     }
 
-    fn customer_id(&self, email: &str) -> RecordId {
-        self.sealer.record_id(RecordKind::Customer, email)
+    fn account_id(&self, email: &str) -> RecordId {
+        self.sealer.record_id(RecordKind::Account, email)
     }
 
     /// The account of a normalized email. The store sees only its keyed hash.
-    async fn existing(&self, email: &str) -> Result<CustomerRecord, AccountError> {
+    async fn existing(&self, email: &str) -> Result<AccountRecord, AccountError> {
         self.store
-            .customer(&self.customer_id(email))
+            .account(&self.account_id(email))
             .await?
             .ok_or_else(|| AccountError::NotFound(email.to_owned()))
     }
@@ -191,10 +191,10 @@ impl Accounts {
     }
 
     /// A fresh API-side list key, its private half sealed under `token`.
-    fn api_list_key(&self, customer_id: &RecordId, token: &str) -> (SealedListKey, ListSecretKey) {
+    fn api_list_key(&self, account_id: &RecordId, token: &str) -> (SealedListKey, ListSecretKey) {
         let secret = ListSecretKey::generate();
         let sealed = self.sealer.seal(
-            Binding::new(RecordKind::ApiListKey, customer_id, token),
+            Binding::new(RecordKind::ApiListKey, account_id, token),
             secret.expose(),
         );
         let public = secret.public();
@@ -210,7 +210,7 @@ impl Accounts {
     ) -> Result<Sensitive, AccountError> {
         let email = Self::email(email)?;
         let (record, token) = self.new_record(&email, plan.unwrap_or("default"), now)?;
-        if !self.store.add_customer(&record).await? {
+        if !self.store.add_account(&record).await? {
             return Err(AccountError::Exists(email));
         }
         Ok(token)
@@ -222,14 +222,14 @@ impl Accounts {
         email: &str,
         plan: &str,
         now: u64,
-    ) -> Result<(CustomerRecord, Sensitive), AccountError> {
+    ) -> Result<(AccountRecord, Sensitive), AccountError> {
         if plan == "anonymous" || !self.plans.contains(plan) {
             return Err(AccountError::UnknownPlan(plan.to_owned()));
         }
         let (token, token_hash) = self.new_token();
-        let id = self.customer_id(email);
+        let id = self.account_id(email);
         let (api_key, _) = self.api_list_key(&id, token.expose());
-        let record = CustomerRecord {
+        let record = AccountRecord {
             id,
             email: self.sealer.seal_email(&id, email),
             plan: plan.to_owned(),
@@ -247,7 +247,7 @@ impl Accounts {
     pub async fn list(&self) -> Result<Vec<AccountSummary>, AccountError> {
         let mut accounts =
             self.store
-                .customers()
+                .accounts()
                 .await?
                 .into_iter()
                 .map(|c| {
@@ -281,19 +281,19 @@ impl Accounts {
         caller: &Caller,
         now: u64,
     ) -> Result<Sensitive, AccountError> {
-        let Caller::Customer { email, .. } = caller else {
+        let Caller::Account { email, .. } = caller else {
             return Err(AccountError::NotSignedIn);
         };
         self.issue_token(email, now).await
     }
 
     async fn issue_token(&self, email: &str, now: u64) -> Result<Sensitive, AccountError> {
-        let customer_id = self.customer_id(email);
+        let account_id = self.account_id(email);
         loop {
             let old = self.existing(email).await?;
             let (token, token_hash) = self.new_token();
-            let (api_key, _) = self.api_list_key(&customer_id, token.expose());
-            let new = CustomerRecord {
+            let (api_key, _) = self.api_list_key(&account_id, token.expose());
+            let new = AccountRecord {
                 token_hash,
                 token_created: now,
                 api_key: Some(api_key),
@@ -301,12 +301,12 @@ impl Accounts {
             };
             // Against the record as read: a password set meanwhile is never undone. If it
             // changed, start again from a fresh read.
-            if !self.store.replace_customer(&old, &new).await? {
+            if !self.store.replace_account(&old, &new).await? {
                 continue;
             }
             if new.password.is_none() && new.sso.is_none() {
                 // No other side: nothing opens the old entries any more, so they go (as before).
-                self.store.clear_recent(&customer_id).await?;
+                self.store.clear_recent(&account_id).await?;
             }
             return Ok(token);
         }
@@ -316,11 +316,7 @@ impl Accounts {
     /// sessions end (they find no account).
     pub async fn remove(&self, email: &str) -> Result<(), AccountError> {
         let email = Self::email(email)?;
-        if !self
-            .store
-            .remove_customer(&self.customer_id(&email))
-            .await?
-        {
+        if !self.store.remove_account(&self.account_id(&email)).await? {
             return Err(AccountError::NotFound(email));
         }
         Ok(())

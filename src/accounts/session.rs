@@ -11,7 +11,7 @@ use crate::crypto::{
 };
 use crate::domain::{is_plausible_key, Caller, RecentAccess, Sensitive, PASSWORD_MAX_BYTES};
 use crate::service::StorageFailure;
-use crate::store::{CustomerRecord, SealedListKey, SessionRecord, StoreError, WebPassword};
+use crate::store::{AccountRecord, SealedListKey, SessionRecord, StoreError, WebPassword};
 
 /// A signed-in browser session, as [`Accounts::sign_in`] hands it to the web layer.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ impl Accounts {
             .await?;
         let secret = ListSecretKey::generate();
         let sealed = self.sealer.seal(
-            Binding::new(RecordKind::WebListKey, &self.customer_id(&email), "")
+            Binding::new(RecordKind::WebListKey, &self.account_id(&email), "")
                 .with_pass(Some(&pass_key)),
             secret.expose(),
         );
@@ -80,12 +80,12 @@ impl Accounts {
         };
         loop {
             let old = self.existing(&email).await?;
-            let new = CustomerRecord {
+            let new = AccountRecord {
                 password: Some(web.clone()),
                 ..old.clone()
             };
             // Against the record as read: a token rotated meanwhile stays rotated.
-            if self.store.replace_customer(&old, &new).await? {
+            if self.store.replace_account(&old, &new).await? {
                 return Ok(());
             }
         }
@@ -106,12 +106,12 @@ impl Accounts {
             return Ok(None);
         }
         let lookup = email.trim().to_ascii_lowercase();
-        let customer = if lookup.is_empty() {
+        let account = if lookup.is_empty() {
             None
         } else {
-            self.store.customer(&self.customer_id(&lookup)).await?
+            self.store.account(&self.account_id(&lookup)).await?
         };
-        let Some((customer, web)) = customer.and_then(|c| c.password.clone().map(|web| (c, web)))
+        let Some((account, web)) = account.and_then(|c| c.password.clone().map(|web| (c, web)))
         else {
             let (log_n, r, p) = self.sign_in.scrypt;
             let dummy = KdfParams::fresh(log_n, r, p);
@@ -136,7 +136,7 @@ impl Accounts {
             .derive(password.to_zeroizing(), web.kdf)
             .await?;
         let opened = self.sealer.open(
-            Binding::new(RecordKind::WebListKey, &customer.id, "").with_pass(Some(&pass_key)),
+            Binding::new(RecordKind::WebListKey, &account.id, "").with_pass(Some(&pass_key)),
             &web.key.sealed,
         )?;
         let list_key = ListSecretKey::from_slice(&opened)
@@ -193,15 +193,15 @@ impl Accounts {
         ) else {
             return Ok(None);
         };
-        let account = self.customer_id(&payload.email);
-        let Some(customer) = self.store.customer(&account).await? else {
+        let account = self.account_id(&payload.email);
+        let Some(account) = self.store.account(&account).await? else {
             return Ok(None);
         };
         // Signed in with the password or by single sign-on: that side's key must still be
         // the one the session was opened with.
         let sides = [
-            customer.password.as_ref().map(|web| &web.key),
-            customer.sso.as_ref().map(|sso| &sso.key),
+            account.password.as_ref().map(|web| &web.key),
+            account.sso.as_ref().map(|sso| &sso.key),
         ];
         let same_side = sides.into_iter().flatten().fold(false, |found, key| {
             found | bool::from(key.public.ct_eq(&payload.password_stamp))
@@ -209,14 +209,14 @@ impl Accounts {
         if !same_side {
             return Ok(None);
         }
-        Ok(Some(Caller::Customer {
+        Ok(Some(Caller::Account {
             recent: RecentAccess {
-                recipients: customer.list_recipients(),
+                recipients: account.list_recipients(),
                 key: ListSecretKey::from_slice(&payload.list_key),
                 token: None,
             },
             email: payload.email.clone(),
-            plan: customer.plan,
+            plan: account.plan,
         }))
     }
 

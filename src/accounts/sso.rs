@@ -12,14 +12,14 @@
 use super::{AccountError, Accounts, Session};
 use crate::crypto::{Binding, ListSecretKey, RecordId, RecordKind};
 use crate::domain::{Caller, RecentAccess};
-use crate::store::{CustomerRecord, SealedListKey, SsoSide, StoreError};
+use crate::store::{AccountRecord, SealedListKey, SsoSide, StoreError};
 
 impl Accounts {
-    /// A new single-sign-on side for the account `customer_id`, and its private key.
-    fn sso_side(&self, customer_id: &RecordId, now: u64) -> (SsoSide, ListSecretKey) {
+    /// A new single-sign-on side for the account `account_id`, and its private key.
+    fn sso_side(&self, account_id: &RecordId, now: u64) -> (SsoSide, ListSecretKey) {
         let secret = ListSecretKey::generate();
         let sealed = self.sealer.seal(
-            Binding::new(RecordKind::SsoListKey, customer_id, ""),
+            Binding::new(RecordKind::SsoListKey, account_id, ""),
             secret.expose(),
         );
         let key = SealedListKey {
@@ -36,15 +36,15 @@ impl Accounts {
         email: &str,
         plan: &str,
         now: u64,
-    ) -> Result<(String, CustomerRecord, ListSecretKey), AccountError> {
+    ) -> Result<(String, AccountRecord, ListSecretKey), AccountError> {
         let email = Self::email(email)?;
-        let id = self.customer_id(&email);
+        let id = self.account_id(&email);
         loop {
-            let Some(old) = self.store.customer(&id).await? else {
+            let Some(old) = self.store.account(&id).await? else {
                 let (mut record, _token) = self.new_record(&email, plan, now)?;
                 let (side, key) = self.sso_side(&id, now);
                 record.sso = Some(side);
-                if self.store.add_customer(&record).await? {
+                if self.store.add_account(&record).await? {
                     tracing::info!("account created by single sign-on");
                     return Ok((email, record, key));
                 }
@@ -61,12 +61,12 @@ impl Accounts {
                 return Ok((email, old, key));
             }
             let (side, key) = self.sso_side(&id, now);
-            let new = CustomerRecord {
+            let new = AccountRecord {
                 sso: Some(side),
                 ..old.clone()
             };
             // Against the record as read: a token or password set meanwhile is never undone.
-            if self.store.replace_customer(&old, &new).await? {
+            if self.store.replace_account(&old, &new).await? {
                 return Ok((email, new, key));
             }
         }
@@ -93,7 +93,7 @@ impl Accounts {
         now: u64,
     ) -> Result<Caller, AccountError> {
         let (email, record, key) = self.sso_account(email, plan, now).await?;
-        Ok(Caller::Customer {
+        Ok(Caller::Account {
             recent: RecentAccess {
                 recipients: record.list_recipients(),
                 key: Some(key),

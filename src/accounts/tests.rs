@@ -243,7 +243,7 @@ async fn passwords_are_checked_and_stored_only_as_a_phc_string() {
         .expect("set");
     let record = w
         .store
-        .customer(&w.sealer.record_id(RecordKind::Customer, "pat@example.com"))
+        .account(&w.sealer.record_id(RecordKind::Account, "pat@example.com"))
         .await
         .expect("get")
         .expect("present");
@@ -398,15 +398,15 @@ async fn the_recent_list_is_shared_by_the_token_and_a_session(w: World) {
         .is_empty());
 
     // The entries themselves: sealed to both list keys, and the server key alone opens none.
-    let customer_id = w.sealer.record_id(RecordKind::Customer, "ann@example.com");
-    let seals = w.store.recent(&customer_id, 0).await.expect("recent");
+    let account_id = w.sealer.record_id(RecordKind::Account, "ann@example.com");
+    let seals = w.store.recent(&account_id, 0).await.expect("recent");
     assert_eq!(seals.len(), 2);
     for seal in &seals {
         assert_eq!(seal.key_boxes.len(), 2, "one box per list key");
         assert!(w
             .sealer
             .open(
-                Binding::new(RecordKind::Recent, &customer_id, ""),
+                Binding::new(RecordKind::Recent, &account_id, ""),
                 &seal.sealed
             )
             .is_err());
@@ -498,13 +498,13 @@ async fn without_a_web_password_rotation_clears_the_list() {
     let token = w.add("ed@example.com").await;
     w.share(&w.token_caller("ed@example.com", &token).await)
         .await;
-    let customer_id = w.sealer.record_id(RecordKind::Customer, "ed@example.com");
-    assert_eq!(w.store.recent(&customer_id, 0).await.expect("r").len(), 1);
+    let account_id = w.sealer.record_id(RecordKind::Account, "ed@example.com");
+    assert_eq!(w.store.recent(&account_id, 0).await.expect("r").len(), 1);
     w.accounts
         .rotate("ed@example.com", NOW)
         .await
         .expect("rotate");
-    assert!(w.store.recent(&customer_id, 0).await.expect("r").is_empty());
+    assert!(w.store.recent(&account_id, 0).await.expect("r").is_empty());
 }
 
 #[tokio::test]
@@ -541,7 +541,7 @@ async fn schema_1_accounts_and_entries_keep_working() {
         listed[0].email, "old@example.com",
         "the email opens for the list"
     );
-    let schema_1_caller = Caller::Customer {
+    let schema_1_caller = Caller::Account {
         email: "old@example.com".into(),
         plan: "team".into(),
         recent: RecentAccess {
@@ -551,8 +551,8 @@ async fn schema_1_accounts_and_entries_keep_working() {
         },
     };
     let old = w.share(&schema_1_caller).await;
-    let customer_id = w.sealer.record_id(RecordKind::Customer, "old@example.com");
-    let seals = w.store.recent(&customer_id, 0).await.expect("recent");
+    let account_id = w.sealer.record_id(RecordKind::Account, "old@example.com");
+    let seals = w.store.recent(&account_id, 0).await.expect("recent");
     assert!(seals[0].key_boxes.is_empty(), "written in schema 1's shape");
 
     // The token still authenticates, with its plan, and lists the old entry; its first use
@@ -561,7 +561,7 @@ async fn schema_1_accounts_and_entries_keep_working() {
     assert_eq!(api.plan_name(), "team");
     let record = w
         .store
-        .customer(&w.sealer.record_id(RecordKind::Customer, "old@example.com"))
+        .account(&w.sealer.record_id(RecordKind::Account, "old@example.com"))
         .await
         .expect("get")
         .expect("present");
@@ -595,7 +595,7 @@ async fn adding_an_api_list_key_never_undoes_a_rotation() {
     let token = w.add("fay@example.com").await;
     let mut stale = w
         .store
-        .customer(&w.sealer.record_id(RecordKind::Customer, "fay@example.com"))
+        .account(&w.sealer.record_id(RecordKind::Account, "fay@example.com"))
         .await
         .expect("get")
         .expect("present");
@@ -605,10 +605,10 @@ async fn adding_an_api_list_key_never_undoes_a_rotation() {
         .rotate("fay@example.com", NOW)
         .await
         .expect("rotate");
-    let customer_id = w.sealer.record_id(RecordKind::Customer, "fay@example.com");
+    let account_id = w.sealer.record_id(RecordKind::Account, "fay@example.com");
     let (_, key) = w
         .accounts
-        .add_api_list_key(stale, &customer_id, token.expose())
+        .add_api_list_key(stale, &account_id, token.expose())
         .await;
     assert!(key.is_none(), "the stale upgrade is refused");
     assert!(!accepts(&w.accounts, "fay@example.com", token.expose()).await);

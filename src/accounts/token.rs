@@ -7,7 +7,7 @@ use super::Accounts;
 use crate::crypto::{Binding, ListSecretKey, RecordId, RecordKind};
 use crate::domain::{Caller, RecentAccess, Sensitive};
 use crate::service::StorageFailure;
-use crate::store::CustomerRecord;
+use crate::store::AccountRecord;
 
 impl Accounts {
     /// The caller that `email` and `token` prove, or `None`.
@@ -21,15 +21,15 @@ impl Accounts {
         token: &str,
     ) -> Result<Option<Caller>, StorageFailure> {
         let lookup = email.trim().to_ascii_lowercase();
-        let customer = if lookup.is_empty() {
+        let account = if lookup.is_empty() {
             None
         } else {
-            self.store.customer(&self.customer_id(&lookup)).await?
+            self.store.account(&self.account_id(&lookup)).await?
         };
         let presented = self.sealer.record_id(RecordKind::Token, token);
-        let expected = customer.as_ref().map_or([0u8; 32], |c| c.token_hash);
+        let expected = account.as_ref().map_or([0u8; 32], |c| c.token_hash);
         let matches: bool = presented.ct_eq(&expected).into();
-        Ok(match customer {
+        Ok(match account {
             Some(c) if matches && !token.is_empty() => {
                 Some(self.token_caller(c, lookup, token).await)
             }
@@ -39,14 +39,14 @@ impl Accounts {
 
     /// The caller for a proven token of the account of `email`, with the API side's list key
     /// opened by it.
-    async fn token_caller(&self, customer: CustomerRecord, email: String, token: &str) -> Caller {
-        let customer_id = customer.id;
-        let (customer, key) = match &customer.api_key {
+    async fn token_caller(&self, account: AccountRecord, email: String, token: &str) -> Caller {
+        let account_id = account.id;
+        let (account, key) = match &account.api_key {
             Some(api) => {
                 let key = self
                     .sealer
                     .open(
-                        Binding::new(RecordKind::ApiListKey, &customer_id, token),
+                        Binding::new(RecordKind::ApiListKey, &account_id, token),
                         &api.sealed,
                     )
                     .ok()
@@ -54,18 +54,18 @@ impl Accounts {
                 if key.is_none() {
                     tracing::warn!("an account's API list key does not open with its token");
                 }
-                (customer, key)
+                (account, key)
             }
-            None => self.add_api_list_key(customer, &customer_id, token).await,
+            None => self.add_api_list_key(account, &account_id, token).await,
         };
-        Caller::Customer {
+        Caller::Account {
             recent: RecentAccess {
-                recipients: customer.list_recipients(),
+                recipients: account.list_recipients(),
                 key,
                 token: Some(Sensitive::new(token.to_owned())),
             },
             email,
-            plan: customer.plan,
+            plan: account.plan,
         }
     }
 
@@ -75,21 +75,21 @@ impl Accounts {
     /// new entries are sealed under its token as schema 1 did.
     pub(super) async fn add_api_list_key(
         &self,
-        customer: CustomerRecord,
-        customer_id: &RecordId,
+        account: AccountRecord,
+        account_id: &RecordId,
         token: &str,
-    ) -> (CustomerRecord, Option<ListSecretKey>) {
-        let (api_key, secret) = self.api_list_key(customer_id, token);
-        let upgraded = CustomerRecord {
+    ) -> (AccountRecord, Option<ListSecretKey>) {
+        let (api_key, secret) = self.api_list_key(account_id, token);
+        let upgraded = AccountRecord {
             api_key: Some(api_key),
-            ..customer.clone()
+            ..account.clone()
         };
-        match self.store.replace_customer(&customer, &upgraded).await {
+        match self.store.replace_account(&account, &upgraded).await {
             Ok(true) => (upgraded, Some(secret)),
-            Ok(false) => (customer, None),
+            Ok(false) => (account, None),
             Err(e) => {
                 tracing::warn!(error = %e, "could not add an API list key to an older account");
-                (customer, None)
+                (account, None)
             }
         }
     }

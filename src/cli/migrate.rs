@@ -21,7 +21,7 @@ pub async fn run(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
                 secrets += 1;
                 unread += usize::from(secret.is_some());
             }
-            Exported::Customer(_) => accounts += 1,
+            Exported::Account(_) => accounts += 1,
             Exported::Recent(_) => recent += 1,
             Exported::Mail(_) => mails += 1,
         }

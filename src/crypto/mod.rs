@@ -49,11 +49,11 @@ pub enum RecordKind {
     /// The secret value, under the secret key.
     Secret,
     /// The receipt, under the metadata key.
-    Metadata,
+    Receipt,
     /// A generated password kept for the first receipt read, under the metadata key.
     Generated,
     /// An account, keyed by email (ids only).
-    Customer,
+    Account,
     /// An account's email, under the server key alone (`account list` must show it).
     AccountEmail,
     /// An API token (its stored hash).
@@ -85,9 +85,9 @@ impl RecordKind {
     fn tag(self) -> &'static [u8] {
         match self {
             Self::Secret => b"secret",
-            Self::Metadata => b"metadata",
+            Self::Receipt => b"metadata",
             Self::Generated => b"generated",
-            Self::Customer => b"customer",
+            Self::Account => b"customer",
             Self::AccountEmail => b"account-email",
             Self::Token => b"token",
             Self::Recent => b"recent",

@@ -212,7 +212,7 @@ mod tests {
             .open(Binding::new(RecordKind::Secret, &id, &other), &sealed)
             .is_err());
         assert!(s
-            .open(Binding::new(RecordKind::Metadata, &id, &key), &sealed)
+            .open(Binding::new(RecordKind::Receipt, &id, &key), &sealed)
             .is_err());
         let other_id = s.record_id(RecordKind::Secret, &other);
         assert!(s
@@ -236,7 +236,7 @@ mod tests {
         );
         assert_ne!(
             a.record_id(RecordKind::Secret, &key),
-            a.record_id(RecordKind::Metadata, &key)
+            a.record_id(RecordKind::Receipt, &key)
         );
         assert_eq!(
             a.record_id(RecordKind::Secret, &key),

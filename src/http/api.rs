@@ -85,7 +85,7 @@ pub(super) async fn spend(
     action: Action,
 ) -> Result<(), ApiError> {
     match caller {
-        Caller::Customer { .. } => Ok(()),
+        Caller::Account { .. } => Ok(()),
         Caller::Anonymous => {
             limits
                 .spend(action, limits.client_ip(req), unix_now())
@@ -129,7 +129,7 @@ async fn authcheck(
 ) -> Result<HttpResponse, ApiError> {
     match caller(&req, &accounts).await? {
         Caller::Anonymous => Err(ApiError::NotAuthorized),
-        Caller::Customer { .. } => Ok(nominal()),
+        Caller::Account { .. } => Ok(nominal()),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::mail;
 use crate::store::{
-    Delivery, MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal, SecretRecord,
+    Delivery, NewSecret, OutboxRecord, ReceiptRecord, RecentEntry, RecentSeal, SecretRecord,
     StoredState,
 };
 
@@ -74,7 +74,7 @@ struct NewKeys {
     secret_key: SecretKey,
     receipt_key: ReceiptKey,
     secret_id: RecordId,
-    metadata_id: RecordId,
+    receipt_id: RecordId,
 }
 
 impl Service {
@@ -159,7 +159,7 @@ impl Service {
                 } else {
                     mail::compose(caller.custid(), to, &link, kdf.is_some())
                 };
-                Some(self.queue_mail(to, &composed, keys.metadata_id, now)?)
+                Some(self.queue_mail(to, &composed, keys.receipt_id, now)?)
             }
             None => None,
         };
@@ -170,7 +170,7 @@ impl Service {
             verifier: e2e.and_then(|e| e.verifier.clone()).unwrap_or_default(),
         };
         let secret = SecretRecord {
-            metadata_id: keys.metadata_id,
+            receipt_id: keys.receipt_id,
             created: now,
             expires_at: now + ttl,
             kdf,
@@ -202,7 +202,7 @@ impl Service {
         };
         let (sealed, sealed_generated) =
             self.seal_receipt(&keys, &receipt_payload, generated.then_some(&value))?;
-        let metadata = MetadataRecord {
+        let metadata = ReceiptRecord {
             secret_id: keys.secret_id,
             state: StoredState::New,
             created: now,
@@ -225,7 +225,7 @@ impl Service {
             mail: mail.map(|(_, record)| record),
             secret_id: keys.secret_id,
             secret,
-            metadata_id: keys.metadata_id,
+            receipt_id: keys.receipt_id,
             metadata,
         };
         self.store.create(&new).await?;
@@ -253,9 +253,9 @@ impl Service {
             secret_id: self
                 .sealer
                 .record_id(RecordKind::Secret, secret_key.as_str()),
-            metadata_id: self
+            receipt_id: self
                 .sealer
-                .record_id(RecordKind::Metadata, receipt_key.as_str()),
+                .record_id(RecordKind::Receipt, receipt_key.as_str()),
             secret_key,
             receipt_key,
         }
@@ -286,12 +286,12 @@ impl Service {
     ) -> Result<(Sealed, Option<Sealed>), ServiceError> {
         let receipt_key = keys.receipt_key.as_str();
         let sealed = self.seal(
-            Binding::new(RecordKind::Metadata, &keys.metadata_id, receipt_key),
+            Binding::new(RecordKind::Receipt, &keys.receipt_id, receipt_key),
             payload,
         )?;
         let generated = generated.map(|value| {
             self.sealer.seal(
-                Binding::new(RecordKind::Generated, &keys.metadata_id, receipt_key),
+                Binding::new(RecordKind::Generated, &keys.receipt_id, receipt_key),
                 value.expose().as_bytes(),
             )
         });
@@ -307,15 +307,15 @@ impl Service {
         receipt_key: &ReceiptKey,
         now: u64,
     ) -> Option<RecentEntry> {
-        let Caller::Customer { email, recent, .. } = caller else {
+        let Caller::Account { email, recent, .. } = caller else {
             return None;
         };
-        let customer_id = self.sealer.record_id(RecordKind::Customer, email);
+        let account_id = self.sealer.record_id(RecordKind::Account, email);
         let sealed = if !recent.recipients.is_empty() {
             let entry_key = Zeroizing::new(generate_key());
             RecentSeal {
                 sealed: self.sealer.seal(
-                    Binding::new(RecordKind::Recent, &customer_id, &entry_key),
+                    Binding::new(RecordKind::Recent, &account_id, &entry_key),
                     receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: recent
@@ -330,14 +330,14 @@ impl Service {
             let token = recent.token.as_ref()?;
             RecentSeal {
                 sealed: self.sealer.seal(
-                    Binding::new(RecordKind::Recent, &customer_id, token.expose()),
+                    Binding::new(RecordKind::Recent, &account_id, token.expose()),
                     receipt_key.as_str().as_bytes(),
                 ),
                 key_boxes: Vec::new(),
             }
         };
         Some(RecentEntry {
-            customer_id,
+            account_id,
             created: now,
             sealed,
         })
@@ -349,13 +349,13 @@ impl Service {
         &self,
         to: &str,
         mail: &mail::OutgoingMail,
-        metadata_id: RecordId,
+        receipt_id: RecordId,
         now: u64,
     ) -> Result<(String, OutboxRecord), ServiceError> {
         let to = to.to_owned();
-        let sealed = self.seal(Binding::new(RecordKind::Mail, &metadata_id, ""), mail)?;
+        let sealed = self.seal(Binding::new(RecordKind::Mail, &receipt_id, ""), mail)?;
         let record = OutboxRecord {
-            metadata_id,
+            receipt_id,
             created: now,
             attempts: 0,
             next_attempt: now,

@@ -247,8 +247,8 @@ mod tests {
         Policy::from_settings(&crate::config::load_env(env).expect("settings"))
     }
 
-    fn customer(plan: &str) -> Caller {
-        Caller::Customer {
+    fn account(plan: &str) -> Caller {
+        Caller::Account {
             email: "ann@example.com".into(),
             plan: plan.into(),
             recent: RecentAccess::default(),
@@ -266,7 +266,7 @@ mod tests {
     fn lifetimes_default_to_seven_days_and_are_clamped_into_the_plan() {
         let p = policy(&[]);
         let anonymous = p.plan(&Caller::Anonymous);
-        let account = p.plan(&customer("default"));
+        let account = p.plan(&account("default"));
         assert_eq!(p.ttl(None, anonymous), 604_800);
         assert_eq!(
             p.ttl(RequestedTtl::parse("5"), anonymous),
@@ -297,8 +297,8 @@ mod tests {
     fn callers_get_their_plan_else_the_default_plan() {
         let p = policy(&[]);
         assert_eq!(
-            p.plan(&customer("no-such-plan")),
-            p.plan(&customer("default"))
+            p.plan(&account("no-such-plan")),
+            p.plan(&account("default"))
         );
         let rules = p.rules(&Caller::Anonymous);
         assert_eq!(rules.max_ttl, p.plan(&Caller::Anonymous).max_ttl);
@@ -344,7 +344,7 @@ mod tests {
             Err(ServiceError::NotAuthorized)
         ));
         assert!(closed
-            .check_create(&customer("default"), &share("s"))
+            .check_create(&account("default"), &share("s"))
             .is_ok());
 
         let mut mailed = share("s");
@@ -355,12 +355,12 @@ mod tests {
         ));
         // An account may name a recipient, but this server sends no mail.
         assert!(matches!(
-            open.check_create(&customer("default"), &mailed),
+            open.check_create(&account("default"), &mailed),
             Err(ServiceError::MailOff)
         ));
         mailed.recipients = vec!["not an address".into()];
         assert!(matches!(
-            open.check_create(&customer("default"), &mailed),
+            open.check_create(&account("default"), &mailed),
             Err(ServiceError::Undeliverable { address }) if address == "not an address"
         ));
     }

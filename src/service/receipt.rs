@@ -8,7 +8,7 @@ use crate::domain::{
     Caller, DeliveryStatus, Receipt, ReceiptKey, Sensitive, State, GENERATED_VALUE_WINDOW,
     MEMO_MAX_CHARS,
 };
-use crate::store::{MetadataRecord, StoreError, StoredState};
+use crate::store::{ReceiptRecord, StoreError, StoredState};
 
 impl Service {
     /// The receipt under `receipt_key` without its generated value, changing nothing.
@@ -71,7 +71,7 @@ impl Service {
         now: u64,
     ) -> Result<Receipt, ServiceError> {
         let (id, record, mut payload) = self.load_receipt(receipt_key, now).await?;
-        let owner = matches!(caller, Caller::Customer { .. }) && caller.custid() == payload.custid;
+        let owner = matches!(caller, Caller::Account { .. }) && caller.custid() == payload.custid;
         if !owner {
             return Err(ServiceError::NotAuthorized);
         }
@@ -83,13 +83,13 @@ impl Service {
         }
         payload.memo = memo.to_owned();
         let sealed = self.seal(
-            Binding::new(RecordKind::Metadata, &id, receipt_key.as_str()),
+            Binding::new(RecordKind::Receipt, &id, receipt_key.as_str()),
             &payload,
         )?;
         if !self.store.reseal_receipt(&id, &sealed).await? {
             return Err(ServiceError::UnknownReceipt);
         }
-        let record = MetadataRecord { sealed, ..record };
+        let record = ReceiptRecord { sealed, ..record };
         Ok(self.receipt_view(receipt_key, &record, &payload, now))
     }
 
@@ -98,19 +98,19 @@ impl Service {
         &self,
         receipt_key: &ReceiptKey,
         now: u64,
-    ) -> Result<(RecordId, MetadataRecord, ReceiptPayload), ServiceError> {
+    ) -> Result<(RecordId, ReceiptRecord, ReceiptPayload), ServiceError> {
         let id = self
             .sealer
-            .record_id(RecordKind::Metadata, receipt_key.as_str());
+            .record_id(RecordKind::Receipt, receipt_key.as_str());
         let record = self
             .store
-            .metadata(&id, now)
+            .receipt(&id, now)
             .await?
             .ok_or(ServiceError::UnknownReceipt)?;
         let plain = self
             .sealer
             .open(
-                Binding::new(RecordKind::Metadata, &id, receipt_key.as_str()),
+                Binding::new(RecordKind::Receipt, &id, receipt_key.as_str()),
                 &record.sealed,
             )
             .map_err(|e| unknown_receipt(e.into()))?;
@@ -121,7 +121,7 @@ impl Service {
     pub(super) fn receipt_view(
         &self,
         receipt_key: &ReceiptKey,
-        record: &MetadataRecord,
+        record: &ReceiptRecord,
         payload: &ReceiptPayload,
         now: u64,
     ) -> Receipt {

@@ -11,15 +11,15 @@ use crate::store::RecentSeal;
 impl Service {
     /// The caller's receipts from the last 30 days, newest first, without secret keys.
     pub async fn recent(&self, caller: &Caller, now: u64) -> Result<Vec<Receipt>, ServiceError> {
-        let Caller::Customer { email, recent, .. } = caller else {
+        let Caller::Account { email, recent, .. } = caller else {
             return Err(ServiceError::NotAuthorized);
         };
-        let customer_id = self.sealer.record_id(RecordKind::Customer, email);
+        let account_id = self.sealer.record_id(RecordKind::Account, email);
         let since = now.saturating_sub(RECENT_WINDOW);
         let mut receipts = Vec::new();
-        for seal in self.store.recent(&customer_id, since).await? {
+        for seal in self.store.recent(&account_id, since).await? {
             // Entries from before this credential was issued do not open; they are skipped.
-            let Some(key) = self.open_recent(&customer_id, recent, &seal) else {
+            let Some(key) = self.open_recent(&account_id, recent, &seal) else {
                 continue;
             };
             let Some(receipt_key) = std::str::from_utf8(&key).ok().and_then(ReceiptKey::parse)
@@ -44,7 +44,7 @@ impl Service {
     /// entry with the API token it was sealed under, a newer one with the caller's list key.
     fn open_recent(
         &self,
-        customer_id: &RecordId,
+        account_id: &RecordId,
         access: &RecentAccess,
         seal: &RecentSeal,
     ) -> Option<Zeroizing<Vec<u8>>> {
@@ -57,7 +57,7 @@ impl Service {
         let entry_key = std::str::from_utf8(&entry_key).ok()?;
         self.sealer
             .open(
-                Binding::new(RecordKind::Recent, customer_id, entry_key),
+                Binding::new(RecordKind::Recent, account_id, entry_key),
                 &seal.sealed,
             )
             .ok()

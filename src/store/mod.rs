@@ -1,4 +1,4 @@
-//! The storage seam: one small trait per concern, in domain words ([`Secrets`], [`Customers`],
+//! The storage seam: one small trait per concern, in domain words ([`Secrets`], [`Accounts`],
 //! [`Sessions`], [`Outbox`], [`Counters`], [`Sweep`], [`Transfer`], [`Upkeep`]), which
 //! [`Store`] gathers; one implementation of each per backend, in its own file; and one
 //! conformance suite, split the same way, that every backend must pass.
@@ -18,8 +18,8 @@ pub mod upgrade;
 
 pub use error::StoreError;
 pub use record::{
-    CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
-    MetadataRecord, NewSecret, OutboxRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord,
+    AccountRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
+    NewSecret, OutboxRecord, ReceiptRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord,
     SessionRecord, SsoSide, StoredState, WebPassword,
 };
 
@@ -70,12 +70,12 @@ pub struct SweepReport {
 /// Every method that changes state is one atomic step, and, when the backend is configured to
 /// sync, durable before it returns: callers answer the client right after.
 pub trait Store:
-    Secrets + Customers + Sessions + Outbox + Counters + Sweep + Transfer + Upkeep + 'static
+    Secrets + Accounts + Sessions + Outbox + Counters + Sweep + Transfer + Upkeep + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Secrets + Customers + Sessions + Outbox + Counters + Sweep + Transfer + Upkeep + 'static
+    T: Secrets + Accounts + Sessions + Outbox + Counters + Sweep + Transfer + Upkeep + 'static
 {
 }
 
@@ -104,8 +104,7 @@ pub trait Secrets: Send + Sync {
     async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake, StoreError>;
 
     /// The receipt under `id`, if it exists and `now < expires_at`. Changes nothing.
-    async fn metadata(&self, id: &RecordId, now: u64)
-        -> Result<Option<MetadataRecord>, StoreError>;
+    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>, StoreError>;
 
     /// Removes the generated value from the receipt under `id`. Returns whether this call
     /// removed it, so only one reader ever sees it.
@@ -126,7 +125,7 @@ pub trait Secrets: Send + Sync {
         id: &RecordId,
         now: u64,
         despite_lock: bool,
-    ) -> Result<Option<MetadataRecord>, StoreError>;
+    ) -> Result<Option<ReceiptRecord>, StoreError>;
 
     /// Whether wrong passphrases have locked the secret under `secret_id` at `now`.
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
@@ -152,35 +151,35 @@ pub trait Secrets: Send + Sync {
 
 /// Accounts (by the keyed hash of their email) and their recent lists.
 #[async_trait]
-pub trait Customers: Send + Sync {
+pub trait Accounts: Send + Sync {
     /// Adds an account under its id; `false` if one with that id (that email) exists.
-    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError>;
+    async fn add_account(&self, account: &AccountRecord) -> Result<bool, StoreError>;
 
     /// Replaces the account `old` with `new` (same id) if it is still exactly `old` as it
     /// was read, atomically; `false` if it changed meanwhile or is gone. So racing changes
     /// (a rotation, a new password) never undo each other: a revoked token stays revoked.
-    async fn replace_customer(
+    async fn replace_account(
         &self,
-        old: &CustomerRecord,
-        new: &CustomerRecord,
+        old: &AccountRecord,
+        new: &AccountRecord,
     ) -> Result<bool, StoreError>;
 
     /// The account under `id` (the keyed hash of its email).
-    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError>;
+    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>, StoreError>;
 
     /// Every account, in no particular order (their emails are sealed: callers sort).
-    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError>;
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError>;
 
     /// Removes the account under `id` and its recent list; `false` if there was none.
-    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError>;
+    async fn remove_account(&self, id: &RecordId) -> Result<bool, StoreError>;
 
-    /// Drops a customer's recent list (after a token rotation it can no longer be opened).
-    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError>;
+    /// Drops an account's recent list (after a token rotation it can no longer be opened).
+    async fn clear_recent(&self, account_id: &RecordId) -> Result<(), StoreError>;
 
-    /// A customer's recent entries created at or after `since`, newest first.
+    /// A account's recent entries created at or after `since`, newest first.
     async fn recent(
         &self,
-        customer_id: &RecordId,
+        account_id: &RecordId,
         since: u64,
     ) -> Result<Vec<RecentSeal>, StoreError>;
 }
@@ -218,11 +217,11 @@ pub trait Outbox: Send + Sync {
     /// bring back a mail removed meanwhile (its secret was taken while it was being sent).
     async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError>;
 
-    /// Deletes the mail of the receipt `metadata_id` from the outbox (delivered or given up)
+    /// Deletes the mail of the receipt `receipt_id` from the outbox (delivered or given up)
     /// and records the outcome on the receipt.
     async fn finish_mail(
         &self,
-        metadata_id: &RecordId,
+        receipt_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError>;
 }

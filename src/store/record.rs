@@ -13,7 +13,7 @@ pub use crate::domain::DeliveryState;
 mod account;
 mod guess;
 
-pub use account::{CustomerRecord, RecentEntry, RecentSeal, SealedListKey, SsoSide, WebPassword};
+pub use account::{AccountRecord, RecentEntry, RecentSeal, SealedListKey, SsoSide, WebPassword};
 pub use guess::{Guess, GuessAttempt, GuessRules, Guesses};
 
 /// A record's stored bytes.
@@ -30,7 +30,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretRecord {
     /// The receipt to mark `received` when this secret is taken.
-    pub metadata_id: RecordId,
+    pub receipt_id: RecordId,
     /// Unix seconds.
     pub created: u64,
     /// Unix seconds; at or after this the secret is gone, swept or not.
@@ -55,7 +55,7 @@ pub enum StoredState {
 /// A receipt as stored: lifecycle in the clear, everything identifying sealed under the
 /// metadata key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetadataRecord {
+pub struct ReceiptRecord {
     /// The secret this receipt describes.
     pub secret_id: RecordId,
     /// Lifecycle state.
@@ -82,7 +82,7 @@ pub struct MetadataRecord {
     pub delivery: Option<Delivery>,
 }
 
-impl MetadataRecord {
+impl ReceiptRecord {
     /// The receipt of a secret revealed at `now`. Every backend's take writes this.
     pub fn mark_received(&mut self, now: u64) {
         self.state = StoredState::Received;
@@ -140,7 +140,7 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxRecord {
     /// The receipt whose delivery state this mail updates.
-    pub metadata_id: RecordId,
+    pub receipt_id: RecordId,
     /// Unix seconds when it was queued.
     pub created: u64,
     /// Attempts made so far.
@@ -171,9 +171,9 @@ pub struct NewSecret {
     /// The secret record.
     pub secret: SecretRecord,
     /// Id of the receipt.
-    pub metadata_id: RecordId,
+    pub receipt_id: RecordId,
     /// The receipt record.
-    pub metadata: MetadataRecord,
+    pub metadata: ReceiptRecord,
     /// The creator's recent-list entry, for account holders.
     pub recent: Option<RecentEntry>,
     /// A mail to the recipient, queued with the secret (under its receipt's id).
@@ -190,16 +190,16 @@ pub enum Exported {
     /// A receipt, with its secret and lockout counters while they exist.
     Secret {
         /// Id of the receipt.
-        metadata_id: RecordId,
+        receipt_id: RecordId,
         /// The receipt.
-        metadata: MetadataRecord,
+        metadata: ReceiptRecord,
         /// The secret, if not yet revealed, burned or expired.
         secret: Option<SecretRecord>,
         /// Wrong-passphrase counters.
         guesses: Option<Guesses>,
     },
     /// An account.
-    Customer(CustomerRecord),
+    Account(AccountRecord),
     /// A recent-list entry.
     Recent(RecentEntry),
     /// A mail waiting in the outbox.

@@ -6,13 +6,13 @@
 
 use serde::Deserialize;
 
-use super::{CustomerRecord, OutboxRecord, SealedListKey, StoreError, WebPassword};
+use super::{AccountRecord, OutboxRecord, SealedListKey, StoreError, WebPassword};
 use crate::crypto::{Binding, RecordId, RecordKind, Sealed, Sealer};
 
 /// What an upgrade needs the server key for.
 pub trait UpgradeKeys: Send + Sync {
     /// The id the account with this (lowercased) email is stored under.
-    fn customer_id(&self, email: &str) -> RecordId;
+    fn account_id(&self, email: &str) -> RecordId;
 
     /// The email sealed for the account record `id`.
     fn seal_email(&self, id: &RecordId, email: &str) -> Sealed;
@@ -23,8 +23,8 @@ pub trait UpgradeKeys: Send + Sync {
 }
 
 impl UpgradeKeys for Sealer {
-    fn customer_id(&self, email: &str) -> RecordId {
-        self.record_id(RecordKind::Customer, email)
+    fn account_id(&self, email: &str) -> RecordId {
+        self.record_id(RecordKind::Account, email)
     }
 
     fn seal_email(&self, id: &RecordId, email: &str) -> Sealed {
@@ -80,14 +80,14 @@ impl LegacyCustomer {
                 api_key: None,
                 password: None,
             }),
-            _ => Err(StoreError::Corrupt("schema-1 customer record".into())),
+            _ => Err(StoreError::Corrupt("schema-1 account record".into())),
         }
     }
 
     /// The record as schema 2 stores it: under the keyed hash of the email, the email sealed.
-    pub fn upgrade(self, keys: &dyn UpgradeKeys) -> CustomerRecord {
-        let id = keys.customer_id(&self.email);
-        CustomerRecord {
+    pub fn upgrade(self, keys: &dyn UpgradeKeys) -> AccountRecord {
+        let id = keys.account_id(&self.email);
+        AccountRecord {
             id,
             email: keys.seal_email(&id, &self.email),
             plan: self.plan,
@@ -108,7 +108,7 @@ pub fn rekey_mail(
     old_id: &RecordId,
     mut mail: OutboxRecord,
 ) -> Option<OutboxRecord> {
-    mail.sealed = keys.reseal_mail(old_id, &mail.metadata_id, &mail.sealed)?;
+    mail.sealed = keys.reseal_mail(old_id, &mail.receipt_id, &mail.sealed)?;
     Some(mail)
 }
 
@@ -119,7 +119,7 @@ pub struct PlainKeys;
 
 #[cfg(test)]
 impl UpgradeKeys for PlainKeys {
-    fn customer_id(&self, email: &str) -> RecordId {
+    fn account_id(&self, email: &str) -> RecordId {
         use sha2::Digest;
         sha2::Sha256::digest(email.as_bytes()).into()
     }
@@ -166,12 +166,8 @@ pub async fn upgrade_twice_and_check_accounts(store: &dyn super::Store) {
         .expect("a second upgrade changes nothing");
     assert_eq!(store.schema().await.expect("schema"), super::SCHEMA_VERSION);
     let read = |email: &'static str| async move {
-        let id = PlainKeys.customer_id(email);
-        let record = store
-            .customer(&id)
-            .await
-            .expect("decodes")
-            .expect("present");
+        let id = PlainKeys.account_id(email);
+        let record = store.account(&id).await.expect("decodes").expect("present");
         assert_eq!(record.email, PlainKeys.seal_email(&id, email));
         record
     };
@@ -179,7 +175,7 @@ pub async fn upgrade_twice_and_check_accounts(store: &dyn super::Store) {
     assert_eq!((old.plan.as_str(), old.token_hash), ("default", [9; 32]));
     let web = read("web@example.com").await;
     assert_eq!((web.plan.as_str(), web.created), ("team", 1));
-    assert_eq!(store.customers().await.expect("list").len(), 2);
+    assert_eq!(store.accounts().await.expect("list").len(), 2);
 }
 
 #[cfg(test)]
@@ -216,16 +212,13 @@ mod tests {
         assert!(LegacyCustomer::from_bytes(&trailing).is_err());
 
         let upgraded = read.upgrade(&PlainKeys);
-        assert_eq!(upgraded.id, PlainKeys.customer_id("a@example.com"));
+        assert_eq!(upgraded.id, PlainKeys.account_id("a@example.com"));
         assert_eq!(upgraded.api_key, api_key);
         let bytes = upgraded.to_bytes().expect("encode");
         assert!(
             !bytes.windows(13).any(|w| w == b"a@example.com"),
             "no plain email in the new record"
         );
-        assert_eq!(
-            CustomerRecord::from_bytes(&bytes).expect("decode"),
-            upgraded
-        );
+        assert_eq!(AccountRecord::from_bytes(&bytes).expect("decode"), upgraded);
     }
 }

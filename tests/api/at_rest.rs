@@ -62,10 +62,10 @@ async fn queued(dir: &Path, mkeys: &[&str]) -> Vec<String> {
     mkeys
         .iter()
         .filter(|mkey| {
-            let id = sealer.record_id(onetime::crypto::RecordKind::Metadata, mkey);
+            let id = sealer.record_id(onetime::crypto::RecordKind::Receipt, mkey);
             exported
                 .iter()
-                .any(|r| matches!(r, onetime::store::Exported::Mail(m) if m.metadata_id == id))
+                .any(|r| matches!(r, onetime::store::Exported::Mail(m) if m.receipt_id == id))
         })
         .map(|mkey| (*mkey).to_owned())
         .collect()

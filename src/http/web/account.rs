@@ -105,7 +105,7 @@ async fn signin_form(
             .ok()
             .and_then(|q| q.get("next").map(|n| return_path(Some(n))))
             .unwrap_or("/");
-    if let Caller::Customer { .. } = visitor.caller {
+    if let Caller::Account { .. } = visitor.caller {
         return visitor.redirect(next);
     }
     let ways = SignInWays(oidc.as_ref().map(|o| o.get_ref()));
@@ -262,7 +262,7 @@ struct AccountPage<'a> {
 }
 
 fn account_page(visitor: &Visitor, new_token: Option<&str>) -> HttpResponse {
-    let Caller::Customer { email, .. } = &visitor.caller else {
+    let Caller::Account { email, .. } = &visitor.caller else {
         return visitor.failure(Failure::SignInRequired);
     };
     let page = visitor.ctx();

@@ -345,7 +345,7 @@ impl Visitor {
         PageCtx {
             csrf: self.cookies.csrf_token(&self.csrf_cookie),
             signed_in: match &self.caller {
-                Caller::Customer { email, .. } => Some(email.clone()),
+                Caller::Account { email, .. } => Some(email.clone()),
                 Caller::Anonymous => None,
             },
             // Every answer under `/secret/`, error pages included, is the recipient's.

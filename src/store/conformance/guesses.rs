@@ -119,7 +119,7 @@ pub async fn passphrase_counters_go_with_the_secret(store: Arc<dyn Store>) {
         .expect("locked"));
     assert!(!store.take_secret(&new.secret_id, NOW).await.expect("take"));
     assert!(store
-        .burn(&new.metadata_id, NOW, false)
+        .burn(&new.receipt_id, NOW, false)
         .await
         .expect("burn")
         .is_none());
@@ -130,12 +130,12 @@ pub async fn passphrase_counters_go_with_the_secret(store: Arc<dyn Store>) {
         reserve(&store, &owned.secret_id, [1; 8], NOW).await;
     }
     assert!(store
-        .burn(&owned.metadata_id, NOW, false)
+        .burn(&owned.receipt_id, NOW, false)
         .await
         .expect("burn")
         .is_none());
     assert!(store
-        .burn(&owned.metadata_id, NOW, true)
+        .burn(&owned.receipt_id, NOW, true)
         .await
         .expect("burn")
         .is_some());

@@ -11,14 +11,14 @@ use rand::RngCore;
 
 use super::upgrade::{PlainKeys, UpgradeKeys};
 use super::{
-    CustomerRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
-    MetadataRecord, NewSecret, OutboxRecord, PlainTake, RecentEntry, RecentSeal, SealedListKey,
+    AccountRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
+    NewSecret, OutboxRecord, PlainTake, ReceiptRecord, RecentEntry, RecentSeal, SealedListKey,
     SecretRecord, SessionRecord, Store, StoredState, SweepReport, WebPassword,
 };
 use crate::crypto::{KdfParams, RecordId, Sealed};
 use crate::domain::RECENT_WINDOW;
 
-mod customers;
+mod accounts;
 mod guesses;
 mod outbox;
 mod secrets;
@@ -27,7 +27,7 @@ mod sweep;
 mod transfer;
 
 pub use self::{
-    customers::*, guesses::*, outbox::*, secrets::*, sessions::*, sweep::*, transfer::*,
+    accounts::*, guesses::*, outbox::*, secrets::*, sessions::*, sweep::*, transfer::*,
 };
 
 /// A fixed "now" for the cases; time is injected, never slept.
@@ -50,18 +50,18 @@ pub(crate) fn sealed(byte: u8) -> Sealed {
 /// A secret created at [`NOW`] with `ttl`, optionally with a generated value on its receipt.
 pub fn sample(ttl: u64, generated: bool) -> NewSecret {
     let secret_id = random_id();
-    let metadata_id = random_id();
+    let receipt_id = random_id();
     NewSecret {
         secret_id,
         secret: SecretRecord {
-            metadata_id,
+            receipt_id,
             created: NOW,
             expires_at: NOW + ttl,
             kdf: None,
             sealed: sealed(1),
         },
-        metadata_id,
-        metadata: MetadataRecord {
+        receipt_id,
+        metadata: ReceiptRecord {
             secret_id,
             state: StoredState::New,
             created: NOW,
@@ -89,7 +89,7 @@ fn with_mail(ttl: u64) -> NewSecret {
         updated: NOW,
     });
     new.mail = Some(OutboxRecord {
-        metadata_id: new.metadata_id,
+        receipt_id: new.receipt_id,
         created: NOW,
         attempts: 0,
         next_attempt: NOW,
@@ -99,9 +99,9 @@ fn with_mail(ttl: u64) -> NewSecret {
 }
 
 /// An account of `email` (with the stand-in keys), its hashes and keys made of `hash`.
-pub fn customer(email: &str, hash: u8) -> CustomerRecord {
-    let id = PlainKeys.customer_id(email);
-    CustomerRecord {
+pub fn account(email: &str, hash: u8) -> AccountRecord {
+    let id = PlainKeys.account_id(email);
+    AccountRecord {
         id,
         email: PlainKeys.seal_email(&id, email),
         plan: "default".into(),
@@ -119,10 +119,10 @@ pub fn customer(email: &str, hash: u8) -> CustomerRecord {
 
 /// The id the account of `email` is stored under (with the stand-in keys).
 fn id(email: &str) -> RecordId {
-    PlainKeys.customer_id(email)
+    PlainKeys.account_id(email)
 }
 
-fn with_password(mut record: CustomerRecord, byte: u8) -> CustomerRecord {
+fn with_password(mut record: AccountRecord, byte: u8) -> AccountRecord {
     record.password = Some(WebPassword {
         phc: format!("$scrypt$ln=10,r=8,p=1$salt{byte}$hash"),
         set_at: NOW,
@@ -153,10 +153,10 @@ fn recent_seal(tag: u8) -> RecentSeal {
     }
 }
 
-fn with_recent(customer_id: RecordId, created: u64, tag: u8) -> NewSecret {
+fn with_recent(account_id: RecordId, created: u64, tag: u8) -> NewSecret {
     let mut new = sample(600, false);
     new.recent = Some(RecentEntry {
-        customer_id,
+        account_id,
         created,
         sealed: recent_seal(tag),
     });

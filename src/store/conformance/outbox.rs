@@ -29,7 +29,7 @@ pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
         .expect("retry");
     assert!(store.due_mail(NOW + 29, 10).await.expect("due").is_empty());
     assert_eq!(store.due_mail(NOW + 30, 10).await.expect("due").len(), 1);
-    let receipt = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    let receipt = store.receipt(&new.receipt_id, NOW).await.expect("read");
     assert_eq!(receipt.and_then(|r| r.delivery), Some(queued));
 
     let sent = Delivery {
@@ -38,11 +38,11 @@ pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
         updated: NOW + 30,
     };
     store
-        .finish_mail(&new.metadata_id, sent.clone())
+        .finish_mail(&new.receipt_id, sent.clone())
         .await
         .expect("finish");
     assert!(store.due_mail(NOW + 99, 10).await.expect("due").is_empty());
-    let receipt = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    let receipt = store.receipt(&new.receipt_id, NOW).await.expect("read");
     assert_eq!(receipt.and_then(|r| r.delivery), Some(sent));
 }
 
@@ -65,7 +65,7 @@ pub async fn queued_mail_goes_with_its_secret(store: Arc<dyn Store>) {
         .await
         .expect("take"));
     assert!(store
-        .burn(&burned.metadata_id, NOW + 1, false)
+        .burn(&burned.receipt_id, NOW + 1, false)
         .await
         .expect("burn")
         .is_some());
@@ -84,16 +84,16 @@ pub async fn queued_mail_goes_with_its_secret(store: Arc<dyn Store>) {
         .await
         .expect("due")
         .into_iter()
-        .map(|m| m.metadata_id)
+        .map(|m| m.receipt_id)
         .collect();
     assert_eq!(
         due,
-        vec![kept.metadata_id],
+        vec![kept.receipt_id],
         "only the live secret's mail is left"
     );
     for gone in [&revealed, &burned] {
         let receipt = store
-            .metadata(&gone.metadata_id, NOW + 3)
+            .receipt(&gone.receipt_id, NOW + 3)
             .await
             .expect("read")
             .expect("present");
@@ -104,9 +104,9 @@ pub async fn queued_mail_goes_with_its_secret(store: Arc<dyn Store>) {
     let mails: Vec<_> = exported
         .iter()
         .filter_map(|r| match r {
-            Exported::Mail(m) => Some(m.metadata_id),
+            Exported::Mail(m) => Some(m.receipt_id),
             _ => None,
         })
         .collect();
-    assert_eq!(mails, vec![kept.metadata_id]);
+    assert_eq!(mails, vec![kept.receipt_id]);
 }

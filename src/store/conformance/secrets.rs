@@ -8,10 +8,10 @@ pub async fn created_records_read_back(store: Arc<dyn Store>) {
     store.create(&new).await.expect("create");
     let secret = store.secret(&new.secret_id, NOW).await.expect("read");
     assert_eq!(secret, Some(new.secret.clone()));
-    let metadata = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    let metadata = store.receipt(&new.receipt_id, NOW).await.expect("read");
     assert_eq!(metadata, Some(new.metadata.clone()));
     assert_eq!(store.secret(&random_id(), NOW).await.expect("read"), None);
-    assert_eq!(store.metadata(&random_id(), NOW).await.expect("read"), None);
+    assert_eq!(store.receipt(&random_id(), NOW).await.expect("read"), None);
 }
 
 /// 32 concurrent calls of `call`, each with its own handle on `store`; their results.
@@ -50,7 +50,7 @@ pub async fn secret_is_taken_exactly_once_under_races(store: Arc<dyn Store>) {
 /// The receipt of `new` says its secret was revealed `at`.
 async fn assert_received(store: &Arc<dyn Store>, new: &NewSecret, at: u64) {
     let receipt = store
-        .metadata(&new.metadata_id, at)
+        .receipt(&new.receipt_id, at)
         .await
         .expect("read")
         .expect("receipt outlives the secret");
@@ -77,19 +77,19 @@ pub async fn expired_secret_is_gone_before_any_sweep(store: Arc<dyn Store>) {
         .await
         .expect("take"));
     assert!(store
-        .burn(&new.metadata_id, NOW + 60, false)
+        .burn(&new.receipt_id, NOW + 60, false)
         .await
         .expect("burn")
         .is_none());
     // The receipt lives twice as long.
     let receipt = store
-        .metadata(&new.metadata_id, NOW + 60)
+        .receipt(&new.receipt_id, NOW + 60)
         .await
         .expect("read");
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
     assert_eq!(
         store
-            .metadata(&new.metadata_id, NOW + 120)
+            .receipt(&new.receipt_id, NOW + 120)
             .await
             .expect("read"),
         None
@@ -101,14 +101,14 @@ pub async fn burn_destroys_an_unread_secret_once(store: Arc<dyn Store>) {
     let new = sample(600, false);
     store.create(&new).await.expect("create");
     let burned = store
-        .burn(&new.metadata_id, NOW + 5, false)
+        .burn(&new.receipt_id, NOW + 5, false)
         .await
         .expect("burn");
     let burned = burned.expect("burnable");
     assert_eq!(burned.state, StoredState::Burned);
     assert_eq!(burned.updated, NOW + 5);
     assert!(store
-        .burn(&new.metadata_id, NOW + 6, false)
+        .burn(&new.receipt_id, NOW + 6, false)
         .await
         .expect("burn")
         .is_none());
@@ -128,12 +128,12 @@ pub async fn burn_destroys_an_unread_secret_once(store: Arc<dyn Store>) {
         .await
         .expect("take"));
     assert!(store
-        .burn(&read.metadata_id, NOW + 2, false)
+        .burn(&read.receipt_id, NOW + 2, false)
         .await
         .expect("burn")
         .is_none());
     let receipt = store
-        .metadata(&read.metadata_id, NOW + 2)
+        .receipt(&read.receipt_id, NOW + 2)
         .await
         .expect("read");
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::Received));
@@ -146,7 +146,7 @@ pub async fn burn_and_take_race_has_one_winner(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for i in 0..16 {
         let store = Arc::clone(&store);
-        let (sid, mid) = (new.secret_id, new.metadata_id);
+        let (sid, mid) = (new.secret_id, new.receipt_id);
         tasks.push(tokio::spawn(async move {
             if i % 2 == 0 {
                 store.take_secret(&sid, NOW + 1).await.expect("take")
@@ -173,17 +173,17 @@ pub async fn receipt_reseal_changes_only_its_payload(store: Arc<dyn Store>) {
     store.create(&new).await.expect("create");
     let fresh = sealed(9);
     assert!(store
-        .reseal_receipt(&new.metadata_id, &fresh)
+        .reseal_receipt(&new.receipt_id, &fresh)
         .await
         .expect("reseal"));
     let read = store
-        .metadata(&new.metadata_id, NOW)
+        .receipt(&new.receipt_id, NOW)
         .await
         .expect("read")
         .expect("there");
     assert_eq!(read.sealed, fresh);
     assert_eq!(
-        MetadataRecord {
+        ReceiptRecord {
             sealed: new.metadata.sealed.clone(),
             ..read
         },
@@ -205,16 +205,13 @@ pub async fn receipt_reseal_changes_only_its_payload(store: Arc<dyn Store>) {
 pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
     let new = sample(600, true);
     store.create(&new).await.expect("create");
-    assert!(store.take_generated(&new.metadata_id).await.expect("take"));
-    assert!(!store.take_generated(&new.metadata_id).await.expect("take"));
-    let receipt = store.metadata(&new.metadata_id, NOW).await.expect("read");
+    assert!(store.take_generated(&new.receipt_id).await.expect("take"));
+    assert!(!store.take_generated(&new.receipt_id).await.expect("take"));
+    let receipt = store.receipt(&new.receipt_id, NOW).await.expect("read");
     assert_eq!(receipt.and_then(|r| r.generated), None);
     let plain = sample(600, false);
     store.create(&plain).await.expect("create");
-    assert!(!store
-        .take_generated(&plain.metadata_id)
-        .await
-        .expect("take"));
+    assert!(!store.take_generated(&plain.receipt_id).await.expect("take"));
 }
 
 /// A plain secret is taken in the step that reads it: of racing callers one gets the record,
@@ -238,7 +235,7 @@ pub async fn plain_take_hands_the_secret_to_one_caller(store: Arc<dyn Store>) {
     assert_eq!(taken, vec![new.secret.clone()]);
     assert_received(&store, &new, NOW + 1).await;
     assert!(store
-        .burn(&new.metadata_id, NOW + 2, true)
+        .burn(&new.receipt_id, NOW + 2, true)
         .await
         .expect("burn")
         .is_none());
@@ -277,10 +274,7 @@ pub async fn plain_take_leaves_a_protected_secret(store: Arc<dyn Store>) {
             PlainTake::Protected(new.secret.clone())
         );
     }
-    let receipt = store
-        .metadata(&new.metadata_id, NOW + 1)
-        .await
-        .expect("read");
+    let receipt = store.receipt(&new.receipt_id, NOW + 1).await.expect("read");
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
     // Wrong guesses lock it: a plain take still hands it back untaken, a take refuses.
     let ip = [3u8; 8];

@@ -46,7 +46,7 @@ pub async fn sweep_removes_only_what_is_due(store: Arc<dyn Store>) {
     // Expiry is enforced at read time anyway, so check the records are really gone by
     // reading at a time before they expired.
     assert_eq!(
-        store.metadata(&long.metadata_id, NOW).await.expect("read"),
+        store.receipt(&long.receipt_id, NOW).await.expect("read"),
         None
     );
     assert_eq!(

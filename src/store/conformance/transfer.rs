@@ -15,7 +15,7 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
         .await
         .expect("take"));
     store
-        .add_customer(&customer("mover@example.com", 6))
+        .add_account(&account("mover@example.com", 6))
         .await
         .expect("add");
     let exported = store.export(NOW + 200).await.expect("export");
@@ -36,12 +36,12 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
         .expect("read");
     assert_eq!(secret, Some(live.secret.clone()));
     let receipt = store
-        .metadata(&taken.metadata_id, NOW + 200)
+        .receipt(&taken.receipt_id, NOW + 200)
         .await
         .expect("read");
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::Received));
     assert!(store
-        .customer(&id("mover@example.com"))
+        .account(&id("mover@example.com"))
         .await
         .expect("get")
         .is_some());
@@ -70,10 +70,10 @@ pub async fn guess_counters_travel_with_export(store: Arc<dyn Store>) {
     let exported = store.export(NOW).await.expect("export");
     let guesses = exported.iter().find_map(|r| match r {
         Exported::Secret {
-            metadata_id,
+            receipt_id,
             guesses,
             ..
-        } if *metadata_id == new.metadata_id => Some(guesses.clone()),
+        } if *receipt_id == new.receipt_id => Some(guesses.clone()),
         _ => None,
     });
     let expected = Guesses {

@@ -14,9 +14,9 @@ use crate::store::StoreError;
 /// by their plain email) are read only by [`upgrade`](crate::store::upgrade), which rewrites
 /// them into this shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerRecord {
+pub struct AccountRecord {
     /// HMAC-SHA256(server key, the lowercased email): the key the account is stored under,
-    /// and the customer id its recent list is kept under.
+    /// and the account id its recent list is kept under.
     pub id: RecordId,
     /// The lowercased email (the account's name and `custid`), sealed under the server key
     /// alone and bound to `id`.
@@ -37,12 +37,12 @@ pub struct CustomerRecord {
     /// The single-sign-on side (identity provider or trusted proxy header), once the account
     /// signed in that way. Appended: a record without it is stored without it, byte for byte
     /// as before (so compare-and-swap on the stored bytes still matches), and such bytes read
-    /// back as `None` (see [`CustomerRecord::from_bytes`]).
+    /// back as `None` (see [`AccountRecord::from_bytes`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sso: Option<SsoSide>,
 }
 
-impl CustomerRecord {
+impl AccountRecord {
     /// The record's stored bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
         super::encode(self)
@@ -50,7 +50,7 @@ impl CustomerRecord {
 
     /// Reads a stored record, which must account for every byte.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        Self::read(bytes).ok_or_else(|| StoreError::Corrupt("customer record".into()))
+        Self::read(bytes).ok_or_else(|| StoreError::Corrupt("account record".into()))
     }
 
     /// A record of either shape, accounting for every byte. A record without `sso` (all
@@ -117,11 +117,11 @@ pub struct WebPassword {
     pub key: SealedListKey,
 }
 
-/// One line of a customer's recent list.
+/// One line of an account's recent list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentEntry {
-    /// Keyed hash of the customer's email.
-    pub customer_id: RecordId,
+    /// Keyed hash of the account's email.
+    pub account_id: RecordId,
     /// Unix seconds; the list keeps entries for [`RECENT_WINDOW`](crate::domain::RECENT_WINDOW).
     pub created: u64,
     /// The sealed metadata key.
@@ -172,11 +172,11 @@ impl RecentSeal {
 mod tests {
     use super::*;
 
-    use crate::store::conformance::{customer, sealed};
+    use crate::store::conformance::{account, sealed};
 
     #[test]
     fn accounts_without_the_sso_side_keep_their_bytes() {
-        let mut record = customer("ann@example.com", 3);
+        let mut record = account("ann@example.com", 3);
         let before_sso = postcard::to_allocvec(&(
             record.id,
             &record.email,
@@ -190,19 +190,19 @@ mod tests {
         .expect("encode");
         assert_eq!(record.to_bytes().expect("encode"), before_sso);
         assert_eq!(
-            CustomerRecord::from_bytes(&before_sso).expect("old shape"),
+            AccountRecord::from_bytes(&before_sso).expect("old shape"),
             record
         );
-        record.sso = customer("ann@example.com", 4)
+        record.sso = account("ann@example.com", 4)
             .api_key
             .map(|key| SsoSide { since: 9, key });
         let bytes = record.to_bytes().expect("encode");
         assert_eq!(
-            CustomerRecord::from_bytes(&bytes).expect("new shape"),
+            AccountRecord::from_bytes(&bytes).expect("new shape"),
             record
         );
-        assert!(CustomerRecord::from_bytes(&bytes[..bytes.len() - 1]).is_err());
-        assert!(CustomerRecord::from_bytes(&[bytes.as_slice(), &[0]].concat()).is_err());
+        assert!(AccountRecord::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(AccountRecord::from_bytes(&[bytes.as_slice(), &[0]].concat()).is_err());
     }
 
     #[test]

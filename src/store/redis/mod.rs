@@ -13,8 +13,8 @@
 //!   receipt; every read of a receipt fetches both (one MGET) and applies the fate
 //!   ([`RedisStore::receipt`]). Receipts without `:x` (all of them, before) read as stored.
 //! - `Pp:<secret id>` -> metadata id, the pointer a secret link follows.
-//! - `Pa:<customer id>` accounts, by the keyed hash of the email (sealed inside);
-//!   `Pr:<customer id>` a sorted set of recent entries by time.
+//! - `Pa:<account id>` accounts, by the keyed hash of the email (sealed inside);
+//!   `Pr:<account id>` a sorted set of recent entries by time.
 //! - `Pw:<session id>` web sessions (the id is the keyed hash of the cookie value).
 //! - `P{outbox}:queue` metadata ids of queued mail (sorted set by next attempt): names only.
 //! - `Pschema` the schema version. Schema 1 had none, and kept accounts under `Pc:<email>` and
@@ -35,7 +35,7 @@
 //! KEYS share one hash tag (TAKE and RESERVE `{<metadata id>}`, CLAIM `{outbox}`; SWAP and HIT
 //! touch one key), so each stays one atomic step in one slot. The only writes that span slots
 //! (a create or an import: records, pointer, recent list, outbox) go as ordered single-slot
-//! steps (`connection::Batch`). `customers()` and `export()` SCAN every primary rather than
+//! steps (`connection::Batch`). `accounts()` and `export()` SCAN every primary rather than
 //! keep index keys: an index would be another key in another slot to keep in step with every
 //! record, and the scans run only for `account list` and `onetime migrate`. The cluster client
 //! may resend a script whose reply was lost; being compare-and-swap, a resent reveal finds
@@ -59,7 +59,7 @@
 //! TLS: `rediss://`, `rediss+cluster://` and `rediss+sentinel://`, with a private CA and client certificates from
 //! `storage.redis_tls_*` ([`RedisTls`], read and checked at start).
 //!
-//! Files: one per concern (`secrets`, `customers`, `sessions`, `outbox`, `counters`, `sweep`,
+//! Files: one per concern (`secrets`, `accounts`, `sessions`, `outbox`, `counters`, `sweep`,
 //! `transfer`, `upkeep`), each implementing its trait for [`RedisStore`]; the Lua scripts in
 //! `scripts/`, one file each.
 
@@ -71,9 +71,9 @@ use serde::de::DeserializeOwned;
 use super::record::decode;
 use super::StoreError;
 
+mod accounts;
 mod connection;
 mod counters;
-mod customers;
 mod outbox;
 mod secrets;
 mod sentinel;
@@ -182,20 +182,20 @@ impl RedisStore {
         self
     }
 
-    pub(super) fn entry_key(&self, metadata_id: &[u8], part: &str) -> String {
-        format!("{}{{{}}}:{part}", self.prefix, hex::encode(metadata_id))
+    pub(super) fn entry_key(&self, receipt_id: &[u8], part: &str) -> String {
+        format!("{}{{{}}}:{part}", self.prefix, hex::encode(receipt_id))
     }
 
     pub(super) fn pointer_key(&self, secret_id: &[u8]) -> String {
         format!("{}p:{}", self.prefix, hex::encode(secret_id))
     }
 
-    pub(super) fn customer_key(&self, id: &[u8]) -> String {
+    pub(super) fn account_key(&self, id: &[u8]) -> String {
         format!("{}a:{}", self.prefix, hex::encode(id))
     }
 
     /// Where schema 1 kept an account: under its plain email.
-    pub(super) fn legacy_customer_pattern(&self) -> String {
+    pub(super) fn legacy_account_pattern(&self) -> String {
         format!("{}c:*", self.prefix)
     }
 
@@ -203,8 +203,8 @@ impl RedisStore {
         format!("{}schema", self.prefix)
     }
 
-    pub(super) fn recent_key(&self, customer_id: &[u8]) -> String {
-        format!("{}r:{}", self.prefix, hex::encode(customer_id))
+    pub(super) fn recent_key(&self, account_id: &[u8]) -> String {
+        format!("{}r:{}", self.prefix, hex::encode(account_id))
     }
 
     pub(super) fn session_key(&self, id: &[u8]) -> String {
@@ -252,7 +252,7 @@ impl RedisStore {
         self.conn.scan(pattern).await
     }
 
-    pub(super) async fn customer_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(super) async fn account_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.conn.clone().get(key).await?)
     }
 

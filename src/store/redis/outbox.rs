@@ -27,7 +27,7 @@ impl Outbox for RedisStore {
             let mail: Option<OutboxRecord> = self.get(&self.entry_key(&id, "o")).await?;
             // Expiry is checked at read time, as everywhere: Redis may not have dropped the
             // mail of an expired secret yet.
-            let receipt = self.receipt(&id).await?;
+            let receipt = self.receipt_record(&id).await?;
             let live =
                 receipt.is_some_and(|m| m.state == StoredState::New && m.secret_expires_at > now);
             match mail {
@@ -47,7 +47,7 @@ impl Outbox for RedisStore {
         // XX: only over the mail still queued. A reveal or burn during the attempt removed it
         // with the secret, and it must not come back.
         let kept: Option<String> = redis::cmd("SET")
-            .arg(self.entry_key(&mail.metadata_id, "o"))
+            .arg(self.entry_key(&mail.receipt_id, "o"))
             .arg(encode(mail)?)
             .arg("XX")
             .arg("KEEPTTL")
@@ -61,28 +61,28 @@ impl Outbox for RedisStore {
             .clone()
             .zadd(
                 self.outbox_queue(),
-                mail.metadata_id.as_slice(),
+                mail.receipt_id.as_slice(),
                 mail.next_attempt,
             )
             .await?;
-        self.set_delivery(&mail.metadata_id, &delivery).await
+        self.set_delivery(&mail.receipt_id, &delivery).await
     }
 
     async fn finish_mail(
         &self,
-        metadata_id: &RecordId,
+        receipt_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError> {
-        self.set_delivery(metadata_id, &delivery).await?;
+        self.set_delivery(receipt_id, &delivery).await?;
         let _: i64 = self
             .conn
             .clone()
-            .del(self.entry_key(metadata_id, "o"))
+            .del(self.entry_key(receipt_id, "o"))
             .await?;
         let _: i64 = self
             .conn
             .clone()
-            .zrem(self.outbox_queue(), metadata_id.as_slice())
+            .zrem(self.outbox_queue(), receipt_id.as_slice())
             .await?;
         Ok(())
     }
@@ -97,13 +97,13 @@ impl RedisStore {
         mail: &OutboxRecord,
         expires_at: u64,
     ) -> Result<(), StoreError> {
-        let key = self.entry_key(&mail.metadata_id, "o");
+        let key = self.entry_key(&mail.receipt_id, "o");
         Self::set_until(batch.step(), key, &encode(mail)?, expires_at);
         batch
             .step()
             .zadd(
                 self.outbox_queue(),
-                mail.metadata_id.as_slice(),
+                mail.receipt_id.as_slice(),
                 mail.next_attempt,
             )
             .ignore();
@@ -113,10 +113,10 @@ impl RedisStore {
     /// Records a delivery outcome on a receipt (if it still exists).
     pub(super) async fn set_delivery(
         &self,
-        metadata_id: &[u8],
+        receipt_id: &[u8],
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        self.rewrite_metadata(metadata_id, |m| {
+        self.rewrite_metadata(receipt_id, |m| {
             m.delivery = Some(delivery.clone());
             true
         })

@@ -10,7 +10,7 @@ use super::RedisStore;
 use crate::crypto::{RecordId, Sealed};
 use crate::store::record::{decode, encode};
 use crate::store::{
-    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, PlainTake, SecretRecord, Secrets,
+    Guess, GuessAttempt, Guesses, NewSecret, PlainTake, ReceiptRecord, SecretRecord, Secrets,
     StoreError,
 };
 
@@ -28,7 +28,7 @@ enum Take {
 /// What [`RedisStore::take`] did.
 enum Taken {
     /// Taken: the secret and the receipt as they were.
-    Yes(SecretRecord, Box<MetadataRecord>),
+    Yes(SecretRecord, Box<ReceiptRecord>),
     /// Left in place: it needs a passphrase.
     Protected(SecretRecord),
     /// Nothing taken: gone, its time is up, or locked.
@@ -38,7 +38,7 @@ enum Taken {
 #[async_trait]
 impl Secrets for RedisStore {
     async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
-        let mid = &new.metadata_id;
+        let mid = &new.receipt_id;
         let mut batch = Batch::default();
         // The receipt exists before the outbox names it, so a node that sends the mail at once
         // can record the outcome on it.
@@ -75,12 +75,8 @@ impl Secrets for RedisStore {
         self.take_by_pointer(id, Take::Plain, now).await
     }
 
-    async fn metadata(
-        &self,
-        id: &RecordId,
-        now: u64,
-    ) -> Result<Option<MetadataRecord>, StoreError> {
-        let record = self.receipt(id).await?;
+    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>, StoreError> {
+        let record = self.receipt_record(id).await?;
         self.confirmed_absence(record.filter(|m| m.expires_at > now))
             .await
     }
@@ -107,7 +103,7 @@ impl Secrets for RedisStore {
         id: &RecordId,
         now: u64,
         despite_lock: bool,
-    ) -> Result<Option<MetadataRecord>, StoreError> {
+    ) -> Result<Option<ReceiptRecord>, StoreError> {
         let burned = match self.take(id, Take::Burn { despite_lock }, now).await? {
             Taken::Yes(_, mut receipt) => {
                 receipt.mark_burned(now);
@@ -179,24 +175,24 @@ impl RedisStore {
     pub(super) fn write_entry(
         &self,
         batch: &mut Batch,
-        metadata_id: &RecordId,
-        metadata: &MetadataRecord,
+        receipt_id: &RecordId,
+        metadata: &ReceiptRecord,
         secret: Option<&SecretRecord>,
         guesses: Option<&Guesses>,
     ) -> Result<(), StoreError> {
         // The records under one hash tag: one step.
         let pipe = batch.step();
-        let m = self.entry_key(metadata_id, "m");
+        let m = self.entry_key(receipt_id, "m");
         Self::set_until(pipe, m, &encode(metadata)?, metadata.expires_at);
         // A fresh receipt has no fate (an import may write over a receipt taken here).
-        pipe.del(self.entry_key(metadata_id, "x")).ignore();
+        pipe.del(self.entry_key(receipt_id, "x")).ignore();
         let Some(s) = secret else {
             return Ok(());
         };
-        let key = self.entry_key(metadata_id, "s");
+        let key = self.entry_key(receipt_id, "s");
         Self::set_until(pipe, key, &encode(s)?, s.expires_at);
         if let Some(g) = guesses {
-            let key = self.entry_key(metadata_id, "lock");
+            let key = self.entry_key(receipt_id, "lock");
             let mut fields: Vec<(String, String)> = vec![
                 ("w".into(), g.window_start.to_string()),
                 ("t".into(), g.total.to_string()),
@@ -210,7 +206,7 @@ impl RedisStore {
             pipe.expire_at(&key, s.expires_at as i64).ignore();
         }
         let pointer = self.pointer_key(&metadata.secret_id);
-        Self::set_until(batch.step(), pointer, metadata_id.as_slice(), s.expires_at);
+        Self::set_until(batch.step(), pointer, receipt_id.as_slice(), s.expires_at);
         Ok(())
     }
 
@@ -218,7 +214,7 @@ impl RedisStore {
     /// its link), then the pointer, then the records. Not waited for: if it is lost too, the
     /// records are known to no one and expire by their TTLs.
     pub(super) async fn unwrite(&self, new: &NewSecret) {
-        let mid = &new.metadata_id;
+        let mid = &new.receipt_id;
         let mut batch = Batch::default();
         if new.mail.is_some() {
             batch
@@ -241,7 +237,7 @@ impl RedisStore {
                 member.extend_from_slice(&sealed);
                 batch
                     .step()
-                    .zrem(self.recent_key(&recent.customer_id), member)
+                    .zrem(self.recent_key(&recent.account_id), member)
                     .ignore();
             }
         }
@@ -250,22 +246,22 @@ impl RedisStore {
         }
     }
 
-    /// Rewrites the receipt under `metadata_id` with `change`, in one script that checks the
+    /// Rewrites the receipt under `receipt_id` with `change`, in one script that checks the
     /// receipt is unchanged since it was read (else it reads again). `None` if there was no
     /// receipt or `change` declined. The receipt's fate (see [`Self::receipt`]) is beside it,
     /// untouched: this changes only what a take leaves as it is.
     pub(super) async fn rewrite_metadata(
         &self,
-        metadata_id: &[u8],
-        change: impl Fn(&mut MetadataRecord) -> bool,
-    ) -> Result<Option<MetadataRecord>, StoreError> {
-        let m = self.entry_key(metadata_id, "m");
+        receipt_id: &[u8],
+        change: impl Fn(&mut ReceiptRecord) -> bool,
+    ) -> Result<Option<ReceiptRecord>, StoreError> {
+        let m = self.entry_key(receipt_id, "m");
         loop {
             let old: Option<Vec<u8>> = self.conn.clone().get(&m).await?;
             let Some(old) = old else {
                 return Ok(None);
             };
-            let mut record: MetadataRecord = decode(&old)?;
+            let mut record: ReceiptRecord = decode(&old)?;
             if !change(&mut record) {
                 return Ok(None);
             }
@@ -279,8 +275,8 @@ impl RedisStore {
     }
 
     /// Reveal's and burn's one step ([`TAKE`](super::TAKE)) on the records of the receipt
-    /// `metadata_id`. With replicas to wait for, it answers only once they hold the removal.
-    async fn take(&self, metadata_id: &[u8], what: Take, now: u64) -> Result<Taken, StoreError> {
+    /// `receipt_id`. With replicas to wait for, it answers only once they hold the removal.
+    async fn take(&self, receipt_id: &[u8], what: Take, now: u64) -> Result<Taken, StoreError> {
         let (mode, lock_time, fate) = match what {
             Take::Plain => ("plain", now, b'r'),
             Take::Any => ("take", now, b'r'),
@@ -290,12 +286,12 @@ impl RedisStore {
                 despite_lock: false,
             } => ("burn", now, b'b'),
         };
-        let mut take = self.take.key(self.entry_key(metadata_id, "s"));
-        take.key(self.entry_key(metadata_id, "m"))
-            .key(self.entry_key(metadata_id, "g"))
-            .key(self.entry_key(metadata_id, "lock"))
-            .key(self.entry_key(metadata_id, "o"))
-            .key(self.entry_key(metadata_id, "x"));
+        let mut take = self.take.key(self.entry_key(receipt_id, "s"));
+        take.key(self.entry_key(receipt_id, "m"))
+            .key(self.entry_key(receipt_id, "g"))
+            .key(self.entry_key(receipt_id, "lock"))
+            .key(self.entry_key(receipt_id, "o"))
+            .key(self.entry_key(receipt_id, "x"));
         take.arg(mode)
             .arg(now)
             .arg(lock_time)
@@ -331,26 +327,26 @@ impl RedisStore {
             .unwrap_or(PlainTake::Gone))
     }
 
-    /// The receipt under `metadata_id` as it stands: the stored record with its fate applied.
+    /// The receipt under `receipt_id` as it stands: the stored record with its fate applied.
     /// A take does not rewrite the receipt (a script cannot re-encode it); it leaves its fate
     /// beside it (`:x`, `r<time>` received or `b<time>` burned, expiring with it), and every
     /// read applies that. Both come in one MGET.
-    pub(super) async fn receipt(
+    pub(super) async fn receipt_record(
         &self,
-        metadata_id: &[u8],
-    ) -> Result<Option<MetadataRecord>, StoreError> {
+        receipt_id: &[u8],
+    ) -> Result<Option<ReceiptRecord>, StoreError> {
         let (record, fate): (Option<Vec<u8>>, Option<Vec<u8>>) = self
             .conn
             .clone()
             .mget(&[
-                self.entry_key(metadata_id, "m"),
-                self.entry_key(metadata_id, "x"),
+                self.entry_key(receipt_id, "m"),
+                self.entry_key(receipt_id, "x"),
             ])
             .await?;
         let Some(record) = record else {
             return Ok(None);
         };
-        let mut record: MetadataRecord = decode(&record)?;
+        let mut record: ReceiptRecord = decode(&record)?;
         if let Some(fate) = fate {
             let at = std::str::from_utf8(fate.get(1..).unwrap_or_default())
                 .ok()
@@ -387,12 +383,12 @@ impl RedisStore {
         step
     }
 
-    /// The guess counters of the receipt `metadata_id`'s secret, as `export` carries them.
-    pub(super) async fn guesses(&self, metadata_id: &[u8]) -> Result<Option<Guesses>, StoreError> {
+    /// The guess counters of the receipt `receipt_id`'s secret, as `export` carries them.
+    pub(super) async fn guesses(&self, receipt_id: &[u8]) -> Result<Option<Guesses>, StoreError> {
         let fields: Vec<(String, u64)> = self
             .conn
             .clone()
-            .hgetall(self.entry_key(metadata_id, "lock"))
+            .hgetall(self.entry_key(receipt_id, "lock"))
             .await?;
         if fields.is_empty() {
             return Ok(None);

@@ -84,7 +84,7 @@ async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
         .await
         .expect("take"));
     assert!(store
-        .burn(&burned.metadata_id, now, false)
+        .burn(&burned.receipt_id, now, false)
         .await
         .expect("burn")
         .is_some());
@@ -111,7 +111,7 @@ async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
     );
     // Nor does the store call anything absent while no replica confirms.
     assert!(unreplicated(&store.secret(&late.secret_id, now).await));
-    assert!(unreplicated(&store.metadata(&late.metadata_id, now).await));
+    assert!(unreplicated(&store.receipt(&late.receipt_id, now).await));
     assert!(unreplicated(
         &store
             .reserve_guess(&kept.secret_id, attempt(now, rules))
@@ -124,7 +124,7 @@ async fn with_one_replica_ack_every_state_change_waits_for_the_replica() {
     ));
     assert!(unreplicated(&store.take_secret(&kept.secret_id, now).await));
     assert!(unreplicated(
-        &store.burn(&burned_late.metadata_id, now, false).await
+        &store.burn(&burned_late.receipt_id, now, false).await
     ));
     assert!(unreplicated(&store.put_session(&[8; 32], &session).await));
     assert!(unreplicated(&store.remove_session(&[8; 32]).await));

@@ -13,7 +13,7 @@ mod tests {
     use crate::store::conformance::{sample, NOW};
     use crate::store::redis::{test_server, RedisStore};
     use crate::store::upgrade::{PlainKeys, UpgradeKeys};
-    use crate::store::{CustomerRecord, Customers, Secrets, Store, Transfer};
+    use crate::store::{AccountRecord, Accounts, Secrets, Store, Transfer};
 
     async fn open_with(prefix: &str) -> RedisStore {
         RedisStore::open(
@@ -45,8 +45,8 @@ mod tests {
                 "the accounts never spread over every primary"
             );
             let email = format!("{}@example.com", &crate::crypto::generate_key()[..12]);
-            let id = PlainKeys.customer_id(&email);
-            let customer = CustomerRecord {
+            let id = PlainKeys.account_id(&email);
+            let account = AccountRecord {
                 id,
                 email: PlainKeys.seal_email(&id, &email),
                 plan: "anonymous".into(),
@@ -57,7 +57,7 @@ mod tests {
                 password: None,
                 sso: None,
             };
-            assert!(store.add_customer(&customer).await.expect("add"));
+            assert!(store.add_account(&account).await.expect("add"));
             emails.push(id);
         }
         let mut secrets = 0;
@@ -71,9 +71,9 @@ mod tests {
         }
 
         let mut listed: Vec<_> = store
-            .customers()
+            .accounts()
             .await
-            .expect("customers")
+            .expect("accounts")
             .into_iter()
             .map(|c| c.id)
             .collect();

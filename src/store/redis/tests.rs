@@ -39,7 +39,7 @@ async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
     unread.metadata.secret_expires_at = now + 600;
     unread.metadata.expires_at = now + 1200;
     let mail = OutboxRecord {
-        metadata_id: unread.metadata_id,
+        receipt_id: unread.receipt_id,
         created: now,
         attempts: 2,
         next_attempt: now,
@@ -47,7 +47,7 @@ async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
     };
     store.create(&unread).await.expect("create");
     let orphan = OutboxRecord {
-        metadata_id: [8; 32],
+        receipt_id: [8; 32],
         ..mail.clone()
     };
     let mut conn = store.conn.clone();
@@ -83,7 +83,7 @@ async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
     assert_eq!(legacy, (false, false));
     let mut rekeyed = mail.clone();
     rekeyed.sealed = PlainKeys
-        .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
+        .reseal_mail(&[1; 32], &unread.receipt_id, &sealed)
         .expect("reseal");
     let due_now = store.due_mail(now, 10).await.expect("due");
     assert_eq!(
@@ -92,7 +92,7 @@ async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
         "the orphan's receipt is gone: it went"
     );
     let ttl: i64 = conn
-        .ttl(store.entry_key(&unread.metadata_id, "o"))
+        .ttl(store.entry_key(&unread.receipt_id, "o"))
         .await
         .expect("ttl");
     assert!(

@@ -9,7 +9,7 @@ use super::RedisStore;
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 use crate::store::{
-    Customers, Exported, OutboxRecord, RecentEntry, RecentSeal, SecretRecord, StoreError,
+    Accounts, Exported, OutboxRecord, RecentEntry, RecentSeal, SecretRecord, StoreError,
     StoredState, Transfer,
 };
 
@@ -22,33 +22,33 @@ impl Transfer for RedisStore {
                 .strip_prefix(&format!("{}{{", self.prefix))
                 .and_then(|k| k.strip_suffix("}:m"))
                 .unwrap_or_default();
-            let metadata_id = hex::decode(tag)
+            let receipt_id = hex::decode(tag)
                 .ok()
                 .and_then(|b| RecordId::try_from(b.as_slice()).ok())
                 .ok_or_else(|| StoreError::Corrupt("receipt key".into()))?;
             // With its fate applied: an import writes the receipt as it stands.
-            let Some(metadata) = self.receipt(&metadata_id).await? else {
+            let Some(metadata) = self.receipt_record(&receipt_id).await? else {
                 continue;
             };
             if metadata.expires_at <= now {
                 continue;
             }
-            let secret: Option<SecretRecord> = self.get(&self.entry_key(&metadata_id, "s")).await?;
-            let mail: Option<OutboxRecord> = self.get(&self.entry_key(&metadata_id, "o")).await?;
+            let secret: Option<SecretRecord> = self.get(&self.entry_key(&receipt_id, "s")).await?;
+            let mail: Option<OutboxRecord> = self.get(&self.entry_key(&receipt_id, "o")).await?;
             out.push(Exported::Secret {
-                metadata_id,
+                receipt_id,
                 secret: secret.filter(|s| s.expires_at > now),
-                guesses: self.guesses(&metadata_id).await?,
+                guesses: self.guesses(&receipt_id).await?,
                 metadata,
             });
             // After its receipt: an import gives the mail its secret's expiry.
             out.extend(mail.map(Exported::Mail));
         }
-        for customer in self.customers().await? {
-            out.push(Exported::Customer(customer));
+        for account in self.accounts().await? {
+            out.push(Exported::Account(account));
         }
         for key in self.scan(&format!("{}r:*", self.prefix)).await? {
-            let customer_id = key
+            let account_id = key
                 .strip_prefix(&format!("{}r:", self.prefix))
                 .and_then(|h| hex::decode(h).ok())
                 .and_then(|b| RecordId::try_from(b.as_slice()).ok())
@@ -61,7 +61,7 @@ impl Transfer for RedisStore {
                 .await?;
             for (member, score) in members {
                 out.push(Exported::Recent(RecentEntry {
-                    customer_id,
+                    account_id,
                     created: score as u64,
                     sealed: RecentSeal::from_bytes(member.get(32..).unwrap_or_default())?,
                 }));
@@ -73,7 +73,7 @@ impl Transfer for RedisStore {
     async fn import(&self, record: &Exported) -> Result<(), StoreError> {
         match record {
             Exported::Secret {
-                metadata_id,
+                receipt_id,
                 metadata,
                 secret,
                 guesses,
@@ -81,18 +81,18 @@ impl Transfer for RedisStore {
                 let mut batch = Batch::default();
                 self.write_entry(
                     &mut batch,
-                    metadata_id,
+                    receipt_id,
                     metadata,
                     secret.as_ref(),
                     guesses.as_ref(),
                 )?;
                 batch.run(&self.conn, self.ack).await?;
             }
-            Exported::Customer(customer) => {
+            Exported::Account(account) => {
                 let () = self
                     .conn
                     .clone()
-                    .set(self.customer_key(&customer.id), customer.to_bytes()?)
+                    .set(self.account_key(&account.id), account.to_bytes()?)
                     .await?;
             }
             Exported::Recent(entry) => {
@@ -104,7 +104,7 @@ impl Transfer for RedisStore {
             }
             Exported::Mail(mail) => {
                 // Only while its secret is unread: the mail expires with it.
-                let receipt = self.receipt(&mail.metadata_id).await?;
+                let receipt = self.receipt_record(&mail.receipt_id).await?;
                 if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
                     let mut batch = Batch::default();
                     self.queue_mail(&mut batch, mail, m.secret_expires_at)?;

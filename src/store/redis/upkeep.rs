@@ -43,7 +43,7 @@ impl Upkeep for RedisStore {
         // Schema 1 recorded no version: tell it by its keys. A Redis without either is new.
         let (_, items) = self.legacy_outbox_keys();
         let outbox: bool = self.conn.clone().exists(&items).await?;
-        let accounts = self.scan(&self.legacy_customer_pattern()).await?;
+        let accounts = self.scan(&self.legacy_account_pattern()).await?;
         Ok(if outbox || !accounts.is_empty() {
             1
         } else {
@@ -67,13 +67,13 @@ impl Upkeep for RedisStore {
         // Several nodes may upgrade at once: each new record is written only if absent (a
         // node already serving may have changed it since), and the old one goes after it.
         let mut conn = self.conn.clone();
-        for old in self.scan(&self.legacy_customer_pattern()).await? {
-            let Some(bytes) = self.customer_bytes(&old).await? else {
+        for old in self.scan(&self.legacy_account_pattern()).await? {
+            let Some(bytes) = self.account_bytes(&old).await? else {
                 continue;
             };
             let record = LegacyCustomer::from_bytes(&bytes)?.upgrade(keys);
             let _: bool = conn
-                .set_nx(self.customer_key(&record.id), record.to_bytes()?)
+                .set_nx(self.account_key(&record.id), record.to_bytes()?)
                 .await?;
             let _: i64 = conn.del(&old).await?;
         }
@@ -86,7 +86,7 @@ impl Upkeep for RedisStore {
             // be sent): beside the secret, expiring with it.
             let mail = rekey_mail(keys, &old_id, decode(&bytes)?);
             if let Some(mail) = mail {
-                let receipt = self.receipt(&mail.metadata_id).await?;
+                let receipt = self.receipt_record(&mail.receipt_id).await?;
                 if let Some(m) = receipt.filter(|m| m.state == StoredState::New) {
                     let mut batch = Batch::default();
                     self.queue_mail(&mut batch, &mail, m.secret_expires_at)?;

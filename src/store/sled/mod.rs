@@ -7,11 +7,11 @@
 //! - `secrets`: secret id -> metadata id, the pointer a secret link follows. It stays until the
 //!   secret's own time is up (the entry says whether the value is still there).
 //! - `expiry`: big-endian `expires_at ++ kind ++ id`, so the sweeper scans what is due in order.
-//! - `accounts` (by customer id, the keyed hash of the email; the email sealed inside),
-//!   `recent` (`customer id ++ created ++ sequence`), `mail` (mails to send, by their receipt's
+//! - `accounts` (by account id, the keyed hash of the email; the email sealed inside),
+//!   `recent` (`account id ++ created ++ sequence`), `mail` (mails to send, by their receipt's
 //!   metadata id, so the step that takes, burns or sweeps a secret removes its mail too),
 //!   `sessions` (web sessions, by the keyed hash of the cookie; in the expiry index so the
-//!   sweeper reclaims them), `meta` (schema). Schema 1's `customers` (by plain email) and
+//!   sweeper reclaims them), `meta` (schema). Schema 1's `accounts` (by plain email) and
 //!   `outbox` (by random id) exist only until
 //!   [`Upkeep::upgrade`](crate::store::Upkeep::upgrade) has rewritten them.
 //!
@@ -21,11 +21,11 @@
 //! compare-and-swap is atomic without that, and lets concurrent writers share one flush.
 //!
 //! Files: `trees` the open database and its building blocks; one file per concern
-//! (`secrets`, `customers`, `sessions`, `outbox`, `counters`, `sweep`, `transfer`, `upkeep`),
+//! (`secrets`, `accounts`, `sessions`, `outbox`, `counters`, `sweep`, `transfer`, `upkeep`),
 //! each implementing its trait for [`SledStore`] over the database currently open.
 
+mod accounts;
 mod counters;
-mod customers;
 mod flusher;
 mod outbox;
 mod secrets;

@@ -42,7 +42,7 @@ impl Outbox for SledStore {
         self.run(|db| async move {
             // Only over the mail still queued: a reveal or burn during the attempt removed it, and
             // it must not come back.
-            let key = mail.metadata_id;
+            let key = mail.receipt_id;
             let bytes = encode(mail)?;
             loop {
                 let Some(current) = db.mail.get(key)? else {
@@ -64,13 +64,13 @@ impl Outbox for SledStore {
 
     async fn finish_mail(
         &self,
-        metadata_id: &RecordId,
+        receipt_id: &RecordId,
         delivery: Delivery,
     ) -> Result<(), StoreError> {
         self.run(|db| async move {
             // Outcome first, then removal: a crash in between resends rather than forgets.
-            db.set_delivery(metadata_id, &delivery)?;
-            db.mail.remove(metadata_id)?;
+            db.set_delivery(receipt_id, &delivery)?;
+            db.mail.remove(receipt_id)?;
             db.durable().await
         })
         .await

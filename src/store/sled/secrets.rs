@@ -8,7 +8,7 @@ use super::SledStore;
 use crate::crypto::{RecordId, Sealed};
 use crate::store::record::encode;
 use crate::store::{
-    Guess, GuessAttempt, Guesses, MetadataRecord, NewSecret, PlainTake, SecretRecord, Secrets,
+    Guess, GuessAttempt, Guesses, NewSecret, PlainTake, ReceiptRecord, SecretRecord, Secrets,
     StoreError,
 };
 
@@ -24,12 +24,12 @@ impl Secrets for SledStore {
                 secret: Some(new.secret.clone()),
                 guesses: None,
             };
-            db.write_entry(&new.metadata_id, &entry)?;
+            db.write_entry(&new.receipt_id, &entry)?;
             if let Some(recent) = &new.recent {
                 db.add_recent(recent)?;
             }
             if let Some(mail) = &new.mail {
-                db.mail.insert(mail.metadata_id, encode(mail)?)?;
+                db.mail.insert(mail.receipt_id, encode(mail)?)?;
             }
             db.durable().await
         })
@@ -38,11 +38,11 @@ impl Secrets for SledStore {
 
     async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
         self.run(|db| async move {
-            let Some(metadata_id) = db.pointer(id)? else {
+            let Some(receipt_id) = db.pointer(id)? else {
                 return Ok(None);
             };
             Ok(db
-                .entry(&metadata_id)?
+                .entry(&receipt_id)?
                 .and_then(|e| e.secret)
                 .filter(|s| s.expires_at > now))
         })
@@ -58,11 +58,7 @@ impl Secrets for SledStore {
         self.take(id, now, |s| s.kdf.is_none()).await
     }
 
-    async fn metadata(
-        &self,
-        id: &RecordId,
-        now: u64,
-    ) -> Result<Option<MetadataRecord>, StoreError> {
+    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>, StoreError> {
         self.run(|db| async move {
             Ok(db
                 .entry(id)?
@@ -105,7 +101,7 @@ impl Secrets for SledStore {
         id: &RecordId,
         now: u64,
         despite_lock: bool,
-    ) -> Result<Option<MetadataRecord>, StoreError> {
+    ) -> Result<Option<ReceiptRecord>, StoreError> {
         self.run(|db| async move {
             let burned = db.update_entry(id, |e| {
                 let locked = !despite_lock && e.guesses.as_ref().is_some_and(|g| g.locked(now));
@@ -129,11 +125,11 @@ impl Secrets for SledStore {
 
     async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
         self.run(|db| async move {
-            let Some(metadata_id) = db.pointer(secret_id)? else {
+            let Some(receipt_id) = db.pointer(secret_id)? else {
                 return Ok(false);
             };
             Ok(db
-                .entry(&metadata_id)?
+                .entry(&receipt_id)?
                 .and_then(|e| e.guesses)
                 .is_some_and(|g| g.locked(now)))
         })
@@ -147,10 +143,10 @@ impl Secrets for SledStore {
     ) -> Result<bool, StoreError> {
         let GuessAttempt { ip_tag, now, rules } = attempt;
         self.run(|db| async move {
-            let Some(metadata_id) = db.pointer(secret_id)? else {
+            let Some(receipt_id) = db.pointer(secret_id)? else {
                 return Ok(false);
             };
-            let locked = db.update_entry(&metadata_id, |e| {
+            let locked = db.update_entry(&receipt_id, |e| {
                 let Some(guesses) = e.guesses.as_mut().filter(|_| e.secret.is_some()) else {
                     return Change::Keep;
                 };
@@ -176,13 +172,13 @@ impl Secrets for SledStore {
     ) -> Result<Guess, StoreError> {
         let GuessAttempt { ip_tag, now, rules } = attempt;
         self.run(|db| async move {
-            let Some(metadata_id) = db.pointer(secret_id)? else {
+            let Some(receipt_id) = db.pointer(secret_id)? else {
                 return Ok(Guess::Gone);
             };
             // Counters sit in the secret's own entry: one compare-and-swap reserves the guess, and
             // no counters are kept for a secret that is gone.
             let mut guess = Guess::Gone;
-            let written = db.update_entry(&metadata_id, |e| {
+            let written = db.update_entry(&receipt_id, |e| {
                 if e.secret.as_ref().is_none_or(|s| s.expires_at <= now) {
                     guess = Guess::Gone;
                     return Change::Keep;
@@ -215,14 +211,14 @@ impl SledStore {
         wanted: impl Fn(&SecretRecord) -> bool + Send,
     ) -> Result<PlainTake, StoreError> {
         self.run(|db| async move {
-            let Some(metadata_id) = db.pointer(id)? else {
+            let Some(receipt_id) = db.pointer(id)? else {
                 return Ok(PlainTake::Gone);
             };
             // One compare-and-swap removes the value and marks the receipt: of N racing reveals,
             // exactly one swaps against an entry that still holds the secret. A lock in the same
             // entry is checked in the same swap.
             let mut found = PlainTake::Gone;
-            let taken = db.update_entry(&metadata_id, |e| match &e.secret {
+            let taken = db.update_entry(&receipt_id, |e| match &e.secret {
                 Some(s) if s.expires_at > now && !wanted(s) => {
                     found = PlainTake::Protected(s.clone());
                     Change::Keep
@@ -243,7 +239,7 @@ impl SledStore {
             // The mail with the link goes in the same flush. It is a second write, not part of the
             // swap (sled 0.34 transactions cost two synchronous log writes each): if the process
             // dies between the two, `due_mail` finds the secret gone and drops the mail unsent.
-            db.mail.remove(metadata_id)?;
+            db.mail.remove(receipt_id)?;
             // The pointer and expiry entry stay until the secret's time is up: the sweeper drops
             // them then, and a reveal costs one write instead of three.
             // The value goes out only after its removal is on disk: a crash right after the

@@ -49,8 +49,8 @@ async fn a_schema_1_store_is_upgraded_on_open_and_keeps_its_accounts_and_mail() 
     };
     let unread = super::super::conformance::sample(600, false);
     let taken = super::super::conformance::sample(600, false);
-    let mail = |metadata_id| OutboxRecord {
-        metadata_id,
+    let mail = |receipt_id| OutboxRecord {
+        receipt_id,
         created: 1,
         attempts: 2,
         next_attempt: 3,
@@ -65,15 +65,12 @@ async fn a_schema_1_store_is_upgraded_on_open_and_keeps_its_accounts_and_mail() 
             .await
             .expect("take"));
         let inner = store.current().expect("open");
-        let customers = inner.db.open_tree(LEGACY_CUSTOMERS).expect("tree");
+        let accounts = inner.db.open_tree(LEGACY_CUSTOMERS).expect("tree");
         let outbox = inner.db.open_tree(LEGACY_OUTBOX).expect("tree");
         for (email, bytes) in upgrade::schema_1_accounts() {
-            customers.insert(email, bytes).expect("insert");
+            accounts.insert(email, bytes).expect("insert");
         }
-        for (old_id, m) in [
-            ([1u8; 32], unread.metadata_id),
-            ([2; 32], taken.metadata_id),
-        ] {
+        for (old_id, m) in [([1u8; 32], unread.receipt_id), ([2; 32], taken.receipt_id)] {
             outbox
                 .insert(old_id, encode(&mail(m)).expect("encode"))
                 .expect("insert");
@@ -87,9 +84,9 @@ async fn a_schema_1_store_is_upgraded_on_open_and_keeps_its_accounts_and_mail() 
     assert_eq!(store.schema().await.expect("schema"), 1);
 
     upgrade::upgrade_twice_and_check_accounts(&store).await;
-    let mut rekeyed = mail(unread.metadata_id);
+    let mut rekeyed = mail(unread.receipt_id);
     rekeyed.sealed = PlainKeys
-        .reseal_mail(&[1; 32], &unread.metadata_id, &sealed)
+        .reseal_mail(&[1; 32], &unread.receipt_id, &sealed)
         .expect("reseal");
     let inner = store.current().expect("open");
     assert_eq!(inner.mail.len(), 1, "the taken secret's mail is not kept");

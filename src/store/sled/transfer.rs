@@ -21,20 +21,20 @@ impl Transfer for SledStore {
                     continue;
                 }
                 out.push(Exported::Secret {
-                    metadata_id: RecordId::try_from(id.as_ref())
+                    receipt_id: RecordId::try_from(id.as_ref())
                         .map_err(|_| StoreError::Corrupt("entry id".into()))?,
                     secret: entry.secret.filter(|s| s.expires_at > now),
                     guesses: entry.guesses,
                     metadata: entry.metadata,
                 });
             }
-            for customer in db.customers()? {
-                out.push(Exported::Customer(customer));
+            for account in db.accounts()? {
+                out.push(Exported::Account(account));
             }
             for item in db.recent.iter() {
                 let (key, bytes) = item?;
-                let (customer_id, created) = (key.get(..32), key.get(32..40));
-                let (Some(customer_id), Some(created)) = (customer_id, created) else {
+                let (account_id, created) = (key.get(..32), key.get(32..40));
+                let (Some(account_id), Some(created)) = (account_id, created) else {
                     continue;
                 };
                 let created = u64::from_be_bytes(
@@ -44,7 +44,7 @@ impl Transfer for SledStore {
                 );
                 if created + RECENT_WINDOW > now {
                     out.push(Exported::Recent(RecentEntry {
-                        customer_id: RecordId::try_from(customer_id)
+                        account_id: RecordId::try_from(account_id)
                             .map_err(|_| StoreError::Corrupt("recent key".into()))?,
                         created,
                         sealed: RecentSeal::from_bytes(&bytes)?,
@@ -64,7 +64,7 @@ impl Transfer for SledStore {
         self.run(|db| async move {
             match record {
                 Exported::Secret {
-                    metadata_id,
+                    receipt_id,
                     metadata,
                     secret,
                     guesses,
@@ -74,14 +74,14 @@ impl Transfer for SledStore {
                         secret: secret.clone(),
                         guesses: guesses.clone(),
                     };
-                    db.write_entry(metadata_id, &entry)?;
+                    db.write_entry(receipt_id, &entry)?;
                 }
-                Exported::Customer(customer) => {
-                    db.accounts.insert(customer.id, customer.to_bytes()?)?;
+                Exported::Account(account) => {
+                    db.accounts.insert(account.id, account.to_bytes()?)?;
                 }
                 Exported::Recent(entry) => db.add_recent(entry)?,
                 Exported::Mail(mail) => {
-                    db.mail.insert(mail.metadata_id, encode(mail)?)?;
+                    db.mail.insert(mail.receipt_id, encode(mail)?)?;
                 }
             }
             Ok(())

@@ -11,7 +11,7 @@ use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 use crate::store::record::{decode, encode};
 use crate::store::{
-    Delivery, Guesses, MetadataRecord, RecentEntry, SecretRecord, StoreError, SCHEMA_VERSION,
+    Delivery, Guesses, ReceiptRecord, RecentEntry, SecretRecord, StoreError, SCHEMA_VERSION,
 };
 
 pub(super) const KIND_SECRET: u8 = b's';
@@ -33,11 +33,11 @@ pub(super) fn expiry_key(expires_at: u64, kind: u8, id: &[u8]) -> Vec<u8> {
     key
 }
 
-/// `customer id ++ created ++ sequence`: a customer's entries sort by time under one prefix,
+/// `account id ++ created ++ sequence`: an account's entries sort by time under one prefix,
 /// and entries of the same second keep their creation order.
 fn recent_key(entry: &RecentEntry, sequence: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(32 + 8 + 8);
-    key.extend_from_slice(&entry.customer_id);
+    key.extend_from_slice(&entry.account_id);
     key.extend_from_slice(&entry.created.to_be_bytes());
     key.extend_from_slice(&sequence.to_be_bytes());
     key
@@ -46,7 +46,7 @@ fn recent_key(entry: &RecentEntry, sequence: u64) -> Vec<u8> {
 /// One secret's whole life in one value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Entry {
-    pub(super) metadata: MetadataRecord,
+    pub(super) metadata: ReceiptRecord,
     /// Present until revealed, burned or swept.
     pub(super) secret: Option<SecretRecord>,
     /// Wrong-passphrase counters; dropped with the secret.
@@ -131,23 +131,23 @@ impl Trees {
         Ok(self.secrets.get(secret_id)?)
     }
 
-    pub(super) fn entry(&self, metadata_id: &[u8]) -> Result<Option<Entry>, StoreError> {
+    pub(super) fn entry(&self, receipt_id: &[u8]) -> Result<Option<Entry>, StoreError> {
         self.entries
-            .get(metadata_id)?
+            .get(receipt_id)?
             .map(|bytes| decode(&bytes))
             .transpose()
     }
 
-    /// Reads, changes and writes back the entry under `metadata_id` atomically: the write is a
+    /// Reads, changes and writes back the entry under `receipt_id` atomically: the write is a
     /// compare-and-swap against what was read, retried when another writer got there first.
     /// So of racing callers, each sees the entry as the previous one left it.
     pub(super) fn update_entry<T>(
         &self,
-        metadata_id: &[u8],
+        receipt_id: &[u8],
         mut change: impl FnMut(&mut Entry) -> Change<T>,
     ) -> Result<Option<T>, StoreError> {
         loop {
-            let Some(old) = self.entries.get(metadata_id)? else {
+            let Some(old) = self.entries.get(receipt_id)? else {
                 return Ok(None);
             };
             let mut entry: Entry = decode(&old)?;
@@ -158,7 +158,7 @@ impl Trees {
             };
             if self
                 .entries
-                .compare_and_swap(metadata_id, Some(&old), new)?
+                .compare_and_swap(receipt_id, Some(&old), new)?
                 .is_ok()
             {
                 return Ok(Some(out));
@@ -172,8 +172,8 @@ impl Trees {
         let id = key.get(9..).unwrap_or_default();
         let removed = match kind {
             KIND_SECRET => match self.pointer(id)? {
-                Some(metadata_id) => {
-                    let gone = self.update_entry(&metadata_id, |e| match &e.secret {
+                Some(receipt_id) => {
+                    let gone = self.update_entry(&receipt_id, |e| match &e.secret {
                         Some(s) if s.expires_at <= now => {
                             e.secret = None;
                             e.guesses = None;
@@ -182,7 +182,7 @@ impl Trees {
                         _ => Change::Keep,
                     })?;
                     // A mail still queued links to a secret whose time is up.
-                    self.mail.remove(&metadata_id)?;
+                    self.mail.remove(&receipt_id)?;
                     self.secrets.remove(id)?;
                     gone.is_some()
                 }
@@ -212,12 +212,12 @@ impl Trees {
     /// leaves half-written; the pointer last, so a link never leads to a missing entry.
     pub(super) fn write_entry(
         &self,
-        metadata_id: &RecordId,
+        receipt_id: &RecordId,
         entry: &Entry,
     ) -> Result<(), StoreError> {
         let metadata = &entry.metadata;
         self.expiry.insert(
-            expiry_key(metadata.expires_at, KIND_METADATA, metadata_id),
+            expiry_key(metadata.expires_at, KIND_METADATA, receipt_id),
             &[],
         )?;
         if let Some(secret) = &entry.secret {
@@ -226,10 +226,10 @@ impl Trees {
                 &[],
             )?;
         }
-        self.entries.insert(metadata_id, encode(entry)?)?;
+        self.entries.insert(receipt_id, encode(entry)?)?;
         if entry.secret.is_some() {
             self.secrets
-                .insert(metadata.secret_id, metadata_id.as_slice())?;
+                .insert(metadata.secret_id, receipt_id.as_slice())?;
         }
         Ok(())
     }
@@ -248,10 +248,10 @@ impl Trees {
     /// Records a delivery outcome on a receipt (if it still exists).
     pub(super) fn set_delivery(
         &self,
-        metadata_id: &[u8],
+        receipt_id: &[u8],
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        self.update_entry(metadata_id, |e| {
+        self.update_entry(receipt_id, |e| {
             e.metadata.delivery = Some(delivery.clone());
             Change::Write(())
         })?;

@@ -47,12 +47,12 @@ impl Upkeep for SledStore {
             }
             // Each record in its new form first, then the old one goes: a crash anywhere leaves
             // both or the new one, and the next open picks up where this one stopped.
-            let customers = db.db.open_tree(LEGACY_CUSTOMERS)?;
-            for item in customers.iter() {
+            let accounts = db.db.open_tree(LEGACY_CUSTOMERS)?;
+            for item in accounts.iter() {
                 let (email, bytes) = item?;
                 let record = LegacyCustomer::from_bytes(&bytes)?.upgrade(keys);
                 db.accounts.insert(record.id, record.to_bytes()?)?;
-                customers.remove(email)?;
+                accounts.remove(email)?;
             }
             let outbox = db.db.open_tree(LEGACY_OUTBOX)?;
             for item in outbox.iter() {
@@ -63,10 +63,10 @@ impl Upkeep for SledStore {
                 // be sent).
                 if let Some(mail) = rekey_mail(keys, &old_id, decode(&bytes)?) {
                     let unread = db
-                        .entry(&mail.metadata_id)?
+                        .entry(&mail.receipt_id)?
                         .is_some_and(|e| e.secret.is_some());
                     if unread {
-                        db.mail.insert(mail.metadata_id, encode(&mail)?)?;
+                        db.mail.insert(mail.receipt_id, encode(&mail)?)?;
                     }
                 }
                 outbox.remove(id)?;

@@ -99,7 +99,7 @@ fn create_page(
             max_file_size: rules.max_file_size,
             generate_length: rules.generate_length,
             passphrase_min: rules.passphrase_min,
-            recipient_allowed: matches!(visitor.caller, Caller::Customer { .. })
+            recipient_allowed: matches!(visitor.caller, Caller::Account { .. })
                 && rules.mail_enabled,
         },
     )

@@ -69,7 +69,7 @@ pub fn when(unix: u64) -> String {
 
 /// Spends one `action` from an anonymous visitor's budget; accounts are exempt.
 async fn spend(visitor: &Visitor, limits: &RateLimits, action: Action) -> Result<(), Failure> {
-    if let Caller::Customer { .. } = visitor.caller {
+    if let Caller::Account { .. } = visitor.caller {
         return Ok(());
     }
     limits

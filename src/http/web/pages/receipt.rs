@@ -152,7 +152,7 @@ fn burn_page(
     // them to sign in would not help.
     let why = match visitor.caller {
         Caller::Anonymous => visitor.t.get("burn.why"),
-        Caller::Customer { .. } => visitor.t.get("burn.why_signed_in"),
+        Caller::Account { .. } => visitor.t.get("burn.why_signed_in"),
     };
     visitor.render(
         status,

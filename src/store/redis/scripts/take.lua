@@ -37,7 +37,7 @@ if not receipt or redis.call('EXISTS', KEYS[6]) == 1 then return {0, '', ''} end
 if ARGV[1] == 'plain' and kdf ~= 0 then return {2, secret, ''} end
 local locked_until = tonumber(redis.call('HGET', KEYS[4], 'u') or '0')
 if tonumber(ARGV[3]) < locked_until then return {0, '', ''} end
--- A MetadataRecord starts: secret id (32 bytes), then its state (0: new).
+-- A ReceiptRecord starts: secret id (32 bytes), then its state (0: new).
 if ARGV[1] == 'burn' and string.byte(receipt, 33) ~= 0 then return {0, '', ''} end
 redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
 local ttl = redis.call('PTTL', KEYS[2])

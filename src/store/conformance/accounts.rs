@@ -5,46 +5,46 @@ use super::*;
 /// Accounts are added once under their id, replaced only when present, listed, removed.
 pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>) {
     assert!(store
-        .add_customer(&customer("b@example.com", 1))
+        .add_account(&account("b@example.com", 1))
         .await
         .expect("add"));
     assert!(store
-        .add_customer(&customer("a@example.com", 2))
+        .add_account(&account("a@example.com", 2))
         .await
         .expect("add"));
     assert!(!store
-        .add_customer(&customer("a@example.com", 3))
+        .add_account(&account("a@example.com", 3))
         .await
         .expect("add"));
     let found = store
-        .customer(&id("a@example.com"))
+        .account(&id("a@example.com"))
         .await
         .expect("get")
         .expect("present");
     assert_eq!(found.token_hash, [2; 32], "a failed add must not overwrite");
 
-    let password = with_password(customer("a@example.com", 4), 5);
+    let password = with_password(account("a@example.com", 4), 5);
     assert!(store
-        .replace_customer(&found, &password)
+        .replace_account(&found, &password)
         .await
         .expect("replace"));
     assert!(!store
-        .replace_customer(&customer("c@example.com", 4), &customer("c@example.com", 5))
+        .replace_account(&account("c@example.com", 4), &account("c@example.com", 5))
         .await
         .expect("replace"));
     assert_eq!(
-        store.customer(&id("c@example.com")).await.expect("get"),
+        store.account(&id("c@example.com")).await.expect("get"),
         None
     );
     let found = store
-        .customer(&id("a@example.com"))
+        .account(&id("a@example.com"))
         .await
         .expect("get")
         .expect("present");
     assert_eq!(found, password, "every field reads back");
 
     let mut ids: Vec<_> = store
-        .customers()
+        .accounts()
         .await
         .expect("list")
         .into_iter()
@@ -55,15 +55,15 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
     expected.sort();
     assert_eq!(ids, expected);
     assert!(store
-        .remove_customer(&id("a@example.com"))
+        .remove_account(&id("a@example.com"))
         .await
         .expect("rm"));
     assert!(!store
-        .remove_customer(&id("a@example.com"))
+        .remove_account(&id("a@example.com"))
         .await
         .expect("rm"));
     assert_eq!(
-        store.customer(&id("a@example.com")).await.expect("get"),
+        store.account(&id("a@example.com")).await.expect("get"),
         None
     );
 }
@@ -71,26 +71,26 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
 /// A replace succeeds only against the record as it is now: of two changes made from one read,
 /// the second is refused, so a rotation and a new password never undo each other.
 pub async fn customer_replace_refuses_a_stale_record(store: Arc<dyn Store>) {
-    let read = customer("race@example.com", 1);
-    assert!(store.add_customer(&read).await.expect("add"));
-    let rotated = customer("race@example.com", 2);
+    let read = account("race@example.com", 1);
+    assert!(store.add_account(&read).await.expect("add"));
+    let rotated = account("race@example.com", 2);
     let passworded = with_password(read.clone(), 3);
     assert!(store
-        .replace_customer(&read, &rotated)
+        .replace_account(&read, &rotated)
         .await
         .expect("replace"));
     assert!(!store
-        .replace_customer(&read, &passworded)
+        .replace_account(&read, &passworded)
         .await
         .expect("replace"));
-    let found = store.customer(&id("race@example.com")).await.expect("get");
+    let found = store.account(&id("race@example.com")).await.expect("get");
     assert_eq!(found, Some(rotated.clone()), "the rotation stands");
     // Concurrent replaces from one read: exactly one wins.
     let tasks: Vec<_> = (10..26u8)
         .map(|i| {
             let store = Arc::clone(&store);
-            let (old, new) = (rotated.clone(), customer("race@example.com", i));
-            tokio::spawn(async move { store.replace_customer(&old, &new).await })
+            let (old, new) = (rotated.clone(), account("race@example.com", i));
+            tokio::spawn(async move { store.replace_account(&old, &new).await })
         })
         .collect();
     let mut winners = 0;
@@ -99,12 +99,12 @@ pub async fn customer_replace_refuses_a_stale_record(store: Arc<dyn Store>) {
     }
     assert_eq!(winners, 1);
     assert!(!store
-        .replace_customer(&rotated, &customer("other@example.com", 1))
+        .replace_account(&rotated, &account("other@example.com", 1))
         .await
         .expect("replace"));
 }
 
-/// A customer's recent list comes back newest first, within the window, only theirs; entries
+/// A account's recent list comes back newest first, within the window, only theirs; entries
 /// of both shapes read back as written.
 pub async fn recent_lists_are_per_customer_newest_first(store: Arc<dyn Store>) {
     let alice = [1u8; 32];
@@ -127,6 +127,6 @@ pub async fn recent_lists_are_per_customer_newest_first(store: Arc<dyn Store>) {
     store.clear_recent(&alice).await.expect("clear");
     assert!(store.recent(&alice, 0).await.expect("recent").is_empty());
     assert_eq!(store.recent(&bob, 0).await.expect("recent").len(), 1);
-    store.remove_customer(&bob).await.expect("rm");
+    store.remove_account(&bob).await.expect("rm");
     assert!(store.recent(&bob, 0).await.expect("recent").is_empty());
 }

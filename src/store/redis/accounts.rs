@@ -1,5 +1,5 @@
-//! [`Customers`] on Redis: `Pa:<customer id>` accounts (compare-and-swap by [`SWAP`](super::SWAP))
-//! and `Pr:<customer id>` recent lists, sorted sets by time.
+//! [`Accounts`] on Redis: `Pa:<account id>` accounts (compare-and-swap by [`SWAP`](super::SWAP))
+//! and `Pr:<account id>` recent lists, sorted sets by time.
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
@@ -7,23 +7,23 @@ use redis::AsyncCommands;
 use super::RedisStore;
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
-use crate::store::{CustomerRecord, Customers, RecentEntry, RecentSeal, StoreError};
+use crate::store::{AccountRecord, Accounts, RecentEntry, RecentSeal, StoreError};
 
 #[async_trait]
-impl Customers for RedisStore {
-    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+impl Accounts for RedisStore {
+    async fn add_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
         let added: bool = self
             .conn
             .clone()
-            .set_nx(self.customer_key(&customer.id), customer.to_bytes()?)
+            .set_nx(self.account_key(&account.id), account.to_bytes()?)
             .await?;
         Ok(added)
     }
 
-    async fn replace_customer(
+    async fn replace_account(
         &self,
-        old: &CustomerRecord,
-        new: &CustomerRecord,
+        old: &AccountRecord,
+        new: &AccountRecord,
     ) -> Result<bool, StoreError> {
         if old.id != new.id {
             return Ok(false);
@@ -31,7 +31,7 @@ impl Customers for RedisStore {
         // postcard encodes a record one way: comparing bytes compares records.
         let outcome: i64 = self
             .swap
-            .key(self.customer_key(&new.id))
+            .key(self.account_key(&new.id))
             .arg(old.to_bytes()?)
             .arg(new.to_bytes()?)
             .invoke_async(&mut self.conn.clone())
@@ -39,43 +39,43 @@ impl Customers for RedisStore {
         Ok(outcome == 1)
     }
 
-    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError> {
-        self.customer_bytes(&self.customer_key(id))
+    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>, StoreError> {
+        self.account_bytes(&self.account_key(id))
             .await?
-            .map(|b| CustomerRecord::from_bytes(&b))
+            .map(|b| AccountRecord::from_bytes(&b))
             .transpose()
     }
 
-    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
-        let mut customers = Vec::new();
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        let mut accounts = Vec::new();
         for key in self.scan(&format!("{}a:*", self.prefix)).await? {
-            if let Some(bytes) = self.customer_bytes(&key).await? {
-                customers.push(CustomerRecord::from_bytes(&bytes)?);
+            if let Some(bytes) = self.account_bytes(&key).await? {
+                accounts.push(AccountRecord::from_bytes(&bytes)?);
             }
         }
-        Ok(customers)
+        Ok(accounts)
     }
 
-    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError> {
-        let removed: i64 = self.conn.clone().del(self.customer_key(id)).await?;
+    async fn remove_account(&self, id: &RecordId) -> Result<bool, StoreError> {
+        let removed: i64 = self.conn.clone().del(self.account_key(id)).await?;
         self.clear_recent(id).await?;
         Ok(removed > 0)
     }
 
-    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError> {
-        let _: i64 = self.conn.clone().del(self.recent_key(customer_id)).await?;
+    async fn clear_recent(&self, account_id: &RecordId) -> Result<(), StoreError> {
+        let _: i64 = self.conn.clone().del(self.recent_key(account_id)).await?;
         Ok(())
     }
 
     async fn recent(
         &self,
-        customer_id: &RecordId,
+        account_id: &RecordId,
         since: u64,
     ) -> Result<Vec<RecentSeal>, StoreError> {
         let members: Vec<Vec<u8>> = self
             .conn
             .clone()
-            .zrevrangebyscore(self.recent_key(customer_id), "+inf", since as f64)
+            .zrevrangebyscore(self.recent_key(account_id), "+inf", since as f64)
             .await?;
         members
             .iter()
@@ -94,7 +94,7 @@ impl RedisStore {
         entry: &RecentEntry,
         unique: &[u8; 32],
     ) -> Result<(), StoreError> {
-        let key = self.recent_key(&entry.customer_id);
+        let key = self.recent_key(&entry.account_id);
         let mut member = unique.to_vec();
         member.extend_from_slice(&entry.sealed.to_bytes()?);
         pipe.zadd(&key, member, entry.created).ignore();

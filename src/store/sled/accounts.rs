@@ -1,21 +1,21 @@
-//! [`Customers`] on sled: the `accounts` tree (compare-and-swap keeps racing changes from
-//! undoing each other) and the `recent` tree, one prefix per customer.
+//! [`Accounts`] on sled: the `accounts` tree (compare-and-swap keeps racing changes from
+//! undoing each other) and the `recent` tree, one prefix per account.
 
 use async_trait::async_trait;
 
 use super::trees::Trees;
 use super::SledStore;
 use crate::crypto::RecordId;
-use crate::store::{CustomerRecord, Customers, RecentSeal, StoreError};
+use crate::store::{AccountRecord, Accounts, RecentSeal, StoreError};
 
 #[async_trait]
-impl Customers for SledStore {
-    async fn add_customer(&self, customer: &CustomerRecord) -> Result<bool, StoreError> {
+impl Accounts for SledStore {
+    async fn add_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
         self.run(|db| async move {
-            let bytes = customer.to_bytes()?;
+            let bytes = account.to_bytes()?;
             let added = db
                 .accounts
-                .compare_and_swap(customer.id, None::<&[u8]>, Some(bytes))?
+                .compare_and_swap(account.id, None::<&[u8]>, Some(bytes))?
                 .is_ok();
             if added {
                 db.durable().await?;
@@ -25,10 +25,10 @@ impl Customers for SledStore {
         .await
     }
 
-    async fn replace_customer(
+    async fn replace_account(
         &self,
-        old: &CustomerRecord,
-        new: &CustomerRecord,
+        old: &AccountRecord,
+        new: &AccountRecord,
     ) -> Result<bool, StoreError> {
         self.run(|db| async move {
             if old.id != new.id {
@@ -48,21 +48,21 @@ impl Customers for SledStore {
         .await
     }
 
-    async fn customer(&self, id: &RecordId) -> Result<Option<CustomerRecord>, StoreError> {
+    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>, StoreError> {
         self.run(|db| async move {
             db.accounts
                 .get(id)?
-                .map(|bytes| CustomerRecord::from_bytes(&bytes))
+                .map(|bytes| AccountRecord::from_bytes(&bytes))
                 .transpose()
         })
         .await
     }
 
-    async fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
-        self.run(|db| async move { db.customers() }).await
+    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        self.run(|db| async move { db.accounts() }).await
     }
 
-    async fn remove_customer(&self, id: &RecordId) -> Result<bool, StoreError> {
+    async fn remove_account(&self, id: &RecordId) -> Result<bool, StoreError> {
         self.run(|db| async move {
             let removed = db.accounts.remove(id)?.is_some();
             Trees::remove_prefix(&db.recent, id)?;
@@ -72,9 +72,9 @@ impl Customers for SledStore {
         .await
     }
 
-    async fn clear_recent(&self, customer_id: &RecordId) -> Result<(), StoreError> {
+    async fn clear_recent(&self, account_id: &RecordId) -> Result<(), StoreError> {
         self.run(|db| async move {
-            Trees::remove_prefix(&db.recent, customer_id)?;
+            Trees::remove_prefix(&db.recent, account_id)?;
             db.durable().await
         })
         .await
@@ -82,13 +82,13 @@ impl Customers for SledStore {
 
     async fn recent(
         &self,
-        customer_id: &RecordId,
+        account_id: &RecordId,
         since: u64,
     ) -> Result<Vec<RecentSeal>, StoreError> {
         self.run(|db| async move {
-            let mut start = customer_id.to_vec();
+            let mut start = account_id.to_vec();
             start.extend_from_slice(&since.to_be_bytes());
-            let mut end = customer_id.to_vec();
+            let mut end = account_id.to_vec();
             end.extend_from_slice(&u64::MAX.to_be_bytes());
             db.recent
                 .range(start..end)
@@ -102,12 +102,12 @@ impl Customers for SledStore {
 }
 
 impl Trees {
-    /// Every account, as [`Customers::customers`] and the export list them.
-    pub(super) fn customers(&self) -> Result<Vec<CustomerRecord>, StoreError> {
+    /// Every account, as [`Accounts::accounts`] and the export list them.
+    pub(super) fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
         self.accounts
             .iter()
             .values()
-            .map(|bytes| CustomerRecord::from_bytes(&bytes?))
+            .map(|bytes| AccountRecord::from_bytes(&bytes?))
             .collect()
     }
 }
