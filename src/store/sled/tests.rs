@@ -134,14 +134,25 @@ fn a_new_store_records_the_schema_version() {
     assert_eq!(v.as_ref(), SCHEMA_VERSION.to_be_bytes());
 }
 
-#[tokio::test]
-async fn a_half_written_create_is_swept() {
-    // What a crash mid-create can leave: the expiry entry and the pointer, but no entry.
+/// A store in a temp dir holding one secret of 60 s, and its open trees.
+async fn one_secret() -> (
+    tempfile::TempDir,
+    SledStore,
+    crate::store::NewSecret,
+    std::sync::Arc<trees::Trees>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     let new = super::super::conformance::sample(60, false);
     store.create(&new).await.expect("create");
     let inner = store.current().expect("open");
+    (dir, store, new, inner)
+}
+
+#[tokio::test]
+async fn a_half_written_create_is_swept() {
+    // What a crash mid-create can leave: the expiry entry and the pointer, but no entry.
+    let (_dir, store, new, inner) = one_secret().await;
     inner.entries.remove(new.receipt_id).expect("remove entry");
     let now = super::super::conformance::NOW;
     store.sweep_expired(now + 120).await.expect("sweep");
@@ -152,11 +163,7 @@ async fn a_half_written_create_is_swept() {
 #[tokio::test]
 async fn a_receipt_indexed_at_create_as_before_is_swept_once() {
     // Stores written before the receipt was indexed by the sweeper hold both expiry entries.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    let new = super::super::conformance::sample(60, false);
-    store.create(&new).await.expect("create");
-    let inner = store.current().expect("open");
+    let (_dir, store, new, inner) = one_secret().await;
     let key = expiry_key(new.metadata.expires_at, KIND_METADATA, &new.receipt_id);
     inner.expiry.insert(key, &[]).expect("index receipt");
     let now = super::super::conformance::NOW;
