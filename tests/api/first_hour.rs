@@ -147,8 +147,8 @@ async fn links_follow_the_bound_address_in_process_too() {
     );
 }
 
-/// The binary serving with `env`, and the receipt URL of a secret it was given; the temp
-/// directory lives as long as the first value.
+/// The binary serving with `env` over a temp directory (returned first: keep it while the
+/// server runs), and the receipt URL of a secret shared on it.
 async fn receipt_url_with(env: &[(&str, &str)]) -> (tempfile::TempDir, Process, String) {
     let (dir, _, server) = serve(env);
     let body = share(&server.base, &[("secret", "s")]).await.ok();
