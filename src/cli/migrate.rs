@@ -17,9 +17,9 @@ pub async fn run(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()
         destination.import(record).await?;
         progress.inc(1);
         match record {
-            Exported::Secret { secret, .. } => {
+            Exported::Secret(e) => {
                 secrets += 1;
-                unread += usize::from(secret.is_some());
+                unread += usize::from(e.secret.is_some());
             }
             Exported::Account(_) => accounts += 1,
             Exported::Recent(_) => recent += 1,

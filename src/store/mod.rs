@@ -18,9 +18,9 @@ pub mod upgrade;
 
 pub use error::StoreError;
 pub use record::{
-    AccountRecord, Delivery, DeliveryState, Exported, Guess, GuessAttempt, GuessRules, Guesses,
-    NewSecret, OutboxRecord, ReceiptRecord, RecentEntry, RecentSeal, SealedListKey, SecretRecord,
-    SessionRecord, SsoSide, StoredState, WebPassword,
+    AccountRecord, Delivery, DeliveryState, Exported, ExportedSecret, Guess, GuessAttempt,
+    GuessRules, Guesses, NewSecret, OutboxRecord, ReceiptRecord, RecentEntry, RecentSeal,
+    SealedListKey, SecretRecord, SessionRecord, SsoSide, StoredState, WebPassword,
 };
 
 #[cfg(test)]

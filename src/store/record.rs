@@ -188,20 +188,25 @@ pub struct NewSecret {
 #[allow(clippy::large_enum_variant)] // sealed payloads dwarf the size difference anyway
 pub enum Exported {
     /// A receipt, with its secret and lockout counters while they exist.
-    Secret {
-        /// Id of the receipt.
-        receipt_id: RecordId,
-        /// The receipt.
-        metadata: ReceiptRecord,
-        /// The secret, if not yet revealed, burned or expired.
-        secret: Option<SecretRecord>,
-        /// Wrong-passphrase counters.
-        guesses: Option<Guesses>,
-    },
+    Secret(ExportedSecret),
     /// An account.
     Account(AccountRecord),
     /// A recent-list entry.
     Recent(RecentEntry),
     /// A mail waiting in the outbox.
     Mail(OutboxRecord),
+}
+
+/// A receipt with its secret and lockout counters while they exist, as exported. The fields
+/// keep the order they had as the fields of [`Exported::Secret`] (postcard writes both alike).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedSecret {
+    /// Id of the receipt.
+    pub receipt_id: RecordId,
+    /// The receipt.
+    pub metadata: ReceiptRecord,
+    /// The secret, if not yet revealed, burned or expired.
+    pub secret: Option<SecretRecord>,
+    /// Wrong-passphrase counters.
+    pub guesses: Option<Guesses>,
 }

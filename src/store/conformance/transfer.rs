@@ -18,7 +18,7 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
     let exported = store.export(NOW + 200).await.expect("export");
     let secrets = exported
         .iter()
-        .filter(|r| matches!(r, Exported::Secret { .. }))
+        .filter(|r| matches!(r, Exported::Secret(_)))
         .count();
     assert_eq!(secrets, 2, "the receipt of `gone` expired at NOW + 120");
 
@@ -54,11 +54,7 @@ pub async fn guess_counters_travel_with_export(store: Arc<dyn Store>) {
     }
     let exported = store.export(NOW).await.expect("export");
     let guesses = exported.iter().find_map(|r| match r {
-        Exported::Secret {
-            receipt_id,
-            guesses,
-            ..
-        } if *receipt_id == new.receipt_id => Some(guesses.clone()),
+        Exported::Secret(e) if e.receipt_id == new.receipt_id => Some(e.guesses.clone()),
         _ => None,
     });
     let expected = Guesses {

@@ -77,7 +77,7 @@ mod tests {
         assert_eq!(listed, emails);
         let receipts = exported
             .iter()
-            .filter(|r| matches!(r, crate::store::Exported::Secret { .. }))
+            .filter(|r| matches!(r, crate::store::Exported::Secret(_)))
             .count();
         assert_eq!(receipts, secrets);
     }

@@ -9,8 +9,8 @@ use super::RedisStore;
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 use crate::store::{
-    Accounts, Exported, OutboxRecord, RecentEntry, RecentSeal, SecretRecord, StoreError,
-    StoredState, Transfer,
+    Accounts, Exported, ExportedSecret, OutboxRecord, RecentEntry, RecentSeal, SecretRecord,
+    StoreError, StoredState, Transfer,
 };
 
 #[async_trait]
@@ -35,12 +35,12 @@ impl Transfer for RedisStore {
             }
             let secret: Option<SecretRecord> = self.get(&self.entry_key(&receipt_id, "s")).await?;
             let mail: Option<OutboxRecord> = self.get(&self.entry_key(&receipt_id, "o")).await?;
-            out.push(Exported::Secret {
+            out.push(Exported::Secret(ExportedSecret {
                 receipt_id,
                 secret: secret.filter(|s| s.expires_at > now),
                 guesses: self.guesses(&receipt_id).await?,
                 metadata,
-            });
+            }));
             // After its receipt: an import gives the mail its secret's expiry.
             out.extend(mail.map(Exported::Mail));
         }
@@ -72,20 +72,10 @@ impl Transfer for RedisStore {
 
     async fn import(&self, record: &Exported) -> Result<(), StoreError> {
         match record {
-            Exported::Secret {
-                receipt_id,
-                metadata,
-                secret,
-                guesses,
-            } => {
+            Exported::Secret(e) => {
                 let mut batch = Batch::default();
-                self.write_entry(
-                    &mut batch,
-                    receipt_id,
-                    metadata,
-                    secret.as_ref(),
-                    guesses.as_ref(),
-                )?;
+                let (secret, guesses) = (e.secret.as_ref(), e.guesses.as_ref());
+                self.write_entry(&mut batch, &e.receipt_id, &e.metadata, secret, guesses)?;
                 batch.run(&self.conn, self.ack).await?;
             }
             Exported::Account(account) => {

@@ -7,7 +7,9 @@ use super::SledStore;
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
 use crate::store::record::{decode, encode};
-use crate::store::{Exported, OutboxRecord, RecentEntry, RecentSeal, StoreError, Transfer};
+use crate::store::{
+    Exported, ExportedSecret, OutboxRecord, RecentEntry, RecentSeal, StoreError, Transfer,
+};
 
 #[async_trait]
 impl Transfer for SledStore {
@@ -20,13 +22,13 @@ impl Transfer for SledStore {
                 if entry.metadata.expires_at <= now {
                     continue;
                 }
-                out.push(Exported::Secret {
+                out.push(Exported::Secret(ExportedSecret {
                     receipt_id: RecordId::try_from(id.as_ref())
                         .map_err(|_| StoreError::Corrupt("entry id".into()))?,
                     secret: entry.secret.filter(|s| s.expires_at > now),
                     guesses: entry.guesses,
                     metadata: entry.metadata,
-                });
+                }));
             }
             for account in db.accounts()? {
                 out.push(Exported::Account(account));
@@ -63,18 +65,13 @@ impl Transfer for SledStore {
     async fn import(&self, record: &Exported) -> Result<(), StoreError> {
         self.run(|db| async move {
             match record {
-                Exported::Secret {
-                    receipt_id,
-                    metadata,
-                    secret,
-                    guesses,
-                } => {
+                Exported::Secret(e) => {
                     let entry = Entry {
-                        metadata: metadata.clone(),
-                        secret: secret.clone(),
-                        guesses: guesses.clone(),
+                        metadata: e.metadata.clone(),
+                        secret: e.secret.clone(),
+                        guesses: e.guesses.clone(),
                     };
-                    db.write_entry(receipt_id, &entry)?;
+                    db.write_entry(&e.receipt_id, &entry)?;
                 }
                 Exported::Account(account) => {
                     db.accounts.insert(account.id, account.to_bytes()?)?;
