@@ -281,14 +281,14 @@ async fn every_v2_route(app: &TestApp) {
         "Choose at least one character set",
     );
 
-    // Show (preview) never consumes, however often.
+    // Show (preview) never consumes, however often; it marks the secret previewed.
     for _ in 0..3 {
         let shown = ok(
             get(app, None, &format!("/api/v2/secret/{skey}")).await,
             "Secret",
             true,
         );
-        assert_eq!(shown["record"]["state"], "new");
+        assert_eq!(shown["record"]["state"], "previewed");
         assert!(shown["record"].get("secret_value").is_none());
         assert_eq!(shown["details"]["show_secret"], false);
     }
@@ -586,7 +586,7 @@ async fn v3_routes(app: &TestApp) {
         "Secret",
         false,
     );
-    assert_eq!(shown["record"]["state"], "new");
+    assert_eq!(shown["record"]["state"], "previewed");
     let revealed = ok(
         post_continue(app, &format!("/api/v3/guest/secret/{skey}/reveal")).await,
         "Secret",
