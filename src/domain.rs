@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::RangeInclusive;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -357,18 +358,13 @@ impl Serialize for Receipt {
     /// (secret_key), `has_passphrase` (passphrase_required), `recipients` (recipient),
     /// `receipt_ttl` (metadata_ttl), `receipt_url` (metadata_url).
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("custid", &self.custid)?;
         map.serialize_entry("metadata_key", &self.metadata_key)?;
-        if let Some(key) = &self.secret_key {
-            map.serialize_entry("secret_key", key)?;
-        }
+        entry_if_some(&mut map, "secret_key", self.secret_key.as_ref())?;
         map.serialize_entry("ttl", &self.ttl)?;
         map.serialize_entry("metadata_ttl", &self.metadata_ttl)?;
-        if let Some(ttl) = &self.secret_ttl {
-            map.serialize_entry("secret_ttl", ttl)?;
-        }
+        entry_if_some(&mut map, "secret_ttl", self.secret_ttl.as_ref())?;
         map.serialize_entry("metadata_url", &self.metadata_url)?;
         match self.previewed {
             Some(_) if self.state == State::New => map.serialize_entry("state", "viewed")?,
@@ -376,36 +372,33 @@ impl Serialize for Receipt {
         }
         map.serialize_entry("updated", &self.updated)?;
         map.serialize_entry("created", &self.created)?;
-        if let Some(received) = &self.received {
-            map.serialize_entry("received", received)?;
-        }
+        entry_if_some(&mut map, "received", self.received.as_ref())?;
         map.serialize_entry("recipient", &self.recipient)?;
         map.serialize_entry("share_domain", &self.share_domain)?;
         map.serialize_entry("passphrase_required", &self.passphrase_required)?;
-        if let Some(value) = &self.value {
-            map.serialize_entry("value", value)?;
-        }
-        if let Some(delivery) = &self.delivery {
-            map.serialize_entry("delivery", delivery)?;
-        }
-        if let Some(memo) = &self.memo {
-            map.serialize_entry("memo", memo)?;
-        }
+        entry_if_some(&mut map, "value", self.value.as_ref())?;
+        entry_if_some(&mut map, "delivery", self.delivery.as_ref())?;
+        entry_if_some(&mut map, "memo", self.memo.as_ref())?;
         // Extensions clients ignore: end-to-end, and a file's size (docs/envelope.md).
         map.serialize_entry("e2e", &self.e2e)?;
-        if let Some(size) = &self.file_size {
-            map.serialize_entry("file_size", size)?;
-        }
+        entry_if_some(&mut map, "file_size", self.file_size.as_ref())?;
         map.serialize_entry("identifier", &self.metadata_key)?;
-        if let Some(key) = &self.secret_key {
-            map.serialize_entry("secret_identifier", key)?;
-        }
+        entry_if_some(&mut map, "secret_identifier", self.secret_key.as_ref())?;
         map.serialize_entry("has_passphrase", &self.passphrase_required)?;
         map.serialize_entry("recipients", &self.recipient)?;
         map.serialize_entry("receipt_ttl", &self.metadata_ttl)?;
         map.serialize_entry("receipt_url", &self.metadata_url)?;
         map.end()
     }
+}
+
+/// Adds `key: value` to `map` when there is a value; an absent one leaves the key out.
+fn entry_if_some<M: SerializeMap, T: Serialize>(
+    map: &mut M,
+    key: &'static str,
+    value: Option<&T>,
+) -> Result<(), M::Error> {
+    value.map_or(Ok(()), |v| map.serialize_entry(key, v))
 }
 
 /// Where an emailed link stands.
@@ -456,72 +449,4 @@ pub struct Burned {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ttl_defaults_clamps_and_zeroes_garbage() {
-        assert_eq!(resolve_ttl(None, 604_800, 60, 604_800), 604_800);
-        assert_eq!(resolve_ttl(Some(""), 604_800, 60, 604_800), 604_800);
-        assert_eq!(resolve_ttl(Some("3600"), 604_800, 60, 604_800), 3600);
-        assert_eq!(resolve_ttl(Some("3600.9"), 604_800, 60, 604_800), 3600);
-        assert_eq!(resolve_ttl(Some("soon"), 604_800, 60, 604_800), 60);
-        assert_eq!(resolve_ttl(Some("-5"), 604_800, 60, 604_800), 60);
-        assert_eq!(
-            resolve_ttl(Some("99999999999"), 604_800, 60, 604_800),
-            604_800
-        );
-    }
-
-    #[test]
-    fn keys_from_paths_must_look_like_ours() {
-        assert!(is_plausible_key(&"a1".repeat(31)));
-        assert!(!is_plausible_key("short"));
-        assert!(!is_plausible_key(&"A".repeat(30)));
-        assert!(!is_plausible_key(&format!("{}/..", "a".repeat(30))));
-        assert!(!is_plausible_key(&"a".repeat(129)));
-    }
-
-    #[test]
-    fn emails_are_obscured() {
-        assert_eq!(obscure_email("alice@example.com"), "a***@e***.com");
-        assert_eq!(obscure_email("bob@mail.example.org"), "b***@m***.org");
-        assert_eq!(obscure_email("nobody"), "***");
-    }
-
-    #[test]
-    fn emails_are_normalised_or_refused() {
-        assert_eq!(
-            normalize_email(" Alice@Example.COM "),
-            Some("alice@example.com".into())
-        );
-        for bad in [
-            "",
-            "alice",
-            "@example.com",
-            "a@b",
-            "a@@b.c",
-            "a b@c.d",
-            "a@b..c",
-            "a@.b.c",
-            "<a@b.c>",
-        ] {
-            assert_eq!(normalize_email(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn generate_length_is_bounded() {
-        assert_eq!(resolve_length(None, 12), 12);
-        assert_eq!(resolve_length(Some("x"), 12), 12);
-        assert_eq!(resolve_length(Some("2"), 12), 4);
-        assert_eq!(resolve_length(Some("1000"), 12), 128);
-        assert_eq!(resolve_length(Some("40"), 12), 40);
-    }
-
-    #[test]
-    fn sensitive_values_never_debug_print() {
-        let s = Sensitive::new("hunter2".into());
-        assert_eq!(format!("{s:?}"), "[redacted]");
-    }
-}
+mod tests;

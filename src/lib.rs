@@ -15,6 +15,8 @@
 //! - [`http`]: everything actix: the v1 API, the browser pages (`http::web`: templates,
 //!   catalogues, CSRF, sessions' cookies), parameters, errors, headers, access log. It names
 //!   the use cases and domain types only, never the store.
+//! - [`oidc`]: sign-in with the team's OpenID Connect provider (discovery, PKCE, the ID token
+//!   checked against the provider's keys), its sign-ins in progress kept as store sessions.
 //! - [`accounts`]: account use cases (add, list, rotate, remove, web password, sign-in and
 //!   sessions, authenticate), and how a recent list opens through either credential.
 //! - [`service`]: the secrets' use cases (share, generate, reveal, receipt, burn, recent), their
@@ -30,7 +32,8 @@
 //! - [`config`]: typed settings from defaults, `onetime.toml` and `ONETIME__*` env.
 //! - [`domain`]: states, keys, lifetimes and email addresses parsed at the edge, the receipt
 //!   object.
-//! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing.
+//! - [`crypto`]: keys, record ids, scrypt, XChaCha20-Poly1305 sealing, the end-to-end
+//!   envelope, list keys and web password hashes.
 
 #![forbid(unsafe_code)]
 

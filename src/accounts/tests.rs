@@ -125,6 +125,13 @@ impl World {
             .expect("a live session")
     }
 
+    /// The stored record of the account `email`.
+    async fn record(&self, email: &str) -> AccountRecord {
+        let id = self.sealer.record_id(RecordKind::Account, email);
+        let record = self.store.account(&id).await.expect("get");
+        record.expect("present")
+    }
+
     /// Shares a secret as `caller`; returns its metadata key.
     /// Shares a secret one second after the previous share (so "newest first" is defined:
     /// entries of the same second have no order).
@@ -241,12 +248,7 @@ async fn passwords_are_checked_and_stored_only_as_a_phc_string() {
     a.set_password("Pat@Example.com", &pw(PASSWORD), NOW)
         .await
         .expect("set");
-    let record = w
-        .store
-        .account(&w.sealer.record_id(RecordKind::Account, "pat@example.com"))
-        .await
-        .expect("get")
-        .expect("present");
+    let record = w.record("pat@example.com").await;
     let web = record.password.as_ref().expect("a password");
     assert!(web.phc.starts_with("$scrypt$ln=10,r=8,p=1$"), "{}", web.phc);
     assert!(verify_password(PASSWORD, &web.phc).expect("verify"));
@@ -559,12 +561,7 @@ async fn schema_1_accounts_and_entries_keep_working() {
     // gave the account an API list key and changed nothing else.
     let api = w.token_caller("old@example.com", &token).await;
     assert_eq!(api.plan_name(), "team");
-    let record = w
-        .store
-        .account(&w.sealer.record_id(RecordKind::Account, "old@example.com"))
-        .await
-        .expect("get")
-        .expect("present");
+    let record = w.record("old@example.com").await;
     assert!(record.api_key.is_some());
     assert_eq!(
         record.token_hash,
@@ -593,12 +590,7 @@ async fn adding_an_api_list_key_never_undoes_a_rotation() {
     let store = Arc::new(SledStore::open(dir.path(), false, 8 << 20).expect("store"));
     let w = World::over(store, dir, KdfPool::new(2, 8));
     let token = w.add("fay@example.com").await;
-    let mut stale = w
-        .store
-        .account(&w.sealer.record_id(RecordKind::Account, "fay@example.com"))
-        .await
-        .expect("get")
-        .expect("present");
+    let mut stale = w.record("fay@example.com").await;
     stale.api_key = None; // as a schema-1 record read just before a rotation
     let rotated = w
         .accounts

@@ -1,4 +1,6 @@
-//! The typed sections of `onetime.toml`: one struct a table, every field documented.
+//! The typed sections of `onetime.toml`: one struct a table, every field documented. An
+//! optional key left unset is `None`, and left out of the TOML `config check` prints
+//! (`#[skip_serializing_none]`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -6,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 
 /// A string that never shows up in `Debug` output or in `config check`'s TOML (keys, URLs
 /// with passwords).
@@ -165,6 +168,7 @@ pub struct IncomingRecipient {
 }
 
 /// `[server]`
+#[skip_serializing_none]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
@@ -172,14 +176,11 @@ pub struct ServerSettings {
     pub bind: String,
     /// Scheme and host used in links; no trailing slash after loading. Unset: links follow
     /// the bound address (`Application::build` fills it in once the port is known).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// The server key as 64 hex characters; unset means `<storage.path>/server.key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Redacted>,
     /// A file holding `secret` (e.g. a systemd credential), read at load so the key need not
     /// sit in a file every local user may read; trailing whitespace is ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_file: Option<PathBuf>,
     /// Believe `X-Forwarded-For` for client addresses.
     pub trust_proxy: bool,
@@ -216,6 +217,7 @@ pub enum Backend {
 }
 
 /// `[storage]`
+#[skip_serializing_none]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
@@ -227,14 +229,11 @@ pub struct StorageSettings {
     pub redis_url: Redacted,
     /// PEM file of the CA certificate(s) trusted for a `rediss://` server, instead of the
     /// system's trust store; unset = the system's store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_tls_ca: Option<PathBuf>,
     /// PEM client certificate (chain) presented to a Redis that requires one
     /// (`tls-auth-clients yes`); set together with `redis_tls_key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_tls_cert: Option<PathBuf>,
     /// PEM private key of `redis_tls_cert`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_tls_key: Option<PathBuf>,
     /// Prefix of every Redis key.
     pub redis_prefix: String,
@@ -328,15 +327,14 @@ fn default_max_file_size() -> usize {
 pub const MAX_FILE_SIZE_CAP: usize = 64 * 1024 * 1024;
 
 /// `[mail]`
+#[skip_serializing_none]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailSettings {
     /// SMTP URL; unset means mail is off.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_url: Option<Redacted>,
     /// A file holding `smtp_url` (it may carry the SMTP password), read at load; trailing
     /// whitespace is ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_url_file: Option<PathBuf>,
     /// Sender address.
     pub from: String,
@@ -360,11 +358,11 @@ pub struct LogSettings {
 }
 
 /// `[metrics]`
+#[skip_serializing_none]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
     /// `IP:port` of the separate `/metrics` listener; unset (or empty): no listener.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind: Option<String>,
 }
 

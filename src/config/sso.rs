@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 use url::Url;
 
 use super::settings::list_or_comma_separated;
@@ -15,61 +16,38 @@ use super::{invalid, Redacted, Settings, SettingsError};
 /// register with the identity provider.
 pub const OIDC_CALLBACK_PATH: &str = "/signin/oidc/callback";
 
-/// `[oidc]`: OpenID Connect sign-in on the web. Off while `issuer` is unset.
+/// `[oidc]`: OpenID Connect sign-in on the web. Off while `issuer` is unset. A key left out
+/// takes its value from [`Default`].
+#[skip_serializing_none]
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct OidcSettings {
     /// The issuer URL; discovery reads `<issuer>/.well-known/openid-configuration`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// This server's client id at the provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Its client secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<Redacted>,
     /// A file holding `client_secret`, read at load; trailing whitespace is ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_file: Option<PathBuf>,
     /// Email domains that may sign in (lowercased at load); empty = any domain. Also the
     /// domains `auth.trusted_header` accepts. From the environment: comma-separated.
-    #[serde(default, deserialize_with = "list_or_comma_separated")]
+    #[serde(deserialize_with = "list_or_comma_separated")]
     pub allowed_domains: Vec<String>,
     /// Groups of which a person must be in at least one (the `groups_claim` of the ID token);
     /// empty = no group check. From the environment: comma-separated.
-    #[serde(default, deserialize_with = "list_or_comma_separated")]
+    #[serde(deserialize_with = "list_or_comma_separated")]
     pub allowed_groups: Vec<String>,
     /// The ID token claim holding the groups: a list of strings (or one string).
-    #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
     /// The plan of the accounts a first sign-in creates.
-    #[serde(default = "default_plan")]
     pub plan: String,
     /// The sign-in page's button says "Sign in with <button_label>".
-    #[serde(default = "default_button_label")]
     pub button_label: String,
     /// Turns password sign-in off: the provider is the only way in on the web.
-    #[serde(default)]
     pub only: bool,
     /// Seconds each call to the provider (discovery, keys, token) may take.
-    #[serde(default = "default_timeout")]
     pub timeout: u64,
-}
-
-fn default_groups_claim() -> String {
-    "groups".into()
-}
-
-fn default_plan() -> String {
-    "default".into()
-}
-
-fn default_button_label() -> String {
-    "your identity provider".into()
-}
-
-fn default_timeout() -> u64 {
-    10
 }
 
 impl Default for OidcSettings {
@@ -81,11 +59,11 @@ impl Default for OidcSettings {
             client_secret_file: None,
             allowed_domains: Vec::new(),
             allowed_groups: Vec::new(),
-            groups_claim: default_groups_claim(),
-            plan: default_plan(),
-            button_label: default_button_label(),
+            groups_claim: "groups".into(),
+            plan: "default".into(),
+            button_label: "your identity provider".into(),
             only: false,
-            timeout: default_timeout(),
+            timeout: 10,
         }
     }
 }
@@ -110,12 +88,12 @@ impl OidcSettings {
 }
 
 /// `[auth]`: identity from a forward-auth proxy.
+#[skip_serializing_none]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// A header carrying the signed-in email (e.g. `X-Forwarded-Email`, `Remote-Email`),
     /// honoured only from `server.trusted_proxies`; unset = off.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_header: Option<String>,
 }
 

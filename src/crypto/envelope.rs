@@ -15,6 +15,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::generate::random_key;
+
 /// What every envelope's text starts with; also its associated data (`AD`).
 pub const PREFIX: &str = "ote1.";
 /// Associated data bound into every envelope of this version.
@@ -60,9 +62,7 @@ pub struct Key(Zeroizing<[u8; KEY_LEN]>);
 impl Key {
     /// A fresh key from the OS CSPRNG.
     pub fn generate() -> Self {
-        let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        OsRng.fill_bytes(key.as_mut_slice());
-        Self(key)
+        Self(random_key())
     }
 
     /// From the link's fragment (without `#`).

@@ -6,6 +6,13 @@ use zeroize::Zeroizing;
 
 use super::KEY_CHARS;
 
+/// `N` fresh bytes from the OS CSPRNG, zeroed on drop: a new symmetric or private key.
+pub(crate) fn random_key<const N: usize>() -> Zeroizing<[u8; N]> {
+    let mut key = Zeroizing::new([0u8; N]);
+    OsRng.fill_bytes(key.as_mut_slice());
+    key
+}
+
 const BASE36: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
 /// Draws a fresh 62-character key, uniform over lowercase base36, from the OS CSPRNG.

@@ -10,9 +10,10 @@
 
 use crypto_box::{PublicKey, SecretKey};
 use rand::rngs::OsRng;
-use rand::RngCore;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
+
+use super::generate::random_key;
 
 /// Bytes in a list key, public or private.
 pub const LIST_KEY_LEN: usize = 32;
@@ -27,9 +28,7 @@ pub struct ListSecretKey(Zeroizing<[u8; LIST_KEY_LEN]>);
 impl ListSecretKey {
     /// A fresh key from the OS CSPRNG.
     pub fn generate() -> Self {
-        let mut key = Zeroizing::new([0u8; LIST_KEY_LEN]);
-        OsRng.fill_bytes(key.as_mut_slice());
-        Self(key)
+        Self(random_key())
     }
 
     /// The key from its bytes (as sealed in the store); `None` for a wrong length.

@@ -16,6 +16,8 @@
 //! - [`kdf`]: scrypt parameters and the bounded pool that runs derivations.
 //! - [`seal`]: record ids and sealing under the server key.
 //! - [`envelope`]: the end-to-end envelope the browser and the CLI client seal (`docs/envelope.md`).
+//! - [`list_key`]: the X25519 key pairs through which each credential reads a recent list.
+//! - [`password`]: web passwords as scrypt PHC strings.
 
 pub mod envelope;
 mod generate;

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::error::ServiceError;
+use super::error::{Result, ServiceError};
 use super::Service;
 use crate::crypto::{Binding, RecordKind};
 
@@ -23,7 +23,7 @@ impl Service {
         passphrase: Option<&Sensitive>,
         client: IpAddr,
         now: u64,
-    ) -> Result<Burned, ServiceError> {
+    ) -> Result<Burned> {
         let (id, record, payload) = self.load_receipt(receipt_key, now).await?;
         if record.state != StoredState::New || record.secret_expires_at <= now {
             return Err(ServiceError::UnknownSecret);

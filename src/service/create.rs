@@ -3,7 +3,7 @@
 
 use zeroize::Zeroizing;
 
-use super::error::ServiceError;
+use super::error::Result;
 use super::payload::{ReceiptPayload, SecretPayload};
 use super::{nonempty, Service};
 use crate::config::Plan;
@@ -79,12 +79,7 @@ struct NewKeys {
 
 impl Service {
     /// Stores `req.secret` and returns its receipt (state `new`, no value).
-    pub async fn share(
-        &self,
-        caller: &Caller,
-        req: CreateRequest,
-        now: u64,
-    ) -> Result<Receipt, ServiceError> {
+    pub async fn share(&self, caller: &Caller, req: CreateRequest, now: u64) -> Result<Receipt> {
         let plan = self.policy.plan(caller);
         let (value, recipient) = self.policy.check_share(caller, &req, plan)?;
         let accepted = Accepted {
@@ -100,12 +95,7 @@ impl Service {
     }
 
     /// Stores a fresh random password and returns its receipt with the value.
-    pub async fn generate(
-        &self,
-        caller: &Caller,
-        req: CreateRequest,
-        now: u64,
-    ) -> Result<Receipt, ServiceError> {
+    pub async fn generate(&self, caller: &Caller, req: CreateRequest, now: u64) -> Result<Receipt> {
         let plan = self.policy.plan(caller);
         let recipient = self.policy.check_create(caller, &req)?;
         let length = resolve_length(req.length.as_deref(), self.policy.generate_length);
@@ -123,11 +113,7 @@ impl Service {
         self.create(accepted, now).await
     }
 
-    pub(super) async fn create(
-        &self,
-        new: Accepted<'_>,
-        now: u64,
-    ) -> Result<Receipt, ServiceError> {
+    pub(super) async fn create(&self, new: Accepted<'_>, now: u64) -> Result<Receipt> {
         let Accepted {
             caller,
             req,
@@ -266,7 +252,7 @@ impl Service {
     async fn new_passphrase(
         &self,
         req: &CreateRequest,
-    ) -> Result<(Option<KdfParams>, Option<PassKey>), ServiceError> {
+    ) -> Result<(Option<KdfParams>, Option<PassKey>)> {
         let Some(pass) = nonempty(req.passphrase.as_ref()) else {
             return Ok((None, None));
         };
@@ -283,7 +269,7 @@ impl Service {
         keys: &NewKeys,
         payload: &ReceiptPayload,
         generated: Option<&Sensitive>,
-    ) -> Result<(Sealed, Option<Sealed>), ServiceError> {
+    ) -> Result<(Sealed, Option<Sealed>)> {
         let receipt_key = keys.receipt_key.as_str();
         let sealed = self.seal(
             Binding::new(RecordKind::Receipt, &keys.receipt_id, receipt_key),
@@ -351,7 +337,7 @@ impl Service {
         mail: &mail::OutgoingMail,
         receipt_id: RecordId,
         now: u64,
-    ) -> Result<(String, OutboxRecord), ServiceError> {
+    ) -> Result<(String, OutboxRecord)> {
         let to = to.to_owned();
         let sealed = self.seal(Binding::new(RecordKind::Mail, &receipt_id, ""), mail)?;
         let record = OutboxRecord {

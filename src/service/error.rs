@@ -5,6 +5,9 @@
 use crate::crypto::CryptoError;
 use crate::store::StoreError;
 
+/// What a use case returns: its answer, or why it refused or failed.
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
 /// Why a use case refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::error::ServiceError;
+use super::error::{Result, ServiceError};
 use super::Service;
 use crate::config::Settings;
 use crate::crypto::{RecordKind, Sealer};
@@ -58,7 +58,7 @@ impl RateLimiter {
     }
 
     /// Spends one `action` for `ip` at `now`; `RateLimited` when the window's budget is gone.
-    pub async fn spend(&self, action: Action, ip: IpAddr, now: u64) -> Result<(), ServiceError> {
+    pub async fn spend(&self, action: Action, ip: IpAddr, now: u64) -> Result<()> {
         let (limit, name) = match action {
             Action::Create => (self.create, "create"),
             Action::Reveal => (self.reveal, "reveal"),
@@ -78,7 +78,7 @@ impl RateLimiter {
 
 impl Service {
     /// Whether the store answers: for load balancers, monitors and the API's `status`.
-    pub async fn health(&self) -> Result<(), ServiceError> {
+    pub async fn health(&self) -> Result<()> {
         Ok(self.store.ping().await?)
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::error::ServiceError;
+use super::error::Result;
 use crate::store::StoreError;
 
 /// What the secret record seals.
@@ -30,7 +30,7 @@ struct SecretPayloadV1 {
 
 impl SecretPayload {
     /// Decodes a secret's opened bytes, of either shape.
-    pub(super) fn decode(plain: &[u8]) -> Result<Self, ServiceError> {
+    pub(super) fn decode(plain: &[u8]) -> Result<Self> {
         if let Ok((payload, [])) = postcard::take_from_bytes::<Self>(plain) {
             return Ok(payload);
         }
@@ -85,7 +85,7 @@ struct ReceiptPayloadV1 {
 
 impl ReceiptPayload {
     /// Decodes a receipt's opened bytes, of either shape.
-    pub(super) fn decode(plain: &[u8]) -> Result<Self, ServiceError> {
+    pub(super) fn decode(plain: &[u8]) -> Result<Self> {
         if let Ok((payload, [])) = postcard::take_from_bytes::<Self>(plain) {
             return Ok(payload);
         }

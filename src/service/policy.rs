@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::create::{CreateRequest, E2eShare};
-use super::error::ServiceError;
+use super::error::{Result, ServiceError};
 use super::nonempty;
 use crate::config::{Plan, Settings};
 use crate::crypto::envelope::{Envelope, FRAMING_MAX};
@@ -119,7 +119,7 @@ impl Policy {
         caller: &Caller,
         req: &CreateRequest,
         plan: Plan,
-    ) -> Result<(Sensitive, Option<EmailAddress>), ServiceError> {
+    ) -> Result<(Sensitive, Option<EmailAddress>)> {
         if let Some(secret) = &req.secret {
             match &req.e2e {
                 None if secret.expose().len() > plan.max_size => {
@@ -148,7 +148,7 @@ impl Policy {
         &self,
         caller: &Caller,
         req: &CreateRequest,
-    ) -> Result<Option<EmailAddress>, ServiceError> {
+    ) -> Result<Option<EmailAddress>> {
         if !self.may_create(caller) {
             return Err(ServiceError::NotAuthorized);
         }
@@ -216,7 +216,7 @@ impl Policy {
 /// An end-to-end value: an envelope whose plaintext fits the plan (the text size, or the file
 /// size for a file, plus the framing), with a well-formed key verifier if one came. The server
 /// sees only sizes: a text of `max_size` bytes always fits, whatever the encryption adds.
-fn check_envelope(secret: &Sensitive, e2e: &E2eShare, plan: Plan) -> Result<(), ServiceError> {
+fn check_envelope(secret: &Sensitive, e2e: &E2eShare, plan: Plan) -> Result<()> {
     let Ok(envelope) = Envelope::parse(secret.expose()) else {
         return Err(ServiceError::BadEnvelope);
     };

@@ -1,6 +1,6 @@
 //! The creator's side: reading a receipt, and the receipt object clients see.
 
-use super::error::ServiceError;
+use super::error::{Result, ServiceError};
 use super::payload::ReceiptPayload;
 use super::Service;
 use crate::crypto::{Binding, RecordId, RecordKind};
@@ -12,11 +12,7 @@ use crate::store::{ReceiptRecord, StoreError, StoredState};
 
 impl Service {
     /// The receipt under `receipt_key` without its generated value, changing nothing.
-    pub async fn receipt_status(
-        &self,
-        receipt_key: &ReceiptKey,
-        now: u64,
-    ) -> Result<Receipt, ServiceError> {
+    pub async fn receipt_status(&self, receipt_key: &ReceiptKey, now: u64) -> Result<Receipt> {
         let (_, record, payload) = self.load_receipt(receipt_key, now).await?;
         Ok(self.receipt_view(receipt_key, &record, &payload, now))
     }
@@ -34,11 +30,7 @@ impl Service {
     }
 
     /// The receipt under `receipt_key`; the generated value on the first read within 60 s.
-    pub async fn receipt(
-        &self,
-        receipt_key: &ReceiptKey,
-        now: u64,
-    ) -> Result<Receipt, ServiceError> {
+    pub async fn receipt(&self, receipt_key: &ReceiptKey, now: u64) -> Result<Receipt> {
         let (id, record, payload) = self.load_receipt(receipt_key, now).await?;
         let mut receipt = self.receipt_view(receipt_key, &record, &payload, now);
         if let Some(sealed) = &record.generated {
@@ -69,7 +61,7 @@ impl Service {
         receipt_key: &ReceiptKey,
         memo: &Sensitive,
         now: u64,
-    ) -> Result<Receipt, ServiceError> {
+    ) -> Result<Receipt> {
         let (id, record, mut payload) = self.load_receipt(receipt_key, now).await?;
         let owner = matches!(caller, Caller::Account { .. }) && caller.custid() == payload.custid;
         if !owner {
@@ -98,7 +90,7 @@ impl Service {
         &self,
         receipt_key: &ReceiptKey,
         now: u64,
-    ) -> Result<(RecordId, ReceiptRecord, ReceiptPayload), ServiceError> {
+    ) -> Result<(RecordId, ReceiptRecord, ReceiptPayload)> {
         let id = self
             .sealer
             .record_id(RecordKind::Receipt, receipt_key.as_str());

@@ -2,7 +2,7 @@
 
 use zeroize::Zeroizing;
 
-use super::error::ServiceError;
+use super::error::{Result, ServiceError};
 use super::Service;
 use crate::crypto::{Binding, RecordId, RecordKind};
 use crate::domain::{Caller, Receipt, ReceiptKey, RecentAccess, RECENT_WINDOW};
@@ -10,7 +10,7 @@ use crate::store::RecentSeal;
 
 impl Service {
     /// The caller's receipts from the last 30 days, newest first, without secret keys.
-    pub async fn recent(&self, caller: &Caller, now: u64) -> Result<Vec<Receipt>, ServiceError> {
+    pub async fn recent(&self, caller: &Caller, now: u64) -> Result<Vec<Receipt>> {
         let Caller::Account { email, recent, .. } = caller else {
             return Err(ServiceError::NotAuthorized);
         };

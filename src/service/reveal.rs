@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::error::ServiceError;
+use super::error::{Result, ServiceError};
 use subtle::ConstantTimeEq;
 
 use super::{nonempty, Service};
@@ -28,7 +28,7 @@ impl KeyProof<'_> {
     }
 
     /// Whether this proof lets a secret with `stored` verifier (empty: none kept) be read.
-    fn check(self, stored: &str) -> Result<(), ServiceError> {
+    fn check(self, stored: &str) -> Result<()> {
         match self.verifier {
             None if self.required => Err(ServiceError::KeyRequired),
             None => Ok(()),
@@ -66,7 +66,7 @@ impl Service {
         &self,
         secret_key: &SecretKey,
         now: u64,
-    ) -> Result<Option<SecretStatus>, ServiceError> {
+    ) -> Result<Option<SecretStatus>> {
         self.status_marking(secret_key, now, false).await
     }
 
@@ -77,7 +77,7 @@ impl Service {
         &self,
         secret_key: &SecretKey,
         now: u64,
-    ) -> Result<Option<SecretStatus>, ServiceError> {
+    ) -> Result<Option<SecretStatus>> {
         self.status_marking(secret_key, now, true).await
     }
 
@@ -86,7 +86,7 @@ impl Service {
         secret_key: &SecretKey,
         now: u64,
         preview: bool,
-    ) -> Result<Option<SecretStatus>, ServiceError> {
+    ) -> Result<Option<SecretStatus>> {
         let id = self
             .sealer
             .record_id(RecordKind::Secret, secret_key.as_str());
@@ -122,7 +122,7 @@ impl Service {
         passphrase: Option<&Sensitive>,
         client: IpAddr,
         now: u64,
-    ) -> Result<Revealed, ServiceError> {
+    ) -> Result<Revealed> {
         self.reveal_proven(secret_key, passphrase, KeyProof::default(), client, now)
             .await
     }
@@ -141,7 +141,7 @@ impl Service {
         proof: KeyProof<'_>,
         client: IpAddr,
         now: u64,
-    ) -> Result<Revealed, ServiceError> {
+    ) -> Result<Revealed> {
         let id = self
             .sealer
             .record_id(RecordKind::Secret, secret_key.as_str());
@@ -206,7 +206,7 @@ impl Service {
         passphrase: Option<&Sensitive>,
         client: IpAddr,
         now: u64,
-    ) -> Result<Option<PassKey>, ServiceError> {
+    ) -> Result<Option<PassKey>> {
         let Some(params) = record.kdf else {
             return Ok(None);
         };
@@ -238,7 +238,7 @@ impl Service {
         secret_id: &RecordId,
         client: IpAddr,
         now: u64,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         crate::metrics::passphrase_failed();
         if self
             .store
@@ -278,7 +278,7 @@ impl Service {
         secret_id: &RecordId,
         passphrase_required: bool,
         now: u64,
-    ) -> Result<ServiceError, ServiceError> {
+    ) -> Result<ServiceError> {
         if passphrase_required && self.store.passphrase_locked(secret_id, now).await? {
             return Ok(ServiceError::Locked);
         }

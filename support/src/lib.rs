@@ -48,6 +48,12 @@ pub fn setting_vars<'a>(
     pairs.iter().map(|(k, v)| (setting_var(k), *v))
 }
 
+/// `len` bytes of `pattern` over and over: a canary file to look for in stores, logs and
+/// traffic.
+pub fn canary_bytes(pattern: &[u8], len: usize) -> Vec<u8> {
+    pattern.iter().copied().cycle().take(len).collect()
+}
+
 /// A free loopback port (free when asked; a caller that binds later may lose it to another).
 pub fn free_port() -> u16 {
     free_ports(1)[0]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::Commands;
 
 use crate::helpers::{
-    add_account, basic, cli, contains, read_tree, serve, test_settings, Answer, Process,
+    add_account, basic, cli, contains, read_tree, reveal_on, serve, test_settings, Answer, Process,
 };
 use crate::helpers::{RedisCluster, RedisServer};
 use crate::mail::free_port;
@@ -105,15 +105,8 @@ async fn a_stuck_mail_leaves_the_data_directory_once_its_secret_is_revealed_or_b
     // Reveal one, burn one.
     let server = Process::start(&data, &pairs);
     let client = reqwest::Client::new();
-    let revealed = client
-        .post(format!("{}/api/v1/secret/{}", server.base, shared[0].1))
-        .send()
-        .await
-        .expect("reveal");
-    assert_eq!(
-        Answer::from(revealed).await.ok()["value"],
-        "at-rest-revealed-7f3a"
-    );
+    let revealed = reveal_on(&server.base, &shared[0].1).await;
+    assert_eq!(revealed.ok()["value"], "at-rest-revealed-7f3a");
     assert_eq!(
         Answer::of(client.post(format!(
             "{}/api/v1/private/{}/burn",

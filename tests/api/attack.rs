@@ -173,12 +173,8 @@ async fn burst_then_right(app: &TestApp, path: &str) -> Answer {
 async fn a_burst_of_wrong_passphrases_cannot_carry_the_right_one_past_the_lock() {
     // Arrange: default cost, so derivations queue up behind the pool as in production.
     let app = TestApp::spawn_with(&DEFAULT_COST).await;
-    let (key, mkey) = app
-        .share_ok("burst target", &[("passphrase", "the right one")])
-        .await;
-    let (_, burn_mkey) = app
-        .share_ok("burn target", &[("passphrase", "the right one")])
-        .await;
+    let (key, mkey) = app.share_guarded("burst target", "the right one").await;
+    let (_, burn_mkey) = app.share_guarded("burn target", "the right one").await;
 
     // Act: a burst on the reveal, then one on the burn.
     let revealed = burst_then_right(&app, &format!("/api/v1/secret/{key}")).await;

@@ -6,9 +6,7 @@ use crate::helpers::TestApp;
 async fn burn_destroys_the_secret_and_reports_burned() {
     let app = TestApp::spawn().await;
     let (key, mkey) = app.share_ok("burn me", &[]).await;
-    let answer = app.burn(&mkey, None).await;
-    let text = answer.text.clone();
-    let body = answer.ok();
+    let (body, text) = app.burn(&mkey, None).await.ok_with_text();
     assert_eq!(body["state"]["state"], "burned");
     assert_eq!(body["state"]["metadata_key"], mkey.as_str());
     assert_eq!(body["secret_shortkey"], &key[..8]);
@@ -38,7 +36,7 @@ async fn burn_works_on_every_alias() {
 #[tokio::test]
 async fn burn_needs_the_passphrase_when_there_is_one() {
     let app = TestApp::spawn().await;
-    let (key, mkey) = app.share_ok("guarded", &[("passphrase", "letmein")]).await;
+    let (key, mkey) = app.share_guarded("guarded", "letmein").await;
     app.burn(&mkey, None).await.assert_wrong_passphrase();
     app.burn(&mkey, Some("wrong one"))
         .await

@@ -225,12 +225,7 @@ async fn neither_the_store_nor_the_log_holds_an_end_to_end_text_file_or_key() {
     let env = [("ONETIME_SERVER", server.base.as_str())];
     let text = "plaintext-canary-4f1d2c at rest";
     let file_path = dir.path().join("canary.bin");
-    let file_bytes: Vec<u8> = b"file-canary-9a7b3e "
-        .iter()
-        .copied()
-        .cycle()
-        .take(50_000)
-        .collect();
+    let file_bytes = onetime_test_support::canary_bytes(b"file-canary-9a7b3e ", 50_000);
     std::fs::write(&file_path, &file_bytes).expect("write");
 
     let text_link = stdout(&onetime(&["share"], &env, text.as_bytes()).await);

@@ -336,6 +336,21 @@ async fn timed_share(node: &str, n: usize) -> (Answer, Duration) {
     (answer, started.elapsed())
 }
 
+/// Shares on `node` (as client `n`, then `n + 1`, ...) until a share succeeds, failing the test
+/// with the node's log when none has after `limit`; how long it took.
+async fn until_a_share_succeeds(node: &Process, mut n: usize, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (answer, _) = timed_share(&node.base, n).await;
+        if answer.status.is_success() {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{}", node.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        n += 1;
+    }
+}
+
 /// Whether `/health` on `node` says 200 within `limit`: right after a failover the sentinels
 /// may still be moving a replica over, so one answer is not the settled one.
 async fn healthy_within(node: &str, limit: Duration) -> bool {
@@ -416,17 +431,7 @@ async fn without_enough_replicas_or_a_primary_requests_fail_quickly_and_service_
 
     // One replica back: service returns by itself.
     group.restart_as_replica(replicas[0], primary);
-    let back = Instant::now();
-    let mut n = 10;
-    loop {
-        let (answer, _) = timed_share(&node.base, n).await;
-        if answer.status.is_success() {
-            break;
-        }
-        assert!(back.elapsed() < Duration::from_secs(20), "{}", node.logs());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        n += 1;
-    }
+    until_a_share_succeeds(&node, 10, Duration::from_secs(20)).await;
     assert!(
         healthy_within(&node.base, Duration::from_secs(10)).await,
         "{}",
@@ -448,25 +453,8 @@ async fn without_enough_replicas_or_a_primary_requests_fail_quickly_and_service_
         let group = &group;
         tokio::task::block_in_place(|| group.await_promotion(primary))
     };
-    let promoted_at = Instant::now();
-    let mut n = 200;
-    loop {
-        let (answer, _) = timed_share(&node.base, n).await;
-        if answer.status.is_success() {
-            break;
-        }
-        assert!(
-            promoted_at.elapsed() < Duration::from_secs(10),
-            "{}",
-            node.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        n += 1;
-    }
-    println!(
-        "service returned {:?} after {promoted} was promoted",
-        promoted_at.elapsed()
-    );
+    let returned = until_a_share_succeeds(&node, 200, Duration::from_secs(10)).await;
+    println!("service returned {returned:?} after {promoted} was promoted");
     assert!(
         healthy_within(&node.base, Duration::from_secs(10)).await,
         "{}",

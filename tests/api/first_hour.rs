@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use onetime_test_support::setting_vars;
 
-use crate::helpers::{serve, Answer, Process, TestApp};
+use crate::helpers::{reveal_on, serve, Answer, Process, TestApp};
 
 /// `onetime ARGS` in `cwd` with `env` and nothing else set for it (no storage path: the
 /// configuration decides, as for an operator).
@@ -147,13 +147,21 @@ async fn links_follow_the_bound_address_in_process_too() {
     );
 }
 
+/// The binary serving with `env` over a temp directory (returned first: keep it while the
+/// server runs), and the receipt URL of a secret shared on it.
+async fn receipt_url_with(env: &[(&str, &str)]) -> (tempfile::TempDir, Process, String) {
+    let (dir, _, server) = serve(env);
+    let body = share(&server.base, &[("secret", "s")]).await.ok();
+    let url = body["metadata_url"].as_str().expect("metadata_url");
+    (dir, server, url.to_owned())
+}
+
 #[tokio::test]
 async fn a_base_url_on_another_port_than_a_loopback_bind_is_warned_about() {
-    let (_dir, _, server) = serve(&[("server.base_url", "http://127.0.0.1:9")]);
+    let env = [("server.base_url", "http://127.0.0.1:9")];
 
-    let body = share(&server.base, &[("secret", "s")]).await.ok();
+    let (_dir, server, url) = receipt_url_with(&env).await;
 
-    let url = body["metadata_url"].as_str().expect("metadata_url");
     assert!(url.starts_with("http://127.0.0.1:9/receipt/"), "{url}");
     let logs = server.logs();
     assert!(
@@ -321,11 +329,10 @@ fn a_config_error_is_printed_once() {
 
 #[tokio::test]
 async fn a_host_name_in_bind_is_resolved_and_names_the_links() {
-    let (_dir, _, server) = serve(&[("server.bind", "localhost:0")]);
+    let env = [("server.bind", "localhost:0")];
 
-    let body = share(&server.base, &[("secret", "s")]).await.ok();
+    let (_dir, server, url) = receipt_url_with(&env).await;
 
-    let url = body["metadata_url"].as_str().expect("metadata_url");
     assert!(url.starts_with("http://localhost:"), "{url}");
     let port = server.base.rsplit(':').next().expect("port");
     assert!(url.contains(&format!(":{port}/receipt/")), "{url}");
@@ -390,17 +397,10 @@ async fn server_secret_file_is_read_at_start() {
     // Act: the same key given directly opens what was sealed under the file's.
     let server = Process::start(&data, &[("server.secret", &key)]);
     let key_path = created["secret_key"].as_str().expect("secret_key");
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/v1/secret/{key_path}", server.base))
-        .send()
-        .await
-        .expect("reveal");
+    let revealed = reveal_on(&server.base, key_path).await;
 
     // Assert
-    assert_eq!(
-        Answer::from(resp).await.ok()["value"],
-        "sealed under the file's key"
-    );
+    assert_eq!(revealed.ok()["value"], "sealed under the file's key");
     assert!(!data.join("server.key").exists(), "no key file was made");
 }
 

@@ -18,8 +18,7 @@ async fn generate_returns_a_strong_password_and_a_receipt() {
     assert_eq!(body["state"], "new");
     assert_eq!(body["custid"], "anon");
 
-    let key = body["secret_key"].as_str().expect("key");
-    let revealed = app.reveal(key, None).await.ok();
+    let revealed = app.reveal_shared(&body).await;
     assert_eq!(revealed["value"], value);
 }
 

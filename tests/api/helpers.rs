@@ -78,11 +78,15 @@ impl Answer {
         self.json
     }
 
+    /// Asserts success and returns the body with the text it was read from.
+    pub fn ok_with_text(self) -> (Value, String) {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        (self.json, self.text)
+    }
+
     /// Asserts success and returns the receipt's (secret_key, metadata_key).
     pub fn keys(self) -> (String, String) {
-        let body = self.ok();
-        let key = |name: &str| body[name].as_str().expect(name).to_owned();
-        (key("secret_key"), key("metadata_key"))
+        keys_of(&self.ok())
     }
 
     /// Asserts the API's error shape: HTTP 404, intended status, and message.
@@ -112,6 +116,12 @@ impl Answer {
     pub fn assert_not_authorized(&self) {
         self.assert_error(401, "Not authorized");
     }
+}
+
+/// The (secret_key, metadata_key) of a share's answer.
+pub fn keys_of(body: &Value) -> (String, String) {
+    let key = |name: &str| body[name].as_str().expect(name).to_owned();
+    (key("secret_key"), key("metadata_key"))
 }
 
 /// The real binary over a fresh temporary directory: the directory (removed when dropped), the
@@ -243,6 +253,14 @@ impl TestApp {
         self.post_form("/api/v1/share", form).await
     }
 
+    /// What the two anonymous creates answer: a share of `secret`, then a generate.
+    pub async fn anonymous_creates(&self, secret: &str) -> [Answer; 2] {
+        [
+            self.share(&[("secret", secret)]).await,
+            self.post_form("/api/v1/generate", &[]).await,
+        ]
+    }
+
     /// Shares `form` anonymously and asserts the refusal: intended 400 with `message`.
     pub async fn share_refused(&self, form: &[(&str, &str)], message: &str) {
         self.share(form).await.assert_error(400, message);
@@ -253,6 +271,18 @@ impl TestApp {
         let mut form = vec![("secret", secret)];
         form.extend_from_slice(extra);
         self.share(&form).await.keys()
+    }
+
+    /// Shares `secret` behind `passphrase` and returns (secret_key, metadata_key).
+    pub async fn share_guarded(&self, secret: &str, passphrase: &str) -> (String, String) {
+        self.share_ok(secret, &[("passphrase", passphrase)]).await
+    }
+
+    /// Reveals the secret of the share that answered `body`, asserting success; the reveal's
+    /// body.
+    pub async fn reveal_shared(&self, body: &Value) -> Value {
+        let key = body["secret_key"].as_str().expect("secret_key");
+        self.reveal(key, None).await.ok()
     }
 
     pub async fn reveal(&self, key: &str, passphrase: Option<&str>) -> Answer {
@@ -291,6 +321,12 @@ pub async fn post(base: &str, path: &str, form: &[(&str, &str)], ip: &str) -> An
     .await
 }
 
+/// Reveals `secret_key` (no passphrase) on the server at `base`.
+pub async fn reveal_on(base: &str, secret_key: &str) -> Answer {
+    let url = format!("{base}/api/v1/secret/{secret_key}");
+    Answer::of(reqwest::Client::new().post(url)).await
+}
+
 /// Shares `form` on the server at `base` from `ip`, asserting success; returns the body and the
 /// path that reveals the secret.
 pub async fn share_on(base: &str, form: &[(&str, &str)], ip: &str) -> (Value, String) {
@@ -298,6 +334,16 @@ pub async fn share_on(base: &str, form: &[(&str, &str)], ip: &str) -> (Value, St
     let secret_key = body["secret_key"].as_str().expect("secret_key");
     let reveal = format!("/api/v1/secret/{secret_key}");
     (body, reveal)
+}
+
+/// Asserts that `text` says each of `said` and none of `unsaid`.
+pub fn assert_says(text: &str, said: &[&str], unsaid: &[&str]) {
+    for needle in said {
+        assert!(text.contains(needle), "{needle:?} is not in {text}");
+    }
+    for needle in unsaid {
+        assert!(!text.contains(needle), "{needle:?} is in {text}");
+    }
 }
 
 /// Every regular file under `dir` (not sockets), read whole.

@@ -23,12 +23,9 @@ async fn anonymous_creates_and_reveals_are_rate_limited_per_address() {
     for _ in 0..3 {
         keys.push(app.share_ok("limited", &[]).await.0);
     }
-    app.share(&[("secret", "one too many")])
-        .await
-        .assert_rate_limited();
-    app.post_form("/api/v1/generate", &[])
-        .await
-        .assert_rate_limited();
+    for refused in app.anonymous_creates("one too many").await {
+        refused.assert_rate_limited();
+    }
 
     app.reveal(&keys[0], None).await.ok();
     app.reveal(&"a".repeat(62), None)
@@ -82,33 +79,59 @@ const LOCKOUT: [(&str, &str); 4] = [
     ("ONETIME__LIMITS__PASSPHRASE_LOCKOUT", "1800"),
 ];
 
+/// A passphrase guess on `path` (a reveal or a burn) from `ip`.
+async fn guess(app: &TestApp, ip: &str, path: &str, passphrase: &str) -> Answer {
+    post_from(app, ip, path, &[("passphrase", passphrase)]).await
+}
+
+/// A secret behind the passphrase "right one": its metadata key and the paths that reveal and
+/// burn it.
+struct Guarded {
+    mkey: String,
+    reveal: String,
+    burn: String,
+}
+
+impl Guarded {
+    async fn share(app: &TestApp, secret: &str) -> Self {
+        let (key, mkey) = app.share_guarded(secret, "right one").await;
+        Self {
+            reveal: format!("/api/v1/secret/{key}"),
+            burn: format!("/api/v1/private/{mkey}/burn"),
+            mkey,
+        }
+    }
+}
+
+/// A reveal of `secret` with `passphrase` from `ip`, refused as an unknown secret.
+async fn reveal_refused(app: &TestApp, secret: &Guarded, ip: &str, passphrase: &str) {
+    guess(app, ip, &secret.reveal, passphrase)
+        .await
+        .assert_unknown_secret();
+}
+
+/// A burn of `secret` with `passphrase` from `ip`, refused as a wrong passphrase.
+async fn burn_refused(app: &TestApp, secret: &Guarded, ip: &str, passphrase: &str) {
+    guess(app, ip, &secret.burn, passphrase)
+        .await
+        .assert_wrong_passphrase();
+}
+
 #[tokio::test]
 async fn wrong_passphrases_lock_a_secret_even_for_the_right_one_and_across_a_restart() {
     let app = TestApp::spawn_with(&LOCKOUT).await;
-    let (key, mkey) = app
-        .share_ok("locked away", &[("passphrase", "right one")])
-        .await;
-    let path = format!("/api/v1/secret/{key}");
-    let burn = format!("/api/v1/private/{mkey}/burn");
+    let secret = Guarded::share(&app, "locked away").await;
     for _ in 0..2 {
-        post_from(&app, "198.51.100.7", &path, &[("passphrase", "wrong")])
-            .await
-            .assert_unknown_secret();
+        reveal_refused(&app, &secret, "198.51.100.7", "wrong").await;
     }
     // Locked: the right passphrase, from any address, is refused too.
-    post_from(&app, "198.51.100.8", &path, &[("passphrase", "right one")])
-        .await
-        .assert_unknown_secret();
-    post_from(&app, "198.51.100.8", &burn, &[("passphrase", "right one")])
-        .await
-        .assert_wrong_passphrase();
-    assert_eq!(app.receipt(&mkey).await.ok()["state"], "new");
+    reveal_refused(&app, &secret, "198.51.100.8", "right one").await;
+    burn_refused(&app, &secret, "198.51.100.8", "right one").await;
+    assert_eq!(app.receipt(&secret.mkey).await.ok()["state"], "new");
 
     let dir = app.stop().await;
     let app = TestApp::spawn_in(dir, &LOCKOUT).await;
-    post_from(&app, "198.51.100.9", &path, &[("passphrase", "right one")])
-        .await
-        .assert_unknown_secret();
+    reveal_refused(&app, &secret, "198.51.100.9", "right one").await;
 }
 
 #[tokio::test]
@@ -116,25 +139,17 @@ async fn failures_from_many_addresses_add_up_and_the_lock_expires() {
     let mut env = LOCKOUT.to_vec();
     env[3] = ("ONETIME__LIMITS__PASSPHRASE_LOCKOUT", "2");
     let app = TestApp::spawn_with(&env).await;
-    let (key, mkey) = app
-        .share_ok("spread guesses", &[("passphrase", "right one")])
-        .await;
-    let path = format!("/api/v1/secret/{key}");
-    let burn = format!("/api/v1/private/{mkey}/burn");
+    let secret = Guarded::share(&app, "spread guesses").await;
     // One guess each from three addresses (none reaches the per-address limit of 2); the
     // third is a wrong passphrase on burn, which counts the same.
-    post_from(&app, "198.51.100.1", &path, &[("passphrase", "x1")]).await;
-    post_from(&app, "198.51.100.2", &path, &[("passphrase", "x2")]).await;
-    post_from(&app, "198.51.100.3", &burn, &[("passphrase", "x3")])
-        .await
-        .assert_wrong_passphrase();
-    post_from(&app, "198.51.100.4", &path, &[("passphrase", "right one")])
-        .await
-        .assert_unknown_secret();
+    guess(&app, "198.51.100.1", &secret.reveal, "x1").await;
+    guess(&app, "198.51.100.2", &secret.reveal, "x2").await;
+    burn_refused(&app, &secret, "198.51.100.3", "x3").await;
+    reveal_refused(&app, &secret, "198.51.100.4", "right one").await;
 
     // The lock lasts 2 s here; after it, the right passphrase works.
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    let body = post_from(&app, "198.51.100.4", &path, &[("passphrase", "right one")])
+    let body = guess(&app, "198.51.100.4", &secret.reveal, "right one")
         .await
         .ok();
     assert_eq!(body["value"], "spread guesses");

@@ -2,15 +2,17 @@
 //! what never does, and that a send failure or a restart loses nothing.
 
 use std::io;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailin_embedded::response::{self, Response};
 use mailin_embedded::{Handler, Server, SslConfig};
 
+pub(crate) use onetime_test_support::free_port;
+
 use crate::helpers::{
-    add_account, basic, cli, output_of, stdout_of_success, Answer, Process, TestApp,
+    add_account, assert_says, basic, cli, keys_of, output_of, stdout_of_success, Answer, Process,
+    TestApp,
 };
 
 /// One message as the SMTP server received it.
@@ -59,14 +61,6 @@ impl Handler for Sink {
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// Starts the sink on `port` (in a thread that lives as long as the test process).
 pub(crate) fn start_smtp(port: u16) -> Arc<Mutex<Vec<Received>>> {
     let inbox = Arc::new(Mutex::new(Vec::new()));
@@ -94,21 +88,32 @@ pub(crate) fn start_smtp(port: u16) -> Arc<Mutex<Vec<Received>>> {
     inbox
 }
 
-fn mail_env(port: u16) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "ONETIME__MAIL__SMTP_URL",
-            format!("smtp://127.0.0.1:{port}"),
-        ),
-        ("ONETIME__MAIL__RETRY_INITIAL", "1".into()),
-        ("ONETIME__MAIL__FROM", "secrets@onetime.test".into()),
+/// The SMTP URL of the sink on `port`.
+fn smtp_url(port: u16) -> String {
+    format!("smtp://127.0.0.1:{port}")
+}
+
+/// The settings that send mail through `smtp_url`, retrying after 1 s.
+fn mail_env(smtp_url: &str) -> [(&str, &str); 3] {
+    [
+        ("ONETIME__MAIL__SMTP_URL", smtp_url),
+        ("ONETIME__MAIL__RETRY_INITIAL", "1"),
+        ("ONETIME__MAIL__FROM", "secrets@onetime.test"),
     ]
 }
 
 pub(crate) async fn spawn_with_mail(port: u16) -> TestApp {
-    let env = mail_env(port);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    TestApp::spawn_with(&pairs).await
+    TestApp::spawn_with(&mail_env(&smtp_url(port))).await
+}
+
+/// A sink on a free port, a server mailing through it, and the `Authorization` of the account
+/// `email` on it.
+async fn mailing_as(email: &str) -> (Arc<Mutex<Vec<Received>>>, TestApp, String) {
+    let port = free_port();
+    let inbox = start_smtp(port);
+    let app = spawn_with_mail(port).await;
+    let auth = app.account(email, None).await;
+    (inbox, app, auth)
 }
 
 /// Polls the receipt until its delivery state is `state` (or 20 s pass).
@@ -134,10 +139,7 @@ async fn share_to(app: &TestApp, auth: &str, to: &str, extra: &[(&str, &str)]) -
 
 #[tokio::test]
 async fn the_recipient_gets_the_link_and_never_the_secret_or_passphrase() {
-    let port = free_port();
-    let inbox = start_smtp(port);
-    let app = spawn_with_mail(port).await;
-    let auth = app.account("alice@example.com", None).await;
+    let (inbox, app, auth) = mailing_as("alice@example.com").await;
     let body = share_to(
         &app,
         &auth,
@@ -148,8 +150,7 @@ async fn the_recipient_gets_the_link_and_never_the_secret_or_passphrase() {
     .ok();
     assert_eq!(body["recipient"], serde_json::json!(["b***@e***.org"]));
     assert_eq!(body["delivery"]["state"], "queued");
-    let key = body["secret_key"].as_str().expect("key").to_owned();
-    let mkey = body["metadata_key"].as_str().expect("mkey").to_owned();
+    let (key, mkey) = keys_of(&body);
 
     let receipt = wait_for_delivery(&app, &mkey, "sent").await;
     assert_eq!(receipt["recipient"], serde_json::json!(["b***@e***.org"]));
@@ -159,32 +160,25 @@ async fn the_recipient_gets_the_link_and_never_the_secret_or_passphrase() {
     assert_eq!(message.to, vec!["bob@example.org".to_owned()]);
     // Undo quoted-printable soft line breaks before looking for the link.
     let data = message.data.replace("=\r\n", "");
-    assert!(
-        data.contains("Subject: alice@example.com sent you a secret"),
-        "{data}"
-    );
-    assert!(data.contains("From: secrets@onetime.test"), "{data}");
-    assert!(data.contains("Reply-To: alice@example.com"), "{data}");
-    assert!(data.contains("multipart/alternative"), "{data}");
-    assert!(
-        data.contains("text/plain") && data.contains("text/html"),
-        "{data}"
+    // Neither the secret nor its passphrase; nor the receipt link, which is the creator's only.
+    assert_says(
+        &data,
+        &[
+            "Subject: alice@example.com sent you a secret",
+            "From: secrets@onetime.test",
+            "Reply-To: alice@example.com",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "passphrase is required",
+        ],
+        &["launch codes", "0451", "hunter22", &mkey],
     );
     let link = format!("http://127.0.0.1:7143/secret/{key}");
     assert_eq!(
         data.matches(&link).count(),
         3,
         "plain text once, HTML twice: {data}"
-    );
-    assert!(data.contains("passphrase is required"), "{data}");
-    assert!(
-        !data.contains("launch codes") && !data.contains("0451"),
-        "{data}"
-    );
-    assert!(!data.contains("hunter22"), "{data}");
-    assert!(
-        !data.contains(&mkey),
-        "the receipt link is the creator's only"
     );
 
     // The mailed link works, once.
@@ -198,10 +192,7 @@ async fn the_recipient_gets_the_link_and_never_the_secret_or_passphrase() {
 async fn an_end_to_end_link_is_mailed_without_its_key_and_says_so() {
     use onetime::crypto::envelope::{seal, Contents, Key};
 
-    let port = free_port();
-    let inbox = start_smtp(port);
-    let app = spawn_with_mail(port).await;
-    let auth = app.account("erik@example.com", None).await;
+    let (inbox, app, auth) = mailing_as("erik@example.com").await;
     let key = Key::generate();
     let contents = Contents {
         text: "the launch codes 0451".to_owned().into(),
@@ -216,25 +207,21 @@ async fn an_end_to_end_link_is_mailed_without_its_key_and_says_so() {
     ];
     let body = app.post_as(&auth, "/api/v1/share", &form).await.ok();
     assert_eq!(body["e2e"], true, "{body}");
-    let mkey = body["metadata_key"].as_str().expect("mkey");
-    wait_for_delivery(&app, mkey, "sent").await;
+    let (secret_key, mkey) = keys_of(&body);
+    wait_for_delivery(&app, &mkey, "sent").await;
 
     let messages = inbox.lock().expect("inbox").clone();
     let data = messages[0].data.replace("=\r\n", "");
-    let link = format!(
-        "http://127.0.0.1:7143/secret/{}",
-        body["secret_key"].as_str().expect("key")
-    );
-    assert!(data.contains(&link), "{data}");
-    assert!(
-        !data.contains(&format!("{link}#")),
-        "a key after the link: {data}"
-    );
-    assert!(!data.contains(key.fragment().as_str()), "{data}");
-    assert!(data.contains("carries no key"), "{data}");
-    assert!(
-        data.contains("erik@example.com gives you the key another way"),
-        "{data}"
+    let link = format!("http://127.0.0.1:7143/secret/{secret_key}");
+    // No key after the link, nor anywhere else.
+    assert_says(
+        &data,
+        &[
+            &link,
+            "carries no key",
+            "erik@example.com gives you the key another way",
+        ],
+        &[&format!("{link}#"), key.fragment().as_str()],
     );
 }
 
@@ -244,9 +231,7 @@ async fn mail_waits_out_a_dead_smtp_server_and_a_restart() {
     let app = spawn_with_mail(port).await;
     let auth = app.account("carol@example.com", None).await;
     // SMTP is down: the create still answers at once, with the secret stored.
-    let body = share_to(&app, &auth, "dave@example.org", &[]).await.ok();
-    let key = body["secret_key"].as_str().expect("key").to_owned();
-    let mkey = body["metadata_key"].as_str().expect("mkey").to_owned();
+    let (key, mkey) = share_to(&app, &auth, "dave@example.org", &[]).await.keys();
     let receipt = wait_for_delivery(&app, &mkey, "queued").await;
     assert_eq!(receipt["state"], "new");
 
@@ -263,9 +248,7 @@ async fn mail_waits_out_a_dead_smtp_server_and_a_restart() {
         "{reason}"
     );
     let dir = app.stop().await;
-    let env = mail_env(port);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = TestApp::spawn_in(dir, &pairs).await;
+    let app = TestApp::spawn_in(dir, &mail_env(&smtp_url(port))).await;
 
     // SMTP comes up: the queued mail goes out, once.
     let inbox = start_smtp(port);
@@ -282,14 +265,10 @@ async fn mail_waits_out_a_dead_smtp_server_and_a_restart() {
 
 #[tokio::test]
 async fn a_refused_recipient_shows_as_failed_with_the_reason() {
-    let port = free_port();
-    let _inbox = start_smtp(port);
-    let app = spawn_with_mail(port).await;
-    let auth = app.account("erin@example.com", None).await;
-    let body = share_to(&app, &auth, "reject-me@example.org", &[])
+    let (_inbox, app, auth) = mailing_as("erin@example.com").await;
+    let (_, mkey) = share_to(&app, &auth, "reject-me@example.org", &[])
         .await
-        .ok();
-    let mkey = body["metadata_key"].as_str().expect("mkey").to_owned();
+        .keys();
     let receipt = wait_for_delivery(&app, &mkey, "failed").await;
     let reason = receipt["delivery"]["reason"].as_str().expect("reason");
     assert!(reason.contains("550"), "{reason}");
@@ -303,7 +282,7 @@ async fn mail_test_reports_the_smtp_outcome() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let port = free_port();
-    let url = format!("smtp://127.0.0.1:{port}");
+    let url = smtp_url(port);
     let run = |url: String| {
         let data = data.clone();
         async move {
@@ -339,9 +318,8 @@ async fn addresses_and_bodies_never_reach_the_logs() {
     let inbox = start_smtp(port);
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let env = mail_env(port);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let server = Process::start(&data, &pairs);
+    let url = smtp_url(port);
+    let server = Process::start(&data, &mail_env(&url));
     let token = add_account(&data, "frank@example.com", None).await;
     let client = reqwest::Client::new();
     let mut mkeys = Vec::new();

@@ -59,10 +59,15 @@ async fn open(browser: &Browser, url: &str) -> Page {
     Page::from(browser.client.get(url).send().await.expect("callback")).await
 }
 
+/// Begins a sign-in in `browser` and passes the provider: the callback URL it sends back to.
+async fn callback(browser: &Browser) -> String {
+    let to = begin(browser).await;
+    at_provider(browser, &to).await
+}
+
 /// A whole sign-in in `browser`: the callback's page.
 async fn sign_in(browser: &Browser) -> Page {
-    let to = begin(browser).await;
-    let back = at_provider(browser, &to).await;
+    let back = callback(browser).await;
     open(browser, &back).await
 }
 
@@ -100,6 +105,11 @@ async fn signed_in(browser: &Browser) -> bool {
 fn refused(page: &Page, status: StatusCode, id: &str) {
     assert_eq!(page.status, status, "{}", page.html);
     assert!(page.has_id(id), "#{id} in {}", page.html);
+}
+
+/// Opens `url` in `browser` and asserts the refusal page `id` with `status`.
+async fn refused_at(browser: &Browser, url: &str, status: StatusCode, id: &str) {
+    refused(&open(browser, url).await, status, id);
 }
 
 #[tokio::test]
@@ -197,57 +207,32 @@ async fn forged_state_replayed_codes_and_other_browsers_are_refused() {
     let provider = Provider::hostile();
     let app = app_with(&provider, &[]).await;
     let browser = Browser::new(&app);
-    let to = begin(&browser).await;
-    let back = at_provider(&browser, &to).await;
+    let back = callback(&browser).await;
 
     // A forged state: nothing was begun under it.
     let forged = with_param(&back, "state", "forged-state-value");
-    refused(
-        &open(&browser, &forged).await,
-        StatusCode::BAD_REQUEST,
-        "sso-expired",
-    );
+    refused_at(&browser, &forged, StatusCode::BAD_REQUEST, "sso-expired").await;
     // The real state in another browser: refused, and used up.
     let other = Browser::new(&app);
-    refused(
-        &open(&other, &back).await,
-        StatusCode::BAD_REQUEST,
-        "sso-expired",
-    );
+    refused_at(&other, &back, StatusCode::BAD_REQUEST, "sso-expired").await;
     assert!(!signed_in(&other).await);
-    refused(
-        &open(&browser, &back).await,
-        StatusCode::BAD_REQUEST,
-        "sso-expired",
-    );
+    refused_at(&browser, &back, StatusCode::BAD_REQUEST, "sso-expired").await;
     assert!(!signed_in(&browser).await);
 
     // A good sign-in; then its callback again (state used once).
-    let to = begin(&browser).await;
-    let first = at_provider(&browser, &to).await;
+    let first = callback(&browser).await;
     assert_eq!(open(&browser, &first).await.status, StatusCode::SEE_OTHER);
     let replay = Browser::new(&app);
-    let page = open(&replay, &first).await;
-    refused(&page, StatusCode::BAD_REQUEST, "sso-expired");
+    refused_at(&replay, &first, StatusCode::BAD_REQUEST, "sso-expired").await;
     // The used code under a fresh state of this browser: the provider refuses the code.
-    let to = begin(&replay).await;
-    let second = at_provider(&replay, &to).await;
+    let second = callback(&replay).await;
     let replayed = with_param(&second, "code", &param(&first, "code"));
-    refused(
-        &open(&replay, &replayed).await,
-        StatusCode::FORBIDDEN,
-        "sso-invalid",
-    );
+    refused_at(&replay, &replayed, StatusCode::FORBIDDEN, "sso-invalid").await;
     assert!(!signed_in(&replay).await);
     // The provider's own refusal (?error=access_denied).
-    let to = begin(&replay).await;
-    let back = at_provider(&replay, &to).await;
+    let back = callback(&replay).await;
     let denied = with_param(&back, "code", "").replace("code=", "error=access_denied");
-    refused(
-        &open(&replay, &denied).await,
-        StatusCode::FORBIDDEN,
-        "sso-denied",
-    );
+    refused_at(&replay, &denied, StatusCode::FORBIDDEN, "sso-denied").await;
     assert!(!signed_in(&replay).await);
 }
 
@@ -321,12 +306,9 @@ async fn oidc_only_turns_password_sign_in_off() {
 async fn without_anonymous_creation_the_create_page_asks_to_sign_in_and_links_still_open() {
     let app = TestApp::spawn_with(&[("ONETIME__SECRETS__ALLOW_ANONYMOUS", "false")]).await;
     // The API: refused in its own shape.
-    app.share(&[("secret", "anonymous")])
-        .await
-        .assert_not_authorized();
-    app.post_form("/api/v1/generate", &[])
-        .await
-        .assert_not_authorized();
+    for refused in app.anonymous_creates("anonymous").await {
+        refused.assert_not_authorized();
+    }
     // The web: the form sends an anonymous visitor to sign in, and back to it afterwards.
     let browser = Browser::new(&app);
     let page = browser.get("/").await;
@@ -362,29 +344,25 @@ async fn without_anonymous_creation_the_create_page_asks_to_sign_in_and_links_st
     assert_eq!(revealed["value"], "for anyone");
 }
 
-#[tokio::test]
-async fn the_trusted_header_counts_only_from_a_trusted_proxy() {
-    let header = [
+/// A server that takes `X-Forwarded-Email` (for example.com) from the proxies `trusted`.
+async fn behind_proxy(trusted: &str) -> TestApp {
+    TestApp::spawn_with(&[
         ("ONETIME__AUTH__TRUSTED_HEADER", "X-Forwarded-Email"),
         ("ONETIME__OIDC__ALLOWED_DOMAINS", "example.com"),
-    ];
-    let from_here = [
-        &header[..],
-        &[("ONETIME__SERVER__TRUSTED_PROXIES", "127.0.0.1")],
-    ]
-    .concat();
-    let app = TestApp::spawn_with(&from_here).await;
+        ("ONETIME__SERVER__TRUSTED_PROXIES", trusted),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn the_trusted_header_counts_only_from_a_trusted_proxy() {
+    let app = behind_proxy("127.0.0.1").await;
     let browser = Browser::new(&app);
-    let as_ann = |path: &str| {
-        browser
-            .client
-            .get(app.url(path))
-            .header("X-Forwarded-Email", "Ann@Example.com")
-    };
-    let account = Page::from(as_ann("/account").send().await.expect("get")).await;
+    let as_ann = |path| browser.get_with(path, "X-Forwarded-Email", "Ann@Example.com");
+    let account = as_ann("/account").await;
     assert_eq!(account.status, StatusCode::OK, "{}", account.html);
     assert!(account.html.contains("ann@example.com"), "{}", account.html);
-    let form = Page::from(as_ann("/").send().await.expect("get")).await;
+    let form = as_ann("/").await;
     let created = browser
         .client
         .post(app.url("/"))
@@ -398,45 +376,24 @@ async fn the_trusted_header_counts_only_from_a_trusted_proxy() {
         .await
         .expect("post");
     let receipt = Page::from(created).await.location.expect("to the receipt");
-    let recent = Page::from(as_ann("/recent").send().await.expect("get")).await;
+    let recent = as_ann("/recent").await;
     assert!(
         recent.html.contains(&receipt["/receipt/".len()..]),
         "listed for the proxy's person"
     );
     // A domain that is not admitted, from the trusted proxy: refused.
     let foreign = browser
-        .client
-        .get(app.url("/account"))
-        .header("X-Forwarded-Email", "eve@elsewhere.test")
-        .send()
-        .await
-        .expect("get");
-    refused(
-        &Page::from(foreign).await,
-        StatusCode::FORBIDDEN,
-        "sso-not-allowed",
-    );
+        .get_with("/account", "X-Forwarded-Email", "eve@elsewhere.test")
+        .await;
+    refused(&foreign, StatusCode::FORBIDDEN, "sso-not-allowed");
 
     // The same header from a peer that is no trusted proxy: refused and logged, page and API.
-    let elsewhere = [
-        &header[..],
-        &[("ONETIME__SERVER__TRUSTED_PROXIES", "10.9.9.9")],
-    ]
-    .concat();
-    let app = TestApp::spawn_with(&elsewhere).await;
+    let app = behind_proxy("10.9.9.9").await;
     let browser = Browser::new(&app);
     let forged = browser
-        .client
-        .get(app.url("/account"))
-        .header("X-Forwarded-Email", "ann@example.com")
-        .send()
-        .await
-        .expect("get");
-    refused(
-        &Page::from(forged).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
-    );
+        .get_with("/account", "X-Forwarded-Email", "ann@example.com")
+        .await;
+    refused(&forged, StatusCode::FORBIDDEN, "forbidden");
     let api = app
         .client
         .get(app.url("/api/v1/status"))

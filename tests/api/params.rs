@@ -8,8 +8,7 @@ use serde_json::json;
 use crate::helpers::{Answer, TestApp};
 
 async fn reveal_value(app: &TestApp, body: serde_json::Value) -> serde_json::Value {
-    let key = body["secret_key"].as_str().expect("key");
-    app.reveal(key, None).await.ok()["value"].clone()
+    app.reveal_shared(&body).await["value"].clone()
 }
 
 #[tokio::test]
@@ -69,9 +68,7 @@ async fn body_wins_over_query() {
 #[tokio::test]
 async fn passphrase_for_reveal_comes_from_json_too() {
     let app = TestApp::spawn().await;
-    let (key, _) = app
-        .share_ok("json pass", &[("passphrase", "p4ss word")])
-        .await;
+    let (key, _) = app.share_guarded("json pass", "p4ss word").await;
     assert_eq!(
         Answer::of(
             app.client
@@ -94,53 +91,44 @@ async fn raw_post(app: &TestApp, content_type: &str, body: Vec<u8>) -> Answer {
     .await
 }
 
+const NOT_UTF8: &str = "Parameters must be valid UTF-8";
+const BAD_JSON: &str = "Malformed JSON body";
+const BAD_MULTIPART: &str = "Malformed multipart body";
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+const MULTIPART: &str = "multipart/form-data; boundary=XyZ";
+/// The start of a multipart body with one field, `secret`.
+const SECRET_PART: &[u8] = b"--XyZ\r\nContent-Disposition: form-data; name=\"secret\"\r\n\r\n";
+
+/// Posts `body` as `content_type` to the share endpoint and asserts the refusal 400 `message`.
+async fn assert_refused(app: &TestApp, content_type: &str, body: &[u8], message: &str) {
+    raw_post(app, content_type, body.to_vec())
+        .await
+        .assert_error(400, message);
+}
+
 #[tokio::test]
 async fn invalid_utf8_is_refused_in_every_encoding() {
     let app = TestApp::spawn().await;
-    raw_post(
-        &app,
-        "application/x-www-form-urlencoded",
-        b"secret=%ff%fe%fd".to_vec(),
-    )
-    .await
-    .assert_error(400, "Parameters must be valid UTF-8");
-    let mut json = b"{\"secret\":\"".to_vec();
-    json.extend_from_slice(&[0xff, 0xfe]);
-    json.extend_from_slice(b"\"}");
-    raw_post(&app, "application/json", json)
-        .await
-        .assert_error(400, "Malformed JSON body");
-    let mut multipart =
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"secret\"\r\n\r\n".to_vec();
-    multipart.extend_from_slice(&[0xff, 0xfe]);
-    multipart.extend_from_slice(b"\r\n--XyZ--\r\n");
-    raw_post(&app, "multipart/form-data; boundary=XyZ", multipart)
-        .await
-        .assert_error(400, "Parameters must be valid UTF-8");
+    let bad = [0xff, 0xfe];
+    assert_refused(&app, FORM, b"secret=%ff%fe%fd", NOT_UTF8).await;
+    let json = [&b"{\"secret\":\""[..], &bad, b"\"}"].concat();
+    assert_refused(&app, JSON, &json, BAD_JSON).await;
+    let multipart = [SECRET_PART, &bad, b"\r\n--XyZ--\r\n"].concat();
+    assert_refused(&app, MULTIPART, &multipart, NOT_UTF8).await;
     Answer::of(app.client.post(app.url("/api/v1/share?secret=%c3%28")))
         .await
-        .assert_error(400, "Parameters must be valid UTF-8");
+        .assert_error(400, NOT_UTF8);
 }
 
 #[tokio::test]
 async fn malformed_bodies_get_clear_errors() {
     let app = TestApp::spawn().await;
-    raw_post(&app, "application/json", b"{\"secret\": ".to_vec())
-        .await
-        .assert_error(400, "Malformed JSON body");
-    raw_post(&app, "application/json", b"[\"secret\"]".to_vec())
-        .await
-        .assert_error(400, "Malformed JSON body");
-    raw_post(
-        &app,
-        "multipart/form-data; boundary=XyZ",
-        b"--XyZ\r\nContent-Disposition: form-data; name=\"secret\"\r\n\r\nunterminated".to_vec(),
-    )
-    .await
-    .assert_error(400, "Malformed multipart body");
-    raw_post(&app, "multipart/form-data", b"no boundary".to_vec())
-        .await
-        .assert_error(400, "Malformed multipart body");
+    assert_refused(&app, JSON, b"{\"secret\": ", BAD_JSON).await;
+    assert_refused(&app, JSON, b"[\"secret\"]", BAD_JSON).await;
+    let unterminated = [SECRET_PART, b"unterminated"].concat();
+    assert_refused(&app, MULTIPART, &unterminated, BAD_MULTIPART).await;
+    assert_refused(&app, "multipart/form-data", b"no boundary", BAD_MULTIPART).await;
     let unsupported = raw_post(&app, "text/csv", b"secret,x".to_vec()).await;
     assert_eq!(unsupported.intended, Some(415));
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::TestApp;
+use crate::helpers::{assert_says, TestApp};
 
 /// A stopped server's data directory holding `n` unread secrets.
 async fn store_with(n: usize) -> tempfile::TempDir {
@@ -46,15 +46,10 @@ async fn migrate_without_a_terminal_prints_no_escape_codes_and_a_summary() {
 
     // Assert: no escape codes, a summary with the count and a rate; stdout keeps its result.
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains('\u{1b}'), "{err}");
-    assert!(err.contains("migrate: done: copied into sled:"), "{err}");
-    assert!(err.contains("(30 records in "), "{err}");
-    assert!(err.contains("/s)"), "{err}");
+    let summary = ["migrate: done: copied into sled:", "(30 records in ", "/s)"];
+    assert_says(&err, &summary, &["\u{1b}"]);
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        said.contains("copied 30 receipts (30 with unread secrets)"),
-        "{said}"
-    );
+    assert_says(&said, &["copied 30 receipts (30 with unread secrets)"], &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,12 +68,12 @@ async fn migrate_on_a_terminal_draws_a_bar() {
 
     // Assert: the bar (its name, its bracket, the total), then the summary.
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(screen.contains("migrate ["), "{screen}");
-    assert!(screen.contains("/30 records"), "{screen}");
-    assert!(
-        screen.contains("migrate: done: copied into sled:"),
-        "{screen}"
-    );
+    let bar = [
+        "migrate [",
+        "/30 records",
+        "migrate: done: copied into sled:",
+    ];
+    assert_says(&screen, &bar, &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

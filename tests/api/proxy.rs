@@ -130,6 +130,15 @@ impl Reply {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Asserts that the header `name` is there and starts with `prefix`.
+    fn assert_header_starts(&self, name: &str, prefix: &str) {
+        assert!(
+            self.header(name).is_some_and(|v| v.starts_with(prefix)),
+            "{name} does not start with {prefix}: {:?}",
+            self.headers
+        );
+    }
+
     fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.body))
@@ -234,13 +243,7 @@ fn links_through_nginx_use_base_url_and_plain_http_redirects() {
         "{receipt}"
     );
     assert_eq!(plain.status, 301);
-    assert!(
-        plain
-            .header("location")
-            .is_some_and(|l| l.starts_with("https://secrets.example.com")),
-        "{:?}",
-        plain.headers
-    );
+    plain.assert_header_starts("location", "https://secrets.example.com");
 }
 
 #[test]
@@ -314,13 +317,7 @@ fn oversized_bodies_through_nginx_get_the_api_error_not_an_html_page() {
     );
     assert_eq!(over_nginxs.status, 404, "{}", over_nginxs.body);
     assert_eq!(over_nginxs.header("x-ots-intended-status"), Some("413"));
-    assert!(
-        over_nginxs
-            .header("content-type")
-            .is_some_and(|t| t.starts_with("application/json")),
-        "{:?}",
-        over_nginxs.headers
-    );
+    over_nginxs.assert_header_starts("content-type", "application/json");
     assert_eq!(over_nginxs.json()["message"], "Request body is too large");
     assert!(!over_nginxs.body.contains("<html"), "{}", over_nginxs.body);
 }

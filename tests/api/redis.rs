@@ -209,17 +209,51 @@ async fn sled_store_to_move(
     (keys, tokens)
 }
 
-/// `onetime migrate --from FROM --to TO` under `prefix`; asserts success, returns stdout.
 /// `sled:DIR`, a sled store as `migrate` names one.
 fn sled_at(dir: &Path) -> String {
     format!("sled:{}", dir.display())
 }
 
-async fn migrate(from: String, to: String, prefix: &str) -> String {
+/// `onetime migrate --from FROM --to TO` under `prefix`; asserts success and that it says
+/// `summary`.
+async fn migrate(from: String, to: String, prefix: &str, summary: &str) {
     let args = ["migrate", "--from", &from, "--to", &to].map(String::from);
     let env = vec![("ONETIME__STORAGE__REDIS_PREFIX".into(), prefix.into())];
     let out = run_onetime(args.to_vec(), env).await;
-    stdout_of_success(&out, "onetime")
+    let stdout = stdout_of_success(&out, "onetime");
+    assert!(stdout.contains(summary), "{stdout}");
+}
+
+/// What `migrate` says it copied: `count` receipts, `unread` of them with their secret, and
+/// `accounts`.
+fn copied(count: usize, unread: usize, accounts: usize) -> String {
+    format!("copied {count} receipts ({unread} with unread secrets), {accounts} accounts")
+}
+
+/// A sled store with `count` secrets and `emails` as accounts (see [`sled_store_to_move`]),
+/// migrated into `url` under `prefix`: the directory it is in, its secrets and the tokens.
+async fn moved_into(
+    url: &str,
+    prefix: &str,
+    count: usize,
+    emails: &[&str],
+    ip: &str,
+) -> (tempfile::TempDir, Moved, Vec<String>) {
+    let dir = tempfile::tempdir().expect("dir");
+    let sled_dir = dir.path().join("data");
+    let (keys, tokens) = sled_store_to_move(&sled_dir, count, emails, ip).await;
+    let summary = copied(count, count - 1, emails.len());
+    migrate(sled_at(&sled_dir), url.to_owned(), prefix, &summary).await;
+    (dir, keys, tokens)
+}
+
+/// After [`check_moved`]: `prefix` in `url` migrated back into a fresh sled store in `dir`
+/// (`accounts` of them, two secrets read by now), checked there by [`check_back`].
+async fn moved_back(url: &str, prefix: &str, dir: &Path, keys: &Moved, accounts: usize, ip: &str) {
+    let back = dir.join("back");
+    let summary = copied(keys.len(), keys.len() - 2, accounts);
+    migrate(url.to_owned(), sled_at(&back), prefix, &summary).await;
+    check_back(&back, keys, ip).await;
 }
 
 /// On a node over the moved store: the read secret stays read with its expiry, every account
@@ -265,31 +299,15 @@ async fn check_back(back: &std::path::Path, keys: &Moved, ip: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_moves_everything_live_from_sled_to_redis_and_back() {
-    let dir = tempfile::tempdir().expect("dir");
-    let sled_dir = dir.path().join("data");
-    let email = "mover@example.com";
-    let (keys, tokens) = sled_store_to_move(&sled_dir, 5, &[email], "10.7.0.1").await;
-
     let redis = RedisServer::start();
     let url = redis.url();
-    let stdout = migrate(sled_at(&sled_dir), url.clone(), "moved:").await;
-    assert!(
-        stdout.contains("copied 5 receipts (4 with unread secrets), 1 accounts"),
-        "{stdout}"
-    );
-    check_moved(
-        &url,
-        "moved:",
-        &keys,
-        &[(email, tokens[0].clone())],
-        "10.7.0.2",
-    )
-    .await;
+    let email = "mover@example.com";
+    let (dir, keys, tokens) = moved_into(&url, "moved:", 5, &[email], "10.7.0.1").await;
+    let accounts = [(email, tokens[0].clone())];
+    check_moved(&url, "moved:", &keys, &accounts, "10.7.0.2").await;
 
     // And back to a fresh sled store: what is still unread there is readable once.
-    let back = dir.path().join("back");
-    migrate(url.clone(), sled_at(&back), "moved:").await;
-    check_back(&back, &keys, "10.7.0.3").await;
+    moved_back(&url, "moved:", dir.path(), &keys, 1, "10.7.0.3").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,20 +481,12 @@ async fn on_a_cluster_racing_nodes_reveal_once_on_every_primary_and_list_every_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_moves_everything_live_from_sled_to_a_cluster_and_back() {
-    let dir = tempfile::tempdir().expect("dir");
-    let sled_dir = dir.path().join("data");
+    let cluster = RedisCluster::start();
+    let url = cluster.url();
     // 30 receipts: the chance that one of three primaries gets none is about 1 in 60,000.
     // Accounts are keyed by the HMAC of their email, so where they land depends on the key.
     let emails = ["ann@example.com", "cy@example.com", "hal@example.com"];
-    let (keys, tokens) = sled_store_to_move(&sled_dir, 30, &emails, "10.5.0.1").await;
-
-    let cluster = RedisCluster::start();
-    let url = cluster.url();
-    let stdout = migrate(sled_at(&sled_dir), url.clone(), "clmoved:").await;
-    assert!(
-        stdout.contains("copied 30 receipts (29 with unread secrets), 3 accounts"),
-        "{stdout}"
-    );
+    let (dir, keys, tokens) = moved_into(&url, "clmoved:", 30, &emails, "10.5.0.1").await;
     assert!(cluster.on_every_primary("clmoved:{*}:m"));
     let accounts: usize = cluster
         .ports
@@ -506,13 +516,7 @@ async fn migrate_moves_everything_live_from_sled_to_a_cluster_and_back() {
     check_moved(&url, "clmoved:", &keys, &accounts, "10.5.0.2").await;
 
     // And back to a fresh sled store: what is still unread there is readable once.
-    let back = dir.path().join("back");
-    let stdout = migrate(url.clone(), sled_at(&back), "clmoved:").await;
-    assert!(
-        stdout.contains("copied 30 receipts (28 with unread secrets), 3 accounts"),
-        "{stdout}"
-    );
-    check_back(&back, &keys, "10.5.0.3").await;
+    moved_back(&url, "clmoved:", dir.path(), &keys, 3, "10.5.0.3").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,9 +8,7 @@ use crate::helpers::TestApp;
 async fn a_secret_reveals_once_then_is_unknown() {
     let app = TestApp::spawn().await;
     let (key, mkey) = app.share_ok("s3cret value", &[]).await;
-    let revealed = app.reveal(&key, None).await;
-    let text = revealed.text.clone();
-    let body = revealed.ok();
+    let (body, text) = app.reveal(&key, None).await.ok_with_text();
     assert_eq!(body["value"], "s3cret value");
     assert_eq!(body["secret_key"], key.as_str());
     assert_eq!(body["share_domain"], "http://127.0.0.1:7143");
@@ -58,7 +56,7 @@ async fn secret_is_revealed_exactly_once_under_races() {
 async fn passphrase_guards_the_secret_and_wrong_guesses_do_not_consume_it() {
     let app = TestApp::spawn().await;
     let (key, mkey) = app
-        .share_ok("behind a passphrase", &[("passphrase", "correct horse")])
+        .share_guarded("behind a passphrase", "correct horse")
         .await;
     let receipt = app.receipt(&mkey).await.ok();
     assert_eq!(receipt["passphrase_required"], true);

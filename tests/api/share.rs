@@ -72,8 +72,7 @@ async fn create_is_an_alias_of_share() {
         .post_form("/api/v1/create", &[("secret", "via create")])
         .await
         .ok();
-    let key = body["secret_key"].as_str().expect("key");
-    let revealed = app.reveal(key, None).await.ok();
+    let revealed = app.reveal_shared(&body).await;
     assert_eq!(revealed["value"], "via create");
 }
 
@@ -172,8 +171,7 @@ async fn share_domain_must_be_configured_and_shapes_links() {
             .await
             .ok();
         assert_eq!(body["share_domain"], "", "{ignored}");
-        let key = body["secret_key"].as_str().expect("key");
-        let revealed = app.reveal(key, None).await.ok();
+        let revealed = app.reveal_shared(&body).await;
         assert_eq!(revealed["share_domain"], base, "{ignored}");
     }
     let body = app
@@ -181,8 +179,7 @@ async fn share_domain_must_be_configured_and_shapes_links() {
         .await
         .ok();
     assert_eq!(body["share_domain"], "secrets.example.com");
-    let key = body["secret_key"].as_str().expect("key");
-    let revealed = app.reveal(key, None).await.ok();
+    let revealed = app.reveal_shared(&body).await;
     assert_eq!(revealed["share_domain"], "https://secrets.example.com");
 }
 
@@ -197,10 +194,9 @@ async fn refused_creates_store_nothing_and_reveal_says_unknown() {
 #[tokio::test]
 async fn anonymous_creation_can_be_switched_off() {
     let app = TestApp::spawn_with(&[("secrets.allow_anonymous", "false")]).await;
-    app.share(&[("secret", "s")]).await.assert_not_authorized();
-    app.post_form("/api/v1/generate", &[])
-        .await
-        .assert_not_authorized();
+    for refused in app.anonymous_creates("s").await {
+        refused.assert_not_authorized();
+    }
 }
 
 #[tokio::test]

@@ -103,13 +103,22 @@ impl Browser {
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
+        self.fetch(self.client.get(format!("{}{path}", self.base)))
             .await
-            .expect("get");
-        Page::from(resp).await
+    }
+
+    /// GETs `path` with the header `name: value` (one a proxy adds, say).
+    pub async fn get_with(&self, path: &str, name: &str, value: &str) -> Page {
+        self.fetch(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .header(name, value),
+        )
+        .await
+    }
+
+    async fn fetch(&self, request: reqwest::RequestBuilder) -> Page {
+        Page::from(request.send().await.expect("get")).await
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
@@ -131,11 +140,24 @@ impl Browser {
         self.post(action, &fields).await
     }
 
+    /// Submits the create form on `/` with its share button and `fields`; the page answered.
+    pub async fn submit_create(&self, fields: &[(&str, &str)]) -> Page {
+        let mut form = vec![("action", "share")];
+        form.extend_from_slice(fields);
+        self.submit("/", "/", &form).await
+    }
+
+    /// Creates `secret` behind `passphrase` through the form; returns the receipt path.
+    pub async fn create_guarded(&self, secret: &str, passphrase: &str) -> String {
+        self.create(&[("secret", secret), ("passphrase", passphrase)])
+            .await
+    }
+
     /// Creates a secret through the form; returns the receipt path.
     pub async fn create(&self, form: &[(&str, &str)]) -> String {
-        let mut fields = vec![("action", "share"), ("ttl", "3600")];
+        let mut fields = vec![("ttl", "3600")];
         fields.extend_from_slice(form);
-        let page = self.submit("/", "/", &fields).await;
+        let page = self.submit_create(&fields).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.html);
         let location = page.location.expect("location");
         assert!(location.starts_with("/receipt/"), "{location}");
@@ -410,9 +432,7 @@ async fn hostile_input_is_rendered_as_text() {
 async fn passphrases_are_asked_for_checked_and_locked_after_many_guesses() {
     let app = TestApp::spawn_with(&[("limits.passphrase_failures_per_ip", "3")]).await;
     let creator = Browser::new(&app);
-    let receipt_path = creator
-        .create(&[("secret", "behind a pass"), ("passphrase", "open sesame")])
-        .await;
+    let receipt_path = creator.create_guarded("behind a pass", "open sesame").await;
     let receipt = creator.get(&receipt_path).await;
     assert!(receipt.has_id("passphrase-reminder"));
     let secret = secret_path(&receipt);
@@ -439,9 +459,7 @@ async fn passphrases_are_asked_for_checked_and_locked_after_many_guesses() {
     );
 
     // Lockout: three wrong guesses from one address lock the secret, even for the right one.
-    let receipt = creator
-        .create(&[("secret", "guarded"), ("passphrase", "right one")])
-        .await;
+    let receipt = creator.create_guarded("guarded", "right one").await;
     let secret = secret_path(&creator.get(&receipt).await);
     for _ in 0..3 {
         let page = recipient
@@ -485,9 +503,7 @@ async fn burning_asks_for_confirmation_and_the_passphrase() {
     assert_eq!(again.status, StatusCode::SEE_OTHER);
 
     // With a passphrase: missing and wrong are refused, the right one burns.
-    let receipt = creator
-        .create(&[("secret", "guarded"), ("passphrase", "pass word")])
-        .await;
+    let receipt = creator.create_guarded("guarded", "pass word").await;
     let confirm = creator.get(&format!("{receipt}/burn")).await;
     assert!(confirm.has_id("passphrase"));
     let csrf = confirm.csrf();
@@ -538,26 +554,18 @@ async fn a_generated_password_is_shown_once_on_the_receipt() {
 async fn create_refusals_explain_themselves_and_keep_the_form() {
     let (_app, browser) = Browser::spawn().await;
     let empty = browser
-        .submit(
-            "/",
-            "/",
-            &[("secret", "  "), ("action", "share"), ("ttl", "300")],
-        )
+        .submit_create(&[("secret", "  "), ("ttl", "300")])
         .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
     assert!(empty.html.contains("Type or paste the secret"));
     assert!(empty.html.contains("<option value=\"300\" selected>"));
     let big = "x".repeat(10_001);
-    let large = browser
-        .submit("/", "/", &[("secret", &big), ("action", "share")])
-        .await;
+    let large = browser.submit_create(&[("secret", &big)]).await;
     assert_eq!(large.status, StatusCode::BAD_REQUEST);
     assert!(large.html.contains("larger than 10000 bytes"));
     // Far beyond any plan: refused while reading, with the too-large page.
     let huge = "x".repeat(200_000);
-    let page = browser
-        .submit("/", "/", &[("secret", &huge), ("action", "share")])
-        .await;
+    let page = browser.submit_create(&[("secret", &huge)]).await;
     assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(page.has_id("too-large"));
 }
@@ -568,9 +576,7 @@ async fn anonymous_visitors_are_rate_limited_with_a_page() {
     let browser = Browser::new(&app);
     browser.create(&[("secret", "one")]).await;
     browser.create(&[("secret", "two")]).await;
-    let page = browser
-        .submit("/", "/", &[("secret", "three"), ("action", "share")])
-        .await;
+    let page = browser.submit_create(&[("secret", "three")]).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.has_id("rate-limited"));
     assert!(page.headers.contains_key("retry-after"));

@@ -21,6 +21,21 @@ fn set_cookie_header(headers: &reqwest::header::HeaderMap, name: &str) -> Option
         .map(str::to_owned)
 }
 
+/// A client that keeps no cookies and follows no redirects.
+fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Sends `request`, asserts it redirects (303), and returns the `Set-Cookie` header for `name`.
+async fn redirect_cookie(request: reqwest::RequestBuilder, name: &str) -> String {
+    let resp = request.send().await.expect("send");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    set_cookie_header(resp.headers(), name).unwrap_or_else(|| panic!("no Set-Cookie for {name}"))
+}
+
 /// A server with an account that has a web password; returns its API token.
 pub async fn account(app: &TestApp) -> String {
     let token = add_account(&app.data(), EMAIL, None).await;
@@ -186,18 +201,10 @@ async fn signing_out_ends_the_session_in_the_store() {
     assert!(browser.get("/").await.has_id("signin-link"));
 
     // Replaying the old cookie signs nobody in: the store forgot the session.
-    let replay = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    let replay = plain_client()
         .get(app.url("/recent"))
-        .header("cookie", format!("onetime_session={session}"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
-    let clear =
-        set_cookie_header(replay.headers(), "onetime_session").expect("stale cookie removed");
+        .header("cookie", format!("onetime_session={session}"));
+    let clear = redirect_cookie(replay, "onetime_session").await;
     assert!(clear.contains("Max-Age=0"), "{clear}");
 }
 
@@ -261,10 +268,7 @@ async fn session_cookies_are_secure_over_https() {
     let app = TestApp::spawn_with(&[("server.base_url", "https://secrets.example.com")]).await;
     account(&app).await;
     // Over plain http the test client keeps no Secure cookie, so carry the CSRF cookie by hand.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let client = plain_client();
     let form = client.get(app.url("/signin")).send().await.expect("get");
     let csrf_cookie = form.headers()["set-cookie"]
         .to_str()
@@ -277,16 +281,11 @@ async fn session_cookies_are_secure_over_https() {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("csrf") + marker.len();
     let csrf = &html[start..start + 64];
-    let resp = client
+    let signin = client
         .post(app.url("/signin"))
         .header("cookie", csrf_cookie)
-        .form(&[("csrf", csrf), ("email", EMAIL), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let session =
-        set_cookie_header(resp.headers(), "__Host-onetime_session").expect("session cookie");
+        .form(&[("csrf", csrf), ("email", EMAIL), ("password", PASSWORD)]);
+    let session = redirect_cookie(signin, "__Host-onetime_session").await;
     assert!(session.contains("Secure") && session.contains("HttpOnly"));
     assert!(session.contains("Path=/") && !session.contains("Domain"));
 }
@@ -429,10 +428,7 @@ async fn a_sign_in_on_one_node_holds_on_every_node_of_a_redis_deployment() {
     let receipt = on_a.create(&[("secret", "made on node a")]).await;
 
     // The same cookies on node B: signed in, same recent list, forms accepted.
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let plain = plain_client();
     let first = plain
         .get(format!("{}/recent", b.base))
         .send()

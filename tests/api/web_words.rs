@@ -144,13 +144,9 @@ async fn the_recent_list_tells_secrets_apart() {
 #[tokio::test]
 async fn burning_explains_the_passphrase_and_its_creator_needs_none() {
     let (app, anonymous) = Browser::spawn().await;
-    let anonymous_receipt = anonymous
-        .create(&[("secret", "anon"), ("passphrase", "pass word")])
-        .await;
+    let anonymous_receipt = anonymous.create_guarded("anon", "pass word").await;
     let owner = signed_in(&app).await;
-    let owned_receipt = owner
-        .create(&[("secret", "mine"), ("passphrase", "pass word")])
-        .await;
+    let owned_receipt = owner.create_guarded("mine", "pass word").await;
 
     let asked = anonymous.get(&format!("{anonymous_receipt}/burn")).await;
     let not_asked = owner.get(&format!("{owned_receipt}/burn")).await;

@@ -122,8 +122,7 @@ async fn the_browser_code_matches_the_test_vectors() {
 #[tokio::test]
 async fn a_secret_encrypted_in_one_browser_is_read_in_another_and_the_server_never_had_it() {
     let rig = Rig::start();
-    let creator = rig.browser(true).await;
-    let recipient = rig.browser(true).await;
+    let (creator, recipient) = rig.creator_and_recipient(true).await;
     let secret = "end to end — ünïcødé\nline two";
 
     let receipt = create(&creator, &rig.server, secret, None).await;
@@ -175,15 +174,9 @@ async fn a_secret_encrypted_in_one_browser_is_read_in_another_and_the_server_nev
 #[tokio::test]
 async fn a_generated_password_is_made_in_the_browser_and_shown_once() {
     let rig = Rig::start();
-    let creator = rig.browser(true).await;
-    let recipient = rig.browser(true).await;
-    creator.goto(&rig.server.url("/")).await;
+    let (creator, recipient) = rig.creator_and_recipient(true).await;
 
-    creator
-        .submit("button#generate[name=action][value=generate]")
-        .await;
-
-    let receipt = crate::pages::receipt_here(&creator, &rig.server).await;
+    let receipt = crate::pages::generate(&creator, &rig.server).await;
     fragment(&receipt);
     let generated = creator.value("#generated-value").await;
     assert!(
@@ -221,8 +214,7 @@ async fn refused_unread(rig: &Rig, browser: &Browser, link: &str, receipt_key: &
 #[tokio::test]
 async fn a_missing_mangled_or_wrong_key_and_javascript_off_leave_the_secret_unread() {
     let rig = Rig::start();
-    let creator = rig.browser(true).await;
-    let recipient = rig.browser(true).await;
+    let (creator, recipient) = rig.creator_and_recipient(true).await;
     let no_js = rig.browser(false).await;
     let receipt = create(&creator, &rig.server, "keep me unread", None).await;
     let key = fragment(&receipt);
@@ -296,8 +288,7 @@ async fn a_changed_envelope_gives_a_clear_message_never_garbage() {
 #[tokio::test]
 async fn a_five_mib_file_travels_encrypted_and_keeps_its_name_and_bytes() {
     let rig = Rig::start_with(&[("ONETIME__PLANS__ANONYMOUS__MAX_FILE_SIZE", "8388608")]);
-    let creator = rig.browser(true).await;
-    let recipient = rig.browser(true).await;
+    let (creator, recipient) = rig.creator_and_recipient(true).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("report 2026.bin");
     let bytes: Vec<u8> = (0..5 * 1024 * 1024u32)
@@ -311,12 +302,7 @@ async fn a_five_mib_file_travels_encrypted_and_keeps_its_name_and_bytes() {
         creator.shown("#file-field").await,
         "the file picker shows with JavaScript"
     );
-    creator
-        .find("input#file")
-        .await
-        .send_keys(path.to_str().expect("utf-8 path"))
-        .await
-        .expect("choose the file");
+    creator.choose_file("input#file", &path).await;
     creator
         .submit("button#create-link[name=action][value=share]")
         .await;
@@ -435,29 +421,18 @@ impl Recorder {
 async fn no_request_from_either_browser_carries_the_text_the_file_or_the_key() {
     let rig = Rig::start_with(&[("ONETIME__PLANS__ANONYMOUS__MAX_FILE_SIZE", "1048576")]);
     let recorder = Recorder::start(&rig.server).await;
-    let creator = rig.browser(true).await;
-    let recipient = rig.browser(true).await;
+    let (creator, recipient) = rig.creator_and_recipient(true).await;
     let text = "recorded-plaintext-canary-77c1";
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("canary.bin");
-    let bytes: Vec<u8> = b"recorded-file-canary-3b9e "
-        .iter()
-        .copied()
-        .cycle()
-        .take(200_000)
-        .collect();
+    let bytes = onetime_test_support::canary_bytes(b"recorded-file-canary-3b9e ", 200_000);
     std::fs::write(&path, &bytes).expect("write");
 
     creator
         .goto(&recorder.via(&rig.server, &rig.server.url("/")))
         .await;
     creator.fill("textarea#secret", text).await;
-    creator
-        .find("input#file")
-        .await
-        .send_keys(path.to_str().expect("path"))
-        .await
-        .expect("choose the file");
+    creator.choose_file("input#file", &path).await;
     creator.submit("button#create-link").await;
     let link = creator.value("input#secret-link").await;
     let key = link.split_once('#').expect("a key").1.to_owned();

@@ -2,19 +2,13 @@
 //! the same value.
 
 use crate::harness::Rig;
-use crate::pages::{open_link, receipt_here, reveal};
+use crate::pages::{generate, open_link, reveal};
 
 async fn a_generated_password_is_shown_once_and_revealed_by_its_link(js: bool) {
     let rig = Rig::start();
-    let creator = rig.browser(js).await;
-    let recipient = rig.browser(js).await;
+    let (creator, recipient) = rig.creator_and_recipient(js).await;
 
-    creator.goto(&rig.server.url("/")).await;
-    creator
-        .submit("button#generate[name=action][value=generate]")
-        .await;
-
-    let receipt = receipt_here(&creator, &rig.server).await;
+    let receipt = generate(&creator, &rig.server).await;
     let generated = creator.value("#generated-value").await;
     assert!(
         generated.chars().count() >= 12,

@@ -100,6 +100,12 @@ impl Rig {
             .await
     }
 
+    /// The browsers of the two people in most stories, a creator and a recipient: each with a
+    /// fresh profile, JavaScript on or off.
+    pub async fn creator_and_recipient(&self, js: bool) -> (Browser, Browser) {
+        (self.browser(js).await, self.browser(js).await)
+    }
+
     /// A browser with a fresh profile in `look`, JavaScript on.
     pub async fn browser_in(&self, look: Look) -> Browser {
         self.driver.open(Profile::from(look)).await
@@ -616,6 +622,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
     }
 
+    /// Chooses the file at `path` in the file input at `css`.
+    pub async fn choose_file(&self, css: &str, path: &Path) {
+        let path = path.to_str().expect("a UTF-8 path");
+        self.find(css)
+            .await
+            .send_keys(path)
+            .await
+            .unwrap_or_else(|e| panic!("choose {path} in `{css}`: {e}"));
+    }
+
     /// Chooses the option `value` of the `<select>` at `css`.
     pub async fn choose(&self, css: &str, value: &str) {
         self.find(css)
@@ -681,15 +697,7 @@ impl Browser {
     /// Presses and releases `key` as the keyboard does (WebDriver key actions), on whatever
     /// has the focus.
     pub async fn press(&self, key: fantoccini::key::Key) {
-        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-        let key = char::from(key);
-        let actions = KeyActions::new("keyboard".to_owned())
-            .then(KeyAction::Down { value: key })
-            .then(KeyAction::Up { value: key });
-        self.client
-            .perform_actions(actions)
-            .await
-            .unwrap_or_else(|e| panic!("press {key:?}: {e}"));
+        self.type_keys(&char::from(key).to_string()).await;
     }
 
     /// Types `text` key by key into whatever has the focus.

@@ -45,6 +45,15 @@ pub async fn create(
     receipt_here(browser, server).await
 }
 
+/// Presses "Generate" on `/` and checks that it lands on the new receipt.
+pub async fn generate(browser: &Browser, server: &Server) -> Receipt {
+    browser.goto(&server.url("/")).await;
+    browser
+        .submit("button#generate[name=action][value=generate]")
+        .await;
+    receipt_here(browser, server).await
+}
+
 /// The receipt the browser has just landed on, checked to be new with a link.
 pub async fn receipt_here(browser: &Browser, server: &Server) -> Receipt {
     let path = browser.path().await;

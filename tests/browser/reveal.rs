@@ -98,8 +98,7 @@ async fn a_secret_created_in_the_form_is_revealed_exactly_once_without_javascrip
 #[tokio::test]
 async fn hostile_markup_in_a_secret_round_trips_as_text_and_never_runs() {
     let rig = Rig::start();
-    let creator = rig.browser(true).await;
-    let recipient = rig.browser(true).await;
+    let (creator, recipient) = rig.creator_and_recipient(true).await;
     let hostile = [
         "<script>window.__pwned=1</script><img src=x onerror=alert(1)>",
         // Tries to leave the textarea that shows the value.
@@ -135,13 +134,23 @@ async fn hostile_markup_in_a_secret_round_trips_as_text_and_never_runs() {
     }
 }
 
-/// The space between `above` and `below` on the page shown, in CSS pixels.
-async fn gap(browser: &crate::harness::Browser, above: &str, below: &str) -> f64 {
+/// Asserts that at most 24 CSS pixels of empty space stand between `above` and `below` on the
+/// page shown.
+async fn assert_no_gap(browser: &crate::harness::Browser, above: &str, below: &str) {
     let script = format!(
         "return document.querySelector('{below}').getBoundingClientRect().top - \
          document.querySelector('{above}').getBoundingClientRect().bottom"
     );
-    browser.eval(&script).await.as_f64().expect("a distance")
+    let gap = browser.eval(&script).await.as_f64().expect("a distance");
+    assert!(gap <= 24.0, "{gap} px of empty space above {below}");
+}
+
+/// Asserts that the page shown, the recipient's `page`, offers no sign-in.
+async fn assert_no_sign_in(browser: &crate::harness::Browser, page: &str) {
+    assert!(
+        !browser.has("a#signin-link").await,
+        "a sign-in on the {page}"
+    );
 }
 
 #[tokio::test]
@@ -149,38 +158,20 @@ async fn the_recipients_pages_have_no_sign_in_and_no_gap_above_their_buttons() {
     // Arrange
     let rig = Rig::start();
     // A server-side secret: an end-to-end one never opens without JavaScript.
-    let creator = rig.browser(false).await;
-    let recipient = rig.browser(false).await;
+    let (creator, recipient) = rig.creator_and_recipient(false).await;
     let receipt = create(&creator, &rig.server, "no gaps", None).await;
 
     // Act + Assert: the interstitial's button follows its lead at the lead's own margin.
     open_link(&recipient, &receipt.link).await;
-    assert!(
-        !recipient.has("a#signin-link").await,
-        "a sign-in on the interstitial"
-    );
-    let above_button = gap(&recipient, "#secret-lead", "button#reveal").await;
-    assert!(
-        above_button <= 24.0,
-        "{above_button} px of empty space above the reveal button"
-    );
+    assert_no_sign_in(&recipient, "interstitial").await;
+    assert_no_gap(&recipient, "#secret-lead", "button#reveal").await;
     // Without JavaScript the copy button stays hidden: no empty row where it would be.
     reveal(&recipient, None).await;
-    assert!(
-        !recipient.has("a#signin-link").await,
-        "a sign-in on the revealed page"
-    );
-    let above_notice = gap(&recipient, "#secret-value", "#deleted-notice").await;
-    assert!(
-        above_notice <= 24.0,
-        "{above_notice} px of empty space above the notice"
-    );
+    assert_no_sign_in(&recipient, "revealed page").await;
+    assert_no_gap(&recipient, "#secret-value", "#deleted-notice").await;
     recipient.goto(&receipt.link).await;
     assert_gone(&recipient).await;
-    assert!(
-        !recipient.has("a#signin-link").await,
-        "a sign-in on the gone page"
-    );
+    assert_no_sign_in(&recipient, "gone page").await;
     // The creator's pages keep it.
     creator.goto(&receipt.url).await;
     assert!(creator.has("a#signin-link").await);

@@ -4,8 +4,8 @@
 //! axe-core finds no WCAG 2.0-2.2 A/AA violation on any of them (error states included): the
 //! pages are visited once, for both.
 
-use crate::harness::{Browser, Look, Rig};
-use crate::pages::{create, open_link, receipt_here, reveal, REVEAL_FORM};
+use crate::harness::{Browser, Look, Rig, Server};
+use crate::pages::{create, open_link, receipt_here, reveal, Receipt, REVEAL_FORM};
 
 /// The private note the screenshots carry: long enough to wrap on a phone.
 const MEMO: &str = "db password for Anna, the staging cluster (rotate after the migration)";
@@ -76,7 +76,30 @@ async fn shoot(browser: &Browser, name: &str, complaints: &mut Vec<String>) {
     }
 }
 
-fn assert_no_complaints(complaints: &[String]) {
+/// Waits until `css` is on the page, then [`shoot`]s the page as `name`.
+async fn shoot_at(browser: &Browser, css: &str, name: &str, complaints: &mut Vec<String>) {
+    browser.find(css).await;
+    shoot(browser, name, complaints).await;
+}
+
+/// Takes `tour` through every look and language: one browser per look, set to each language in
+/// turn on `start` (`?locale=` is remembered in a cookie for the pages that follow). `tour` gets
+/// the browser, the suffix of the screenshots in that language, and the complaints to add to;
+/// then the test fails if there are any.
+async fn tour_every_look_and_language(
+    rig: &Rig,
+    start: &str,
+    tour: impl AsyncFn(&Browser, &str, &mut Vec<String>),
+) {
+    let mut complaints = Vec::new();
+    for look in Look::ALL {
+        let browser = rig.browser_in(look).await;
+        for (lang, suffix) in LANGUAGES {
+            let url = rig.server.url(&format!("{start}?locale={lang}"));
+            browser.goto(&url).await;
+            tour(&browser, suffix, &mut complaints).await;
+        }
+    }
     assert!(
         complaints.is_empty(),
         "pages that do not fit their look or are not accessible:\n{}",
@@ -84,82 +107,88 @@ fn assert_no_complaints(complaints: &[String]) {
     );
 }
 
+/// Creates `secret` through the form on `/` with a passphrase and the note [`MEMO`], as a careful
+/// sender would, and lands on its receipt.
+async fn create_with_memo(browser: &Browser, server: &Server, secret: &str) -> Receipt {
+    browser.goto(&server.url("/")).await;
+    browser.fill("textarea#secret", secret).await;
+    browser.fill("input#passphrase", "passphrase!").await;
+    browser.fill("input#memo", MEMO).await;
+    browser.submit("button#create-link").await;
+    receipt_here(browser, server).await
+}
+
 #[tokio::test]
 async fn every_public_page_fits_light_dark_and_phone_looks() {
     let rig = Rig::start();
-    let mut complaints = Vec::new();
+    let page = |path: &str| rig.server.url(path);
 
-    for look in Look::ALL {
-        let browser = rig.browser_in(look).await;
-        let page = |path: &str| rig.server.url(path);
-        for (lang, suffix) in LANGUAGES {
-            let name = |page: &str| format!("{page}{suffix}");
-            // The choice is remembered (a cookie) for the pages that follow.
-            browser.goto(&page(&format!("/?locale={lang}"))).await;
-            shoot(&browser, &name("create"), &mut complaints).await;
-            let receipt = create(&browser, &rig.server, "a secret to look at", None).await;
-            shoot(&browser, &name("receipt"), &mut complaints).await;
-            open_link(&browser, &receipt.link).await;
-            shoot(&browser, &name("interstitial"), &mut complaints).await;
-            reveal(&browser, None).await;
-            shoot(&browser, &name("revealed"), &mut complaints).await;
-            browser.goto(&receipt.link).await;
-            browser.find("#gone").await;
-            shoot(&browser, &name("gone"), &mut complaints).await;
-            browser.goto(&receipt.url).await;
-            browser.find("#state[data-state=received]").await;
-            shoot(&browser, &name("receipt-received"), &mut complaints).await;
+    tour_every_look_and_language(&rig, "/", async |browser, suffix, complaints| {
+        let name = |page: &str| format!("{page}{suffix}");
+        shoot(browser, &name("create"), complaints).await;
+        let receipt = create(browser, &rig.server, "a secret to look at", None).await;
+        shoot(browser, &name("receipt"), complaints).await;
+        open_link(browser, &receipt.link).await;
+        shoot(browser, &name("interstitial"), complaints).await;
+        reveal(browser, None).await;
+        shoot(browser, &name("revealed"), complaints).await;
+        browser.goto(&receipt.link).await;
+        shoot_at(browser, "#gone", &name("gone"), complaints).await;
+        browser.goto(&receipt.url).await;
+        shoot_at(
+            browser,
+            "#state[data-state=received]",
+            &name("receipt-received"),
+            complaints,
+        )
+        .await;
 
-            // A passphrase and a private note, as a careful sender would.
-            browser.goto(&page("/")).await;
-            browser.fill("textarea#secret", "behind a passphrase").await;
-            browser.fill("input#passphrase", "passphrase!").await;
-            browser.fill("input#memo", MEMO).await;
-            browser.submit("button#create-link").await;
-            let guarded = receipt_here(&browser, &rig.server).await;
-            browser.find("#memo").await;
-            shoot(&browser, &name("receipt-passphrase-memo"), &mut complaints).await;
-            open_link(&browser, &guarded.link).await;
-            shoot(&browser, &name("interstitial-passphrase"), &mut complaints).await;
-            browser
-                .fill(&format!("{REVEAL_FORM} input#passphrase"), "not it")
-                .await;
-            browser.submit("button#reveal").await;
-            browser.find("#error").await;
-            shoot(&browser, &name("interstitial-error"), &mut complaints).await;
-            reveal(&browser, Some("passphrase!")).await;
-            shoot(&browser, &name("revealed-passphrase"), &mut complaints).await;
+        let guarded = create_with_memo(browser, &rig.server, "behind a passphrase").await;
+        shoot_at(
+            browser,
+            "#memo",
+            &name("receipt-passphrase-memo"),
+            complaints,
+        )
+        .await;
+        open_link(browser, &guarded.link).await;
+        shoot(browser, &name("interstitial-passphrase"), complaints).await;
+        browser
+            .fill(&format!("{REVEAL_FORM} input#passphrase"), "not it")
+            .await;
+        browser.submit("button#reveal").await;
+        shoot_at(browser, "#error", &name("interstitial-error"), complaints).await;
+        reveal(browser, Some("passphrase!")).await;
+        shoot(browser, &name("revealed-passphrase"), complaints).await;
 
-            let guarded = create(&browser, &rig.server, "one to burn", Some("passphrase!")).await;
-            browser.goto(&format!("{}/burn", guarded.url)).await;
-            browser.find("button#confirm-burn").await;
-            shoot(&browser, &name("burn"), &mut complaints).await;
-            browser.fill("form#burn input#passphrase", "not it").await;
-            browser.submit("button#confirm-burn").await;
-            browser.find("#error").await;
-            shoot(&browser, &name("burn-error"), &mut complaints).await;
-            browser
-                .fill("form#burn input#passphrase", "passphrase!")
-                .await;
-            browser.submit("button#confirm-burn").await;
-            browser.find("#state[data-state=burned]").await;
-            shoot(&browser, &name("burned"), &mut complaints).await;
+        let guarded = create(browser, &rig.server, "one to burn", Some("passphrase!")).await;
+        browser.goto(&format!("{}/burn", guarded.url)).await;
+        shoot_at(browser, "button#confirm-burn", &name("burn"), complaints).await;
+        browser.fill("form#burn input#passphrase", "not it").await;
+        browser.submit("button#confirm-burn").await;
+        shoot_at(browser, "#error", &name("burn-error"), complaints).await;
+        browser
+            .fill("form#burn input#passphrase", "passphrase!")
+            .await;
+        browser.submit("button#confirm-burn").await;
+        shoot_at(
+            browser,
+            "#state[data-state=burned]",
+            &name("burned"),
+            complaints,
+        )
+        .await;
 
-            browser.goto(&page("/")).await;
-            browser.submit("button#create-link").await;
-            browser.find("#error").await;
-            shoot(&browser, &name("create-error"), &mut complaints).await;
-            browser.submit("button#generate").await;
-            browser.find("#generated-value").await;
-            shoot(&browser, &name("generated"), &mut complaints).await;
+        browser.goto(&page("/")).await;
+        browser.submit("button#create-link").await;
+        shoot_at(browser, "#error", &name("create-error"), complaints).await;
+        browser.submit("button#generate").await;
+        shoot_at(browser, "#generated-value", &name("generated"), complaints).await;
 
-            browser.goto(&page("/no-such-page")).await;
-            browser.find("#not-found").await;
-            shoot(&browser, &name("404"), &mut complaints).await;
-        }
-    }
-
-    assert_no_complaints(&complaints);
+        browser.goto(&page("/no-such-page")).await;
+        shoot_at(browser, "#not-found", &name("404"), complaints).await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -170,75 +199,51 @@ async fn every_account_page_fits_light_dark_and_phone_looks() {
     rig.server.cli_ok(&["account", "add", email], "");
     rig.server
         .cli_ok(&["account", "passwd", email], &format!("{password}\n"));
-    let mut complaints = Vec::new();
+    let page = |path: &str| rig.server.url(path);
 
-    for look in Look::ALL {
-        let browser = rig.browser_in(look).await;
-        let page = |path: &str| rig.server.url(path);
-        for (lang, suffix) in LANGUAGES {
-            let name = |page: &str| format!("{page}{suffix}");
-            browser.goto(&page(&format!("/signin?locale={lang}"))).await;
-            browser.find("button#signin").await;
-            shoot(&browser, &name("signin"), &mut complaints).await;
-            browser.fill("input#email", email).await;
-            browser.fill("input#password", "not the password").await;
-            browser.submit("button#signin").await;
-            browser.find("#error").await;
-            shoot(&browser, &name("signin-error"), &mut complaints).await;
-            browser.fill("input#password", password).await;
-            browser.submit("button#signin").await;
-            browser.find("#signed-in-as").await;
-            assert!(
-                !browser.has("#recipient").await,
-                "no recipient field while the server sends no mail"
-            );
-            shoot(&browser, &name("create-signed-in"), &mut complaints).await;
-            create(&browser, &rig.server, "listed", None).await;
-            browser.goto(&page("/")).await;
-            browser.fill("textarea#secret", "listed with a note").await;
-            browser.fill("input#passphrase", "passphrase!").await;
-            browser.fill("input#memo", MEMO).await;
-            browser.submit("button#create-link").await;
-            receipt_here(&browser, &rig.server).await;
-            browser.goto(&page("/recent")).await;
-            browser.find("tr.recent-row .memo").await;
-            browser.find("tr.recent-row").await;
-            shoot(&browser, &name("recent"), &mut complaints).await;
-            browser.goto(&page("/account")).await;
-            browser.find("button#rotate").await;
-            shoot(&browser, &name("account"), &mut complaints).await;
-            browser.submit("button#rotate").await;
-            browser.find("#new-token").await;
-            shoot(&browser, &name("account-token"), &mut complaints).await;
-            browser.submit("button#signout").await;
-            browser.find("a#signin-link").await;
-        }
-    }
-
-    assert_no_complaints(&complaints);
+    tour_every_look_and_language(&rig, "/signin", async |browser, suffix, complaints| {
+        let name = |page: &str| format!("{page}{suffix}");
+        shoot_at(browser, "button#signin", &name("signin"), complaints).await;
+        browser.fill("input#email", email).await;
+        browser.fill("input#password", "not the password").await;
+        browser.submit("button#signin").await;
+        shoot_at(browser, "#error", &name("signin-error"), complaints).await;
+        browser.fill("input#password", password).await;
+        browser.submit("button#signin").await;
+        browser.find("#signed-in-as").await;
+        assert!(
+            !browser.has("#recipient").await,
+            "no recipient field while the server sends no mail"
+        );
+        shoot(browser, &name("create-signed-in"), complaints).await;
+        create(browser, &rig.server, "listed", None).await;
+        create_with_memo(browser, &rig.server, "listed with a note").await;
+        browser.goto(&page("/recent")).await;
+        browser.find("tr.recent-row .memo").await;
+        shoot_at(browser, "tr.recent-row", &name("recent"), complaints).await;
+        browser.goto(&page("/account")).await;
+        shoot_at(browser, "button#rotate", &name("account"), complaints).await;
+        browser.submit("button#rotate").await;
+        shoot_at(browser, "#new-token", &name("account-token"), complaints).await;
+        browser.submit("button#signout").await;
+        browser.find("a#signin-link").await;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_rate_limit_page_fits_light_dark_and_phone_looks() {
     let rig = Rig::start_with(&[("limits.create_per_ip", "1")]);
-    let mut complaints = Vec::new();
     // One create spends the address's budget; every later one is refused.
     let first = rig.browser_in(Look::Light).await;
     create(&first, &rig.server, "spends the budget", None).await;
 
-    for look in Look::ALL {
-        let browser = rig.browser_in(look).await;
-        for (lang, suffix) in LANGUAGES {
-            browser
-                .goto(&rig.server.url(&format!("/?locale={lang}")))
-                .await;
-            browser.fill("textarea#secret", "one too many").await;
-            browser.submit("button#create-link").await;
-            browser.find("#rate-limited").await;
-            assert_eq!(browser.status().await, 429, "the rate-limit page's status");
-            shoot(&browser, &format!("rate-limited{suffix}"), &mut complaints).await;
-        }
-    }
-
-    assert_no_complaints(&complaints);
+    tour_every_look_and_language(&rig, "/", async |browser, suffix, complaints| {
+        browser.fill("textarea#secret", "one too many").await;
+        browser.submit("button#create-link").await;
+        browser.find("#rate-limited").await;
+        assert_eq!(browser.status().await, 429, "the rate-limit page's status");
+        shoot(browser, &format!("rate-limited{suffix}"), complaints).await;
+    })
+    .await;
 }

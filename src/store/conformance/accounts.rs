@@ -43,14 +43,7 @@ pub async fn customers_are_added_once_replaced_and_removed(store: Arc<dyn Store>
         .expect("present");
     assert_eq!(found, password, "every field reads back");
 
-    let mut ids: Vec<_> = store
-        .accounts()
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    ids.sort();
+    let ids = account_ids(&*store).await;
     let mut expected = [id("a@example.com"), id("b@example.com")];
     expected.sort();
     assert_eq!(ids, expected);

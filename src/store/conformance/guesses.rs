@@ -117,33 +117,18 @@ pub async fn passphrase_counters_go_with_the_secret(store: Arc<dyn Store>) {
         .passphrase_locked(&new.secret_id, NOW)
         .await
         .expect("locked"));
-    assert!(!store.take_secret(&new.secret_id, NOW).await.expect("take"));
-    assert!(store
-        .burn(&new.receipt_id, NOW, false)
-        .await
-        .expect("burn")
-        .is_none());
+    assert!(!take(&store, &new, NOW).await);
+    assert!(burn(&store, &new, NOW, false).await.is_none());
     // Its creator (an account) may burn it despite the lock.
     let owned = sample(6000, false);
     store.create(&owned).await.expect("create");
     for _ in 0..4 {
         reserve(&store, &owned.secret_id, [1; 8], NOW).await;
     }
-    assert!(store
-        .burn(&owned.receipt_id, NOW, false)
-        .await
-        .expect("burn")
-        .is_none());
-    assert!(store
-        .burn(&owned.receipt_id, NOW, true)
-        .await
-        .expect("burn")
-        .is_some());
+    assert!(burn(&store, &owned, NOW, false).await.is_none());
+    assert!(burn(&store, &owned, NOW, true).await.is_some());
     // Once the lock is over, the take works and the counters go with the secret.
-    assert!(store
-        .take_secret(&new.secret_id, NOW + 1801)
-        .await
-        .expect("take"));
+    assert!(take(&store, &new, NOW + 1801).await);
     assert!(!store
         .passphrase_locked(&new.secret_id, NOW)
         .await

@@ -117,6 +117,14 @@ pub fn account(email: &str, hash: u8) -> AccountRecord {
     }
 }
 
+/// The ids of every account in `store`, sorted.
+pub async fn account_ids<S: super::Accounts + ?Sized>(store: &S) -> Vec<RecordId> {
+    let accounts = store.accounts().await.expect("accounts");
+    let mut ids: Vec<_> = accounts.into_iter().map(|c| c.id).collect();
+    ids.sort();
+    ids
+}
+
 /// The id the account of `email` is stored under (with the stand-in keys).
 fn id(email: &str) -> RecordId {
     PlainKeys.account_id(email)
@@ -171,6 +179,17 @@ fn session(created: u64, ttl: u64, tag: u8) -> SessionRecord {
     }
 }
 
+/// A session begun at [`NOW`] that lasts `ttl` (see [`session`]), stored under a fresh id; the
+/// id.
+async fn stored_session(store: &Arc<dyn Store>, ttl: u64, tag: u8) -> RecordId {
+    let id = random_id();
+    store
+        .put_session(&id, &session(NOW, ttl, tag))
+        .await
+        .expect("put");
+    id
+}
+
 const RULES: GuessRules = GuessRules {
     per_ip: 3,
     total: 5,
@@ -185,6 +204,35 @@ fn attempt(ip: [u8; 8], now: u64) -> GuessAttempt {
         now,
         rules: RULES,
     }
+}
+
+/// Takes `new`'s secret at `now`: whether this call took it.
+async fn take(store: &Arc<dyn Store>, new: &NewSecret, now: u64) -> bool {
+    store.take_secret(&new.secret_id, now).await.expect("take")
+}
+
+/// Burns `new`'s secret at `now` (`despite_lock`: as its creator's account may): the receipt,
+/// if this call burned it.
+async fn burn(
+    store: &Arc<dyn Store>,
+    new: &NewSecret,
+    now: u64,
+    despite_lock: bool,
+) -> Option<ReceiptRecord> {
+    store
+        .burn(&new.receipt_id, now, despite_lock)
+        .await
+        .expect("burn")
+}
+
+/// `new`'s secret at `now`, while it is there.
+async fn secret_of(store: &Arc<dyn Store>, new: &NewSecret, now: u64) -> Option<SecretRecord> {
+    store.secret(&new.secret_id, now).await.expect("read")
+}
+
+/// `new`'s receipt at `now`, while it is kept.
+async fn receipt_of(store: &Arc<dyn Store>, new: &NewSecret, now: u64) -> Option<ReceiptRecord> {
+    store.receipt(&new.receipt_id, now).await.expect("read")
 }
 
 async fn reserve(store: &Arc<dyn Store>, id: &RecordId, ip: [u8; 8], now: u64) -> Guess {

@@ -29,7 +29,7 @@ pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
         .expect("retry");
     assert!(store.due_mail(NOW + 29, 10).await.expect("due").is_empty());
     assert_eq!(store.due_mail(NOW + 30, 10).await.expect("due").len(), 1);
-    let receipt = store.receipt(&new.receipt_id, NOW).await.expect("read");
+    let receipt = receipt_of(&store, &new, NOW).await;
     assert_eq!(receipt.and_then(|r| r.delivery), Some(queued));
 
     let sent = Delivery {
@@ -42,7 +42,7 @@ pub async fn outbox_mail_is_retried_then_finished(store: Arc<dyn Store>) {
         .await
         .expect("finish");
     assert!(store.due_mail(NOW + 99, 10).await.expect("due").is_empty());
-    let receipt = store.receipt(&new.receipt_id, NOW).await.expect("read");
+    let receipt = receipt_of(&store, &new, NOW).await;
     assert_eq!(receipt.and_then(|r| r.delivery), Some(sent));
 }
 
@@ -60,15 +60,8 @@ pub async fn queued_mail_goes_with_its_secret(store: Arc<dyn Store>) {
     }
     assert_eq!(store.due_mail(NOW, 10).await.expect("due").len(), 4);
 
-    assert!(store
-        .take_secret(&revealed.secret_id, NOW + 1)
-        .await
-        .expect("take"));
-    assert!(store
-        .burn(&burned.receipt_id, NOW + 1, false)
-        .await
-        .expect("burn")
-        .is_some());
+    assert!(take(&store, &revealed, NOW + 1).await);
+    assert!(burn(&store, &burned, NOW + 1, false).await.is_some());
     // A send attempt that began before the reveal ends in a retry: it must not requeue.
     let mut in_flight = revealed.mail.clone().expect("mail");
     in_flight.attempts = 1;
@@ -92,11 +85,7 @@ pub async fn queued_mail_goes_with_its_secret(store: Arc<dyn Store>) {
         "only the live secret's mail is left"
     );
     for gone in [&revealed, &burned] {
-        let receipt = store
-            .receipt(&gone.receipt_id, NOW + 3)
-            .await
-            .expect("read")
-            .expect("present");
+        let receipt = receipt_of(&store, gone, NOW + 3).await.expect("present");
         let delivery = receipt.delivery.expect("delivery");
         assert_eq!(delivery.state, DeliveryState::Failed, "never sent now");
     }

@@ -6,53 +6,51 @@ use super::*;
 pub async fn created_records_read_back(store: Arc<dyn Store>) {
     let new = sample(600, false);
     store.create(&new).await.expect("create");
-    let secret = store.secret(&new.secret_id, NOW).await.expect("read");
+    let secret = secret_of(&store, &new, NOW).await;
     assert_eq!(secret, Some(new.secret.clone()));
-    let metadata = store.receipt(&new.receipt_id, NOW).await.expect("read");
+    let metadata = receipt_of(&store, &new, NOW).await;
     assert_eq!(metadata, Some(new.metadata.clone()));
     assert_eq!(store.secret(&random_id(), NOW).await.expect("read"), None);
     assert_eq!(store.receipt(&random_id(), NOW).await.expect("read"), None);
 }
 
-/// 32 concurrent calls of `call`, each with its own handle on `store`; their results.
-async fn race<T, F>(store: &Arc<dyn Store>, call: impl Fn(Arc<dyn Store>) -> F) -> Vec<T>
+/// A fresh secret (600 s) in `store`, and the results of 32 concurrent calls of `call` on its
+/// secret id, each with its own handle on `store`.
+async fn race_on_a_secret<T, F>(
+    store: &Arc<dyn Store>,
+    call: impl Fn(Arc<dyn Store>, RecordId) -> F,
+) -> (NewSecret, Vec<T>)
 where
     T: Send + 'static,
     F: std::future::Future<Output = T> + Send + 'static,
 {
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
     let racers: Vec<_> = (0..32)
-        .map(|_| tokio::spawn(call(Arc::clone(store))))
+        .map(|_| tokio::spawn(call(Arc::clone(store), new.secret_id)))
         .collect();
     let mut results = Vec::with_capacity(racers.len());
     for racer in racers {
         results.push(racer.await.expect("join"));
     }
-    results
+    (new, results)
 }
 
 /// A secret is taken at most once, even by many concurrent callers.
 pub async fn secret_is_taken_exactly_once_under_races(store: Arc<dyn Store>) {
-    let new = sample(600, false);
-    store.create(&new).await.expect("create");
-    let id = new.secret_id;
-    let won = race(&store, |store| async move {
+    let (new, won) = race_on_a_secret(&store, |store, id| async move {
         store.take_secret(&id, NOW + 1).await.expect("take")
     })
     .await;
     assert_eq!(won.into_iter().filter(|w| *w).count(), 1);
-    assert_eq!(
-        store.secret(&new.secret_id, NOW + 1).await.expect("read"),
-        None
-    );
+    assert_eq!(secret_of(&store, &new, NOW + 1).await, None);
     assert_received(&store, &new, NOW + 1).await;
 }
 
 /// The receipt of `new` says its secret was revealed `at`.
 async fn assert_received(store: &Arc<dyn Store>, new: &NewSecret, at: u64) {
-    let receipt = store
-        .receipt(&new.receipt_id, at)
+    let receipt = receipt_of(store, new, at)
         .await
-        .expect("read")
         .expect("receipt outlives the secret");
     assert_eq!(receipt.state, StoredState::Received);
     assert_eq!(receipt.received, Some(at));
@@ -63,79 +61,32 @@ async fn assert_received(store: &Arc<dyn Store>, new: &NewSecret, at: u64) {
 pub async fn expired_secret_is_gone_before_any_sweep(store: Arc<dyn Store>) {
     let new = sample(60, false);
     store.create(&new).await.expect("create");
-    assert!(store
-        .secret(&new.secret_id, NOW + 59)
-        .await
-        .expect("read")
-        .is_some());
-    assert_eq!(
-        store.secret(&new.secret_id, NOW + 60).await.expect("read"),
-        None
-    );
-    assert!(!store
-        .take_secret(&new.secret_id, NOW + 60)
-        .await
-        .expect("take"));
-    assert!(store
-        .burn(&new.receipt_id, NOW + 60, false)
-        .await
-        .expect("burn")
-        .is_none());
+    assert!(secret_of(&store, &new, NOW + 59).await.is_some());
+    assert_eq!(secret_of(&store, &new, NOW + 60).await, None);
+    assert!(!take(&store, &new, NOW + 60).await);
+    assert!(burn(&store, &new, NOW + 60, false).await.is_none());
     // The receipt lives twice as long.
-    let receipt = store
-        .receipt(&new.receipt_id, NOW + 60)
-        .await
-        .expect("read");
+    let receipt = receipt_of(&store, &new, NOW + 60).await;
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
-    assert_eq!(
-        store
-            .receipt(&new.receipt_id, NOW + 120)
-            .await
-            .expect("read"),
-        None
-    );
+    assert_eq!(receipt_of(&store, &new, NOW + 120).await, None);
 }
 
 /// Burn destroys an unread secret once; a burned secret cannot be taken, a taken one not burned.
 pub async fn burn_destroys_an_unread_secret_once(store: Arc<dyn Store>) {
     let new = sample(600, false);
     store.create(&new).await.expect("create");
-    let burned = store
-        .burn(&new.receipt_id, NOW + 5, false)
-        .await
-        .expect("burn");
-    let burned = burned.expect("burnable");
+    let burned = burn(&store, &new, NOW + 5, false).await.expect("burnable");
     assert_eq!(burned.state, StoredState::Burned);
     assert_eq!(burned.updated, NOW + 5);
-    assert!(store
-        .burn(&new.receipt_id, NOW + 6, false)
-        .await
-        .expect("burn")
-        .is_none());
-    assert!(!store
-        .take_secret(&new.secret_id, NOW + 6)
-        .await
-        .expect("take"));
-    assert_eq!(
-        store.secret(&new.secret_id, NOW + 6).await.expect("read"),
-        None
-    );
+    assert!(burn(&store, &new, NOW + 6, false).await.is_none());
+    assert!(!take(&store, &new, NOW + 6).await);
+    assert_eq!(secret_of(&store, &new, NOW + 6).await, None);
 
     let read = sample(600, false);
     store.create(&read).await.expect("create");
-    assert!(store
-        .take_secret(&read.secret_id, NOW + 1)
-        .await
-        .expect("take"));
-    assert!(store
-        .burn(&read.receipt_id, NOW + 2, false)
-        .await
-        .expect("burn")
-        .is_none());
-    let receipt = store
-        .receipt(&read.receipt_id, NOW + 2)
-        .await
-        .expect("read");
+    assert!(take(&store, &read, NOW + 1).await);
+    assert!(burn(&store, &read, NOW + 2, false).await.is_none());
+    let receipt = receipt_of(&store, &read, NOW + 2).await;
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::Received));
 }
 
@@ -176,11 +127,7 @@ pub async fn receipt_reseal_changes_only_its_payload(store: Arc<dyn Store>) {
         .reseal_receipt(&new.receipt_id, &fresh)
         .await
         .expect("reseal"));
-    let read = store
-        .receipt(&new.receipt_id, NOW)
-        .await
-        .expect("read")
-        .expect("there");
+    let read = receipt_of(&store, &new, NOW).await.expect("there");
     assert_eq!(read.sealed, fresh);
     assert_eq!(
         ReceiptRecord {
@@ -190,11 +137,7 @@ pub async fn receipt_reseal_changes_only_its_payload(store: Arc<dyn Store>) {
         new.metadata,
         "only the payload changed"
     );
-    assert!(store
-        .secret(&new.secret_id, NOW)
-        .await
-        .expect("read")
-        .is_some());
+    assert!(secret_of(&store, &new, NOW).await.is_some());
     assert!(!store
         .reseal_receipt(&random_id(), &fresh)
         .await
@@ -207,7 +150,7 @@ pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
     store.create(&new).await.expect("create");
     assert!(store.take_generated(&new.receipt_id).await.expect("take"));
     assert!(!store.take_generated(&new.receipt_id).await.expect("take"));
-    let receipt = store.receipt(&new.receipt_id, NOW).await.expect("read");
+    let receipt = receipt_of(&store, &new, NOW).await;
     assert_eq!(receipt.and_then(|r| r.generated), None);
     let plain = sample(600, false);
     store.create(&plain).await.expect("create");
@@ -217,10 +160,7 @@ pub async fn generated_value_is_taken_once(store: Arc<dyn Store>) {
 /// A plain secret is taken in the step that reads it: of racing callers one gets the record,
 /// the receipt says received, and a burn finds nothing left.
 pub async fn plain_take_hands_the_secret_to_one_caller(store: Arc<dyn Store>) {
-    let new = sample(600, false);
-    store.create(&new).await.expect("create");
-    let id = new.secret_id;
-    let outcomes = race(&store, |store| async move {
+    let (new, outcomes) = race_on_a_secret(&store, |store, id| async move {
         store.take_plain(&id, NOW + 1).await.expect("take")
     })
     .await;
@@ -234,11 +174,7 @@ pub async fn plain_take_hands_the_secret_to_one_caller(store: Arc<dyn Store>) {
     }
     assert_eq!(taken, vec![new.secret.clone()]);
     assert_received(&store, &new, NOW + 1).await;
-    assert!(store
-        .burn(&new.receipt_id, NOW + 2, true)
-        .await
-        .expect("burn")
-        .is_none());
+    assert!(burn(&store, &new, NOW + 2, true).await.is_none());
 
     let expired = sample(60, false);
     store.create(&expired).await.expect("create");
@@ -274,7 +210,7 @@ pub async fn plain_take_leaves_a_protected_secret(store: Arc<dyn Store>) {
             PlainTake::Protected(new.secret.clone())
         );
     }
-    let receipt = store.receipt(&new.receipt_id, NOW + 1).await.expect("read");
+    let receipt = receipt_of(&store, &new, NOW + 1).await;
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::New));
     // Wrong guesses lock it: a plain take still hands it back untaken, a take refuses.
     let ip = [3u8; 8];

@@ -5,15 +5,8 @@ use super::*;
 /// Sessions read back until their time is up, then are gone at once; sign-out removes one
 /// and leaves the others.
 pub async fn sessions_are_kept_until_they_expire_or_are_removed(store: Arc<dyn Store>) {
-    let (a, b) = (random_id(), random_id());
-    store
-        .put_session(&a, &session(NOW, 100, 1))
-        .await
-        .expect("put");
-    store
-        .put_session(&b, &session(NOW, 600, 2))
-        .await
-        .expect("put");
+    let a = stored_session(&store, 100, 1).await;
+    let b = stored_session(&store, 600, 2).await;
     assert_eq!(
         store.session(&a, NOW).await.expect("get"),
         Some(session(NOW, 100, 1))
@@ -40,11 +33,7 @@ pub async fn sessions_are_kept_until_they_expire_or_are_removed(store: Arc<dyn S
 /// A taken record is gone for everyone after: of racing takers exactly one gets it, and an
 /// expired one is never handed out.
 pub async fn a_session_is_taken_once(store: Arc<dyn Store>) {
-    let id = random_id();
-    store
-        .put_session(&id, &session(NOW, 100, 1))
-        .await
-        .expect("put");
+    let id = stored_session(&store, 100, 1).await;
     let takers = (0..4).map(|_| {
         let store = Arc::clone(&store);
         async move { store.take_session(&id, NOW).await.expect("take") }
@@ -56,11 +45,7 @@ pub async fn a_session_is_taken_once(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(taken, [session(NOW, 100, 1)]);
     assert_eq!(store.session(&id, NOW).await.expect("get"), None);
-    let late = random_id();
-    store
-        .put_session(&late, &session(NOW, 100, 2))
-        .await
-        .expect("put");
+    let late = stored_session(&store, 100, 2).await;
     assert_eq!(
         store.take_session(&late, NOW + 100).await.expect("take"),
         None

@@ -11,10 +11,7 @@ pub async fn sweep_removes_only_what_is_due(store: Arc<dyn Store>) {
     for new in [&short, &long, &taken] {
         store.create(new).await.expect("create");
     }
-    assert!(store
-        .take_secret(&taken.secret_id, NOW + 1)
-        .await
-        .expect("take"));
+    assert!(take(&store, &taken, NOW + 1).await);
 
     let report = store.sweep_expired(NOW + 60).await.expect("sweep");
     assert_eq!(
@@ -45,14 +42,8 @@ pub async fn sweep_removes_only_what_is_due(store: Arc<dyn Store>) {
     assert_eq!(report, SweepReport::default());
     // Expiry is enforced at read time anyway, so check the records are really gone by
     // reading at a time before they expired.
-    assert_eq!(
-        store.receipt(&long.receipt_id, NOW).await.expect("read"),
-        None
-    );
-    assert_eq!(
-        store.secret(&long.secret_id, NOW).await.expect("read"),
-        None
-    );
+    assert_eq!(receipt_of(&store, &long, NOW).await, None);
+    assert_eq!(secret_of(&store, &long, NOW).await, None);
 }
 
 /// Recent entries are swept once the recent window has passed.
@@ -76,15 +67,8 @@ pub async fn recent_entries_are_swept_after_the_window(store: Arc<dyn Store>) {
 
 /// Expired sessions are swept (backends that sweep).
 pub async fn sessions_are_swept_once_expired(store: Arc<dyn Store>) {
-    let (short, long) = (random_id(), random_id());
-    store
-        .put_session(&short, &session(NOW, 60, 1))
-        .await
-        .expect("put");
-    store
-        .put_session(&long, &session(NOW, 6000, 2))
-        .await
-        .expect("put");
+    let short = stored_session(&store, 60, 1).await;
+    let long = stored_session(&store, 6000, 2).await;
     store.sweep_expired(NOW + 60).await.expect("sweep");
     // Read at a time before expiry: only a removed record can be missing then.
     assert_eq!(store.session(&short, NOW).await.expect("get"), None);

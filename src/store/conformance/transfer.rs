@@ -10,10 +10,7 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
     for new in [&live, &taken, &gone] {
         store.create(new).await.expect("create");
     }
-    assert!(store
-        .take_secret(&taken.secret_id, NOW)
-        .await
-        .expect("take"));
+    assert!(take(&store, &taken, NOW).await);
     store
         .add_account(&account("mover@example.com", 6))
         .await
@@ -30,15 +27,9 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
     for record in &exported {
         store.import(record).await.expect("import");
     }
-    let secret = store
-        .secret(&live.secret_id, NOW + 200)
-        .await
-        .expect("read");
+    let secret = secret_of(&store, &live, NOW + 200).await;
     assert_eq!(secret, Some(live.secret.clone()));
-    let receipt = store
-        .receipt(&taken.receipt_id, NOW + 200)
-        .await
-        .expect("read");
+    let receipt = receipt_of(&store, &taken, NOW + 200).await;
     assert_eq!(receipt.map(|r| r.state), Some(StoredState::Received));
     assert!(store
         .account(&id("mover@example.com"))
@@ -50,14 +41,8 @@ pub async fn export_then_import_moves_every_live_record(store: Arc<dyn Store>) {
         .await
         .expect("recent")
         .is_empty());
-    assert!(store
-        .take_secret(&live.secret_id, NOW + 201)
-        .await
-        .expect("take"));
-    assert!(!store
-        .take_secret(&live.secret_id, NOW + 202)
-        .await
-        .expect("take"));
+    assert!(take(&store, &live, NOW + 201).await);
+    assert!(!take(&store, &live, NOW + 202).await);
 }
 
 /// Guess counters travel with their secret through export and import (`onetime migrate`).

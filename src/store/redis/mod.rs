@@ -186,17 +186,17 @@ impl RedisStore {
         format!("{}{{{}}}:{part}", self.prefix, hex::encode(receipt_id))
     }
 
+    /// `<prefix><tag>:<hex id>`: a record kept outside any secret's entry.
+    fn id_key(&self, tag: char, id: &[u8]) -> String {
+        format!("{}{tag}:{}", self.prefix, hex::encode(id))
+    }
+
     pub(super) fn pointer_key(&self, secret_id: &[u8]) -> String {
-        format!("{}p:{}", self.prefix, hex::encode(secret_id))
+        self.id_key('p', secret_id)
     }
 
     pub(super) fn account_key(&self, id: &[u8]) -> String {
-        format!("{}a:{}", self.prefix, hex::encode(id))
-    }
-
-    /// Where schema 1 kept an account: under its plain email.
-    pub(super) fn legacy_account_pattern(&self) -> String {
-        format!("{}c:*", self.prefix)
+        self.id_key('a', id)
     }
 
     pub(super) fn schema_key(&self) -> String {
@@ -204,15 +204,20 @@ impl RedisStore {
     }
 
     pub(super) fn recent_key(&self, account_id: &[u8]) -> String {
-        format!("{}r:{}", self.prefix, hex::encode(account_id))
+        self.id_key('r', account_id)
     }
 
     pub(super) fn session_key(&self, id: &[u8]) -> String {
-        format!("{}w:{}", self.prefix, hex::encode(id))
+        self.id_key('w', id)
     }
 
     pub(super) fn outbox_queue(&self) -> String {
         format!("{}{{outbox}}:queue", self.prefix)
+    }
+
+    /// Where schema 1 kept an account: under its plain email.
+    pub(super) fn legacy_account_pattern(&self) -> String {
+        format!("{}c:*", self.prefix)
     }
 
     /// Schema 1's outbox: `(due, items)`.

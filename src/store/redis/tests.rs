@@ -1,6 +1,8 @@
 //! Redis's own cases beside the shared conformance suite: the schema upgrade, TTLs, a dead
 //! Redis.
 
+use std::ops::RangeInclusive;
+
 use super::*;
 use crate::store::record::encode;
 use crate::store::upgrade::UpgradeKeys;
@@ -20,6 +22,16 @@ async fn open() -> RedisStore {
 }
 
 crate::conformance_suite!(|_dir: std::path::PathBuf| open());
+
+/// Asserts that Redis drops `key` on its own, in a number of seconds `within`; `what` the key
+/// holds, for the message.
+async fn assert_expires(store: &RedisStore, key: String, within: RangeInclusive<i64>, what: &str) {
+    let ttl: i64 = store.conn.clone().ttl(key).await.expect("ttl");
+    assert!(
+        within.contains(&ttl),
+        "{what} expires in {ttl} s, not in {within:?}"
+    );
+}
 
 #[tokio::test]
 async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
@@ -91,14 +103,8 @@ async fn a_schema_1_redis_is_upgraded_and_keeps_its_accounts_and_mail() {
         vec![rekeyed],
         "the orphan's receipt is gone: it went"
     );
-    let ttl: i64 = conn
-        .ttl(store.entry_key(&unread.receipt_id, "o"))
-        .await
-        .expect("ttl");
-    assert!(
-        (1..=600).contains(&ttl),
-        "the mail expires with its secret: {ttl}"
-    );
+    let mail = store.entry_key(&unread.receipt_id, "o");
+    assert_expires(&store, mail, 1..=600, "the mail (with its secret)").await;
 }
 
 #[tokio::test]
@@ -115,16 +121,7 @@ async fn sessions_carry_a_redis_ttl() {
         },
     };
     store.put_session(&id, &session).await.expect("put");
-    let left: i64 = store
-        .conn
-        .clone()
-        .ttl(store.session_key(&id))
-        .await
-        .expect("ttl");
-    assert!(
-        (900..=1000).contains(&left),
-        "Redis drops it on its own: {left}"
-    );
+    assert_expires(&store, store.session_key(&id), 900..=1000, "a session").await;
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::trees::{LEGACY_CUSTOMERS, LEGACY_OUTBOX, SCHEMA_KEY};
+use super::trees::{expiry_key, KIND_METADATA, LEGACY_CUSTOMERS, LEGACY_OUTBOX, SCHEMA_KEY};
 use super::*;
 use crate::store::record::encode;
 use crate::store::upgrade::UpgradeKeys;
@@ -15,27 +15,23 @@ fn open(dir: &Path) -> SledStore {
 
 crate::conformance_suite!(|dir: std::path::PathBuf| async move { open(&dir) });
 
-// Sweeping is sled's own: these cases are not in the shared suite.
-#[tokio::test]
-async fn sweep_removes_only_what_is_due() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = std::sync::Arc::new(open(dir.path()));
-    super::super::conformance::sweep_removes_only_what_is_due(store).await;
+/// A conformance case only sled runs (sweeping is sled's own), on a fresh store.
+macro_rules! sled_case {
+    ($($case:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $case() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = std::sync::Arc::new(open(dir.path()));
+            super::super::conformance::$case(store).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn recent_entries_are_swept_after_the_window() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = std::sync::Arc::new(open(dir.path()));
-    super::super::conformance::recent_entries_are_swept_after_the_window(store).await;
-}
-
-#[tokio::test]
-async fn sessions_are_swept_once_expired() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = std::sync::Arc::new(open(dir.path()));
-    super::super::conformance::sessions_are_swept_once_expired(store).await;
-}
+sled_case!(
+    sweep_removes_only_what_is_due,
+    recent_entries_are_swept_after_the_window,
+    sessions_are_swept_once_expired,
+);
 
 #[tokio::test]
 async fn a_schema_1_store_is_upgraded_on_open_and_keeps_its_accounts_and_mail() {
@@ -138,17 +134,49 @@ fn a_new_store_records_the_schema_version() {
     assert_eq!(v.as_ref(), SCHEMA_VERSION.to_be_bytes());
 }
 
-#[tokio::test]
-async fn a_half_written_create_is_swept() {
-    // What a crash mid-create can leave: expiry entries and the entry, but no pointer.
+/// A store in a temp dir holding one secret of 60 s, and its open trees.
+async fn one_secret() -> (
+    tempfile::TempDir,
+    SledStore,
+    crate::store::NewSecret,
+    std::sync::Arc<trees::Trees>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     let new = super::super::conformance::sample(60, false);
     store.create(&new).await.expect("create");
     let inner = store.current().expect("open");
-    inner.secrets.remove(new.secret_id).expect("remove pointer");
+    (dir, store, new, inner)
+}
+
+#[tokio::test]
+async fn a_half_written_create_is_swept() {
+    // What a crash mid-create can leave: the expiry entry and the pointer, but no entry.
+    let (_dir, store, new, inner) = one_secret().await;
+    inner.entries.remove(new.receipt_id).expect("remove entry");
     let now = super::super::conformance::NOW;
     store.sweep_expired(now + 120).await.expect("sweep");
+    assert!(inner.secrets.is_empty());
+    assert!(inner.expiry.is_empty());
+}
+
+#[tokio::test]
+async fn a_receipt_indexed_at_create_as_before_is_swept_once() {
+    // Stores written before the receipt was indexed by the sweeper hold both expiry entries.
+    let (_dir, store, new, inner) = one_secret().await;
+    let key = expiry_key(new.metadata.expires_at, KIND_METADATA, &new.receipt_id);
+    inner.expiry.insert(key, &[]).expect("index receipt");
+    let now = super::super::conformance::NOW;
+    let first = store.sweep_expired(now + 60).await.expect("sweep");
+    assert_eq!((first.secrets, first.receipts), (1, 0));
+    assert_eq!(inner.entries.len(), 1, "the receipt outlives its secret");
+    assert_eq!(inner.expiry.len(), 1, "one expiry entry for the receipt");
+    let second = store
+        .sweep_expired(new.metadata.expires_at)
+        .await
+        .expect("sweep");
+    assert_eq!((second.secrets, second.receipts), (0, 1));
     assert!(inner.entries.is_empty());
+    assert!(inner.secrets.is_empty());
     assert!(inner.expiry.is_empty());
 }

@@ -22,8 +22,9 @@ pub(super) const SCHEMA_KEY: &[u8] = b"schema_version";
 /// Schema 1's trees, read and dropped by the upgrade.
 pub(super) const LEGACY_CUSTOMERS: &str = "customers";
 pub(super) const LEGACY_OUTBOX: &str = "outbox";
-/// Expired entries handled per sweep batch, so a sweep never holds much in memory.
-pub(super) const SWEEP_BATCH: usize = 1000;
+/// Expired entries handled per sweep batch: a few milliseconds of sled work, so a sweep
+/// never holds much in memory nor a core for long.
+pub(super) const SWEEP_BATCH: usize = 128;
 
 pub(super) fn expiry_key(expires_at: u64, kind: u8, id: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(8 + 1 + id.len());
@@ -173,14 +174,26 @@ impl Trees {
         let removed = match kind {
             KIND_SECRET => match self.pointer(id)? {
                 Some(receipt_id) => {
-                    let gone = self.update_entry(&receipt_id, |e| match &e.secret {
-                        Some(s) if s.expires_at <= now => {
-                            e.secret = None;
-                            e.guesses = None;
-                            Change::Write(())
+                    let mut receipt_due = None;
+                    let gone = self.update_entry(&receipt_id, |e| {
+                        receipt_due = Some(e.metadata.expires_at);
+                        match &e.secret {
+                            Some(s) if s.expires_at <= now => {
+                                e.secret = None;
+                                e.guesses = None;
+                                Change::Write(())
+                            }
+                            _ => Change::Keep,
                         }
-                        _ => Change::Keep,
                     })?;
+                    // The receipt, which outlives its secret, is indexed only now (a create
+                    // writes the secret's expiry entry alone), and before the secret's entry
+                    // goes: a crash in between leaves both, never neither. A store written
+                    // before this has the receipt's entry already; writing it again is a no-op.
+                    if let Some(due) = receipt_due {
+                        self.expiry
+                            .insert(expiry_key(due, KIND_METADATA, &receipt_id), &[])?;
+                    }
                     // A mail still queued links to a secret whose time is up.
                     self.mail.remove(&receipt_id)?;
                     self.secrets.remove(id)?;
@@ -208,29 +221,36 @@ impl Trees {
         Ok((kind, removed))
     }
 
-    /// Writes a secret's entry: expiry entries first, so the sweeper finds anything a crash
-    /// leaves half-written; the pointer last, so a link never leads to a missing entry.
+    /// Writes a secret's entry in three writes: one expiry entry, the pointer, the entry.
+    ///
+    /// With a secret, the expiry entry is the secret's only: the sweeper follows it through the
+    /// pointer and indexes the receipt then (see [`Trees::sweep_entry`]). The expiry entry
+    /// comes first and the pointer before the entry, so whatever prefix a crash leaves, the
+    /// sweeper reaches it; nobody holds the link before the create is acknowledged, so a
+    /// pointer to an entry not yet written is never followed.
     pub(super) fn write_entry(
         &self,
         receipt_id: &RecordId,
         entry: &Entry,
     ) -> Result<(), StoreError> {
         let metadata = &entry.metadata;
-        self.expiry.insert(
-            expiry_key(metadata.expires_at, KIND_METADATA, receipt_id),
-            &[],
-        )?;
-        if let Some(secret) = &entry.secret {
-            self.expiry.insert(
-                expiry_key(secret.expires_at, KIND_SECRET, &metadata.secret_id),
-                &[],
-            )?;
+        match &entry.secret {
+            Some(secret) => {
+                self.expiry.insert(
+                    expiry_key(secret.expires_at, KIND_SECRET, &metadata.secret_id),
+                    &[],
+                )?;
+                self.secrets
+                    .insert(metadata.secret_id, receipt_id.as_slice())?;
+            }
+            None => {
+                self.expiry.insert(
+                    expiry_key(metadata.expires_at, KIND_METADATA, receipt_id),
+                    &[],
+                )?;
+            }
         }
         self.entries.insert(receipt_id, encode(entry)?)?;
-        if entry.secret.is_some() {
-            self.secrets
-                .insert(metadata.secret_id, receipt_id.as_slice())?;
-        }
         Ok(())
     }
 
