@@ -73,11 +73,7 @@ impl Service {
     /// [`Self::secret_status`] for someone shown the secret's page or preview (upstream's
     /// `previewed`, v1's `viewed`): marks its receipt previewed, once. Never consumes it, so a
     /// link-preview bot's GET may call this too.
-    pub async fn preview(
-        &self,
-        secret_key: &SecretKey,
-        now: u64,
-    ) -> Result<Option<SecretStatus>> {
+    pub async fn preview(&self, secret_key: &SecretKey, now: u64) -> Result<Option<SecretStatus>> {
         self.status_marking(secret_key, now, true).await
     }
 

@@ -262,33 +262,30 @@ pub async fn preview_marks_a_waiting_receipt_once_and_never_unreveals(store: Arc
         .expect("read")
         .is_some());
 
-    // Previews racing reveals, half each: one reveal wins, and the receipt reads revealed.
-    let id = new.secret_id;
-    let receipt_id = new.receipt_id;
+    // Previews racing reveals of a fresh secret, half each: one reveal wins, and the receipt
+    // reads revealed.
     let turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let results = race(&store, |store| {
-        let previews = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 0;
+    let (raced, results) = race_on_a_secret(&store, |store, id| {
+        let previews = turn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(2);
         async move {
-            if previews {
-                let marked = store.mark_previewed(&receipt_id, NOW + 3).await;
-                marked.expect("preview");
-                false
-            } else {
-                store.take_secret(&id, NOW + 3).await.expect("take")
+            if !previews {
+                return store.take_secret(&id, NOW + 3).await.expect("take");
             }
+            if let Some(secret) = store.secret(&id, NOW + 3).await.expect("read") {
+                let marked = store.mark_previewed(&secret.receipt_id, NOW + 3).await;
+                marked.expect("preview");
+            }
+            false
         }
     })
     .await;
     assert_eq!(results.iter().filter(|t| **t).count(), 1);
-    assert_received(&store, &new, NOW + 3).await;
-    assert_eq!(
-        store
-            .mark_previewed(&receipt_id, NOW + 4)
-            .await
-            .expect("preview"),
-        None
-    );
-    assert_received(&store, &new, NOW + 3).await;
+    assert_received(&store, &raced, NOW + 3).await;
+    let after = store.mark_previewed(&raced.receipt_id, NOW + 4).await;
+    assert_eq!(after.expect("preview"), None);
+    assert_received(&store, &raced, NOW + 3).await;
 
     // A burned receipt is not previewed, and a previewed one still burns.
     let burned = sample(600, false);
