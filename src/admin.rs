@@ -67,6 +67,10 @@ pub enum AdminResponse {
     Token {
         /// The token, shown once.
         token: String,
+        /// The account's public id, another Basic username (see
+        /// [`Accounts::public_id_of`]); empty from an older server.
+        #[serde(default)]
+        id: String,
     },
     /// The accounts (list).
     Accounts {
@@ -109,6 +113,7 @@ pub async fn execute(accounts: &Accounts, request: AdminRequest) -> AdminRespons
                 .await
                 .map(|t| AdminResponse::Token {
                     token: t.expose().to_owned(),
+                    id: accounts.public_id(&email),
                 }),
             AdminRequest::List => accounts
                 .list()
@@ -120,6 +125,7 @@ pub async fn execute(accounts: &Accounts, request: AdminRequest) -> AdminRespons
                     .await
                     .map(|t| AdminResponse::Token {
                         token: t.expose().to_owned(),
+                        id: accounts.public_id(&email),
                     })
             }
             AdminRequest::Passwd { email, password } => accounts
@@ -237,7 +243,7 @@ async fn serve_one(
     // The answer may hold a fresh API token: the encoded copy and the response are zeroed.
     let mut response = response;
     let out = encode_line(&response);
-    if let AdminResponse::Token { token } = &mut response {
+    if let AdminResponse::Token { token, .. } = &mut response {
         token.zeroize();
     }
     stream.write_all(&out?).await?;

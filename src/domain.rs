@@ -331,6 +331,8 @@ pub struct Receipt {
     pub created: u64,
     /// When it was revealed; only in state `received`.
     pub received: Option<u64>,
+    /// When its link was first previewed; only in state `new` (v1 says `viewed` then).
+    pub previewed: Option<u64>,
     /// Obscured recipient addresses.
     pub recipient: Vec<String>,
     /// `""` or the share domain the creator named.
@@ -364,7 +366,10 @@ impl Serialize for Receipt {
         map.serialize_entry("metadata_ttl", &self.metadata_ttl)?;
         entry_if_some(&mut map, "secret_ttl", self.secret_ttl.as_ref())?;
         map.serialize_entry("metadata_url", &self.metadata_url)?;
-        map.serialize_entry("state", &self.state)?;
+        match self.previewed {
+            Some(_) if self.state == State::New => map.serialize_entry("state", "viewed")?,
+            _ => map.serialize_entry("state", &self.state)?,
+        }
         map.serialize_entry("updated", &self.updated)?;
         map.serialize_entry("created", &self.created)?;
         entry_if_some(&mut map, "received", self.received.as_ref())?;

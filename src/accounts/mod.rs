@@ -108,6 +108,9 @@ impl From<CryptoError> for AccountError {
 pub struct AccountSummary {
     /// Email.
     pub email: String,
+    /// The public id, also a Basic username (see [`Accounts::public_id_of`]).
+    #[serde(default)]
+    pub id: String,
     /// Plan name.
     pub plan: String,
     /// Unix seconds.
@@ -255,6 +258,7 @@ impl Accounts {
                         StoreError::Corrupt("an account's email does not open".into())
                     })?;
                     Ok(AccountSummary {
+                        id: Self::public_id_of(&c.id),
                         password: c.password.is_some(),
                         sso: c.sso.is_some(),
                         email,

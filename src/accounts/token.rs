@@ -9,29 +9,74 @@ use crate::domain::{Caller, RecentAccess, Sensitive};
 use crate::service::StorageFailure;
 use crate::store::AccountRecord;
 
+/// What starts an account's public id (see [`Accounts::public_id`]); upstream calls its own the
+/// external id (`extid`).
+const PUBLIC_ID_PREFIX: &str = "ac";
+
+/// The account id a public id names, if `text` is one.
+fn parse_public_id(text: &str) -> Option<RecordId> {
+    let digits = text.strip_prefix(PUBLIC_ID_PREFIX)?;
+    let mut id = [0u8; 32];
+    hex::decode_to_slice(digits, &mut id).ok()?;
+    Some(id)
+}
+
 impl Accounts {
-    /// The caller that `email` and `token` prove, or `None`.
+    /// The public id of the account stored under `account_id`: `ac` and the hex of that id,
+    /// which is the keyed digest (HMAC with the server key) of the account's email. Stable
+    /// while the email and the server key are; not a secret (it proves nothing without the
+    /// token, and tells nothing of the email without the server key); the Basic username
+    /// upstream's clients may send instead of the email. Derived, not stored, so no record
+    /// changes shape.
+    pub fn public_id_of(account_id: &RecordId) -> String {
+        format!("{PUBLIC_ID_PREFIX}{}", hex::encode(account_id))
+    }
+
+    /// The public id of the account of `email` (see [`Self::public_id_of`]).
+    pub fn public_id(&self, email: &str) -> String {
+        Self::public_id_of(&self.account_id(&email.trim().to_ascii_lowercase()))
+    }
+
+    /// The caller that `user` (an email or the account's public id) and `token` prove, or
+    /// `None`.
     ///
     /// Unknown user and wrong token do the same work (one store read, one HMAC, one
     /// constant-time compare against a real or dummy hash), so neither body nor timing tells
-    /// them apart.
+    /// them apart; by public id or by email, finding the account is one keyed lookup.
     pub async fn authenticate(
         &self,
-        email: &str,
+        user: &str,
         token: &str,
     ) -> Result<Option<Caller>, StorageFailure> {
-        let lookup = email.trim().to_ascii_lowercase();
-        let account = if lookup.is_empty() {
-            None
-        } else {
-            self.store.account(&self.account_id(&lookup)).await?
+        let user = user.trim();
+        let by_id = parse_public_id(user);
+        let lookup = user.to_ascii_lowercase();
+        let account_id = match by_id {
+            Some(id) => Some(id),
+            None if lookup.is_empty() => None,
+            None => Some(self.account_id(&lookup)),
+        };
+        let account = match account_id {
+            Some(id) => self.store.account(&id).await?,
+            None => None,
         };
         let presented = self.sealer.record_id(RecordKind::Token, token);
         let expected = account.as_ref().map_or([0u8; 32], |c| c.token_hash);
         let matches: bool = presented.ct_eq(&expected).into();
         Ok(match account {
             Some(c) if matches && !token.is_empty() => {
-                Some(self.token_caller(c, lookup, token).await)
+                let email = match by_id {
+                    None => Some(lookup),
+                    // Opened only once the token proved the caller.
+                    Some(_) => self.sealer.open_email(&c.id, &c.email).ok(),
+                };
+                match email {
+                    Some(email) => Some(self.token_caller(c, email, token).await),
+                    None => {
+                        tracing::warn!("an account's email does not open");
+                        None
+                    }
+                }
             }
             _ => None,
         })

@@ -93,12 +93,14 @@ pub async fn run(settings: &Settings, command: AccountCommand) -> anyhow::Result
     };
     match (request, response) {
         (_, AdminResponse::Error { message }) => anyhow::bail!(message),
-        (AdminRequest::Add { email, plan }, AdminResponse::Token { token }) => {
+        (AdminRequest::Add { email, plan }, AdminResponse::Token { token, id }) => {
             let plan = plan.unwrap_or_default();
-            println!("created account {email} (plan {plan}); its API token, shown only now:");
+            println!(
+                "created account {email} (plan {plan}, id {id}); its API token, shown only now:"
+            );
             println!("{token}");
         }
-        (AdminRequest::Rotate { email }, AdminResponse::Token { token }) => {
+        (AdminRequest::Rotate { email }, AdminResponse::Token { token, .. }) => {
             println!("new API token for {email}; the old one no longer works:");
             println!("{token}");
         }
@@ -110,17 +112,18 @@ pub async fn run(settings: &Settings, command: AccountCommand) -> anyhow::Result
         }
         (_, AdminResponse::Accounts { accounts }) => {
             println!(
-                "{:<40} {:<12} {:<13} created",
-                "email", "plan", "signs in with"
+                "{:<40} {:<12} {:<13} {:<20} {:<66}",
+                "email", "plan", "signs in with", "created", "id"
             );
             for a in accounts {
                 let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(a.created);
                 let created = humantime::format_rfc3339_seconds(created);
                 println!(
-                    "{:<40} {:<12} {:<13} {created}",
+                    "{:<40} {:<12} {:<13} {created:<20} {}",
                     a.email,
                     a.plan,
-                    a.sign_in()
+                    a.sign_in(),
+                    a.id
                 );
             }
         }

@@ -20,11 +20,17 @@ use crate::service::{IncomingConfig, IncomingError, IncomingRequest, Service};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/incoming")
-            .service(resource("/config").route(web::get().to(config)))
-            .service(resource("/validate").route(web::post().to(validate)))
-            .service(resource("/secret").route(web::post().to(secret)))
+            .configure(routes)
             .default_service(web::to(error::not_found)),
     );
+}
+
+/// `/config`, `/validate` and `/secret` below their scope: `/api/incoming`, and v3's
+/// `/api/v3/incoming` (upstream serves them at both).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/config").route(web::get().to(config)))
+        .service(resource("/validate").route(web::post().to(validate)))
+        .service(resource("/secret").route(web::post().to(secret)));
 }
 
 fn resource(path: &str) -> actix_web::Resource {

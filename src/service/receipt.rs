@@ -140,6 +140,7 @@ impl Service {
             updated: record.updated,
             created: record.created,
             received: record.received.filter(|_| state == State::Received),
+            previewed: record.previewed().filter(|_| state == State::New),
             recipient: payload.recipients.clone(),
             share_domain: payload.share_domain.clone(),
             passphrase_required: record.passphrase_required && state == State::New,

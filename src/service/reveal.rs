@@ -54,6 +54,9 @@ pub struct SecretStatus {
     /// Whether it is end-to-end, when that can be told without its passphrase (`None`: it has
     /// one, and only the reveal finds out).
     pub e2e: Option<bool>,
+    /// When its link was first previewed, as [`Service::preview`] tells (`secret_status`
+    /// does not look).
+    pub previewed: Option<u64>,
 }
 
 impl Service {
@@ -64,11 +67,32 @@ impl Service {
         secret_key: &SecretKey,
         now: u64,
     ) -> Result<Option<SecretStatus>> {
+        self.status_marking(secret_key, now, false).await
+    }
+
+    /// [`Self::secret_status`] for someone shown the secret's page or preview (upstream's
+    /// `previewed`, v1's `viewed`): marks its receipt previewed, once. Never consumes it, so a
+    /// link-preview bot's GET may call this too.
+    pub async fn preview(&self, secret_key: &SecretKey, now: u64) -> Result<Option<SecretStatus>> {
+        self.status_marking(secret_key, now, true).await
+    }
+
+    async fn status_marking(
+        &self,
+        secret_key: &SecretKey,
+        now: u64,
+        preview: bool,
+    ) -> Result<Option<SecretStatus>> {
         let id = self
             .sealer
             .record_id(RecordKind::Secret, secret_key.as_str());
         let Some(record) = self.store.secret(&id, now).await? else {
             return Ok(None);
+        };
+        let previewed = if preview {
+            self.store.mark_previewed(&record.receipt_id, now).await?
+        } else {
+            None
         };
         let locked = record.kdf.is_some() && self.store.passphrase_locked(&id, now).await?;
         let at = Binding::new(RecordKind::Secret, &id, secret_key.as_str());
@@ -82,6 +106,7 @@ impl Service {
             created: record.created,
             expires_at: record.expires_at,
             e2e,
+            previewed,
         }))
     }
 

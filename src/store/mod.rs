@@ -114,6 +114,12 @@ pub trait Secrets: Send + Sync {
     /// nothing else. Returns whether there was a receipt to change.
     async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError>;
 
+    /// Marks the receipt under `id` previewed at `now` (see [`ReceiptRecord::mark_previewed`])
+    /// if its secret waits and was not previewed before, and returns when it was first
+    /// previewed; `None` once revealed, burned or expired. Never takes or unmarks anything: a
+    /// receipt a reveal or burn reached stays so, whichever step lands first.
+    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>, StoreError>;
+
     /// Destroys the unread secret of the receipt under `id` and marks the receipt `burned`,
     /// atomically; its queued mail goes with it. Returns the updated receipt, or `None` if
     /// there was nothing to burn (already received, burned, expired or unknown) or wrong

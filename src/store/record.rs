@@ -104,6 +104,27 @@ impl ReceiptRecord {
         true
     }
 
+    /// The receipt of a secret whose link was first previewed at `now` (its page or a v2/v3
+    /// show, a link-preview bot included): `false` (and unchanged) unless the secret waits and
+    /// was not previewed before. While a secret waits nothing else changes `updated`, so the
+    /// preview lives there and the record keeps its shape; a reveal or burn overwrites it.
+    pub fn mark_previewed(&mut self, now: u64) -> bool {
+        if self.state != StoredState::New
+            || self.secret_expires_at <= now
+            || self.previewed().is_some()
+        {
+            return false;
+        }
+        // A preview in the second of the create still shows, a second late.
+        self.updated = now.max(self.created + 1);
+        true
+    }
+
+    /// When the link was first previewed, while the secret waits (see [`Self::mark_previewed`]).
+    pub fn previewed(&self) -> Option<u64> {
+        (self.state == StoredState::New && self.updated > self.created).then_some(self.updated)
+    }
+
     /// Notes on the receipt that a mail still queued for it will not be sent: its secret was
     /// revealed or burned, so the mail (and the link in it) is deleted in the same step.
     fn cancel_queued_mail(&mut self, now: u64) {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{test_settings, Answer, TestApp};
 use crate::mail::{free_port, start_smtp, Received};
-use crate::v2::{assert_v2_error, conforms};
+use crate::v2::{assert_v2_error, conforms, post_json};
 
 const ANNA: &str = "anna@example.org";
 const BOB: &str = "bob.secret-desk@example.net";
@@ -56,6 +56,16 @@ pub async fn digest_of(app: &TestApp, name: &str) -> String {
         .and_then(|r| r["digest"].as_str())
         .expect("recipient listed")
         .to_owned()
+}
+
+/// Asserts the answer of a submission over an hourly limit.
+fn assert_limited(answer: &Answer) {
+    assert_v2_error(
+        answer,
+        429,
+        "LimitExceeded",
+        "Too many incoming secret submissions. Please try again later.",
+    );
 }
 
 async fn send(app: &TestApp, body: Value) -> Answer {
@@ -207,12 +217,7 @@ async fn incoming_refusals_and_hourly_limits_per_address_and_per_recipient() {
         json!({ "secret": { "secret": "s", "recipient": anna } }),
     )
     .await;
-    assert_v2_error(
-        &limited,
-        429,
-        "LimitExceeded",
-        "Too many incoming secret submissions. Please try again later.",
-    );
+    assert_limited(&limited);
     assert_eq!(limited.json["retry_after"], 3600);
     // Per address: 3 an hour, counting every submission (the refused one too).
     let to_bob = send(
@@ -220,12 +225,7 @@ async fn incoming_refusals_and_hourly_limits_per_address_and_per_recipient() {
         json!({ "secret": { "secret": "s", "recipient": bob } }),
     )
     .await;
-    assert_v2_error(
-        &to_bob,
-        429,
-        "LimitExceeded",
-        "Too many incoming secret submissions. Please try again later.",
-    );
+    assert_limited(&to_bob);
 }
 
 #[tokio::test]
@@ -234,10 +234,9 @@ async fn incoming_is_off_unless_configured() {
     let config = app.get("/api/incoming/config").await.ok();
     assert_eq!(config["config"]["enabled"], false);
     assert_eq!(config["config"]["recipients"], json!([]));
-    let answer = Answer::of(
-        app.client
-            .post(app.url("/api/incoming/secret"))
-            .json(&json!({ "secret": { "secret": "x", "recipient": "0".repeat(64) } })),
+    let answer = send(
+        &app,
+        json!({ "secret": { "secret": "x", "recipient": "0".repeat(64) } }),
     )
     .await;
     assert_v2_error(
@@ -246,10 +245,11 @@ async fn incoming_is_off_unless_configured() {
         "FormError",
         "Incoming secrets feature is not enabled",
     );
-    let validate = Answer::of(
-        app.client
-            .post(app.url("/api/incoming/validate"))
-            .json(&json!({ "recipient": "abc" })),
+    let validate = post_json(
+        &app,
+        None,
+        "/api/incoming/validate",
+        json!({ "recipient": "abc" }),
     )
     .await;
     conforms("Error", &validate.json);

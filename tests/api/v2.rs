@@ -46,6 +46,11 @@ pub fn assert_v2_error(answer: &Answer, status: u16, error_type: &str, error: &s
     assert!(answer.intended.is_none(), "no v1 intended-status header");
 }
 
+/// Asserts v2's answer for a secret or receipt that is not there (any more).
+pub fn assert_unknown(answer: &Answer) {
+    assert_v2_error(answer, 404, "RecordNotFound", "Unknown secret");
+}
+
 /// Asserts success in `version`'s shape: 200, the schema, and `success` only in v2.
 fn ok(answer: Answer, name: &str, v2: bool) -> Value {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
@@ -54,12 +59,17 @@ fn ok(answer: Answer, name: &str, v2: bool) -> Value {
     answer.json
 }
 
-async fn post_json(app: &TestApp, auth: Option<&str>, path: &str, body: Value) -> Answer {
+pub async fn post_json(app: &TestApp, auth: Option<&str>, path: &str, body: Value) -> Answer {
     let mut req = app.client.post(app.url(path)).json(&body);
     if let Some(auth) = auth {
         req = req.header("authorization", auth);
     }
     Answer::of(req).await
+}
+
+/// An anonymous `{"continue": true}` to `path`: a reveal or burn that means it.
+async fn post_continue(app: &TestApp, path: &str) -> Answer {
+    post_json(app, None, path, json!({ "continue": true })).await
 }
 
 async fn get(app: &TestApp, auth: Option<&str>, path: &str) -> Answer {
@@ -271,23 +281,18 @@ async fn every_v2_route(app: &TestApp) {
         "Choose at least one character set",
     );
 
-    // Show (preview) never consumes, however often.
+    // Show (preview) never consumes, however often; it marks the secret previewed.
     for _ in 0..3 {
         let shown = ok(
             get(app, None, &format!("/api/v2/secret/{skey}")).await,
             "Secret",
             true,
         );
-        assert_eq!(shown["record"]["state"], "new");
+        assert_eq!(shown["record"]["state"], "previewed");
         assert!(shown["record"].get("secret_value").is_none());
         assert_eq!(shown["details"]["show_secret"], false);
     }
-    assert_v2_error(
-        &get(app, None, &format!("/api/v2/secret/{NOBODY}")).await,
-        404,
-        "RecordNotFound",
-        "Unknown secret",
-    );
+    assert_unknown(&get(app, None, &format!("/api/v2/secret/{NOBODY}")).await);
 
     // Status, single and batch.
     let st = ok(
@@ -359,7 +364,7 @@ async fn every_v2_route(app: &TestApp) {
     assert_eq!(revealed["record"]["state"], "revealed");
     assert_eq!(revealed["details"]["show_secret"], true);
     assert_eq!(revealed["details"]["one_liner"], true);
-    assert_v2_error(
+    assert_unknown(
         &post_json(
             app,
             None,
@@ -367,9 +372,6 @@ async fn every_v2_route(app: &TestApp) {
             json!({ "passphrase": "open sesame", "continue": true }),
         )
         .await,
-        404,
-        "RecordNotFound",
-        "Unknown secret",
     );
 
     // The receipt, under both names.
@@ -385,12 +387,7 @@ async fn every_v2_route(app: &TestApp) {
         assert!(receipt["record"].get("secret_identifier").is_none());
         assert_eq!(receipt["record"]["memo"], "for Bo");
     }
-    assert_v2_error(
-        &get(app, None, &format!("/api/v2/receipt/{NOBODY}")).await,
-        404,
-        "RecordNotFound",
-        "Unknown secret",
-    );
+    assert_unknown(&get(app, None, &format!("/api/v2/receipt/{NOBODY}")).await);
 
     // The private note: its creator changes it; nobody else, receipt key or not.
     let patch = |auth: Option<String>, prefix: &'static str, memo: String| {
@@ -460,35 +457,13 @@ async fn every_v2_route(app: &TestApp) {
         .as_str()
         .expect("share url")
         .ends_with(&format!("/secret/{}", keys(&form).0)));
-    let burned = post_json(
-        app,
-        None,
-        &format!("/api/v2/private/{form_rkey}/burn"),
-        json!({ "continue": true }),
-    )
-    .await;
+    let burned = post_continue(app, &format!("/api/v2/private/{form_rkey}/burn")).await;
     let burned = ok(burned, "Receipt", true);
     assert_eq!(burned["success"], true);
     assert_eq!(burned["record"]["state"], "burned");
     assert_eq!(burned["record"]["is_burned"], true);
-    assert_v2_error(
-        &post_json(
-            app,
-            None,
-            &format!("/api/v2/receipt/{form_rkey}/burn"),
-            json!({ "continue": true }),
-        )
-        .await,
-        404,
-        "RecordNotFound",
-        "Unknown secret",
-    );
-    assert_v2_error(
-        &get(app, None, &format!("/api/v2/secret/{}", keys(&form).0)).await,
-        404,
-        "RecordNotFound",
-        "Unknown secret",
-    );
+    assert_unknown(&post_continue(app, &format!("/api/v2/receipt/{form_rkey}/burn")).await);
+    assert_unknown(&get(app, None, &format!("/api/v2/secret/{}", keys(&form).0)).await);
 
     // Recent: accounts only.
     for prefix in ["receipt", "private"] {
@@ -549,13 +524,7 @@ async fn every_v2_route(app: &TestApp) {
         true,
     );
     let (_, gen_rkey) = keys(&gen);
-    let gburn = post_json(
-        app,
-        None,
-        &format!("/api/v2/guest/receipt/{gen_rkey}/burn"),
-        json!({ "continue": true }),
-    )
-    .await;
+    let gburn = post_continue(app, &format!("/api/v2/guest/receipt/{gen_rkey}/burn")).await;
     assert_eq!(ok(gburn, "Receipt", true)["record"]["state"], "burned");
 
     // Unknown routes and methods.
@@ -617,15 +586,9 @@ async fn v3_routes(app: &TestApp) {
         "Secret",
         false,
     );
-    assert_eq!(shown["record"]["state"], "new");
+    assert_eq!(shown["record"]["state"], "previewed");
     let revealed = ok(
-        post_json(
-            app,
-            None,
-            &format!("/api/v3/guest/secret/{skey}/reveal"),
-            json!({ "continue": true }),
-        )
-        .await,
+        post_continue(app, &format!("/api/v3/guest/secret/{skey}/reveal")).await,
         "Secret",
         false,
     );
@@ -675,12 +638,7 @@ async fn v3_routes(app: &TestApp) {
         false,
     );
     assert_eq!(burned["record"]["state"], "burned");
-    assert_v2_error(
-        &get(app, Some(&auth), &format!("/api/v3/secret/{mkey}")).await,
-        404,
-        "RecordNotFound",
-        "Unknown secret",
-    );
+    assert_unknown(&get(app, Some(&auth), &format!("/api/v3/secret/{mkey}")).await);
     assert_v2_error(
         &get(app, None, "/api/v3/private/recent").await,
         404,
@@ -747,13 +705,7 @@ async fn allow_anonymous_false_switches_guest_creation_off_in_every_version() {
     // Accounts still create, and anyone may still read.
     let mine = conceal(&app, Some(&auth), "/api/v2", json!({ "secret": "acct" })).await;
     let (skey, _) = keys(&mine);
-    let revealed = post_json(
-        &app,
-        None,
-        &format!("/api/v2/guest/secret/{skey}/reveal"),
-        json!({ "continue": true }),
-    )
-    .await;
+    let revealed = post_continue(&app, &format!("/api/v2/guest/secret/{skey}/reveal")).await;
     assert_eq!(
         ok(revealed, "Secret", true)["record"]["secret_value"],
         "acct"
@@ -814,18 +766,7 @@ async fn one_secret_every_version(app: &TestApp) {
         true,
     );
     assert_eq!(receipt["record"]["state"], "burned");
-    assert_v2_error(
-        &post_json(
-            app,
-            None,
-            &format!("/api/v3/guest/secret/{key}/reveal"),
-            json!({ "continue": true }),
-        )
-        .await,
-        404,
-        "RecordNotFound",
-        "Unknown secret",
-    );
+    assert_unknown(&post_continue(app, &format!("/api/v3/guest/secret/{key}/reveal")).await);
 }
 
 #[tokio::test]
@@ -936,4 +877,110 @@ async fn the_openapi_descriptions_match_the_schemas_and_list_only_routes_the_ser
             }
         }
     }
+}
+
+/// A preview (v2 and v3 show, the web page) marks the receipt `previewed` (v1: `viewed`) and
+/// never consumes the secret; a reveal after it still gets the value once. The account's
+/// public id is a Basic username in every version, and an id that names nobody is refused.
+async fn previews_and_account_ids(app: &TestApp) {
+    // Arrange: an account, its public id from `account add`, and Basic by that id.
+    let added = crate::helpers::cli(&app.data(), &["account", "add", "id@example.com"]).await;
+    let stdout = String::from_utf8_lossy(&added.stdout).into_owned();
+    let id = stdout
+        .split("id ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("id in the add output")
+        .to_owned();
+    let token = stdout.lines().last().expect("token line").trim().to_owned();
+    assert!(id.starts_with("ac") && id.len() == 66, "{id}");
+    let listed = crate::helpers::cli(&app.data(), &["account", "list"]).await;
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
+    let by_id = crate::helpers::basic(&id, &token);
+
+    // Basic by id: v1, v2 and v3; an unknown id or a wrong token is refused alike.
+    assert_eq!(app.get_as(&by_id, "/api/v1/authcheck").await.status, 200);
+    ok(
+        get(app, Some(&by_id), "/api/v3/version").await,
+        "Version",
+        false,
+    );
+    let nobody = crate::helpers::basic(&format!("ac{}", "0".repeat(64)), &token);
+    let wrong = crate::helpers::basic(&id, "not-the-token");
+    for auth in [&nobody, &wrong] {
+        assert_v2_error(
+            &get(app, Some(auth), "/api/v2/version").await,
+            401,
+            "Unauthorized",
+            "Not authorized",
+        );
+    }
+    let created = conceal(app, Some(&by_id), "/api/v2", json!({ "secret": "peek" })).await;
+    assert_eq!(created["record"]["receipt"]["custid"], "id@example.com");
+    let (skey, rkey) = keys(&created);
+    async fn receipt(app: &TestApp, rkey: String) -> Value {
+        ok(
+            get(app, None, &format!("/api/v2/receipt/{rkey}")).await,
+            "Receipt",
+            true,
+        )
+    }
+    assert_eq!(receipt(app, rkey.clone()).await["record"]["state"], "new");
+
+    // Act: a v2 show.
+    let shown = ok(
+        get(app, None, &format!("/api/v2/secret/{skey}")).await,
+        "Secret",
+        true,
+    );
+
+    // Assert: previewed everywhere, and nothing consumed.
+    assert_eq!(shown["record"]["state"], "previewed");
+    assert_eq!(shown["record"]["is_previewed"], true);
+    let record = receipt(app, rkey.clone()).await["record"].clone();
+    assert_eq!(record["state"], "previewed");
+    assert_eq!(record["is_previewed"], true);
+    assert_eq!(record["secret_state"], "previewed");
+    assert!(record["previewed"].as_u64().is_some(), "{record}");
+    assert_eq!(record["viewed"], record["previewed"]);
+    let v1 = app.get_as(&by_id, &format!("/api/v1/private/{rkey}")).await;
+    assert_eq!(v1.json["state"], "viewed", "{}", v1.text);
+    let revealed = post_continue(app, &format!("/api/v2/secret/{skey}/reveal")).await;
+    assert_eq!(
+        ok(revealed, "Secret", true)["record"]["secret_value"],
+        "peek"
+    );
+    let record = receipt(app, rkey).await["record"].clone();
+    assert_eq!(record["state"], "revealed");
+    assert_eq!(record["is_previewed"], false);
+
+    // The web page and a v3 show are previews too (a bot's GET), and consume nothing.
+    for preview in ["/secret/", "/api/v3/guest/secret/"] {
+        let created = conceal(app, None, "/api/v2/guest", json!({ "secret": "bot" })).await;
+        let (skey, rkey) = keys(&created);
+        let page = Answer::of(app.client.get(app.url(&format!("{preview}{skey}")))).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let record = receipt(app, rkey).await["record"].clone();
+        assert_eq!(record["state"], "previewed", "{preview}");
+        let status = get(app, None, &format!("/api/v2/secret/{skey}/status")).await;
+        assert_ne!(
+            ok(status, "SecretStatus", true)["record"]["state"],
+            "unknown"
+        );
+    }
+
+    // v3 serves upstream's incoming routes as /api/incoming does.
+    let v3 = get(app, None, "/api/v3/incoming/config").await;
+    let plain = get(app, None, "/api/incoming/config").await;
+    assert_eq!((v3.status, &v3.json), (plain.status, &plain.json));
+}
+
+#[tokio::test]
+async fn previews_mark_receipts_and_account_ids_authenticate_on_sled() {
+    previews_and_account_ids(&TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn previews_mark_receipts_and_account_ids_authenticate_on_redis() {
+    on_redis(previews_and_account_ids).await;
 }

@@ -377,7 +377,8 @@ async fn link_preview_bots_never_consume_a_secret() {
             .expect("head");
         assert_eq!(head.status(), StatusCode::OK, "{agent}");
     }
-    assert_eq!(api_state(&app, &receipt).await, "new");
+    // A preview is what a bot's GET is: v1 says `viewed`, and nothing was consumed.
+    assert_eq!(api_state(&app, &receipt).await, "viewed");
     let human = Browser::new(&app);
     let csrf = human.get(&secret).await.csrf();
     let page = human.post(&secret, &[("csrf", &csrf)]).await;

@@ -5,7 +5,7 @@
 //! Field names and meanings follow upstream Onetime Secret's v2 wire format (its `safe_dump`
 //! fields and Zod response schemas); numbers and booleans are native JSON values in both
 //! versions. Fields upstream has and this server has no data for (`owner_id`, `shared`,
-//! `previewed`, `viewed`, `recipient_name`) are sent as `null`, never invented.
+//! `recipient_name`) are sent as `null`, never invented.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,7 +50,7 @@ pub struct ListResponse<R, D> {
 pub enum SecretState {
     /// Waiting to be revealed.
     New,
-    /// Opened without being revealed (upstream's name; this server never records previews).
+    /// Waiting, and its link was previewed (shown, not revealed).
     Previewed,
     /// Revealed once; the value is gone.
     Revealed,
@@ -64,7 +64,7 @@ pub enum SecretState {
 pub enum ReceiptState {
     /// The secret waits.
     New,
-    /// Opened without being revealed (upstream's name; this server never records previews).
+    /// The secret waits, and its link was previewed (shown, not revealed).
     Previewed,
     /// The secret was revealed.
     Revealed,
@@ -94,7 +94,8 @@ pub struct SecretRecord {
     pub key: String,
     /// The key's first 8 characters, for display.
     pub shortid: String,
-    /// `new` while it waits; `revealed` in the reveal response.
+    /// `new` while it waits, `previewed` once its link was shown; `revealed` in the reveal
+    /// response.
     pub state: SecretState,
     /// The applied lifetime, seconds.
     pub lifespan: u64,
@@ -108,7 +109,7 @@ pub struct SecretRecord {
     pub created: u64,
     /// Unix seconds.
     pub updated: u64,
-    /// Always false (previews are not recorded).
+    /// Its link was previewed (shown, not revealed).
     pub is_previewed: bool,
     /// True in the reveal response.
     pub is_revealed: bool,
@@ -210,16 +211,14 @@ pub struct ReceiptBase {
     /// Not tracked here: always null.
     #[schema(value_type = Option<u64>)]
     pub shared: Option<()>,
-    /// Not tracked here: always null.
-    #[schema(value_type = Option<u64>)]
-    pub previewed: Option<()>,
+    /// Unix seconds the link was first previewed, while the secret waits.
+    pub previewed: Option<u64>,
     /// Unix seconds of the reveal.
     pub revealed: Option<u64>,
     /// Deprecated alias of `revealed`.
     pub received: Option<u64>,
-    /// Deprecated alias of `previewed`: always null.
-    #[schema(value_type = Option<u64>)]
-    pub viewed: Option<()>,
+    /// Deprecated alias of `previewed`.
+    pub viewed: Option<u64>,
     /// Unix seconds of the burn.
     pub burned: Option<u64>,
     /// Obscured recipient addresses.
@@ -232,9 +231,9 @@ pub struct ReceiptBase {
     pub memo: Option<Sensitive>,
     /// Whether there are recipients.
     pub show_recipients: bool,
-    /// Always false.
+    /// The link was previewed and the secret waits.
     pub is_previewed: bool,
-    /// Always false.
+    /// Deprecated alias of `is_previewed`.
     pub is_viewed: bool,
     /// The secret was revealed.
     pub is_revealed: bool,
@@ -259,7 +258,11 @@ pub struct ReceiptBase {
 impl ReceiptBase {
     /// The v2 view of a receipt.
     pub fn from_receipt(r: &Receipt, kind: Option<&'static str>) -> Self {
-        let state = ReceiptState::from(r.state);
+        let state = match r.previewed {
+            Some(_) if r.state == State::New => ReceiptState::Previewed,
+            _ => ReceiptState::from(r.state),
+        };
+        let previewed = r.previewed.filter(|_| r.state == State::New);
         let secret_key = r.secret_key.clone().unwrap_or_default();
         let revealed = r.received.filter(|_| r.state == State::Received);
         Self {
@@ -279,23 +282,23 @@ impl ReceiptBase {
             created: r.created,
             updated: r.updated,
             shared: None,
-            previewed: None,
+            previewed,
             revealed,
             received: revealed,
-            viewed: None,
+            viewed: previewed,
             burned: (r.state == State::Burned).then_some(r.updated),
             recipients: r.recipient.clone(),
             recipient_name: None,
             memo: r.memo.clone(),
             show_recipients: !r.recipient.is_empty(),
-            is_previewed: false,
-            is_viewed: false,
+            is_previewed: previewed.is_some(),
+            is_viewed: previewed.is_some(),
             is_revealed: state == ReceiptState::Revealed,
             is_received: state == ReceiptState::Revealed,
             is_burned: state == ReceiptState::Burned,
             is_expired: state == ReceiptState::Expired,
             is_orphaned: false,
-            is_destroyed: state != ReceiptState::New,
+            is_destroyed: !matches!(state, ReceiptState::New | ReceiptState::Previewed),
             has_passphrase: r.passphrase_required,
             kind,
             source: "standard",

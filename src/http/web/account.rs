@@ -257,11 +257,13 @@ struct AccountPage<'a> {
     t: &'static Catalog,
     page: &'a PageCtx,
     email: &'a str,
+    /// The public account id, another Basic username.
+    id: String,
     plan: &'a str,
     new_token: Option<&'a str>,
 }
 
-fn account_page(visitor: &Visitor, new_token: Option<&str>) -> HttpResponse {
+fn account_page(visitor: &Visitor, accounts: &Accounts, new_token: Option<&str>) -> HttpResponse {
     let Caller::Account { email, .. } = &visitor.caller else {
         return visitor.failure(Failure::SignInRequired);
     };
@@ -272,14 +274,15 @@ fn account_page(visitor: &Visitor, new_token: Option<&str>) -> HttpResponse {
             t: visitor.t,
             page: &page,
             email,
+            id: accounts.public_id(email),
             plan: visitor.caller.plan_name(),
             new_token,
         },
     )
 }
 
-async fn account(visitor: Visitor) -> HttpResponse {
-    account_page(&visitor, None)
+async fn account(visitor: Visitor, accounts: web::Data<Accounts>) -> HttpResponse {
+    account_page(&visitor, &accounts, None)
 }
 
 /// `POST /account/token`: a new API token, shown once; the old one stops working.
@@ -293,7 +296,7 @@ async fn rotate(visitor: Visitor, accounts: web::Data<Accounts>, form: Form) -> 
     match accounts.rotate_signed_in(&visitor.caller, unix_now()).await {
         Ok(token) => {
             tracing::info!("API token rotated from the web");
-            account_page(&visitor, Some(token.expose()))
+            account_page(&visitor, &accounts, Some(token.expose()))
         }
         Err(AccountError::Storage(e)) => visitor.failure(Failure::from_storage(&e)),
         Err(e) => {

@@ -262,6 +262,7 @@ macro_rules! conformance_suite {
             receipt_reseal_changes_only_its_payload,
             plain_take_hands_the_secret_to_one_caller,
             plain_take_leaves_a_protected_secret,
+            preview_marks_a_waiting_receipt_once_and_never_unreveals,
             customers_are_added_once_replaced_and_removed,
             customer_replace_refuses_a_stale_record,
             sessions_are_kept_until_they_expire_or_are_removed,

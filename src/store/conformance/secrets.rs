@@ -235,3 +235,80 @@ pub async fn plain_take_leaves_a_protected_secret(store: Arc<dyn Store>) {
         PlainTake::Gone
     );
 }
+
+/// A preview marks a waiting receipt once and leaves the secret in place; racing a take, it
+/// never brings the secret back or un-reveals the receipt; a burned receipt stays burned.
+pub async fn preview_marks_a_waiting_receipt_once_and_never_unreveals(store: Arc<dyn Store>) {
+    // Arrange
+    let new = sample(600, false);
+    store.create(&new).await.expect("create");
+
+    // Act: the first preview marks, the next ones keep its time.
+    let first = store.mark_previewed(&new.receipt_id, NOW + 1).await;
+    let again = store.mark_previewed(&new.receipt_id, NOW + 2).await;
+
+    // Assert
+    assert_eq!(first.expect("preview"), Some(NOW + 1));
+    assert_eq!(again.expect("preview"), Some(NOW + 1));
+    let receipt = store.receipt(&new.receipt_id, NOW + 2).await.expect("read");
+    let receipt = receipt.expect("receipt");
+    assert_eq!(
+        (receipt.state, receipt.previewed()),
+        (StoredState::New, Some(NOW + 1))
+    );
+    assert!(store
+        .secret(&new.secret_id, NOW + 2)
+        .await
+        .expect("read")
+        .is_some());
+
+    // Previews racing reveals of a fresh secret, half each: one reveal wins, and the receipt
+    // reads revealed.
+    let turn = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (raced, results) = race_on_a_secret(&store, |store, id| {
+        let previews = turn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(2);
+        async move {
+            if !previews {
+                return store.take_secret(&id, NOW + 3).await.expect("take");
+            }
+            if let Some(secret) = store.secret(&id, NOW + 3).await.expect("read") {
+                let marked = store.mark_previewed(&secret.receipt_id, NOW + 3).await;
+                marked.expect("preview");
+            }
+            false
+        }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|t| **t).count(), 1);
+    assert_received(&store, &raced, NOW + 3).await;
+    let after = store.mark_previewed(&raced.receipt_id, NOW + 4).await;
+    assert_eq!(after.expect("preview"), None);
+    assert_received(&store, &raced, NOW + 3).await;
+
+    // A burned receipt is not previewed, and a previewed one still burns.
+    let burned = sample(600, false);
+    store.create(&burned).await.expect("create");
+    store
+        .mark_previewed(&burned.receipt_id, NOW + 1)
+        .await
+        .expect("preview");
+    let done = store.burn(&burned.receipt_id, NOW + 2, false).await;
+    assert_eq!(
+        done.expect("burn").map(|r| r.state),
+        Some(StoredState::Burned)
+    );
+    assert_eq!(
+        store
+            .mark_previewed(&burned.receipt_id, NOW + 3)
+            .await
+            .expect("preview"),
+        None
+    );
+    let read = store
+        .receipt(&burned.receipt_id, NOW + 3)
+        .await
+        .expect("read");
+    assert_eq!(read.map(|r| r.state), Some(StoredState::Burned));
+}

@@ -11,7 +11,7 @@ use crate::crypto::{RecordId, Sealed};
 use crate::store::record::{decode, encode};
 use crate::store::{
     Guess, GuessAttempt, Guesses, NewSecret, PlainTake, ReceiptRecord, SecretRecord, Secrets,
-    StoreError,
+    StoreError, StoredState,
 };
 
 /// What [`RedisStore::take`] may take.
@@ -86,6 +86,23 @@ impl Secrets for RedisStore {
             .rewrite_metadata(id, |m| m.generated.take().is_some())
             .await?;
         Ok(taken.is_some())
+    }
+
+    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>, StoreError> {
+        // Read with the fate first: a taken receipt is not rewritten. A take landing after
+        // this read leaves its fate beside the receipt, which every read applies over the
+        // preview, so the receipt still reads revealed or burned.
+        let Some(current) = self.receipt_record(id).await? else {
+            return Ok(None);
+        };
+        if current.previewed().is_some() || current.state != StoredState::New {
+            return Ok(current.previewed());
+        }
+        let marked = self.rewrite_metadata(id, |m| m.mark_previewed(now)).await?;
+        Ok(match marked {
+            Some(m) => m.previewed(),
+            None => self.receipt_record(id).await?.and_then(|m| m.previewed()),
+        })
     }
 
     async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError> {

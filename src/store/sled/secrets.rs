@@ -96,6 +96,25 @@ impl Secrets for SledStore {
         .await
     }
 
+    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>, StoreError> {
+        self.run(|db| async move {
+            // One compare-and-swap on the entry, as every change of it. Not flushed: a preview
+            // lost to a crash only reads as unpreviewed, and a bot's GET costs no fsync.
+            let marked = db.update_entry(id, |e| {
+                if e.metadata.mark_previewed(now) {
+                    Change::Write(e.metadata.previewed())
+                } else {
+                    Change::Keep
+                }
+            })?;
+            Ok(match marked {
+                Some(at) => at,
+                None => db.entry(id)?.and_then(|e| e.metadata.previewed()),
+            })
+        })
+        .await
+    }
+
     async fn burn(
         &self,
         id: &RecordId,

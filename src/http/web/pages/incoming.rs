@@ -37,6 +37,19 @@ struct IncomingPage<'a> {
     sent_to: Option<String>,
 }
 
+impl Refill<'_> {
+    /// An empty form, saying to whom the last secret went, if one did.
+    fn empty(sent_to: Option<String>) -> Self {
+        Refill {
+            error: Refusal::none(),
+            chosen: "",
+            memo: "",
+            secret: "",
+            sent_to,
+        }
+    }
+}
+
 struct Refill<'a> {
     error: Refusal,
     chosen: &'a str,
@@ -80,14 +93,7 @@ fn page(visitor: &Visitor, service: &Service, status: StatusCode, refill: Refill
 
 /// `GET /incoming`.
 pub(super) async fn form(visitor: Visitor, service: web::Data<Service>) -> HttpResponse {
-    let refill = Refill {
-        error: Refusal::none(),
-        chosen: "",
-        memo: "",
-        secret: "",
-        sent_to: None,
-    };
-    page(&visitor, &service, StatusCode::OK, refill)
+    page(&visitor, &service, StatusCode::OK, Refill::empty(None))
 }
 
 /// `POST /incoming`: send, then the same page again, empty, saying to whom it went.
@@ -117,11 +123,8 @@ pub(super) async fn send(
         Ok((name, _receipt)) => (
             StatusCode::OK,
             Refill {
-                error: Refusal::none(),
                 chosen,
-                memo: "",
-                secret: "",
-                sent_to: Some(name),
+                ..Refill::empty(Some(name))
             },
         ),
         Err(e) => {

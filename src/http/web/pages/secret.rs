@@ -47,8 +47,9 @@ fn secret_page(
     )
 }
 
-/// `GET /secret/{key}`: only says a secret is waiting. Never reads or changes it, whoever asks
-/// (link previews, mail scanners and prefetchers only GET).
+/// `GET /secret/{key}`: only says a secret is waiting. Never reveals it, whoever asks (link
+/// previews, mail scanners and prefetchers only GET); marks its receipt previewed (v1 `viewed`,
+/// v2 `previewed`), which is what such a GET means.
 pub(super) async fn interstitial(
     visitor: Visitor,
     key: web::Path<String>,
@@ -57,7 +58,7 @@ pub(super) async fn interstitial(
     let Some(secret_key) = SecretKey::parse(&key) else {
         return visitor.failure(Failure::Gone);
     };
-    match service.secret_status(&secret_key, unix_now()).await {
+    match service.preview(&secret_key, unix_now()).await {
         Ok(Some(status)) => {
             let error = if status.locked {
                 Refusal::general(visitor.t.get("error.locked"))
