@@ -4,6 +4,9 @@
 //! No variant carries a key, a value, a token or an address: the texts go to logs and to the
 //! operator's terminal, never to a client.
 
+/// What a store step returns: its answer, or why it failed.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
 /// Why a store operation failed. Carries no key or value.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -16,7 +16,7 @@ pub mod redis;
 pub mod sled;
 pub mod upgrade;
 
-pub use error::StoreError;
+pub use error::{Result, StoreError};
 pub use record::{
     AccountRecord, Delivery, DeliveryState, Exported, ExportedSecret, Guess, GuessAttempt,
     GuessRules, Guesses, NewSecret, OutboxRecord, ReceiptRecord, RecentEntry, RecentSeal,
@@ -84,57 +84,52 @@ impl<T> Store for T where
 #[async_trait]
 pub trait Secrets: Send + Sync {
     /// Stores a secret with its receipt, all or nothing.
-    async fn create(&self, new: &NewSecret) -> Result<(), StoreError>;
+    async fn create(&self, new: &NewSecret) -> Result<()>;
 
     /// The secret under `id`, if it exists and `now < expires_at`. Changes nothing.
-    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError>;
+    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>>;
 
     /// Removes the secret under `id` and marks its receipt `received`, atomically, if it still
     /// exists, has not expired and is not locked by wrong passphrases (checked in the same
     /// step, so a guess reserved before the lock engaged cannot take it after); its queued mail
     /// goes with it (see [`OutboxRecord`]). Returns whether this call took it: of any number
     /// of concurrent calls for one id, at most one returns `true`.
-    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError>;
+    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool>;
 
     /// Reveal's first step: takes the secret under `id` as [`take_secret`](Self::take_secret)
     /// does (one atomic step, at most one caller of any number gets it, durable before it
     /// returns) if it needs no passphrase, and returns it; a secret with a passphrase comes
     /// back untaken, to check one against. So a plain reveal is one store step, not a read and
     /// then a take.
-    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake, StoreError>;
+    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake>;
 
     /// The receipt under `id`, if it exists and `now < expires_at`. Changes nothing.
-    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>, StoreError>;
+    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>>;
 
     /// Removes the generated value from the receipt under `id`. Returns whether this call
     /// removed it, so only one reader ever sees it.
-    async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError>;
+    async fn take_generated(&self, id: &RecordId) -> Result<bool>;
 
     /// Replaces the sealed payload of the receipt under `id` (a new private note), changing
     /// nothing else. Returns whether there was a receipt to change.
-    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError>;
+    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool>;
 
     /// Marks the receipt under `id` previewed at `now` (see [`ReceiptRecord::mark_previewed`])
     /// if its secret waits and was not previewed before, and returns when it was first
     /// previewed; `None` once revealed, burned or expired. Never takes or unmarks anything: a
     /// receipt a reveal or burn reached stays so, whichever step lands first.
-    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>, StoreError>;
+    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>>;
 
     /// Destroys the unread secret of the receipt under `id` and marks the receipt `burned`,
     /// atomically; its queued mail goes with it. Returns the updated receipt, or `None` if
     /// there was nothing to burn (already received, burned, expired or unknown) or wrong
     /// passphrases have locked it.
-    /// `despite_lock` burns a secret wrong passphrases have locked (its creator's account
+    /// `forced` burns even a secret wrong passphrases have locked (its creator's account
     /// asks, which needs no passphrase).
-    async fn burn(
-        &self,
-        id: &RecordId,
-        now: u64,
-        despite_lock: bool,
-    ) -> Result<Option<ReceiptRecord>, StoreError>;
+    async fn burn(&self, id: &RecordId, now: u64, forced: bool) -> Result<Option<ReceiptRecord>>;
 
     /// Whether wrong passphrases have locked the secret under `secret_id` at `now`.
-    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError>;
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool>;
 
     /// A reserved guess for `secret_id` from `ip_tag` was wrong: locks the secret if that used
     /// up a budget (see [`Guesses::spent`]). Returns whether this call locked it.
@@ -142,74 +137,58 @@ pub trait Secrets: Send + Sync {
         &self,
         secret_id: &RecordId,
         attempt: GuessAttempt,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool>;
 
     /// Reserves one passphrase guess for `secret_id` from the client `ip_tag` (see
     /// [`Guesses::reserve`]): one atomic step, durable before it returns, taken before any
     /// scrypt work so that no burst, cancellation or number of nodes evaluates more guesses
     /// than `rules` allow.
-    async fn reserve_guess(
-        &self,
-        secret_id: &RecordId,
-        attempt: GuessAttempt,
-    ) -> Result<Guess, StoreError>;
+    async fn reserve_guess(&self, secret_id: &RecordId, attempt: GuessAttempt) -> Result<Guess>;
 }
 
 /// Accounts (by the keyed hash of their email) and their recent lists.
 #[async_trait]
 pub trait Accounts: Send + Sync {
     /// Adds an account under its id; `false` if one with that id (that email) exists.
-    async fn add_account(&self, account: &AccountRecord) -> Result<bool, StoreError>;
+    async fn add_account(&self, account: &AccountRecord) -> Result<bool>;
 
     /// Replaces the account `old` with `new` (same id) if it is still exactly `old` as it
     /// was read, atomically; `false` if it changed meanwhile or is gone. So racing changes
     /// (a rotation, a new password) never undo each other: a revoked token stays revoked.
-    async fn replace_account(
-        &self,
-        old: &AccountRecord,
-        new: &AccountRecord,
-    ) -> Result<bool, StoreError>;
+    async fn replace_account(&self, old: &AccountRecord, new: &AccountRecord) -> Result<bool>;
 
     /// The account under `id` (the keyed hash of its email).
-    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>, StoreError>;
+    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>>;
 
     /// Every account, in no particular order (their emails are sealed: callers sort).
-    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError>;
+    async fn accounts(&self) -> Result<Vec<AccountRecord>>;
 
     /// Removes the account under `id` and its recent list; `false` if there was none.
-    async fn remove_account(&self, id: &RecordId) -> Result<bool, StoreError>;
+    async fn remove_account(&self, id: &RecordId) -> Result<bool>;
 
     /// Drops an account's recent list (after a token rotation it can no longer be opened).
-    async fn clear_recent(&self, account_id: &RecordId) -> Result<(), StoreError>;
+    async fn clear_recent(&self, account_id: &RecordId) -> Result<()>;
 
     /// A account's recent entries created at or after `since`, newest first.
-    async fn recent(
-        &self,
-        account_id: &RecordId,
-        since: u64,
-    ) -> Result<Vec<RecentSeal>, StoreError>;
+    async fn recent(&self, account_id: &RecordId, since: u64) -> Result<Vec<RecentSeal>>;
 }
 
 /// Signed-in browser sessions.
 #[async_trait]
 pub trait Sessions: Send + Sync {
     /// Stores a web session under `id` until its `expires_at`.
-    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError>;
+    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<()>;
 
     /// The session under `id`, if it exists and `now < expires_at`. Changes nothing.
-    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError>;
+    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>>;
 
     /// Ends the session under `id` (sign-out); nothing happens if there is none.
-    async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError>;
+    async fn remove_session(&self, id: &RecordId) -> Result<()>;
 
     /// Removes the record under `id` and returns it if `now < expires_at`, in one step: of
     /// callers racing for it, at most one gets it. For single-use records (a sign-in with the
     /// identity provider in progress).
-    async fn take_session(
-        &self,
-        id: &RecordId,
-        now: u64,
-    ) -> Result<Option<SessionRecord>, StoreError>;
+    async fn take_session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>>;
 }
 
 /// Mail waiting to be sent to recipients; the mail worker's whole view of the store.
@@ -217,19 +196,15 @@ pub trait Sessions: Send + Sync {
 pub trait Outbox: Send + Sync {
     /// Mails whose next attempt is due at `now`, at most `limit`. A mail whose secret was
     /// revealed, burned or has expired is never among them.
-    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError>;
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>>;
 
     /// Stores a mail's new attempt count and time, and the receipt's delivery state. Does not
     /// bring back a mail removed meanwhile (its secret was taken while it was being sent).
-    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError>;
+    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<()>;
 
     /// Deletes the mail of the receipt `receipt_id` from the outbox (delivered or given up)
     /// and records the outcome on the receipt.
-    async fn finish_mail(
-        &self,
-        receipt_id: &RecordId,
-        delivery: Delivery,
-    ) -> Result<(), StoreError>;
+    async fn finish_mail(&self, receipt_id: &RecordId, delivery: Delivery) -> Result<()>;
 }
 
 /// Rate-limit counters; the rate limiter's whole view of the store.
@@ -238,14 +213,14 @@ pub trait Counters: Send + Sync {
     /// Counts one hit on `bucket` in the fixed window of `window` seconds containing `now`,
     /// and returns the hits so far in that window. Rate limits use it; on Redis the count is
     /// shared by every node.
-    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError>;
+    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64>;
 }
 
 /// Reclaiming the space of what has expired; the sweeper's whole view of the store.
 #[async_trait]
 pub trait Sweep: Send + Sync {
     /// Deletes every record whose time is up at `now`.
-    async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError>;
+    async fn sweep_expired(&self, now: u64) -> Result<SweepReport>;
 }
 
 /// Moving every live record between stores (`onetime migrate`).
@@ -253,32 +228,32 @@ pub trait Sweep: Send + Sync {
 pub trait Transfer: Send + Sync {
     /// Every live record at `now` (for `onetime migrate`), web sessions excepted: they are
     /// short-lived, and after a migration people sign in again.
-    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError>;
+    async fn export(&self, now: u64) -> Result<Vec<Exported>>;
 
     /// Writes one exported record, keeping its expiry.
-    async fn import(&self, record: &Exported) -> Result<(), StoreError>;
+    async fn import(&self, record: &Exported) -> Result<()>;
 }
 
 /// The store as a whole: health, durability at shutdown, and its schema version.
 #[async_trait]
 pub trait Upkeep: Send + Sync {
     /// Whether the backend answers (for `/health` and `/api/v1/status`).
-    async fn ping(&self) -> Result<(), StoreError>;
+    async fn ping(&self) -> Result<()>;
 
     /// What the store holds, for the metrics; read-only. A backend that cannot tell cheaply
     /// leaves a count out.
-    async fn footprint(&self) -> Result<Footprint, StoreError> {
+    async fn footprint(&self) -> Result<Footprint> {
         Ok(Footprint::default())
     }
 
     /// Makes every acknowledged write durable (used at shutdown).
-    async fn flush(&self) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<()>;
 
     /// The schema version of what is stored (see `migrations/`).
-    async fn schema(&self) -> Result<u32, StoreError>;
+    async fn schema(&self) -> Result<u32>;
 
     /// Brings a store of an older schema up to [`SCHEMA_VERSION`], with the server key behind
     /// `keys` (the store never holds it). Idempotent and crash-safe: each record is written in
     /// its new form before its old form is removed, and the version is recorded last.
-    async fn upgrade(&self, keys: &dyn upgrade::UpgradeKeys) -> Result<(), StoreError>;
+    async fn upgrade(&self, keys: &dyn upgrade::UpgradeKeys) -> Result<()>;
 }

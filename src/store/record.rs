@@ -4,6 +4,7 @@
 //! shape is a new schema version (see `migrations/`). Both backends encode and decode through
 //! [`encode`] and [`decode`] here, so a record reads back the same whichever wrote it.
 
+use crate::store::Result;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::StoreError;
@@ -17,12 +18,12 @@ pub use account::{AccountRecord, RecentEntry, RecentSeal, SealedListKey, SsoSide
 pub use guess::{Guess, GuessAttempt, GuessRules, Guesses};
 
 /// A record's stored bytes.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_allocvec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Reads a record from its stored bytes.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

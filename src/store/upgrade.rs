@@ -4,6 +4,7 @@
 //! The store never holds the server key: the caller lends what the rewrite needs through
 //! [`UpgradeKeys`] (the [`Sealer`] in the app, a stand-in in tests).
 
+use crate::store::Result;
 use serde::Deserialize;
 
 use super::{AccountRecord, OutboxRecord, SealedListKey, StoreError, WebPassword};
@@ -66,7 +67,7 @@ impl LegacyCustomer {
     /// Reads a schema-1 record of either shape. The first shape ends where the appended fields
     /// begin, so it fails as the longer one and is read as the five-field record, which must
     /// then account for every byte (a damaged record is never mistaken for the other shape).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if let Ok(record) = postcard::from_bytes::<Self>(bytes) {
             return Ok(record);
         }

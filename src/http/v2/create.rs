@@ -36,19 +36,14 @@ impl Kind {
     }
 }
 
-pub(super) async fn conceal(
-    req: HttpRequest,
-    use_cases: UseCases,
-    params: V2Params,
-) -> Result<HttpResponse, V2Error> {
+/// What a v2 route answers.
+type Answer = Result<HttpResponse, V2Error>;
+
+pub(super) async fn conceal(req: HttpRequest, use_cases: UseCases, params: V2Params) -> Answer {
     create(req, use_cases, params, Kind::Conceal).await
 }
 
-pub(super) async fn generate(
-    req: HttpRequest,
-    use_cases: UseCases,
-    params: V2Params,
-) -> Result<HttpResponse, V2Error> {
+pub(super) async fn generate(req: HttpRequest, use_cases: UseCases, params: V2Params) -> Answer {
     create(req, use_cases, params, Kind::Generate).await
 }
 

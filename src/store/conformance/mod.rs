@@ -211,16 +211,16 @@ async fn take(store: &Arc<dyn Store>, new: &NewSecret, now: u64) -> bool {
     store.take_secret(&new.secret_id, now).await.expect("take")
 }
 
-/// Burns `new`'s secret at `now` (`despite_lock`: as its creator's account may): the receipt,
+/// Burns `new`'s secret at `now` (`forced`: as its creator's account may): the receipt,
 /// if this call burned it.
 async fn burn(
     store: &Arc<dyn Store>,
     new: &NewSecret,
     now: u64,
-    despite_lock: bool,
+    forced: bool,
 ) -> Option<ReceiptRecord> {
     store
-        .burn(&new.receipt_id, now, despite_lock)
+        .burn(&new.receipt_id, now, forced)
         .await
         .expect("burn")
 }

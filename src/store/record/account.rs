@@ -1,5 +1,6 @@
 //! An account as stored, its list keys and web password, and its recent list.
 
+use crate::store::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{KdfParams, ListPublicKey, RecordId, Sealed};
@@ -44,12 +45,12 @@ pub struct AccountRecord {
 
 impl AccountRecord {
     /// The record's stored bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         super::encode(self)
     }
 
     /// Reads a stored record, which must account for every byte.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         Self::read(bytes).ok_or_else(|| StoreError::Corrupt("account record".into()))
     }
 
@@ -143,7 +144,7 @@ pub struct RecentSeal {
 
 impl RecentSeal {
     /// The stored bytes: schema 1's bare `Sealed` when there are no key boxes, else both.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, StoreError> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let bytes = if self.key_boxes.is_empty() {
             postcard::to_allocvec(&self.sealed)
         } else {
@@ -154,7 +155,7 @@ impl RecentSeal {
 
     /// Reads either shape: a bare `Sealed` ends before the key boxes' length, so it fails as
     /// the pair and must then account for every byte on its own.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if let Ok(seal) = postcard::from_bytes::<Self>(bytes) {
             return Ok(seal);
         }

@@ -7,11 +7,11 @@ use redis::AsyncCommands;
 use super::RedisStore;
 use crate::crypto::RecordId;
 use crate::domain::RECENT_WINDOW;
-use crate::store::{AccountRecord, Accounts, RecentEntry, RecentSeal, StoreError};
+use crate::store::{AccountRecord, Accounts, RecentEntry, RecentSeal, Result};
 
 #[async_trait]
 impl Accounts for RedisStore {
-    async fn add_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+    async fn add_account(&self, account: &AccountRecord) -> Result<bool> {
         let added: bool = self
             .conn
             .clone()
@@ -20,11 +20,7 @@ impl Accounts for RedisStore {
         Ok(added)
     }
 
-    async fn replace_account(
-        &self,
-        old: &AccountRecord,
-        new: &AccountRecord,
-    ) -> Result<bool, StoreError> {
+    async fn replace_account(&self, old: &AccountRecord, new: &AccountRecord) -> Result<bool> {
         if old.id != new.id {
             return Ok(false);
         }
@@ -39,14 +35,14 @@ impl Accounts for RedisStore {
         Ok(outcome == 1)
     }
 
-    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>, StoreError> {
+    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>> {
         self.account_bytes(&self.account_key(id))
             .await?
             .map(|b| AccountRecord::from_bytes(&b))
             .transpose()
     }
 
-    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+    async fn accounts(&self) -> Result<Vec<AccountRecord>> {
         let mut accounts = Vec::new();
         for key in self.scan(&format!("{}a:*", self.prefix)).await? {
             if let Some(bytes) = self.account_bytes(&key).await? {
@@ -56,22 +52,18 @@ impl Accounts for RedisStore {
         Ok(accounts)
     }
 
-    async fn remove_account(&self, id: &RecordId) -> Result<bool, StoreError> {
+    async fn remove_account(&self, id: &RecordId) -> Result<bool> {
         let removed: i64 = self.conn.clone().del(self.account_key(id)).await?;
         self.clear_recent(id).await?;
         Ok(removed > 0)
     }
 
-    async fn clear_recent(&self, account_id: &RecordId) -> Result<(), StoreError> {
+    async fn clear_recent(&self, account_id: &RecordId) -> Result<()> {
         let _: i64 = self.conn.clone().del(self.recent_key(account_id)).await?;
         Ok(())
     }
 
-    async fn recent(
-        &self,
-        account_id: &RecordId,
-        since: u64,
-    ) -> Result<Vec<RecentSeal>, StoreError> {
+    async fn recent(&self, account_id: &RecordId, since: u64) -> Result<Vec<RecentSeal>> {
         let members: Vec<Vec<u8>> = self
             .conn
             .clone()
@@ -93,7 +85,7 @@ impl RedisStore {
         pipe: &mut redis::Pipeline,
         entry: &RecentEntry,
         unique: &[u8; 32],
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let key = self.recent_key(&entry.account_id);
         let mut member = unique.to_vec();
         member.extend_from_slice(&entry.sealed.to_bytes()?);

@@ -25,6 +25,7 @@
 //!   compare-and-swap script: a resent reveal finds the secret gone and answers "unknown",
 //!   which loses the secret (the safe side) but never reveals it twice.
 
+use crate::store::Result;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -129,7 +130,7 @@ impl Connection {
     /// Connects to what `url` names. `timeout` bounds connecting and every command (with its
     /// retries), so a dead Redis or cluster answers quickly; both kinds reconnect by themselves.
     /// A `rediss://` endpoint trusts and presents what `tls` holds (see [`RedisTls`]).
-    pub async fn open(url: &str, timeout: Duration, tls: &RedisTls) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, timeout: Duration, tls: &RedisTls) -> Result<Self> {
         let invalid =
             |e: &dyn std::fmt::Display| StoreError::Config(format!("storage.redis_url: {e}"));
         tls::refuse_insecure(url).map_err(|e| invalid(&e))?;
@@ -198,7 +199,7 @@ impl Connection {
         &self,
         invocation: &ScriptInvocation<'_>,
         ack: ReplicasAck,
-    ) -> Result<T, StoreError> {
+    ) -> Result<T> {
         let mut conn = self.clone();
         if ack.replicas == 0 {
             return Ok(invocation.invoke_async(&mut conn).await?);
@@ -226,7 +227,7 @@ impl Connection {
     }
 
     /// Sends `pipe` (its replies ignored) and, with `ack`, `WAIT`s on the same connection.
-    pub async fn write(&self, mut pipe: Pipeline, ack: ReplicasAck) -> Result<(), StoreError> {
+    pub async fn write(&self, mut pipe: Pipeline, ack: ReplicasAck) -> Result<()> {
         let mut conn = self.clone();
         if ack.replicas == 0 {
             let () = pipe.query_async(&mut conn).await?;
@@ -240,7 +241,7 @@ impl Connection {
     /// `ack.check(reply)`; through Sentinel, a primary whose replicas do not confirm is also
     /// dropped, so the next command asks the sentinels again: a failover may have left it
     /// behind, still taking writes that the new primary will never see.
-    fn confirmed(&self, ack: ReplicasAck, reply: Value) -> Result<(), StoreError> {
+    fn confirmed(&self, ack: ReplicasAck, reply: Value) -> Result<()> {
         let checked = ack.check(reply);
         if let (Err(_), Self::Sentinel(conn)) = (&checked, self) {
             conn.reconsider();
@@ -251,7 +252,7 @@ impl Connection {
     /// Whether writes can be acknowledged: through Sentinel, that the node is still the primary;
     /// with `ack`, that enough replicas are connected and caught up (`WAIT` on the one endpoint,
     /// on every primary of a cluster: the fewest counts).
-    pub async fn check_writable(&self, ack: ReplicasAck) -> Result<(), StoreError> {
+    pub async fn check_writable(&self, ack: ReplicasAck) -> Result<()> {
         if let Self::Sentinel(conn) = self {
             conn.check_primary().await?;
         }
@@ -267,7 +268,7 @@ impl Connection {
     /// Every key matching `pattern`, by SCAN (a large Redis is not blocked) on the one endpoint
     /// or on each primary of a cluster. A key that moves between primaries while the scan runs
     /// (resharding) can be missed or seen twice; seen twice, it is listed once.
-    pub async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn scan(&self, pattern: &str) -> Result<Vec<String>> {
         let mut keys = BTreeSet::new();
         match self {
             Self::Single(_) | Self::Sentinel(_) => {
@@ -324,11 +325,7 @@ enum Node {
 }
 
 /// SCANs one node to the end, adding what matches `pattern` to `keys`.
-async fn scan_node(
-    node: &mut Node,
-    pattern: &str,
-    keys: &mut BTreeSet<String>,
-) -> Result<(), StoreError> {
+async fn scan_node(node: &mut Node, pattern: &str, keys: &mut BTreeSet<String>) -> Result<()> {
     let mut cursor = 0u64;
     loop {
         let mut scan = redis::cmd("SCAN");
@@ -353,7 +350,7 @@ async fn scan_node(
 }
 
 /// The cluster's primaries as the client knows them: a PING to each, answered per address.
-async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, StoreError> {
+async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>> {
     let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
     let reply = conn.route_command(redis::cmd("PING"), routing).await?;
     let Value::Map(answers) = reply else {
@@ -409,7 +406,7 @@ impl ReplicasAck {
     }
 
     /// The reply to `WAIT`: enough replicas, or [`StoreError::NotReplicated`].
-    fn check(&self, reply: Value) -> Result<(), StoreError> {
+    fn check(&self, reply: Value) -> Result<()> {
         let confirmed = i64::from_redis_value(reply).map_err(redis::RedisError::from)?;
         if confirmed < i64::from(self.replicas) {
             return Err(StoreError::NotReplicated {
@@ -446,7 +443,7 @@ impl Batch {
     /// Sends the steps in order; with `ack`, each pipeline ends with a `WAIT` on the
     /// connection that sent it (on a cluster, the shard that took the step), and a step whose
     /// writes too few replicas confirm stops the rest with [`StoreError::NotReplicated`].
-    pub async fn run(self, conn: &Connection, ack: ReplicasAck) -> Result<(), StoreError> {
+    pub async fn run(self, conn: &Connection, ack: ReplicasAck) -> Result<()> {
         match conn {
             Connection::Single(_) | Connection::Sentinel(_) => {
                 let mut all = redis::pipe();

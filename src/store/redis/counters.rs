@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 
 use super::RedisStore;
-use crate::store::{Counters, StoreError};
+use crate::store::{Counters, Result};
 
 #[async_trait]
 impl Counters for RedisStore {
-    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError> {
+    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64> {
         let start = now - now % window.max(1);
         let key = format!("{}l:{bucket}:{start}", self.prefix);
         Ok(self

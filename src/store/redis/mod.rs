@@ -63,6 +63,7 @@
 //! `transfer`, `upkeep`), each implementing its trait for [`RedisStore`]; the Lua scripts in
 //! `scripts/`, one file each.
 
+use crate::store::Result;
 use std::time::Duration;
 
 use redis::{AsyncCommands, Script};
@@ -154,12 +155,7 @@ impl RedisStore {
     /// cluster's `redis+cluster://host:port,host:port`, see `connection`).
     /// `timeout` bounds connecting and every command, so a dead Redis answers quickly. A TLS
     /// endpoint trusts and presents what `tls` holds.
-    pub async fn open(
-        url: &str,
-        prefix: &str,
-        timeout: Duration,
-        tls: &RedisTls,
-    ) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, prefix: &str, timeout: Duration, tls: &RedisTls) -> Result<Self> {
         let conn = Connection::open(url, timeout, tls).await?;
         Ok(Self {
             conn,
@@ -228,10 +224,7 @@ impl RedisStore {
         )
     }
 
-    pub(super) async fn get<T: DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
+    pub(super) async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let bytes: Option<Vec<u8>> = self.conn.clone().get(key).await?;
         bytes.map(|b| decode(&b)).transpose()
     }
@@ -253,11 +246,11 @@ impl RedisStore {
 
     /// Every key matching `pattern` (SCAN, so a large Redis is not blocked; on a cluster, on
     /// every primary).
-    pub(super) async fn scan(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn scan(&self, pattern: &str) -> Result<Vec<String>> {
         self.conn.scan(pattern).await
     }
 
-    pub(super) async fn account_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(super) async fn account_bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.conn.clone().get(key).await?)
     }
 
@@ -265,17 +258,14 @@ impl RedisStore {
     /// Sentinel), "not there" is only said while this node is a primary whose replicas still
     /// answer: a primary a failover left behind would call a secret unknown that the new
     /// primary still holds (say, one an unconfirmed reveal removed only here).
-    pub(super) async fn confirmed_absence<T>(
-        &self,
-        found: Option<T>,
-    ) -> Result<Option<T>, StoreError> {
+    pub(super) async fn confirmed_absence<T>(&self, found: Option<T>) -> Result<Option<T>> {
         if found.is_none() {
             self.conn.check_writable(self.ack).await?;
         }
         Ok(found)
     }
 
-    pub(super) async fn pointer(&self, secret_id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(super) async fn pointer(&self, secret_id: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.conn.clone().get(self.pointer_key(secret_id)).await?)
     }
 }

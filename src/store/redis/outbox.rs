@@ -8,11 +8,11 @@ use super::connection::Batch;
 use super::{RedisStore, OUTBOX_LEASE};
 use crate::crypto::RecordId;
 use crate::store::record::encode;
-use crate::store::{Delivery, Outbox, OutboxRecord, StoreError, StoredState};
+use crate::store::{Delivery, Outbox, OutboxRecord, Result, StoredState};
 
 #[async_trait]
 impl Outbox for RedisStore {
-    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>> {
         let queue = self.outbox_queue();
         let claimed: Vec<Vec<u8>> = self
             .claim
@@ -43,7 +43,7 @@ impl Outbox for RedisStore {
         Ok(due)
     }
 
-    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError> {
+    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<()> {
         // XX: only over the mail still queued. A reveal or burn during the attempt removed it
         // with the secret, and it must not come back.
         let kept: Option<String> = redis::cmd("SET")
@@ -68,11 +68,7 @@ impl Outbox for RedisStore {
         self.set_delivery(&mail.receipt_id, &delivery).await
     }
 
-    async fn finish_mail(
-        &self,
-        receipt_id: &RecordId,
-        delivery: Delivery,
-    ) -> Result<(), StoreError> {
+    async fn finish_mail(&self, receipt_id: &RecordId, delivery: Delivery) -> Result<()> {
         self.set_delivery(receipt_id, &delivery).await?;
         let _: i64 = self
             .conn
@@ -96,7 +92,7 @@ impl RedisStore {
         batch: &mut Batch,
         mail: &OutboxRecord,
         expires_at: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         let key = self.entry_key(&mail.receipt_id, "o");
         Self::set_until(batch.step(), key, &encode(mail)?, expires_at);
         batch
@@ -111,11 +107,7 @@ impl RedisStore {
     }
 
     /// Records a delivery outcome on a receipt (if it still exists).
-    pub(super) async fn set_delivery(
-        &self,
-        receipt_id: &[u8],
-        delivery: &Delivery,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn set_delivery(&self, receipt_id: &[u8], delivery: &Delivery) -> Result<()> {
         self.rewrite_metadata(receipt_id, |m| {
             m.delivery = Some(delivery.clone());
             true

@@ -2,6 +2,7 @@
 //! reservation are each one script ([`TAKE`](super::TAKE), [`SWAP`](super::SWAP),
 //! [`RESERVE`](super::RESERVE), [`SPENT`](super::SPENT)) in one slot.
 
+use crate::store::Result;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 
@@ -22,7 +23,7 @@ enum Take {
     /// Any (a reveal whose passphrase opened it).
     Any,
     /// Any, while its receipt is unread, and despite a lock if so asked.
-    Burn { despite_lock: bool },
+    Burn { forced: bool },
 }
 
 /// What [`RedisStore::take`] did.
@@ -37,7 +38,7 @@ enum Taken {
 
 #[async_trait]
 impl Secrets for RedisStore {
-    async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
+    async fn create(&self, new: &NewSecret) -> Result<()> {
         let mid = &new.receipt_id;
         let mut batch = Batch::default();
         // The receipt exists before the outbox names it, so a node that sends the mail at once
@@ -57,7 +58,7 @@ impl Secrets for RedisStore {
         written
     }
 
-    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
+    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>> {
         let Some(mid) = self.pointer(id).await? else {
             return self.confirmed_absence(None).await;
         };
@@ -66,29 +67,29 @@ impl Secrets for RedisStore {
             .await
     }
 
-    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
+    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool> {
         let taken = self.take_by_pointer(id, Take::Any, now).await?;
         Ok(matches!(taken, PlainTake::Taken(_)))
     }
 
-    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake, StoreError> {
+    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake> {
         self.take_by_pointer(id, Take::Plain, now).await
     }
 
-    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>, StoreError> {
+    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>> {
         let record = self.receipt_record(id).await?;
         self.confirmed_absence(record.filter(|m| m.expires_at > now))
             .await
     }
 
-    async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
+    async fn take_generated(&self, id: &RecordId) -> Result<bool> {
         let taken = self
             .rewrite_metadata(id, |m| m.generated.take().is_some())
             .await?;
         Ok(taken.is_some())
     }
 
-    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>, StoreError> {
+    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>> {
         // Read with the fate first: a taken receipt is not rewritten. A take landing after
         // this read leaves its fate beside the receipt, which every read applies over the
         // preview, so the receipt still reads revealed or burned.
@@ -105,7 +106,7 @@ impl Secrets for RedisStore {
         })
     }
 
-    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError> {
+    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool> {
         let changed = self
             .rewrite_metadata(id, |m| {
                 m.sealed = sealed.clone();
@@ -115,13 +116,8 @@ impl Secrets for RedisStore {
         Ok(changed.is_some())
     }
 
-    async fn burn(
-        &self,
-        id: &RecordId,
-        now: u64,
-        despite_lock: bool,
-    ) -> Result<Option<ReceiptRecord>, StoreError> {
-        let burned = match self.take(id, Take::Burn { despite_lock }, now).await? {
+    async fn burn(&self, id: &RecordId, now: u64, forced: bool) -> Result<Option<ReceiptRecord>> {
+        let burned = match self.take(id, Take::Burn { forced }, now).await? {
             Taken::Yes(_, mut receipt) => {
                 receipt.mark_burned(now);
                 Some(*receipt)
@@ -131,7 +127,7 @@ impl Secrets for RedisStore {
         self.confirmed_absence(burned).await
     }
 
-    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool> {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(false);
         };
@@ -147,7 +143,7 @@ impl Secrets for RedisStore {
         &self,
         secret_id: &RecordId,
         attempt: GuessAttempt,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(false);
         };
@@ -158,11 +154,7 @@ impl Secrets for RedisStore {
         Ok(locked == 1)
     }
 
-    async fn reserve_guess(
-        &self,
-        secret_id: &RecordId,
-        attempt: GuessAttempt,
-    ) -> Result<Guess, StoreError> {
+    async fn reserve_guess(&self, secret_id: &RecordId, attempt: GuessAttempt) -> Result<Guess> {
         let Some(mid) = self.pointer(secret_id).await? else {
             return Ok(Guess::Gone);
         };
@@ -196,7 +188,7 @@ impl RedisStore {
         metadata: &ReceiptRecord,
         secret: Option<&SecretRecord>,
         guesses: Option<&Guesses>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<()> {
         // The records under one hash tag: one step.
         let pipe = batch.step();
         let m = self.entry_key(receipt_id, "m");
@@ -271,7 +263,7 @@ impl RedisStore {
         &self,
         receipt_id: &[u8],
         change: impl Fn(&mut ReceiptRecord) -> bool,
-    ) -> Result<Option<ReceiptRecord>, StoreError> {
+    ) -> Result<Option<ReceiptRecord>> {
         let m = self.entry_key(receipt_id, "m");
         loop {
             let old: Option<Vec<u8>> = self.conn.clone().get(&m).await?;
@@ -293,15 +285,13 @@ impl RedisStore {
 
     /// Reveal's and burn's one step ([`TAKE`](super::TAKE)) on the records of the receipt
     /// `receipt_id`. With replicas to wait for, it answers only once they hold the removal.
-    async fn take(&self, receipt_id: &[u8], what: Take, now: u64) -> Result<Taken, StoreError> {
+    async fn take(&self, receipt_id: &[u8], what: Take, now: u64) -> Result<Taken> {
         let (mode, lock_time, fate) = match what {
             Take::Plain => ("plain", now, b'r'),
             Take::Any => ("take", now, b'r'),
             // The script compares the lock with the time it is given: no lock outlasts u64::MAX.
-            Take::Burn { despite_lock: true } => ("burn", u64::MAX, b'b'),
-            Take::Burn {
-                despite_lock: false,
-            } => ("burn", now, b'b'),
+            Take::Burn { forced: true } => ("burn", u64::MAX, b'b'),
+            Take::Burn { forced: false } => ("burn", now, b'b'),
         };
         let mut take = self.take.key(self.entry_key(receipt_id, "s"));
         take.key(self.entry_key(receipt_id, "m"))
@@ -329,7 +319,7 @@ impl RedisStore {
         secret_id: &RecordId,
         what: Take,
         now: u64,
-    ) -> Result<PlainTake, StoreError> {
+    ) -> Result<PlainTake> {
         let found = match self.pointer(secret_id).await? {
             Some(mid) => match self.take(&mid, what, now).await? {
                 Taken::Yes(secret, _) => Some(PlainTake::Taken(secret)),
@@ -348,10 +338,7 @@ impl RedisStore {
     /// A take does not rewrite the receipt (a script cannot re-encode it); it leaves its fate
     /// beside it (`:x`, `r<time>` received or `b<time>` burned, expiring with it), and every
     /// read applies that. Both come in one MGET.
-    pub(super) async fn receipt_record(
-        &self,
-        receipt_id: &[u8],
-    ) -> Result<Option<ReceiptRecord>, StoreError> {
+    pub(super) async fn receipt_record(&self, receipt_id: &[u8]) -> Result<Option<ReceiptRecord>> {
         let (record, fate): (Option<Vec<u8>>, Option<Vec<u8>>) = self
             .conn
             .clone()
@@ -401,7 +388,7 @@ impl RedisStore {
     }
 
     /// The guess counters of the receipt `receipt_id`'s secret, as `export` carries them.
-    pub(super) async fn guesses(&self, receipt_id: &[u8]) -> Result<Option<Guesses>, StoreError> {
+    pub(super) async fn guesses(&self, receipt_id: &[u8]) -> Result<Option<Guesses>> {
         let fields: Vec<(String, u64)> = self
             .conn
             .clone()

@@ -14,6 +14,7 @@
 //! A command that failed is never resent: a lost reply to a reveal means the secret is gone,
 //! the safe side.
 
+use crate::store::Result;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -179,7 +180,7 @@ impl SentinelConnection {
         url: &SentinelUrl,
         certs: Option<TlsCertificates>,
         timeout: Duration,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self> {
         let client = url
             .client(certs)
             .map_err(|e| StoreError::Config(format!("storage.redis_url: {e}")))?;

@@ -2,6 +2,7 @@
 //! answers once the replica has it, and none is acknowledged (nor a value handed out) while
 //! the replica is gone.
 
+use crate::store::Result;
 use std::time::Duration;
 
 use onetime_test_support::RedisServer;
@@ -20,7 +21,7 @@ fn attempt(now: u64, rules: GuessRules) -> GuessAttempt {
     }
 }
 
-fn unreplicated<T>(result: &Result<T, StoreError>) -> bool {
+fn unreplicated<T>(result: &Result<T>) -> bool {
     matches!(result, Err(StoreError::NotReplicated { wanted: 1, .. }))
 }
 

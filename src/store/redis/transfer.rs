@@ -1,6 +1,7 @@
 //! [`Transfer`] on Redis: a SCAN of every primary for live records, and writes that keep
 //! each record's expiry.
 
+use crate::store::Result;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 
@@ -15,7 +16,7 @@ use crate::store::{
 
 #[async_trait]
 impl Transfer for RedisStore {
-    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
+    async fn export(&self, now: u64) -> Result<Vec<Exported>> {
         let mut out = Vec::new();
         for key in self.scan(&format!("{}{{*}}:m", self.prefix)).await? {
             let tag = key
@@ -70,7 +71,7 @@ impl Transfer for RedisStore {
         Ok(out)
     }
 
-    async fn import(&self, record: &Exported) -> Result<(), StoreError> {
+    async fn import(&self, record: &Exported) -> Result<()> {
         match record {
             Exported::Secret(e) => {
                 let mut batch = Batch::default();

@@ -1,6 +1,7 @@
 //! [`Upkeep`] on Redis: health (a primary that can acknowledge writes), the schema version,
 //! and the upgrade from schema 1.
 
+use crate::store::Result;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 
@@ -13,7 +14,7 @@ use crate::store::{Footprint, StoreError, StoredState, Upkeep, SCHEMA_VERSION};
 
 #[async_trait]
 impl Upkeep for RedisStore {
-    async fn ping(&self) -> Result<(), StoreError> {
+    async fn ping(&self) -> Result<()> {
         let _: String = redis::cmd("PING")
             .query_async(&mut self.conn.clone())
             .await?;
@@ -22,7 +23,7 @@ impl Upkeep for RedisStore {
     }
 
     /// The outbox's length only: counting records would walk the key space.
-    async fn footprint(&self) -> Result<Footprint, StoreError> {
+    async fn footprint(&self) -> Result<Footprint> {
         let queued: u64 = self.conn.clone().zcard(self.outbox_queue()).await?;
         Ok(Footprint {
             outbox: Some(queued),
@@ -30,12 +31,12 @@ impl Upkeep for RedisStore {
         })
     }
 
-    async fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<()> {
         // Durability is Redis's own (appendonly/appendfsync): nothing is buffered here.
         Ok(())
     }
 
-    async fn schema(&self) -> Result<u32, StoreError> {
+    async fn schema(&self) -> Result<u32> {
         let recorded: Option<u32> = self.conn.clone().get(self.schema_key()).await?;
         if let Some(version) = recorded {
             return Ok(version);
@@ -51,7 +52,7 @@ impl Upkeep for RedisStore {
         })
     }
 
-    async fn upgrade(&self, keys: &dyn UpgradeKeys) -> Result<(), StoreError> {
+    async fn upgrade(&self, keys: &dyn UpgradeKeys) -> Result<()> {
         let recorded: Option<u32> = self.conn.clone().get(self.schema_key()).await?;
         match recorded {
             Some(found) if found > SCHEMA_VERSION => {

@@ -6,11 +6,11 @@ use async_trait::async_trait;
 use super::trees::Trees;
 use super::SledStore;
 use crate::crypto::RecordId;
-use crate::store::{AccountRecord, Accounts, RecentSeal, StoreError};
+use crate::store::{AccountRecord, Accounts, RecentSeal, Result};
 
 #[async_trait]
 impl Accounts for SledStore {
-    async fn add_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+    async fn add_account(&self, account: &AccountRecord) -> Result<bool> {
         self.run(|db| async move {
             let bytes = account.to_bytes()?;
             let added = db
@@ -25,11 +25,7 @@ impl Accounts for SledStore {
         .await
     }
 
-    async fn replace_account(
-        &self,
-        old: &AccountRecord,
-        new: &AccountRecord,
-    ) -> Result<bool, StoreError> {
+    async fn replace_account(&self, old: &AccountRecord, new: &AccountRecord) -> Result<bool> {
         self.run(|db| async move {
             if old.id != new.id {
                 return Ok(false);
@@ -48,7 +44,7 @@ impl Accounts for SledStore {
         .await
     }
 
-    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>, StoreError> {
+    async fn account(&self, id: &RecordId) -> Result<Option<AccountRecord>> {
         self.run(|db| async move {
             db.accounts
                 .get(id)?
@@ -58,11 +54,11 @@ impl Accounts for SledStore {
         .await
     }
 
-    async fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+    async fn accounts(&self) -> Result<Vec<AccountRecord>> {
         self.run(|db| async move { db.accounts() }).await
     }
 
-    async fn remove_account(&self, id: &RecordId) -> Result<bool, StoreError> {
+    async fn remove_account(&self, id: &RecordId) -> Result<bool> {
         self.run(|db| async move {
             let removed = db.accounts.remove(id)?.is_some();
             Trees::remove_prefix(&db.recent, id)?;
@@ -72,7 +68,7 @@ impl Accounts for SledStore {
         .await
     }
 
-    async fn clear_recent(&self, account_id: &RecordId) -> Result<(), StoreError> {
+    async fn clear_recent(&self, account_id: &RecordId) -> Result<()> {
         self.run(|db| async move {
             Trees::remove_prefix(&db.recent, account_id)?;
             db.durable().await
@@ -80,11 +76,7 @@ impl Accounts for SledStore {
         .await
     }
 
-    async fn recent(
-        &self,
-        account_id: &RecordId,
-        since: u64,
-    ) -> Result<Vec<RecentSeal>, StoreError> {
+    async fn recent(&self, account_id: &RecordId, since: u64) -> Result<Vec<RecentSeal>> {
         self.run(|db| async move {
             let mut start = account_id.to_vec();
             start.extend_from_slice(&since.to_be_bytes());
@@ -103,7 +95,7 @@ impl Accounts for SledStore {
 
 impl Trees {
     /// Every account, as [`Accounts::accounts`] and the export list them.
-    pub(super) fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+    pub(super) fn accounts(&self) -> Result<Vec<AccountRecord>> {
         self.accounts
             .iter()
             .values()

@@ -1,6 +1,7 @@
 //! [`Counters`] on sled: in memory, since sled serves one process and the counters guard
 //! capacity, not secrets.
 
+use crate::store::Result;
 use async_trait::async_trait;
 
 use super::SledStore;
@@ -8,7 +9,7 @@ use crate::store::{Counters, StoreError};
 
 #[async_trait]
 impl Counters for SledStore {
-    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64, StoreError> {
+    async fn hit(&self, bucket: &str, window: u64, now: u64) -> Result<u64> {
         self.run(|db| async move {
             let start = now - now % window.max(1);
             let mut hits = db

@@ -1,5 +1,6 @@
 //! Group commit for sled: writers that finish around the same time share one `Db::flush()`.
 
+use crate::store::Result;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -110,7 +111,7 @@ impl Flusher {
     ///
     /// # Errors
     /// The flush failed (a full disk, or another I/O error), or the flusher stopped.
-    pub async fn durable(&self) -> Result<(), StoreError> {
+    pub async fn durable(&self) -> Result<()> {
         let ticket = {
             let mut queue = self
                 .shared

@@ -37,6 +37,7 @@ mod transfer;
 mod trees;
 mod upkeep;
 
+use crate::store::Result;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,7 +84,7 @@ impl std::fmt::Debug for SledStore {
 impl SledStore {
     /// Opens (or creates) the store at `path`. `sync`: flush before acknowledging writes.
     /// `cache_bytes`: sled's page cache (its 1 GiB default lets RSS grow far past it).
-    pub fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self> {
         let inner = Arc::new(Trees::open(path, sync, cache_bytes)?);
         let current: Slot = Arc::new(RwLock::new(Some(inner)));
         let failed = Arc::new(AtomicBool::new(false));
@@ -109,7 +110,7 @@ impl SledStore {
         })
     }
 
-    fn current(&self) -> Result<Arc<Trees>, StoreError> {
+    fn current(&self) -> Result<Arc<Trees>> {
         self.current
             .read()
             .ok()
@@ -119,10 +120,10 @@ impl SledStore {
 
     /// Runs `op` on the database currently open, and notes a disk failure so the doctor
     /// reopens it. Every trait method goes through here.
-    async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnOnce(Arc<Trees>) -> Fut,
-        Fut: Future<Output = Result<T, StoreError>>,
+        Fut: Future<Output = Result<T>>,
     {
         let result = op(self.current()?).await;
         if result.as_ref().is_err_and(StoreError::is_disk_failure) {

@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use super::SledStore;
 use crate::crypto::RecordId;
 use crate::store::record::{decode, encode};
-use crate::store::{Delivery, Outbox, OutboxRecord, StoreError};
+use crate::store::{Delivery, Outbox, OutboxRecord, Result};
 
 #[async_trait]
 impl Outbox for SledStore {
-    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+    async fn due_mail(&self, now: u64, limit: usize) -> Result<Vec<OutboxRecord>> {
         self.run(|db| async move {
             let mut due = Vec::new();
             for item in db.mail.iter() {
@@ -38,7 +38,7 @@ impl Outbox for SledStore {
         .await
     }
 
-    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<(), StoreError> {
+    async fn retry_mail(&self, mail: &OutboxRecord, delivery: Delivery) -> Result<()> {
         self.run(|db| async move {
             // Only over the mail still queued: a reveal or burn during the attempt removed it, and
             // it must not come back.
@@ -62,11 +62,7 @@ impl Outbox for SledStore {
         .await
     }
 
-    async fn finish_mail(
-        &self,
-        receipt_id: &RecordId,
-        delivery: Delivery,
-    ) -> Result<(), StoreError> {
+    async fn finish_mail(&self, receipt_id: &RecordId, delivery: Delivery) -> Result<()> {
         self.run(|db| async move {
             // Outcome first, then removal: a crash in between resends rather than forgets.
             db.set_delivery(receipt_id, &delivery)?;

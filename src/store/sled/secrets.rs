@@ -8,13 +8,13 @@ use super::SledStore;
 use crate::crypto::{RecordId, Sealed};
 use crate::store::record::encode;
 use crate::store::{
-    Guess, GuessAttempt, Guesses, NewSecret, PlainTake, ReceiptRecord, SecretRecord, Secrets,
-    StoreError,
+    Guess, GuessAttempt, Guesses, NewSecret, PlainTake, ReceiptRecord, Result, SecretRecord,
+    Secrets,
 };
 
 #[async_trait]
 impl Secrets for SledStore {
-    async fn create(&self, new: &NewSecret) -> Result<(), StoreError> {
+    async fn create(&self, new: &NewSecret) -> Result<()> {
         self.run(|db| async move {
             // Without a transaction, in an order whose every prefix is harmless: until the create
             // is acknowledged nobody holds its keys, and the sweeper reclaims what a crash leaves.
@@ -36,7 +36,7 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>, StoreError> {
+    async fn secret(&self, id: &RecordId, now: u64) -> Result<Option<SecretRecord>> {
         self.run(|db| async move {
             let Some(receipt_id) = db.pointer(id)? else {
                 return Ok(None);
@@ -49,16 +49,16 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool, StoreError> {
+    async fn take_secret(&self, id: &RecordId, now: u64) -> Result<bool> {
         let taken = self.take(id, now, |_| true).await?;
         Ok(matches!(taken, PlainTake::Taken(_)))
     }
 
-    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake, StoreError> {
+    async fn take_plain(&self, id: &RecordId, now: u64) -> Result<PlainTake> {
         self.take(id, now, |s| s.kdf.is_none()).await
     }
 
-    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>, StoreError> {
+    async fn receipt(&self, id: &RecordId, now: u64) -> Result<Option<ReceiptRecord>> {
         self.run(|db| async move {
             Ok(db
                 .entry(id)?
@@ -68,7 +68,7 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn take_generated(&self, id: &RecordId) -> Result<bool, StoreError> {
+    async fn take_generated(&self, id: &RecordId) -> Result<bool> {
         self.run(|db| async move {
             let taken = db.update_entry(id, |e| match e.metadata.generated.take() {
                 Some(_) => Change::Write(()),
@@ -82,7 +82,7 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool, StoreError> {
+    async fn reseal_receipt(&self, id: &RecordId, sealed: &Sealed) -> Result<bool> {
         self.run(|db| async move {
             let changed = db.update_entry(id, |e| {
                 e.metadata.sealed = sealed.clone();
@@ -96,7 +96,7 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>, StoreError> {
+    async fn mark_previewed(&self, id: &RecordId, now: u64) -> Result<Option<u64>> {
         self.run(|db| async move {
             // One compare-and-swap on the entry, as every change of it. Not flushed: a preview
             // lost to a crash only reads as unpreviewed, and a bot's GET costs no fsync.
@@ -115,15 +115,10 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn burn(
-        &self,
-        id: &RecordId,
-        now: u64,
-        despite_lock: bool,
-    ) -> Result<Option<ReceiptRecord>, StoreError> {
+    async fn burn(&self, id: &RecordId, now: u64, forced: bool) -> Result<Option<ReceiptRecord>> {
         self.run(|db| async move {
             let burned = db.update_entry(id, |e| {
-                let locked = !despite_lock && e.guesses.as_ref().is_some_and(|g| g.locked(now));
+                let locked = !forced && e.guesses.as_ref().is_some_and(|g| g.locked(now));
                 if locked || e.secret.is_none() || !e.metadata.mark_burned(now) {
                     return Change::Keep;
                 }
@@ -142,7 +137,7 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool, StoreError> {
+    async fn passphrase_locked(&self, secret_id: &RecordId, now: u64) -> Result<bool> {
         self.run(|db| async move {
             let Some(receipt_id) = db.pointer(secret_id)? else {
                 return Ok(false);
@@ -159,7 +154,7 @@ impl Secrets for SledStore {
         &self,
         secret_id: &RecordId,
         attempt: GuessAttempt,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool> {
         let GuessAttempt { ip_tag, now, rules } = attempt;
         self.run(|db| async move {
             let Some(receipt_id) = db.pointer(secret_id)? else {
@@ -184,11 +179,7 @@ impl Secrets for SledStore {
         .await
     }
 
-    async fn reserve_guess(
-        &self,
-        secret_id: &RecordId,
-        attempt: GuessAttempt,
-    ) -> Result<Guess, StoreError> {
+    async fn reserve_guess(&self, secret_id: &RecordId, attempt: GuessAttempt) -> Result<Guess> {
         let GuessAttempt { ip_tag, now, rules } = attempt;
         self.run(|db| async move {
             let Some(receipt_id) = db.pointer(secret_id)? else {
@@ -228,7 +219,7 @@ impl SledStore {
         id: &RecordId,
         now: u64,
         wanted: impl Fn(&SecretRecord) -> bool + Send,
-    ) -> Result<PlainTake, StoreError> {
+    ) -> Result<PlainTake> {
         self.run(|db| async move {
             let Some(receipt_id) = db.pointer(id)? else {
                 return Ok(PlainTake::Gone);

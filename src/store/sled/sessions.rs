@@ -6,11 +6,11 @@ use super::trees::{expiry_key, KIND_SESSION};
 use super::SledStore;
 use crate::crypto::RecordId;
 use crate::store::record::{decode, encode};
-use crate::store::{SessionRecord, Sessions, StoreError};
+use crate::store::{Result, SessionRecord, Sessions};
 
 #[async_trait]
 impl Sessions for SledStore {
-    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<(), StoreError> {
+    async fn put_session(&self, id: &RecordId, session: &SessionRecord) -> Result<()> {
         self.run(|db| async move {
             // The expiry entry first: whatever a crash leaves, the sweeper finds.
             db.expiry
@@ -21,7 +21,7 @@ impl Sessions for SledStore {
         .await
     }
 
-    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>, StoreError> {
+    async fn session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>> {
         self.run(|db| async move {
             Ok(db
                 .sessions
@@ -33,7 +33,7 @@ impl Sessions for SledStore {
         .await
     }
 
-    async fn remove_session(&self, id: &RecordId) -> Result<(), StoreError> {
+    async fn remove_session(&self, id: &RecordId) -> Result<()> {
         self.run(|db| async move {
             // Durable: a signed-out session must not come back after a crash. Its expiry entry
             // stays for the sweeper, which finds nothing left to remove.
@@ -45,11 +45,7 @@ impl Sessions for SledStore {
         .await
     }
 
-    async fn take_session(
-        &self,
-        id: &RecordId,
-        now: u64,
-    ) -> Result<Option<SessionRecord>, StoreError> {
+    async fn take_session(&self, id: &RecordId, now: u64) -> Result<Option<SessionRecord>> {
         self.run(|db| async move {
             // sled's remove is atomic: one caller gets the old value.
             let Some(bytes) = db.sessions.remove(id)? else {

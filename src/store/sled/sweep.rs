@@ -1,5 +1,6 @@
 //! [`Sweep`] on sled: the `expiry` index, scanned in order of time, in small batches.
 
+use crate::store::Result;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ impl Sweep for SledStore {
     /// Sweeps in batches of [`SWEEP_BATCH`] entries, each on the blocking pool (sled's calls
     /// block), with a pause after each as long as the batch took: the sweeper never holds a
     /// request worker and takes at most about half of one core, however much is due.
-    async fn sweep_expired(&self, now: u64) -> Result<SweepReport, StoreError> {
+    async fn sweep_expired(&self, now: u64) -> Result<SweepReport> {
         self.run(|db| async move {
             let mut report = SweepReport::default();
             loop {
@@ -41,7 +42,7 @@ impl Sweep for SledStore {
 
 /// Sweeps up to [`SWEEP_BATCH`] due entries; says whether it found any (a swept secret can
 /// make its receipt due, so the sweep goes on until a batch finds nothing).
-fn sweep_batch(db: &Trees, now: u64) -> Result<(SweepReport, bool), StoreError> {
+fn sweep_batch(db: &Trees, now: u64) -> Result<(SweepReport, bool)> {
     let end = (now + 1).to_be_bytes();
     let due: Vec<_> = db
         .expiry

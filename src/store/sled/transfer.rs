@@ -1,5 +1,6 @@
 //! [`Transfer`] on sled: every tree's live records out, and back in with their expiry.
 
+use crate::store::Result;
 use async_trait::async_trait;
 
 use super::trees::Entry;
@@ -13,7 +14,7 @@ use crate::store::{
 
 #[async_trait]
 impl Transfer for SledStore {
-    async fn export(&self, now: u64) -> Result<Vec<Exported>, StoreError> {
+    async fn export(&self, now: u64) -> Result<Vec<Exported>> {
         self.run(|db| async move {
             let mut out = Vec::new();
             for item in db.entries.iter() {
@@ -62,7 +63,7 @@ impl Transfer for SledStore {
         .await
     }
 
-    async fn import(&self, record: &Exported) -> Result<(), StoreError> {
+    async fn import(&self, record: &Exported) -> Result<()> {
         self.run(|db| async move {
             match record {
                 Exported::Secret(e) => {

@@ -1,6 +1,7 @@
 //! One open sled database: its trees, the keys they use, and the steps the concern files
 //! build on (read an entry, change it by compare-and-swap, index it for the sweeper).
 
+use crate::store::Result;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -85,7 +86,7 @@ pub(super) struct Trees {
 }
 
 impl Trees {
-    pub(super) fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self, StoreError> {
+    pub(super) fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self> {
         refuse_if_locked(path)?;
         let db = sled::Config::new()
             .path(path)
@@ -120,7 +121,7 @@ impl Trees {
         })
     }
 
-    pub(super) async fn durable(&self) -> Result<(), StoreError> {
+    pub(super) async fn durable(&self) -> Result<()> {
         match &self.flusher {
             Some(f) => f.durable().await,
             None => Ok(()),
@@ -128,11 +129,11 @@ impl Trees {
     }
 
     /// The metadata id a secret id points to.
-    pub(super) fn pointer(&self, secret_id: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+    pub(super) fn pointer(&self, secret_id: &[u8]) -> Result<Option<sled::IVec>> {
         Ok(self.secrets.get(secret_id)?)
     }
 
-    pub(super) fn entry(&self, receipt_id: &[u8]) -> Result<Option<Entry>, StoreError> {
+    pub(super) fn entry(&self, receipt_id: &[u8]) -> Result<Option<Entry>> {
         self.entries
             .get(receipt_id)?
             .map(|bytes| decode(&bytes))
@@ -146,7 +147,7 @@ impl Trees {
         &self,
         receipt_id: &[u8],
         mut change: impl FnMut(&mut Entry) -> Change<T>,
-    ) -> Result<Option<T>, StoreError> {
+    ) -> Result<Option<T>> {
         loop {
             let Some(old) = self.entries.get(receipt_id)? else {
                 return Ok(None);
@@ -168,7 +169,7 @@ impl Trees {
     }
 
     /// Handles one due expiry entry; returns its kind and whether a record went.
-    pub(super) fn sweep_entry(&self, key: &[u8], now: u64) -> Result<(u8, bool), StoreError> {
+    pub(super) fn sweep_entry(&self, key: &[u8], now: u64) -> Result<(u8, bool)> {
         let kind = key.get(8).copied().unwrap_or(0);
         let id = key.get(9..).unwrap_or_default();
         let removed = match kind {
@@ -228,11 +229,7 @@ impl Trees {
     /// comes first and the pointer before the entry, so whatever prefix a crash leaves, the
     /// sweeper reaches it; nobody holds the link before the create is acknowledged, so a
     /// pointer to an entry not yet written is never followed.
-    pub(super) fn write_entry(
-        &self,
-        receipt_id: &RecordId,
-        entry: &Entry,
-    ) -> Result<(), StoreError> {
+    pub(super) fn write_entry(&self, receipt_id: &RecordId, entry: &Entry) -> Result<()> {
         let metadata = &entry.metadata;
         match &entry.secret {
             Some(secret) => {
@@ -255,7 +252,7 @@ impl Trees {
     }
 
     /// Adds a recent-list entry, with the expiry entry that sweeps it after the window.
-    pub(super) fn add_recent(&self, entry: &RecentEntry) -> Result<(), StoreError> {
+    pub(super) fn add_recent(&self, entry: &RecentEntry) -> Result<()> {
         let key = recent_key(entry, self.db.generate_id()?);
         self.expiry.insert(
             expiry_key(entry.created + RECENT_WINDOW, KIND_RECENT, &key),
@@ -266,11 +263,7 @@ impl Trees {
     }
 
     /// Records a delivery outcome on a receipt (if it still exists).
-    pub(super) fn set_delivery(
-        &self,
-        receipt_id: &[u8],
-        delivery: &Delivery,
-    ) -> Result<(), StoreError> {
+    pub(super) fn set_delivery(&self, receipt_id: &[u8], delivery: &Delivery) -> Result<()> {
         self.update_entry(receipt_id, |e| {
             e.metadata.delivery = Some(delivery.clone());
             Change::Write(())
@@ -278,7 +271,7 @@ impl Trees {
         Ok(())
     }
 
-    pub(super) fn remove_prefix(tree: &Tree, prefix: &[u8]) -> Result<(), StoreError> {
+    pub(super) fn remove_prefix(tree: &Tree, prefix: &[u8]) -> Result<()> {
         for key in tree.scan_prefix(prefix).keys() {
             tree.remove(key?)?;
         }
@@ -289,7 +282,7 @@ impl Trees {
 /// Refuses a store another process has open, before sled tries: sled holds an exclusive
 /// `flock` on `<path>/db` for as long as the database is open, and its own refusal says so
 /// only in text.
-fn refuse_if_locked(path: &Path) -> Result<(), StoreError> {
+fn refuse_if_locked(path: &Path) -> Result<()> {
     let Ok(file) = std::fs::File::open(path.join("db")) else {
         // No database yet (sled creates it), or unreadable (sled reports why).
         return Ok(());
@@ -305,7 +298,7 @@ fn refuse_if_locked(path: &Path) -> Result<(), StoreError> {
 }
 
 /// The schema version recorded in `meta`.
-pub(super) fn read_version(meta: &Tree) -> Result<u32, StoreError> {
+pub(super) fn read_version(meta: &Tree) -> Result<u32> {
     let v = meta
         .get(SCHEMA_KEY)?
         .ok_or_else(|| StoreError::Corrupt("no schema version".into()))?;
@@ -317,7 +310,7 @@ pub(super) fn read_version(meta: &Tree) -> Result<u32, StoreError> {
 
 /// Refuses a store of a newer schema; records the current one in a new store. An older one
 /// opens, and waits for [`Upkeep::upgrade`](crate::store::Upkeep::upgrade).
-fn check_schema(db: &Db, path: &Path) -> Result<(), StoreError> {
+fn check_schema(db: &Db, path: &Path) -> Result<()> {
     let meta = db.open_tree("meta")?;
     match meta.get(SCHEMA_KEY)? {
         Some(_) => {

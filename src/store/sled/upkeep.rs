@@ -1,5 +1,6 @@
 //! [`Upkeep`] on sled: flush, schema version, and the upgrade from schema 1.
 
+use crate::store::Result;
 use async_trait::async_trait;
 
 use super::trees::{read_version, Trees, LEGACY_CUSTOMERS, LEGACY_OUTBOX, SCHEMA_KEY};
@@ -11,13 +12,13 @@ use crate::store::{Footprint, StoreError, Upkeep, SCHEMA_VERSION};
 
 #[async_trait]
 impl Upkeep for SledStore {
-    async fn ping(&self) -> Result<(), StoreError> {
+    async fn ping(&self) -> Result<()> {
         // Unhealthy while the database is being reopened after an I/O error.
         self.run(|_| async { Ok(()) }).await
     }
 
     /// Counting walks the trees (sled keeps no counts), so it runs on the blocking pool.
-    async fn footprint(&self) -> Result<Footprint, StoreError> {
+    async fn footprint(&self) -> Result<Footprint> {
         self.run(|db| async move {
             tokio::task::spawn_blocking(move || {
                 Ok(Footprint {
@@ -32,15 +33,15 @@ impl Upkeep for SledStore {
         .await
     }
 
-    async fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<()> {
         self.run(|db| async move { db.flush().await }).await
     }
 
-    async fn schema(&self) -> Result<u32, StoreError> {
+    async fn schema(&self) -> Result<u32> {
         self.run(|db| async move { read_version(&db.meta) }).await
     }
 
-    async fn upgrade(&self, keys: &dyn UpgradeKeys) -> Result<(), StoreError> {
+    async fn upgrade(&self, keys: &dyn UpgradeKeys) -> Result<()> {
         self.run(|db| async move {
             if read_version(&db.meta)? >= SCHEMA_VERSION {
                 return Ok(());
@@ -84,7 +85,7 @@ impl Upkeep for SledStore {
 
 impl Trees {
     /// Flushes on the blocking pool (`flush_async` hangs under load in sled 0.34).
-    pub(super) async fn flush(&self) -> Result<(), StoreError> {
+    pub(super) async fn flush(&self) -> Result<()> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
             .await
