@@ -204,9 +204,10 @@ async fn refused_unread(rig: &Rig, browser: &Browser, link: &str, receipt_key: &
         !browser.shown("button#reveal").await,
         "no reveal button for a link that cannot decrypt"
     );
+    // Opened (v1's `viewed`: the interstitial marks the receipt previewed), still unread.
     assert_eq!(
         rig.server.state_of(receipt_key).await,
-        "new",
+        "viewed",
         "still unread"
     );
 }
@@ -233,7 +234,7 @@ async fn a_missing_mangled_or_wrong_key_and_javascript_off_leave_the_secret_unre
     assert!(posted.is_null());
     no_js.find("#error").await;
     assert_eq!(no_js.status().await, 400);
-    assert_eq!(rig.server.state_of(&receipt.key).await, "new");
+    assert_eq!(rig.server.state_of(&receipt.key).await, "viewed");
 
     // A wrong key of the right shape: the server compares verifiers and refuses, unread.
     let wrong = format!("{bare}#{}", Key::generate().fragment().as_str());
@@ -248,7 +249,7 @@ async fn a_missing_mangled_or_wrong_key_and_javascript_off_leave_the_secret_unre
     assert!(!recipient.has("#secret-value").await);
     assert_eq!(
         rig.server.state_of(&receipt.key).await,
-        "new",
+        "viewed",
         "still unread"
     );
 
