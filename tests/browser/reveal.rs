@@ -48,6 +48,10 @@ async fn a_secret_created_in_the_form_is_revealed_exactly_once(js: bool) {
         creator.attr("#state", "data-state").await.as_deref(),
         Some("new")
     );
+    assert!(
+        creator.text("#state").await.starts_with("Link opened"),
+        "the creator sees the link was opened, not read"
+    );
 
     let value = reveal(&recipient, None).await;
 

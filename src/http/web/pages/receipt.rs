@@ -42,7 +42,11 @@ struct ReceiptPage<'a> {
 /// The state's name (for `data-state` and styling) and its words.
 pub fn state_words(t: &Catalog, receipt: &Receipt) -> (&'static str, String) {
     match receipt.state {
-        State::New => ("new", t.get("state.new").to_owned()),
+        // Opened (the interstitial marks it previewed) is still unread: the burn stays.
+        State::New => match receipt.previewed {
+            Some(at) => ("new", t.fill("state.previewed", &when(at))),
+            None => ("new", t.get("state.new").to_owned()),
+        },
         State::Received => (
             "received",
             t.fill(
