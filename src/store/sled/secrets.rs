@@ -100,17 +100,18 @@ impl Secrets for SledStore {
         self.run(|db| async move {
             // One compare-and-swap on the entry, as every change of it. Not flushed: a preview
             // lost to a crash only reads as unpreviewed, and a bot's GET costs no fsync.
-            let marked = db.update_entry(id, |e| {
-                if e.metadata.mark_previewed(now) {
-                    Change::Write(e.metadata.previewed())
+            // The preview time as the swap saw it: no second read when it was marked before.
+            let mut previewed = None;
+            db.update_entry(id, |e| {
+                let marked = e.metadata.mark_previewed(now);
+                previewed = e.metadata.previewed();
+                if marked {
+                    Change::Write(())
                 } else {
                     Change::Keep
                 }
             })?;
-            Ok(match marked {
-                Some(at) => at,
-                None => db.entry(id)?.and_then(|e| e.metadata.previewed()),
-            })
+            Ok(previewed)
         })
         .await
     }
