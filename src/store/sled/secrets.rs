@@ -100,18 +100,17 @@ impl Secrets for SledStore {
         self.run(|db| async move {
             // One compare-and-swap on the entry, as every change of it. Not flushed: a preview
             // lost to a crash only reads as unpreviewed, and a bot's GET costs no fsync.
-            // The preview time as the swap saw it: no second read when it was marked before.
-            let mut previewed = None;
-            db.update_entry(id, |e| {
-                let marked = e.metadata.mark_previewed(now);
-                previewed = e.metadata.previewed();
-                if marked {
-                    Change::Write(())
+            let marked = db.update_entry(id, |e| {
+                if e.metadata.mark_previewed(now) {
+                    Change::Write(e.metadata.previewed())
                 } else {
                     Change::Keep
                 }
             })?;
-            Ok(previewed)
+            Ok(match marked {
+                Some(at) => at,
+                None => db.entry(id)?.and_then(|e| e.metadata.previewed()),
+            })
         })
         .await
     }
