@@ -249,6 +249,13 @@ pub trait Upkeep: Send + Sync {
     /// Makes every acknowledged write durable (used at shutdown).
     async fn flush(&self) -> Result<()>;
 
+    /// Records where the store stands, so that the next start need not replay what was written
+    /// since this one started (used at shutdown, after [`flush`](Self::flush)). Takes as long
+    /// as such a start would. `false`: nothing to do, the backend keeps no log of its own.
+    async fn checkpoint(&self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The schema version of what is stored (see `migrations/`).
     async fn schema(&self) -> Result<u32>;
 

@@ -22,8 +22,12 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use onetime::store::sled::Flusher;
 use rand::RngCore;
 
+/// onetime's allocator (`src/main.rs`), with the same build-time options.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// onetime's default `storage.cache_mb`.
-const CACHE_MB: u64 = 64;
+const CACHE_MB: u64 = 16;
 
 struct Floor {
     tree: sled::Db,

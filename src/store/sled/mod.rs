@@ -70,13 +70,21 @@ pub struct SledStore {
     failed: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     doctor: Option<std::thread::JoinHandle<()>>,
+    opening: Opening,
+}
+
+/// What it takes to open the database (again).
+#[derive(Clone)]
+struct Opening {
     path: PathBuf,
+    sync: bool,
+    cache_bytes: u64,
 }
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore")
-            .field("path", &self.path)
+            .field("path", &self.opening.path)
             .finish_non_exhaustive()
     }
 }
@@ -89,13 +97,16 @@ impl SledStore {
         let current: Slot = Arc::new(RwLock::new(Some(inner)));
         let failed = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
+        let opening = Opening {
+            path: path.to_owned(),
+            sync,
+            cache_bytes,
+        };
         let doctor = Doctor {
             current: Arc::clone(&current),
             failed: Arc::clone(&failed),
             stop: Arc::clone(&stop),
-            path: path.to_owned(),
-            sync,
-            cache_bytes,
+            opening: opening.clone(),
         };
         let doctor = std::thread::Builder::new()
             .name("sled-doctor".into())
@@ -106,7 +117,7 @@ impl SledStore {
             failed,
             stop,
             doctor,
-            path: path.to_owned(),
+            opening,
         })
     }
 
@@ -148,9 +159,37 @@ struct Doctor {
     current: Slot,
     failed: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
-    path: PathBuf,
-    sync: bool,
-    cache_bytes: u64,
+    opening: Opening,
+}
+
+/// Closes the database and opens it again, so that sled records where its log stands: sled
+/// 0.34 writes that record (its snapshot) only when it opens a database, and at the next open
+/// replays every write made since, so a store that ran for weeks would take seconds to start
+/// (PERFORMANCE.md, "Start"). Waits for the operations in flight; the store serves again once
+/// it returns. Blocking.
+fn checkpoint(current: &Slot, opening: &Opening) -> Result<()> {
+    let mut slot = current
+        .write()
+        .map_err(|_| StoreError::Unavailable("store lock poisoned".into()))?;
+    let Some(old) = slot.take() else {
+        return Err(StoreError::Unavailable(
+            "store is reopening after an I/O error".into(),
+        ));
+    };
+    close(old);
+    let reopened = Trees::open(&opening.path, opening.sync, opening.cache_bytes)?;
+    *slot = Some(Arc::new(reopened));
+    Ok(())
+}
+
+/// Drops the last handle to `trees` once the operations in flight (which hold one each) are
+/// done, or after 10 s: sled's file lock goes with the last handle.
+fn close(trees: Arc<Trees>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Arc::strong_count(&trees) > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(trees);
 }
 
 impl Doctor {
@@ -164,21 +203,17 @@ impl Doctor {
     }
 
     fn reopen(&self) {
-        tracing::warn!(path = %self.path.display(), "store hit an I/O error; reopening it");
+        let o = &self.opening;
+        tracing::warn!(path = %o.path.display(), "store hit an I/O error; reopening it");
         let Ok(mut slot) = self.current.write() else {
             return;
         };
         let Some(old) = slot.take() else {
             return;
         };
-        // sled's file lock goes with the last handle: wait for in-flight operations.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while Arc::strong_count(&old) > 1 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        drop(old);
+        close(old);
         loop {
-            match Trees::open(&self.path, self.sync, self.cache_bytes) {
+            match Trees::open(&o.path, o.sync, o.cache_bytes) {
                 Ok(inner) => {
                     *slot = Some(Arc::new(inner));
                     tracing::info!("store reopened");

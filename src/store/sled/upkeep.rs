@@ -37,6 +37,14 @@ impl Upkeep for SledStore {
         self.run(|db| async move { db.flush().await }).await
     }
 
+    async fn checkpoint(&self) -> Result<bool> {
+        let (current, opening) = (self.current.clone(), self.opening.clone());
+        tokio::task::spawn_blocking(move || super::checkpoint(&current, &opening))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("checkpoint task: {e}")))??;
+        Ok(true)
+    }
+
     async fn schema(&self) -> Result<u32> {
         self.run(|db| async move { read_version(&db.meta) }).await
     }
