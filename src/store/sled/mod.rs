@@ -165,8 +165,8 @@ struct Doctor {
 /// Closes the database and opens it again, so that sled records where its log stands: sled
 /// 0.34 writes that record (its snapshot) only when it opens a database, and at the next open
 /// replays every write made since, so a store that ran for weeks would take seconds to start
-/// (PERFORMANCE.md, "Start"). Waits for the operations in flight; the store serves again once
-/// it returns. Blocking.
+/// (PERFORMANCE.md, "Where it stands"). Waits for the operations in flight; the store serves
+/// again once it returns. Blocking.
 fn checkpoint(current: &Slot, opening: &Opening) -> Result<()> {
     let mut slot = current
         .write()
