@@ -259,11 +259,7 @@ impl Application {
         // actix treats SIGINT as a forced shutdown that drops requests in flight; `main`
         // handles both signals with the graceful stop (`stop_on_signals`).
         .disable_signals();
-        let workers = match settings.server.workers {
-            // actix's own default: one per core.
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let workers = settings.server.worker_count();
         server = server
             .workers(workers)
             .keep_alive(Duration::from_secs(settings.server.keepalive_timeout))

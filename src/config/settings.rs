@@ -206,6 +206,17 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
 }
 
+impl ServerSettings {
+    /// HTTP worker threads to start: `workers`, or one per core when it is 0.
+    #[must_use]
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
 /// Where records live: `storage.backend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

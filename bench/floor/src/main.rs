@@ -7,9 +7,10 @@
 //! - `POST /api/v1/secret/<key>`: one read and one compare-and-swap remove, one flush, then the
 //!   value (`404` if it was not there).
 //!
-//! No parsing, sealing, expiry index, receipt, logging or limits. Same sled settings as
-//! onetime's defaults (`storage.cache_mb`, sled's own segment size and mode), same actix
-//! workers (one per core), keep-alive and backlog.
+//! No parsing, sealing, expiry index, receipt, logging or limits. The settings are onetime's,
+//! read as onetime reads them: the same sled cache (`storage.cache_mb`; sled's own segment
+//! size and mode), the same actix workers and keep-alive (`server.workers`,
+//! `server.keepalive_timeout`), the same backlog.
 //!
 //! Usage: `onetime-bench-floor DATA_DIR [ADDR]` (default `127.0.0.1:0`); prints
 //! `address=HOST:PORT` once it listens, as onetime's log does, for `bench/run` to find.
@@ -19,15 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use onetime::config::Settings;
 use onetime::store::sled::Flusher;
 use rand::RngCore;
 
 /// onetime's allocator (`src/main.rs`), with the same build-time options.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// onetime's default `storage.cache_mb`.
-const CACHE_MB: u64 = 16;
 
 struct Floor {
     tree: sled::Db,
@@ -73,9 +72,12 @@ async fn main() -> std::io::Result<()> {
         .next()
         .ok_or_else(|| std::io::Error::other("usage: onetime-bench-floor DATA_DIR [ADDR]"))?;
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
+    // onetime's own settings (its defaults, `./onetime.toml`, `ONETIME__*`), so the floor's
+    // cache, workers and keep-alive follow onetime's however they are set.
+    let settings = Settings::load(None, None).map_err(std::io::Error::other)?;
     let db = sled::Config::new()
         .path(dir)
-        .cache_capacity(CACHE_MB << 20)
+        .cache_capacity(settings.storage.cache_mb << 20)
         .open()
         .map_err(std::io::Error::other)?;
     let floor = Arc::new(Floor {
@@ -84,16 +86,15 @@ async fn main() -> std::io::Result<()> {
     });
     let listener = TcpListener::bind(addr)?;
     println!("address={}", listener.local_addr()?);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(Arc::clone(&floor)))
             .route("/api/v1/share", web::post().to(create))
             .route("/api/v1/secret/{key}", web::post().to(reveal))
     })
-    .workers(workers)
+    .workers(settings.server.worker_count())
     .backlog(1024)
-    .keep_alive(Duration::from_secs(5))
+    .keep_alive(Duration::from_secs(settings.server.keepalive_timeout))
     .listen(listener)?
     .run()
     .await

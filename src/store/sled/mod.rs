@@ -81,6 +81,12 @@ struct Opening {
     cache_bytes: u64,
 }
 
+impl Opening {
+    fn open(&self) -> Result<Trees> {
+        Trees::open(&self.path, self.sync, self.cache_bytes)
+    }
+}
+
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore")
@@ -93,15 +99,14 @@ impl SledStore {
     /// Opens (or creates) the store at `path`. `sync`: flush before acknowledging writes.
     /// `cache_bytes`: sled's page cache (its 1 GiB default lets RSS grow far past it).
     pub fn open(path: &Path, sync: bool, cache_bytes: u64) -> Result<Self> {
-        let inner = Arc::new(Trees::open(path, sync, cache_bytes)?);
-        let current: Slot = Arc::new(RwLock::new(Some(inner)));
-        let failed = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
         let opening = Opening {
             path: path.to_owned(),
             sync,
             cache_bytes,
         };
+        let current: Slot = Arc::new(RwLock::new(Some(Arc::new(opening.open()?))));
+        let failed = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let doctor = Doctor {
             current: Arc::clone(&current),
             failed: Arc::clone(&failed),
@@ -177,8 +182,7 @@ fn checkpoint(current: &Slot, opening: &Opening) -> Result<()> {
         ));
     };
     close(old);
-    let reopened = Trees::open(&opening.path, opening.sync, opening.cache_bytes)?;
-    *slot = Some(Arc::new(reopened));
+    *slot = Some(Arc::new(opening.open()?));
     Ok(())
 }
 
@@ -203,8 +207,8 @@ impl Doctor {
     }
 
     fn reopen(&self) {
-        let o = &self.opening;
-        tracing::warn!(path = %o.path.display(), "store hit an I/O error; reopening it");
+        let path = self.opening.path.display();
+        tracing::warn!(%path, "store hit an I/O error; reopening it");
         let Ok(mut slot) = self.current.write() else {
             return;
         };
@@ -213,7 +217,7 @@ impl Doctor {
         };
         close(old);
         loop {
-            match Trees::open(&o.path, o.sync, o.cache_bytes) {
+            match self.opening.open() {
                 Ok(inner) => {
                     *slot = Some(Arc::new(inner));
                     tracing::info!("store reopened");
